@@ -1,0 +1,80 @@
+"""Atomic checkpoints: every file is written under a temporary name and renamed, so a crash or kill -9
+leaves either the previous checkpoint or the new one, never half of one."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+
+POINTER = "checkpoint.json"
+
+
+def save_weights(model, path: str) -> None:
+    tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-" + os.path.basename(path))
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+def load_weights(model, path: str) -> None:
+    if not os.path.exists(path):
+        raise OSError(f"weights file {path} is missing")
+    try:
+        model.load_weights(path)
+    except Exception as e:  # h5py and Keras raise many kinds; the user needs the file's name
+        raise OSError(f"weights file {path} is truncated or corrupted ({type(e).__name__}: {e})") from None
+
+
+def write_json(path: str, obj) -> None:
+    tmp = path + f".tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save(folder: str, model, optimizer, state: dict, keep: int = 1) -> None:
+    """Write checkpoint-<step>/ (weights, optimizer, state), then point checkpoint.json at it."""
+    name = f"checkpoint-{state['step']}"
+    final, tmp = os.path.join(folder, name), os.path.join(folder, f".tmp-{name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    model.save_weights(os.path.join(tmp, "model.weights.h5"))
+    np.savez(os.path.join(tmp, "optimizer.npz"), *[np.asarray(v) for v in optimizer.variables])
+    write_json(os.path.join(tmp, "state.json"), state)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    write_json(os.path.join(folder, POINTER), {"latest": name})
+    for old in sorted(os.listdir(folder)):
+        if old.startswith("checkpoint-") and old != name:
+            shutil.rmtree(os.path.join(folder, old), ignore_errors=True)
+
+
+def latest(folder: str) -> str | None:
+    pointer = os.path.join(folder, POINTER)
+    if not os.path.exists(pointer):
+        return None
+    with open(pointer) as f:
+        path = os.path.join(folder, json.load(f)["latest"])
+    return path if os.path.isdir(path) else None
+
+
+def restore(path: str, model, optimizer) -> dict:
+    """Load weights and optimizer variables from checkpoint folder `path`; returns its training state."""
+    load_weights(model, os.path.join(path, "model.weights.h5"))
+    optimizer.build(model.trainable_variables)
+    with np.load(os.path.join(path, "optimizer.npz")) as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    if len(values) != len(optimizer.variables):
+        raise OSError(f"{path}: optimizer state does not match this model ({len(values)} vs "
+                      f"{len(optimizer.variables)} variables)")
+    for var, value in zip(optimizer.variables, values):
+        var.assign(value)
+    return read_state(path)
+
+
+def read_state(path: str) -> dict:
+    with open(os.path.join(path, "state.json")) as f:
+        return json.load(f)

@@ -1,0 +1,62 @@
+"""`python -m lm.evaluate`: mean cross-entropy of a model on a text file, in windows of its context."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+
+def mean_loss(model, inputs, targets, weights, batch: int = 16) -> float:
+    """Mean next-token cross-entropy (nats) over the weighted positions."""
+    from keras import ops
+
+    total, count = 0.0, 0.0
+    for i in range(0, len(inputs), batch):
+        logits = ops.convert_to_numpy(model(inputs[i:i + batch], training=False)).astype(np.float64)
+        logits -= logits.max(-1, keepdims=True)
+        log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        picked = np.take_along_axis(log_probs, targets[i:i + batch][..., None], -1)[..., 0]
+        total -= float((picked * weights[i:i + batch]).sum())
+        count += float(weights[i:i + batch].sum())
+    return total / max(count, 1.0)
+
+
+def evaluate(model, text: str) -> dict:
+    from lm import data
+
+    tokens = data.encode(model.tokenizer, text)
+    if len(tokens) < 2:
+        raise ValueError("the text file needs at least two tokens to evaluate")
+    loss = mean_loss(model.model, *data.windows(tokens, model.context_length))
+    result = {"loss": round(loss, 5), "tokens": int(len(tokens) - 1), "perplexity": round(math.exp(loss), 4)}
+    if model.config.level == "char":
+        result["bits_per_char"] = round(loss / math.log(2), 5)
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lm.evaluate", description=__doc__)
+    p.add_argument("--model", required=True, help="bundled name, model folder or Hub repo id")
+    p.add_argument("--text-file", required=True)
+    args = p.parse_args(argv)
+    import corpus
+    import lm
+
+    try:
+        text = corpus.read_text(args.text_file)
+        result = evaluate(lm.load(args.model), text)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The two language models, one config dataclass, and the single-token step each uses to generate.
+
+Both models expose the same three pieces:
+  model(tokens)                      -> logits for every position (training, evaluation)
+  model.prefill(tokens, length)      -> (logits at position length-1, state) for a padded prompt
+  model.step(token, state, index)    -> (logits for the next token, state) costing the same at every index
+Shapes never depend on the index or the prompt length, so each piece compiles once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import keras
+from keras import layers, ops
+
+
+@dataclasses.dataclass
+class LMConfig:
+    arch: str = "transformer"          # transformer | lstm
+    level: str = "char"                # char | word
+    vocab_size: int = 0
+    seq_len: int = 256                 # context window (training length)
+    layers: int = 4
+    dim: int = 256
+    heads: int = 4
+    dropout: float = 0.1
+    cell: str = "lstm"                 # lstm | gru | rnn (recurrent arch only)
+    positions: str = "learned"         # learned | sine (transformer only)
+
+    def validate(self) -> "LMConfig":
+        checks = [
+            (self.arch in ("transformer", "lstm"), f"--arch must be transformer or lstm, got {self.arch!r}"),
+            (self.level in ("char", "word"), f"--level must be char or word, got {self.level!r}"),
+            (self.cell in ("lstm", "gru", "rnn"), f"--cell must be lstm, gru or rnn, got {self.cell!r}"),
+            (self.positions in ("learned", "sine"), f"--positions must be learned or sine, got {self.positions!r}"),
+            (self.layers >= 1 and self.dim >= 1 and self.seq_len >= 2, "--layers, --dim and --seq-len must be positive"),
+            (0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}"),
+            (self.arch != "transformer" or (self.heads >= 1 and self.dim % self.heads == 0),
+             f"--dim ({self.dim}) must be a multiple of --heads ({self.heads})"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+    def save(self, folder: str) -> None:
+        path = os.path.join(folder, "config.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(dataclasses.asdict(self), f, indent=2)
+        os.replace(path + ".tmp", path)
+
+    @classmethod
+    def load(cls, folder: str) -> "LMConfig":
+        with open(os.path.join(folder, "config.json")) as f:
+            return cls(**json.load(f))
+
+
+def build(config: LMConfig) -> keras.Model:
+    config.validate()
+    model = TransformerLM(config) if config.arch == "transformer" else RecurrentLM(config)
+    model(ops.zeros((1, config.seq_len), "int32"))  # create the weights
+    return model
+
+
+class Block(layers.Layer):
+    """Pre-LayerNorm decoder block (GPT-2 / nanoGPT) whose attention also runs against a fixed-size cache."""
+
+    def __init__(self, config: LMConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.head_dim = config.heads, config.dim // config.heads
+        self.ln1 = layers.LayerNormalization(epsilon=1e-5)
+        self.qkv = layers.Dense(3 * config.dim)
+        self.proj = layers.Dense(config.dim)
+        self.ln2 = layers.LayerNormalization(epsilon=1e-5)
+        self.fc = layers.Dense(4 * config.dim, activation="gelu")
+        self.out = layers.Dense(config.dim)
+        self.drop = layers.Dropout(config.dropout)
+
+    def _qkv(self, x):
+        b, t = ops.shape(x)[0], ops.shape(x)[1]
+        q, k, v = ops.split(self.qkv(self.ln1(x)), 3, axis=-1)
+        return [ops.reshape(z, (b, t, self.heads, self.head_dim)) for z in (q, k, v)]
+
+    def _finish(self, x, attended, training=False):
+        b, t = ops.shape(x)[0], ops.shape(x)[1]
+        x = x + self.drop(self.proj(ops.reshape(attended, (b, t, -1))), training=training)
+        return x + self.drop(self.out(self.fc(self.ln2(x))), training=training)
+
+    def call(self, x, training=False, return_kv=False):
+        q, k, v = self._qkv(x)
+        y = self._finish(x, ops.dot_product_attention(q, k, v, is_causal=True), training)
+        return (y, k, v) if return_kv else y
+
+    def step(self, x, k_cache, v_cache, index):
+        """x: (B, 1, D); caches (B, L, H, hd). Attends to cache positions <= index."""
+        q, k, v = self._qkv(x)
+        # A one-hot write instead of slice_update: XLA on TensorFlow recompiles a dynamic slice for every index.
+        positions = ops.arange(ops.shape(k_cache)[1])
+        write = ops.cast(positions == index, k.dtype)[None, :, None, None]
+        k_cache = k_cache * (1 - write) + k * write
+        v_cache = v_cache * (1 - write) + v * write
+        visible = positions <= index
+        mask = ops.broadcast_to(visible[None, None, None, :], (ops.shape(x)[0], self.heads, 1, ops.shape(k_cache)[1]))
+        return self._finish(x, ops.dot_product_attention(q, k_cache, v_cache, mask=mask)), k_cache, v_cache
+
+
+class TransformerLM(keras.Model):
+    def __init__(self, config: LMConfig, **kwargs):
+        super().__init__(**kwargs)
+        import keras_hub  # imported here: its import alone takes seconds
+
+        self.config = config
+        self.embed = layers.ReversibleEmbedding(config.vocab_size, config.dim, tie_weights=True)
+        if config.positions == "learned":
+            self.pos = keras_hub.layers.PositionEmbedding(config.seq_len)
+        else:
+            self.pos = keras_hub.layers.SinePositionEncoding()
+        self.drop = layers.Dropout(config.dropout)
+        self.blocks = [Block(config, name=f"block_{i}") for i in range(config.layers)]
+        self.ln_f = layers.LayerNormalization(epsilon=1e-5)
+
+    def _embed(self, tokens, start_index=0, training=False):
+        x = self.embed(tokens)
+        positions = ops.arange(ops.shape(tokens)[1]) + start_index  # a gather, not a slice: no recompiles
+        return self.drop(x + self.pos(x, positions=positions), training=training)
+
+    def call(self, tokens, training=False):
+        x = self._embed(tokens, training=training)
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self.embed(self.ln_f(x), reverse=True)
+
+    def prefill(self, tokens, length):
+        """tokens: (B, seq_len) prompt padded at the end; the causal mask keeps padding out of the real positions."""
+        x = self._embed(tokens)
+        ks, vs = [], []
+        for block in self.blocks:
+            x, k, v = block(x, return_kv=True)
+            ks.append(k)
+            vs.append(v)
+        last = ops.take(self.ln_f(x), length - 1, axis=1)
+        return self.embed(last, reverse=True), (ops.stack(ks), ops.stack(vs))
+
+    def step(self, token, state, index):
+        ks, vs = state
+        x = self._embed(token[:, None], start_index=index)
+        new_k, new_v = [], []
+        for i, block in enumerate(self.blocks):
+            x, k, v = block.step(x, ks[i], vs[i], index)
+            new_k.append(k)
+            new_v.append(v)
+        return self.embed(self.ln_f(x)[:, 0], reverse=True), (ops.stack(new_k), ops.stack(new_v))
+
+
+_CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
+
+
+class RecurrentLM(keras.Model):
+    def __init__(self, config: LMConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.embed = layers.Embedding(config.vocab_size, config.dim)
+        cell = _CELLS[config.cell]
+        self.rnns = [cell(config.dim, return_sequences=True, return_state=True, name=f"{config.cell}_{i}")
+                     for i in range(config.layers)]
+        self.drop = layers.Dropout(config.dropout)
+        self.head = layers.Dense(config.vocab_size)
+
+    def _run(self, x, states=None, mask=None, training=False):
+        new_states = []
+        for i, rnn in enumerate(self.rnns):
+            initial = None if states is None else list(states[i])
+            out = rnn(x, initial_state=initial, mask=mask, training=training)
+            x, state = self.drop(out[0], training=training), out[1:]
+            new_states.append(tuple(state))
+        return x, tuple(new_states)
+
+    def call(self, tokens, training=False):
+        x, _ = self._run(self.embed(tokens), training=training)
+        return self.head(x)
+
+    def prefill(self, tokens, length):
+        """Masked steps carry the state unchanged, so end padding leaves the state of the last real token."""
+        mask = ops.arange(ops.shape(tokens)[1])[None, :] < length
+        mask = ops.broadcast_to(mask, ops.shape(tokens))
+        x, states = self._run(self.embed(tokens), mask=mask)
+        return self.head(ops.take(x, length - 1, axis=1)), states
+
+    def step(self, token, state, index):
+        x, states = self._run(self.embed(token[:, None]), states=state)
+        return self.head(x[:, 0]), states

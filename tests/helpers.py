@@ -1,0 +1,36 @@
+"""Small real inputs shared by the tests: a tiny play-shaped corpus and a way to run SeqLab's CLIs."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+           GRADIO_ANALYTICS_ENABLED="False")
+
+SPEAKERS = ["ROMEO", "JULIET", "NURSE", "FRIAR"]
+LINES = [
+    "But soft, what light through yonder window breaks?",
+    "It is the east, and Juliet is the sun.",
+    "O Romeo, Romeo, wherefore art thou Romeo?",
+    "Deny thy father and refuse thy name.",
+    "What's in a name? That which we call a rose",
+    "By any other word would smell as sweet.",
+    "Good night, good night! Parting is such sweet sorrow.",
+    "These violent delights have violent ends.",
+]
+
+
+def tiny_corpus(folder: str, speeches: int = 400) -> str:
+    """A play-shaped text file: `NAME:` lines, speeches, blank lines; about 30 KB."""
+    path = os.path.join(folder, "tiny.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(speeches):
+            f.write(f"{SPEAKERS[i % 4]}:\n{LINES[i % 8]}\n{LINES[(i * 3 + 1) % 8]}\n\n")
+    return path
+
+
+def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=timeout)

@@ -1,0 +1,60 @@
+import os
+
+import pytest
+
+import corpus
+
+
+def test_folder_documents_and_split_by_group(tmp_path):
+    for i in range(10):
+        (tmp_path / f"doc{i}.txt").write_text(f"document {i}\n" * 20)
+    docs = corpus.load(str(tmp_path))
+    assert len(docs) == 10
+    train, val = corpus.split(docs)
+    assert len(val) == 1 and len(train) == 9
+    assert {d.group for d in train}.isdisjoint({d.group for d in val})
+    assert corpus.split(docs) == (train, val)  # the same split every time
+
+
+def test_plain_file_split_takes_whole_stretches(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("".join(f"para {i}\nline\n\n" for i in range(1000)))
+    train, val = corpus.split(corpus.load(str(path)))
+    held = sorted(int(d.text.split()[1]) for d in val)
+    assert len(held) == 100
+    # whole stretches of 50 consecutive paragraphs, not scattered lines
+    assert all(held[i + 49] - held[i] == 49 and held[i] % 50 == 0 for i in range(0, 100, 50))
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "not found"),
+    (b"", "empty"),
+    (b"\x00\x01\x02binary", "binary"),
+    (b"caf\xe9 latin-1", "not UTF-8"),
+])
+def test_bad_corpora_name_the_problem(tmp_path, content, message):
+    path = tmp_path / "c.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(corpus.CorpusError, match=message):
+        corpus.load(str(path))
+
+
+def test_hf_dataset_path_loads_a_local_dataset(tmp_path):
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    (folder / "train.txt").write_text("".join(f"line {i}\n\n" for i in range(120)))
+    docs = corpus.load(f"hf:{folder}")
+    assert docs[0].text.startswith("line 0")
+    assert len(docs) == 120
+
+
+def test_named_corpora_are_cleaned_plays_and_chapters():
+    plays = corpus.load("shakespeare")
+    assert len({d.group for d in plays}) == 38
+    text = corpus.text_of(plays)
+    assert 4_500_000 < len(text) < 5_000_000
+    assert "ROMEO:\n" in text and text.count("**") + text.count("_") < 100  # markdown marks stripped (a few stray ones remain in 4.8 M)
+    kjv = corpus.load("kjv")
+    assert len(kjv) == 1189
+    assert kjv[0].text.startswith("In the beginning God created the heaven and the earth.\n")
