@@ -11,7 +11,17 @@ import numpy as np
 POINTER = "checkpoint.json"
 
 
+def _check_space(folder: str, model, factor: float) -> None:
+    """h5py can crash the process (SIGSEGV) when the disk fills mid-write, so refuse before writing."""
+    need = int(sum(int(np.prod(v.shape)) * 4 for v in model.weights) * factor) + (1 << 20)
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise OSError(f"not enough disk space in {folder}: {free / 1e6:.1f} MB free, a checkpoint needs about "
+                      f"{need / 1e6:.1f} MB")
+
+
 def save_weights(model, path: str) -> None:
+    _check_space(os.path.dirname(path) or ".", model, 1.2)
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-" + os.path.basename(path))
     model.save_weights(tmp)
     os.replace(tmp, path)
@@ -40,10 +50,16 @@ def save(folder: str, model, optimizer, state: dict, keep: int = 1) -> None:
     name = f"checkpoint-{state['step']}"
     final, tmp = os.path.join(folder, name), os.path.join(folder, f".tmp-{name}")
     shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    model.save_weights(os.path.join(tmp, "model.weights.h5"))
-    np.savez(os.path.join(tmp, "optimizer.npz"), *[np.asarray(v) for v in optimizer.variables])
-    write_json(os.path.join(tmp, "state.json"), state)
+    try:
+        _check_space(folder, model, 4.0)  # weights, two Adam moments, slack
+        os.makedirs(tmp)
+        model.save_weights(os.path.join(tmp, "model.weights.h5"))
+        np.savez(os.path.join(tmp, "optimizer.npz"), *[np.asarray(v) for v in optimizer.variables])
+        write_json(os.path.join(tmp, "state.json"), state)
+    except Exception as e:  # disk full, read-only, quota: h5py and numpy raise different types
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(f"could not write checkpoint {final} ({type(e).__name__}: {e}); the previous checkpoint "
+                      "is kept") from None
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     write_json(os.path.join(folder, POINTER), {"latest": name})
