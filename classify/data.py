@@ -1,0 +1,87 @@
+"""Labelled text for classification: the bundled movie-review sentiment set, a CSV/TSV file, or hf:NAME."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tarfile
+
+import numpy as np
+
+from corpus import CorpusError, read_text
+from corpus.named import CACHE, fetch
+
+SENTIMENT_LABELS = ("negative", "positive")
+
+
+def load(spec: str) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
+    """(texts, integer labels, label names) for `spec`: "sentiment", a .csv/.tsv path, or hf:NAME[:CONFIG]."""
+    if spec == "sentiment":
+        return (*_sentiment(), SENTIMENT_LABELS)
+    if spec.startswith("hf:"):
+        return _hf(spec[3:])
+    if os.path.isfile(spec):
+        return _table(spec)
+    raise CorpusError(f"data {spec!r} not found: use 'sentiment', a CSV/TSV file of text,label or hf:DATASET")
+
+
+def split(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A fixed 80/10/10 train/validation/test split of n examples (independent snippets: no groups)."""
+    order = np.random.default_rng(seed).permutation(n)
+    a, b = int(n * 0.8), int(n * 0.9)
+    return {"train": order[:a], "validation": order[a:b], "test": order[b:]}
+
+
+def _sentiment():
+    """Movie-review snippets rated -4..4 by people; the sign is the label, near-neutral ones are dropped."""
+    cached = os.path.join(CACHE, "movie_reviews.tsv")
+    if not os.path.exists(cached):
+        with tarfile.open(fetch("sentiment")) as outer:
+            inner_file = next(m for m in outer.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
+            with tarfile.open(fileobj=io.BytesIO(outer.extractfile(inner_file).read())) as inner:
+                member = next(m for m in inner.getmembers() if m.name.endswith("movieReviewSnippets_GroundTruth.txt"))
+                raw = inner.extractfile(member).read().decode("utf-8")
+        with open(cached + ".tmp", "w", encoding="utf-8") as f:
+            f.write(raw.replace("\r\n", "\n"))
+        os.replace(cached + ".tmp", cached)
+    texts, labels = [], []
+    for line in open(cached, encoding="utf-8"):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) == 3 and abs(float(parts[1])) > 0.5:
+            texts.append(parts[2].replace("''", '"'))
+            labels.append(int(float(parts[1]) > 0))
+    return texts, np.array(labels, np.int32)
+
+
+def _table(path: str):
+    text = read_text(path)
+    dialect = "excel-tab" if path.endswith(".tsv") or "\t" in text.split("\n", 1)[0] else "excel"
+    rows = [r for r in csv.reader(io.StringIO(text), dialect) if r]
+    if rows and [c.lower() for c in rows[0][:2]] in (["text", "label"], ["sentence", "label"]):
+        rows = rows[1:]
+    bad = next((i for i, r in enumerate(rows) if len(r) < 2 or not r[0].strip()), None)
+    if not rows or bad is not None:
+        raise CorpusError(f"{path}: every row needs text and a label (row {bad if bad is not None else 0} does not)")
+    return _encode_labels([r[0] for r in rows], [r[1].strip() for r in rows])
+
+
+def _hf(name: str):
+    import datasets
+
+    path, _, config = name.partition(":")
+    try:
+        ds = datasets.load_dataset(path, config or None, split="train")
+    except Exception as e:  # many error types; the user needs the name and the reason
+        raise CorpusError(f"could not load data set {path!r}: {e}") from None
+    text_col = next((c for c in ("text", "sentence", "review") if c in ds.column_names), ds.column_names[0])
+    return _encode_labels([str(t) for t in ds[text_col]], [str(v) for v in ds["label"]])
+
+
+def _encode_labels(texts, raw):
+    names = tuple(sorted(set(raw)))
+    if len(names) < 2:
+        raise CorpusError(f"classification needs at least two labels, found {list(names)}")
+    if set(names) == {"0", "1"}:
+        names = ("0", "1")
+    index = {n: i for i, n in enumerate(names)}
+    return texts, np.array([index[v] for v in raw], np.int32), names

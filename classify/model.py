@@ -1,0 +1,92 @@
+"""Three text classifiers over the same WordPiece ids: a BiLSTM, a 1-D CNN, and BERT with a head on [CLS].
+
+Id 0 is [PAD] everywhere, and each model ignores it (masking, zeroed embeddings, attention mask), so padding
+never changes a prediction.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import keras
+from keras import layers, ops
+
+
+@dataclasses.dataclass
+class ClassifierConfig:
+    arch: str = "bilstm"                    # bilstm | cnn | bert
+    vocab_size: int = 8000
+    labels: tuple = ("negative", "positive")
+    seq_len: int = 64
+    dim: int = 128
+    dropout: float = 0.3
+    init: str = "random"                    # bert only: where the encoder's weights came from
+    bert: dict | None = None                # bert only: the encoder's BertConfig
+
+    def save(self, folder: str) -> None:
+        with open(os.path.join(folder, "config.json.tmp"), "w") as f:
+            json.dump(dataclasses.asdict(self), f, indent=2)
+        os.replace(os.path.join(folder, "config.json.tmp"), os.path.join(folder, "config.json"))
+
+    @classmethod
+    def load(cls, folder: str) -> "ClassifierConfig":
+        with open(os.path.join(folder, "config.json")) as f:
+            values = json.load(f)
+        values["labels"] = tuple(values["labels"])
+        return cls(**values)
+
+
+class BiLSTMClassifier(keras.Model):
+    def __init__(self, c: ClassifierConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.embed = layers.Embedding(c.vocab_size, c.dim, mask_zero=True)
+        self.rnn = layers.Bidirectional(layers.LSTM(c.dim // 2))
+        self.drop = layers.Dropout(c.dropout)
+        self.head = layers.Dense(len(c.labels))
+
+    def call(self, ids, training=False):
+        return self.head(self.drop(self.rnn(self.embed(ids)), training=training))
+
+
+class CNNClassifier(keras.Model):
+    def __init__(self, c: ClassifierConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.embed = layers.Embedding(c.vocab_size, c.dim)
+        self.conv = layers.Conv1D(c.dim, 5, padding="same", activation="relu")
+        self.drop = layers.Dropout(c.dropout)
+        self.head = layers.Dense(len(c.labels))
+
+    def call(self, ids, training=False):
+        real = ops.cast(ids != 0, "float32")[..., None]
+        # Zeroed padding looks exactly like the convolution's own zero padding; then max over real positions only.
+        h = self.conv(self.embed(ids) * real)
+        h = ops.max(h * real - 1e9 * (1 - real), axis=1)
+        return self.head(self.drop(h, training=training))
+
+
+class BertClassifier(keras.Model):
+    def __init__(self, c: ClassifierConfig, **kwargs):
+        super().__init__(**kwargs)
+        from pretrain.model import BertConfig, BertPretrainer
+
+        self.bert = BertPretrainer(BertConfig(**c.bert))
+        self.drop = layers.Dropout(c.dropout)
+        self.head = layers.Dense(len(c.labels), kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+
+    def call(self, ids, training=False):
+        _, pooled = self.bert.encode(ids, ops.zeros_like(ids), ops.cast(ids != 0, "int32"), training=training)
+        return self.head(self.drop(pooled, training=training))
+
+
+def build(config: ClassifierConfig) -> keras.Model:
+    archs = {"bilstm": BiLSTMClassifier, "cnn": CNNClassifier, "bert": BertClassifier}
+    if config.arch not in archs:
+        raise ValueError(f"--arch must be one of {', '.join(archs)}, got {config.arch!r}")
+    model = archs[config.arch](config)
+    if config.arch == "bert":
+        from pretrain.model import dummy_inputs
+
+        model.bert(dummy_inputs())  # every pretraining weight exists, so a pretrained file loads into it
+    model(ops.ones((1, config.seq_len), "int32"))
+    return model

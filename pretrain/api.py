@@ -1,0 +1,113 @@
+"""Inference on a trained SeqLab BERT: fill_mask, next_sentence and embed.
+
+Inputs are padded to a few fixed lengths (BUCKETS) and masks to a fixed number of slots, so the compiled predict
+function is traced once per bucket (all warmed at load) and never again per request.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
+BUCKETS = (32, 64, 128, 256, 512)
+SLOTS = 16  # [MASK] positions scored per call; more masks take more calls of the same shape
+FILES = ("config.json", "model.weights.h5", "vocab.txt")
+
+
+def resolve(name: str) -> str:
+    """Folder of a bundled model name, a local folder, or a hub repo id (downloaded with snapshot_download)."""
+    if not name or not isinstance(name, str):
+        raise ValueError("give a model name (e.g. 'bert'), a folder or a Hugging Face repo id")
+    if os.path.isdir(os.path.join(MODELS, name)) and "/" not in name:
+        folder = os.path.join(MODELS, name)
+    elif os.path.isdir(name):
+        folder = name
+    elif name.count("/") == 1 and not name.startswith((".", "/")):
+        from huggingface_hub import snapshot_download
+        try:
+            folder = snapshot_download(repo_id=name, allow_patterns=list(FILES) + ["README.md", "metrics.json"])
+        except Exception as e:  # network, offline mode, missing repo: one clear message
+            raise ValueError(f"could not fetch model {name!r} from the Hugging Face Hub: "
+                             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    else:
+        bundled = sorted(d for d in os.listdir(MODELS) if os.path.isdir(os.path.join(MODELS, d))) \
+            if os.path.isdir(MODELS) else []
+        raise ValueError(f"model {name!r} not found: not a bundled model ({', '.join(bundled) or 'none'}), "
+                         "a folder, or a Hugging Face repo id (owner/name)")
+    missing = [f for f in FILES if not os.path.exists(os.path.join(folder, f))]
+    if missing:
+        raise ValueError(f"{folder} is not a SeqLab BERT folder: it lacks {', '.join(missing)}")
+    return folder
+
+
+class Pretrained:
+    def __init__(self, folder: str, name: str | None = None):
+        from pretrain import model as bert, vocab
+
+        self.name = name or os.path.basename(os.path.abspath(folder))
+        self.folder = folder
+        self.tokens = vocab.read_vocab(folder)
+        self.tokenizer = vocab.make_tokenizer(self.tokens)
+        self.ids = {s: self.tokens.index(s) for s in vocab.SPECIALS}
+        self.model = bert.load(folder, all_outputs=True)
+        self.config = self.model.config
+        card = os.path.join(folder, "README.md")
+        self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else ""
+        self.buckets = [b for b in BUCKETS if b < self.config.max_positions] + [self.config.max_positions]
+        for b in self.buckets[:3]:  # warm the common lengths; longer ones compile on first use
+            self._run(np.array([self.ids["[CLS]"], self.ids["[SEP]"]]), np.zeros(2, np.int64))
+
+    def __repr__(self):
+        c = self.config
+        return f"<SeqLab BERT {self.name}: L{c.num_layers}/H{c.hidden_size}, vocab {c.vocab_size}>"
+
+    # ------------------------------------------------------------------------------------------------ core
+    def _run(self, ids, seg, positions=()):
+        """One example through the model at the smallest bucket that fits; numpy outputs."""
+        n = len(ids)
+        length = next((b for b in self.buckets if b >= n), None)
+        if length is None:
+            raise ValueError(f"input of {n} tokens is longer than the model's {self.config.max_positions}")
+        x = {"token_ids": np.zeros((1, length), np.int32), "segment_ids": np.zeros((1, length), np.int32),
+             "padding_mask": np.zeros((1, length), np.int32), "mask_positions": np.zeros((1, SLOTS), np.int32)}
+        x["token_ids"][0, :n], x["segment_ids"][0, :n], x["padding_mask"][0, :n] = ids, seg, 1
+        x["mask_positions"][0, :len(positions)] = positions
+        return {k: np.asarray(v)[0] for k, v in self.model.predict_on_batch(x).items()}
+
+    def _encode(self, a: str, b: str | None = None):
+        from pretrain.data import pack_texts
+        return pack_texts(self.tokenizer, a, b, self.config.max_positions, self.ids["[CLS]"], self.ids["[SEP]"])
+
+    # ----------------------------------------------------------------------------------------------- public
+    def fill_mask(self, text: str, top_k: int = 5) -> list[list[tuple[str, float]]]:
+        """For each [MASK] in `text`, the top_k (token, probability) predictions."""
+        ids, seg = self._encode(text)
+        where = np.nonzero(ids == self.ids["[MASK]"])[0]
+        if len(where) == 0:
+            raise ValueError("fill_mask needs at least one [MASK] in the text, e.g. 'the lord is my [MASK]'")
+        results = []
+        for start in range(0, len(where), SLOTS):
+            chunk = where[start:start + SLOTS]
+            logits = self._run(ids, seg, chunk)["mlm"][:len(chunk)]
+            probs = np.exp(logits - logits.max(-1, keepdims=True))
+            probs /= probs.sum(-1, keepdims=True)
+            for p in probs:
+                best = np.argsort(-p)[:top_k]
+                results.append([(self.tokens[i], float(p[i])) for i in best])
+        return results
+
+    def next_sentence(self, a: str, b: str) -> float:
+        """Probability that `b` follows `a` (IsNext)."""
+        logits = self._run(*self._encode(a, b))["nsp"]
+        p = np.exp(logits - logits.max())
+        return float(p[0] / p.sum())
+
+    def embed(self, text: str) -> tuple[list[str], np.ndarray]:
+        """Wordpiece tokens (with [CLS] and [SEP]) and their contextual vectors [n, hidden]."""
+        ids, seg = self._encode(text)
+        return [self.tokens[i] for i in ids], self._run(ids, seg)["sequence"][:len(ids)]
+
+
+def load(name: str = "bert") -> Pretrained:
+    return Pretrained(resolve(name), name=name if not os.path.isdir(name) else None)

@@ -1,0 +1,79 @@
+"""Model card (README.md) and loss-curve PNG for a trained SeqLab BERT folder."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+
+def plot(path: str, state: dict) -> bool:
+    """Training MLM/NSP loss (window means) and validation points; False when there is nothing to plot."""
+    if not state["history"]:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    h = list(zip(*state["history"]))  # step, mlm_loss, mlm_acc, nsp_loss, nsp_acc
+    ax.plot(h[0], h[1], label="MLM loss (train)")
+    ax.plot(h[0], h[3], label="NSP loss (train)")
+    if state["validation"]:
+        v = list(zip(*state["validation"]))  # step, mlm_accuracy, mlm_loss, nsp_accuracy, nsp_loss
+        ax.plot(v[0], v[2], "o--", label="MLM loss (validation)")
+        ax.plot(v[0], v[4], "s--", label="NSP loss (validation)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def write(folder: str, metrics: dict, state: dict, config) -> None:
+    has_plot = plot(os.path.join(folder, "loss_curve.png"), state)
+    cfg = dataclasses.asdict(config)
+    text = f"""---
+language: en
+library_name: keras
+tags: [bert, fill-mask, next-sentence-prediction, seqlab]
+---
+# SeqLab BERT ({metrics['preset']}, {cfg['num_layers']} layers, {cfg['hidden_size']} hidden)
+
+A BERT pretrained from scratch with masked language modelling and next-sentence prediction, as in
+Devlin et al. (2019), by SeqLab's `pretrain` package.
+
+- Corpus: `{metrics['corpus']}` (10% of document groups held out for validation)
+- Command: `{metrics['command']}`
+- Steps: {metrics['steps']} (batch {metrics['batch_size']}, sequence {metrics['seq_len']}); training time
+  {metrics['seconds'] / 60:.1f} minutes
+- Parameters: {metrics['parameters']:,}; vocabulary {cfg['vocab_size']} WordPiece tokens (lowercase)
+
+## Validation (held-out documents)
+
+| MLM accuracy | MLM loss | NSP accuracy | NSP loss |
+|---|---|---|---|
+| {metrics['mlm_accuracy']:.4f} | {metrics['mlm_loss']:.4f} | {metrics['nsp_accuracy']:.4f} | {metrics['nsp_loss']:.4f} |
+
+{"![loss curve](loss_curve.png)" if has_plot else ""}
+
+## Use
+
+```python
+import pretrain
+bert = pretrain.load("{os.path.basename(os.path.abspath(folder))}")   # or a folder / hub repo id
+bert.fill_mask("in the beginning god created the [MASK] and the earth")
+bert.next_sentence("to be, or not to be:", "that is the question")
+```
+
+Export for Hugging Face transformers: `python -m pretrain.export --model FOLDER --out HFDIR`.
+
+## Limits
+
+Trained on a few million words of Early Modern English (King James Bible, Shakespeare): it knows that
+register and little else, and its predictions carry the biases of those texts.
+"""
+    tmp = os.path.join(folder, ".README.md.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, os.path.join(folder, "README.md"))

@@ -1,0 +1,287 @@
+"""Documents -> sentences -> token-id shards on disk -> NSP pairs -> packed, dynamically masked numpy batches.
+
+Strings are tokenized once (`write_shards`); everything after works on integer arrays memory-mapped from the
+shards, so the training loop does no string work, runs on any Keras backend and streams corpora larger than
+memory. Within a shard the sentences of a document are contiguous, so a run of consecutive sentences is one
+slice of the token array and an NSP segment is just (start, end) offsets.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from pretrain.vocab import SPECIALS
+
+IS_NEXT, NOT_NEXT = 0, 1  # Hugging Face's labels: 0 = B continues A
+SHARD_TOKENS = 4_000_000  # tokens per shard: small enough to write in one go, large enough to mix documents
+
+
+def sentences(text: str) -> list[str]:
+    """One sentence per non-blank line (a verse, a line of verse, a line of a docs file)."""
+    return [s.strip() for s in text.splitlines() if s.strip()]
+
+
+# ---------------------------------------------------------------------------------------------- shards on disk
+def write_shards(documents: list[list[str]], tokenizer, out_dir: str, seed: int = 0,
+                 shard_tokens: int = SHARD_TOKENS) -> int:
+    """Tokenize documents (lists of sentences) into out_dir/shard-NNNNN/{tokens,sentences,documents}.npy.
+
+    Documents are shuffled first so every shard mixes sources (NotNext segments come from the same shard).
+    Returns the number of shards. Written to a temporary folder and renamed, so a killed run leaves no half shard.
+    """
+    order = np.random.default_rng(seed).permutation(len(documents))
+    tmp = out_dir.rstrip("/") + f".tmp{os.getpid()}"
+    os.makedirs(tmp, exist_ok=True)
+    n_shards, buf = 0, []
+
+    def flush():
+        nonlocal n_shards, buf
+        if not buf:
+            return
+        flat = [s for doc in buf for s in doc]
+        ids = [e.ids for e in tokenizer.encode_batch(flat, add_special_tokens=False)]
+        lens = np.array([len(x) for x in ids], dtype=np.int64)
+        keep = lens > 0  # a sentence of only spaces/control characters tokenizes to nothing
+        d = os.path.join(tmp, f"shard-{n_shards:05d}")
+        os.makedirs(d)
+        dtype = np.uint16 if tokenizer.get_vocab_size() <= 65535 else np.uint32
+        np.save(os.path.join(d, "tokens.npy"), np.fromiter((t for x in ids for t in x), dtype=dtype, count=lens.sum()))
+        np.save(os.path.join(d, "sentences.npy"), np.concatenate([[0], np.cumsum(lens[keep])]))
+        per_doc = [int(keep[i:i + len(doc)].sum()) for i, doc in
+                   zip(np.cumsum([0] + [len(doc) for doc in buf[:-1]]), buf)]
+        np.save(os.path.join(d, "documents.npy"), np.concatenate([[0], np.cumsum(per_doc)]))
+        n_shards, buf = n_shards + 1, []
+
+    size = 0
+    for i in order:
+        if documents[i]:
+            buf.append(documents[i])
+            size += sum(len(s) for s in documents[i]) // 4  # ~4 characters a token
+        if size >= shard_tokens:
+            flush()
+            size = 0
+    flush()
+    with open(os.path.join(tmp, "meta.json"), "w") as f:
+        json.dump({"shards": n_shards, "documents": len(documents)}, f)
+    if os.path.exists(out_dir):
+        import shutil
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return n_shards
+
+
+class Shard:
+    """Memory-mapped arrays of one shard: tokens, sentence starts (S+1), document starts in sentences (D+1)."""
+
+    def __init__(self, path: str):
+        self.tokens = np.load(os.path.join(path, "tokens.npy"), mmap_mode="r")
+        self.sentences = np.load(os.path.join(path, "sentences.npy"))
+        self.documents = np.load(os.path.join(path, "documents.npy"))
+
+    def doc_of_token(self, offset: int) -> int:
+        sent = np.searchsorted(self.sentences, offset, side="right") - 1
+        return int(np.searchsorted(self.documents, sent, side="right") - 1)
+
+
+def open_shards(folder: str) -> list[Shard]:
+    with open(os.path.join(folder, "meta.json")) as f:
+        n = json.load(f)["shards"]
+    return [Shard(os.path.join(folder, f"shard-{i:05d}")) for i in range(n)]
+
+
+# ------------------------------------------------------------------------------------------------- NSP pairs
+def make_pairs(shard: Shard, seq_len: int, rng: np.random.Generator, short_seq_prob: float = 0.1) -> np.ndarray:
+    """NSP pairs of one shard as int64 rows (a_start, a_end, b_start, b_end, label) of token offsets.
+
+    As in BERT's create_pretraining_data: consecutive sentences fill a chunk up to the target length (sometimes
+    shorter, so the model also sees short inputs); A is the chunk's first sentences; B is the rest of the chunk
+    (IsNext) or, half of the time, a run of sentences from another random document (NotNext), in which case the
+    unused sentences go back into the stream. Pairs are then truncated longest-first, A losing its start and B its
+    end, so the A|B join stays a true continuation.
+    """
+    max_tokens = seq_len - 3  # [CLS] A [SEP] B [SEP]
+    sent, docs = shard.sentences, shard.documents
+    n_docs = len(docs) - 1
+    rows = []
+    for d in range(n_docs):
+        s0, s1 = int(docs[d]), int(docs[d + 1])
+        target = max_tokens if rng.random() >= short_seq_prob else int(rng.integers(2, max_tokens + 1))
+        i, chunk_start = s0, s0
+        while i < s1:
+            length = sent[i + 1] - sent[chunk_start]
+            if length >= target or i == s1 - 1:
+                n = i + 1 - chunk_start
+                a_split = chunk_start + (1 if n == 1 else int(rng.integers(1, n)))
+                a = (int(sent[chunk_start]), int(sent[a_split]))
+                if (n == 1 or rng.random() < 0.5) and n_docs > 1:
+                    other = int(rng.integers(n_docs - 1))
+                    other += other >= d  # any document but this one
+                    o0, o1 = int(docs[other]), int(docs[other + 1])
+                    start = int(rng.integers(o0, o1))
+                    end = start + 1
+                    while end < o1 and sent[end] - sent[start] < target - (a[1] - a[0]):
+                        end += 1
+                    b, label = (int(sent[start]), int(sent[end])), NOT_NEXT
+                    i = a_split - 1  # the chunk's unused sentences start the next chunk
+                else:
+                    b, label = (int(sent[a_split]), int(sent[i + 1])), IS_NEXT
+                if b[1] > b[0]:
+                    rows.append(_truncate(a, b, max_tokens) + (label,))
+                chunk_start = i + 1
+                target = max_tokens if rng.random() >= short_seq_prob else int(rng.integers(2, max_tokens + 1))
+            i += 1
+    return np.array(rows, dtype=np.int64).reshape(-1, 5)
+
+
+def _truncate(a, b, max_tokens):
+    (a0, a1), (b0, b1) = a, b
+    while (a1 - a0) + (b1 - b0) > max_tokens:
+        if a1 - a0 > b1 - b0:
+            a0 += 1
+        else:
+            b1 -= 1
+    return a0, a1, b0, b1
+
+
+def pack(tokens: np.ndarray, rows: np.ndarray, seq_len: int, cls: int, sep: int):
+    """[CLS] A [SEP] B [SEP] + padding (id 0) -> token_ids, segment_ids (int32 [n, seq_len]).
+
+    The same layout as keras_hub's MultiSegmentPacker; done in numpy so no TensorFlow op is needed.
+    """
+    n = len(rows)
+    ids = np.zeros((n, seq_len), np.int32)
+    seg = np.zeros((n, seq_len), np.int32)
+    for r, (a0, a1, b0, b1, _) in enumerate(rows):
+        la, lb = a1 - a0, b1 - b0
+        ids[r, 0] = cls
+        ids[r, 1:1 + la] = tokens[a0:a1]
+        ids[r, 1 + la] = sep
+        ids[r, 2 + la:2 + la + lb] = tokens[b0:b1]
+        ids[r, 2 + la + lb] = sep
+        seg[r, 2 + la:3 + la + lb] = 1
+    return ids, seg
+
+
+def pack_texts(tokenizer, a: str, b: str | None, seq_len: int, cls: int, sep: int):
+    """One packed example from strings (inference): the same layout and truncation as training."""
+    ta = np.array(tokenizer.encode(a, add_special_tokens=False).ids, np.int64)
+    tb = np.array(tokenizer.encode(b, add_special_tokens=False).ids if b is not None else [], np.int64)
+    max_tokens = seq_len - (3 if b is not None else 2)
+    if b is None:
+        ta = ta[:max_tokens]
+        ids = np.concatenate([[cls], ta, [sep]])
+        return ids, np.zeros_like(ids)
+    a0, a1, b0, b1 = _truncate((0, len(ta)), (len(ta), len(ta) + len(tb)), max_tokens)
+    both = np.concatenate([ta, tb])
+    ids = np.concatenate([[cls], both[a0:a1], [sep], both[b0:b1], [sep]])
+    seg = np.concatenate([np.zeros(a1 - a0 + 2, np.int64), np.ones(b1 - b0 + 1, np.int64)])
+    return ids, seg
+
+
+# -------------------------------------------------------------------------------------------------- masking
+def mask_tokens(ids: np.ndarray, rng: np.random.Generator, vocab_size: int, mask_rate: float = 0.15,
+                max_predictions: int = 20, mask_id: int = 4, n_special: int = len(SPECIALS)):
+    """BERT's MLM corruption, vectorized: returns (masked ids, positions, labels, weights).
+
+    `mask_rate` of the non-special tokens of each row (at least one, at most `max_predictions`) are chosen; of
+    those 80% become [MASK], 10% a random non-special token, 10% stay. Special tokens (ids < n_special: padding,
+    [CLS], [SEP], ...) are never chosen. Unused prediction slots have position 0 and weight 0.
+    """
+    eligible = ids >= n_special
+    n_pred = np.minimum(max_predictions, np.maximum(1, np.rint(eligible.sum(1) * mask_rate))).astype(np.int64)
+    n_pred = np.where(eligible.any(1), n_pred, 0)
+    keys = np.where(eligible, rng.random(ids.shape), np.inf)  # random order of eligible positions
+    width = min(max_predictions, ids.shape[1])
+    chosen = np.argsort(keys, axis=1)[:, :width]
+    weights = np.arange(width)[None, :] < n_pred[:, None]
+    positions = np.sort(np.where(weights, chosen, ids.shape[1]), axis=1)  # in reading order, unused last
+    weights = positions < ids.shape[1]
+    positions = np.where(weights, positions, 0)
+    rows = np.arange(len(ids))[:, None]
+    labels = np.where(weights, ids[rows, positions], 0)
+    out = ids.copy()
+    r = rng.random(positions.shape)
+    replace = np.where(r < 0.8, mask_id, np.where(r < 0.9, rng.integers(n_special, vocab_size, positions.shape), labels))
+    pr, pc = np.nonzero(weights)
+    out[pr, positions[pr, pc]] = replace[pr, pc]
+    if max_predictions > width:  # keep a fixed shape for compiled steps
+        pad = max_predictions - width
+        positions, labels = np.pad(positions, ((0, 0), (0, pad))), np.pad(labels, ((0, 0), (0, pad)))
+        weights = np.pad(weights, ((0, 0), (0, pad)))
+    return out, positions.astype(np.int32), labels.astype(np.int32), weights.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------- batches
+class Batches:
+    """Deterministic stream of training batches: step k's batch depends only on (seed, k).
+
+    Each epoch rebuilds the NSP pairs and shuffles them with rng(seed, epoch) and draws fresh masks per batch
+    with rng(seed, step) (dynamic masking). Resuming at step k only recomputes the pair offsets of past epochs
+    (integer work, no tokenizing), so "data position" is simply the step.
+    """
+
+    def __init__(self, folder: str, seq_len: int, batch_size: int, vocab_size: int, mask_rate=0.15,
+                 max_predictions=20, seed=0, specials=None):
+        self.shards = open_shards(folder)
+        self.seq_len, self.batch_size, self.vocab_size = seq_len, batch_size, vocab_size
+        self.mask_rate, self.max_predictions, self.seed = mask_rate, max_predictions, seed
+        self.specials = specials or {s: i for i, s in enumerate(SPECIALS)}
+        self._epoch, self._rows = None, None
+
+    def epoch_rows(self, epoch: int) -> np.ndarray:
+        """All pairs of an epoch, shuffled: (shard, a_start, a_end, b_start, b_end, label)."""
+        if self._epoch != epoch:
+            rng = np.random.default_rng([self.seed, epoch, 1])
+            parts = [np.column_stack([np.full(len(p), i), p]) for i, s in enumerate(self.shards)
+                     for p in [make_pairs(s, self.seq_len, rng)]]
+            rows = np.concatenate(parts) if parts else np.zeros((0, 6), np.int64)
+            self._epoch, self._rows = epoch, rows[rng.permutation(len(rows))]
+        if len(self._rows) < self.batch_size:
+            raise ValueError(f"corpus gives {len(self._rows)} sentence pairs, fewer than one batch of "
+                             f"{self.batch_size}: use more text or a smaller --batch-size")
+        return self._rows
+
+    def locate(self, step: int) -> tuple[int, int]:
+        """(epoch, batch within epoch) of a global step."""
+        epoch = 0
+        while True:
+            n = len(self.epoch_rows(epoch)) // self.batch_size
+            if step < n:
+                return epoch, step
+            step, epoch = step - n, epoch + 1
+
+    def batch(self, rows: np.ndarray, rng: np.random.Generator):
+        ids = np.zeros((len(rows), self.seq_len), np.int32)
+        seg = np.zeros_like(ids)
+        for shard in np.unique(rows[:, 0]):
+            sel = rows[:, 0] == shard
+            ids[sel], seg[sel] = pack(self.shards[shard].tokens, rows[sel, 1:], self.seq_len,
+                                      self.specials["[CLS]"], self.specials["[SEP]"])
+        masked, pos, labels, weights = mask_tokens(ids, rng, self.vocab_size, self.mask_rate, self.max_predictions,
+                                                   self.specials["[MASK]"])
+        x = {"token_ids": masked, "segment_ids": seg, "padding_mask": (ids != 0).astype(np.int32),
+             "mask_positions": pos}
+        y = {"mlm": labels, "nsp": rows[:, 5].astype(np.int32)}
+        w = {"mlm": weights, "nsp": np.ones(len(rows), np.float32)}
+        return x, y, w
+
+    def __call__(self, start_step: int = 0):
+        """Endless generator of (x, y, sample_weight) from global step `start_step`."""
+        step = start_step
+        epoch, i = self.locate(step)
+        while True:
+            rows = self.epoch_rows(epoch)
+            while (i + 1) * self.batch_size <= len(rows):
+                yield self.batch(rows[i * self.batch_size:(i + 1) * self.batch_size],
+                                 np.random.default_rng([self.seed, step, 2]))
+                i, step = i + 1, step + 1
+            epoch, i = epoch + 1, 0
+
+    def fixed(self, max_batches: int):
+        """The first `max_batches` batches of epoch 0 with fixed masks: a validation set that never changes."""
+        rows = self.epoch_rows(0)
+        n = min(max_batches, len(rows) // self.batch_size)
+        return [self.batch(rows[k * self.batch_size:(k + 1) * self.batch_size],
+                           np.random.default_rng([self.seed, k, 3])) for k in range(n)]

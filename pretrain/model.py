@@ -1,0 +1,160 @@
+"""BERT encoder with the paper's two pretraining heads, in keras.ops only (TensorFlow, JAX or torch backend).
+
+Saved as `model.weights.h5` + `config.json` and rebuilt from the config: a functional model sharing the token
+embedding between input and MLM head does not reload from .keras (see stack-facts), and a plain weights file is
+also what export.py maps onto Hugging Face's BertForPreTraining. The math matches HF's BertLayer exactly
+(post-LayerNorm blocks, eps 1e-12, exact erf GELU), so an exported model gives the same predictions.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import keras
+import keras_hub
+from keras import ops
+
+PRESETS = {  # layers, hidden, heads (intermediate = 4 x hidden), as in the BERT paper's and Turc et al.'s models
+    "tiny": (2, 128, 2),
+    "mini": (4, 256, 4),
+    "small": (4, 512, 8),
+    "base": (12, 768, 12),
+}
+
+
+@dataclasses.dataclass
+class BertConfig:
+    vocab_size: int = 8000
+    num_layers: int = 2
+    hidden_size: int = 128
+    num_heads: int = 2
+    intermediate_size: int = 512
+    max_positions: int = 512
+    type_vocab_size: int = 2
+    dropout: float = 0.1
+    layer_norm_epsilon: float = 1e-12
+    initializer_range: float = 0.02
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "BertConfig":
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+        layers, hidden, heads = PRESETS[name]
+        values = dict(num_layers=layers, hidden_size=hidden, num_heads=heads, intermediate_size=4 * hidden)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "hidden_size" in overrides and overrides["hidden_size"] and "intermediate_size" not in overrides:
+            values["intermediate_size"] = 4 * values["hidden_size"]
+        return cls(**values)
+
+    def save(self, folder: str) -> None:
+        _atomic_write(os.path.join(folder, "config.json"), json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: str) -> "BertConfig":
+        with open(os.path.join(folder, "config.json")) as f:
+            values = json.load(f)
+        return cls(**{k: v for k, v in values.items() if k in {f.name for f in dataclasses.fields(cls)}})
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = path + f".tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def gelu(x):
+    return keras.activations.gelu(x, approximate=False)  # HF's "gelu" is the exact erf form
+
+
+class BertPretrainer(keras.Model):
+    """Inputs: dict of token_ids, segment_ids, padding_mask [B, L] and mask_positions [B, P].
+
+    Outputs {"mlm": logits [B, P, V] at the masked positions only, "nsp": logits [B, 2]} (float32), plus
+    "sequence" [B, L, H] and "pooled" [B, H] when built with `all_outputs=True` (inference).
+    """
+
+    def __init__(self, config: BertConfig, all_outputs: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        c = self.config = config
+        self.all_outputs = all_outputs
+        init = lambda: keras.initializers.TruncatedNormal(stddev=c.initializer_range)  # noqa: E731
+        self.token_embedding = keras.layers.Embedding(c.vocab_size, c.hidden_size, embeddings_initializer=init(),
+                                                      name="token_embedding")
+        self.segment_embedding = keras.layers.Embedding(c.type_vocab_size, c.hidden_size,
+                                                        embeddings_initializer=init(), name="segment_embedding")
+        self.position_embedding = keras_hub.layers.PositionEmbedding(c.max_positions, initializer=init(),
+                                                                     name="position_embedding")
+        self.embeddings_norm = keras.layers.LayerNormalization(epsilon=c.layer_norm_epsilon, name="embeddings_norm")
+        self.embeddings_dropout = keras.layers.Dropout(c.dropout)
+        self.blocks = [
+            keras_hub.layers.TransformerEncoder(
+                c.intermediate_size, c.num_heads, dropout=c.dropout, activation=gelu,
+                layer_norm_epsilon=c.layer_norm_epsilon, kernel_initializer=init(), normalize_first=False,
+                name=f"transformer_layer_{i}")
+            for i in range(c.num_layers)
+        ]
+        self.pooler = keras.layers.Dense(c.hidden_size, activation="tanh", kernel_initializer=init(), name="pooler")
+        self.mlm_dense = keras.layers.Dense(c.hidden_size, activation=gelu, kernel_initializer=init(),
+                                            name="mlm_dense")
+        self.mlm_norm = keras.layers.LayerNormalization(epsilon=c.layer_norm_epsilon, name="mlm_norm")
+        self.nsp_dense = keras.layers.Dense(2, kernel_initializer=init(), name="nsp_dense")
+
+    def build(self, input_shape=None):
+        self.mlm_bias = self.add_weight(shape=(self.config.vocab_size,), initializer="zeros", name="mlm_bias")
+        self.built = True
+
+    def encode(self, token_ids, segment_ids, padding_mask, training=False):
+        """Contextual vectors [B, L, H] and the pooled [CLS] vector [B, H]."""
+        tokens = self.token_embedding(token_ids)
+        x = tokens + self.segment_embedding(segment_ids) + self.position_embedding(tokens)
+        x = self.embeddings_dropout(self.embeddings_norm(x), training=training)
+        mask = ops.cast(padding_mask, "bool")  # padding is never attended to
+        for block in self.blocks:
+            x = block(x, padding_mask=mask, training=training)
+        return x, self.pooler(x[:, 0, :])
+
+    def mlm_logits(self, sequence, mask_positions):
+        """Logits at the masked positions only, through the tied (transposed) token embedding matrix."""
+        h = ops.take_along_axis(sequence, ops.expand_dims(ops.cast(mask_positions, "int32"), -1), axis=1)
+        h = self.mlm_norm(self.mlm_dense(h))
+        table = ops.cast(self.token_embedding.embeddings, h.dtype)
+        logits = ops.matmul(h, ops.transpose(table)) + ops.cast(self.mlm_bias, h.dtype)
+        return ops.cast(logits, "float32")
+
+    def call(self, inputs, training=False):
+        seq, pooled = self.encode(inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"], training)
+        out = {"mlm": self.mlm_logits(seq, inputs["mask_positions"]),
+               "nsp": ops.cast(self.nsp_dense(pooled), "float32")}
+        if self.all_outputs:
+            out.update(sequence=ops.cast(seq, "float32"), pooled=ops.cast(pooled, "float32"))
+        return out
+
+
+def dummy_inputs(batch=1, length=8, predictions=2):
+    import numpy as np
+    z = np.zeros((batch, length), "int32")
+    return {"token_ids": z, "segment_ids": z, "padding_mask": z + 1, "mask_positions": np.zeros((batch, predictions),
+                                                                                                  "int32")}
+
+
+def build(config: BertConfig, all_outputs: bool = False) -> BertPretrainer:
+    model = BertPretrainer(config, all_outputs=all_outputs)
+    model(dummy_inputs())  # create every variable so weights can be loaded
+    return model
+
+
+def save(model: BertPretrainer, folder: str) -> None:
+    """config.json + model.weights.h5, each replaced atomically."""
+    os.makedirs(folder, exist_ok=True)
+    model.config.save(folder)
+    tmp = os.path.join(folder, f".tmp{os.getpid()}.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, os.path.join(folder, "model.weights.h5"))
+
+
+def load(folder: str, all_outputs: bool = False) -> BertPretrainer:
+    model = build(BertConfig.load(folder), all_outputs=all_outputs)
+    model.load_weights(os.path.join(folder, "model.weights.h5"))
+    return model

@@ -1,0 +1,347 @@
+"""pretrain/: vocab, pairs, masking, model, training (resume after SIGKILL), evaluate, export, load API.
+
+Everything is real (no mocks) and tiny: synthetic documents written to tmp_path, L1/H32 models.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--layers", "1", "--hidden", "32", "--heads", "2", "--seq-len", "32", "--batch-size", "8"]
+
+WORDS = {"farm": "cow sheep barn hay field plough milk goat".split(),
+         "sea": "ship wave sail fish tide anchor shore net".split(),
+         "war": "sword shield king spear battle army horse camp".split()}
+
+
+def make_documents(n_docs=30, n_sentences=12, seed=0):
+    """Documents of short sentences drawn from a topic vocabulary: learnable MLM, distinct topics per document."""
+    rng = np.random.default_rng(seed)
+    topics = list(WORDS)
+    docs = []
+    for d in range(n_docs):
+        words = WORDS[topics[d % len(topics)]]
+        docs.append([f"the {rng.choice(words)} and the {rng.choice(words)} by the {rng.choice(words)} ."
+                     for _ in range(n_sentences)])
+    return docs
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    for i, doc in enumerate(make_documents()):
+        (folder / f"doc{i:02d}.txt").write_text("\n".join(doc) + "\n")
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def vocab_dir(corpus_dir, tmp_path_factory):
+    from pretrain import vocab
+    out = str(tmp_path_factory.mktemp("vocab"))
+    assert vocab.main(["--corpus", corpus_dir, "--size", "120", "--out", out]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(corpus_dir, vocab_dir, tmp_path_factory):
+    """A real (tiny) training run, done in-process once for the tests that need a trained model."""
+    from pretrain import train
+    out = str(tmp_path_factory.mktemp("model"))
+    args = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out, "--steps", "60", "--lr", "3e-3",
+            "--warmup", "5", "--checkpoint-every", "30", "--dropout", "0"] + TINY
+    assert train.main(args) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def bert(trained):
+    import pretrain
+    return pretrain.load(trained)
+
+
+# -------------------------------------------------------------------------------------------------- vocab
+def test_vocab_has_bert_specials_and_loads_identically_in_keras_hub_and_transformers(vocab_dir):
+    import keras_hub
+    import transformers
+    from pretrain import vocab
+
+    path = os.path.join(vocab_dir, "vocab.txt")
+    tokens = open(path).read().splitlines()
+    assert tokens[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] and len(tokens) == 120
+    text = "The Cow, and the SHIP by the sword; unknown-words zebra! Café"
+    ours = vocab.make_tokenizer(tokens).encode(text, add_special_tokens=False).ids
+    hub = keras_hub.tokenizers.WordPieceTokenizer(vocabulary=path, lowercase=True, strip_accents=True)
+    hf = transformers.BertTokenizer.from_pretrained(vocab_dir)  # (vocab_file=... gives a 5-token vocab in v5)
+    assert [int(i) for i in np.asarray(hub(text))] == ours
+    assert hf.encode(text, add_special_tokens=False) == ours
+    assert ours.count(1) < len(ours)  # mostly known tokens
+
+
+def test_vocab_without_mask_is_refused(tmp_path, corpus_dir):
+    from pretrain import train
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n")
+    with pytest.raises(ValueError, match=r"\[MASK\]"):
+        from pretrain.vocab import read_vocab
+        read_vocab(str(tmp_path))
+    assert train.main(["--corpus", corpus_dir, "--vocab", str(tmp_path), "--out", str(tmp_path / "o"),
+                       "--steps", "1"]) == 2
+
+
+# ------------------------------------------------------------------------------------------------ NSP pairs
+def test_pairs_isnext_consecutive_notnext_other_document(tmp_path, vocab_dir):
+    from pretrain import data, vocab
+
+    tok = vocab.make_tokenizer(vocab.read_vocab(vocab_dir))
+    docs = make_documents(n_docs=60, n_sentences=15, seed=1)
+    data.write_shards(docs, tok, str(tmp_path / "s"), seed=0)
+    shard = data.open_shards(str(tmp_path / "s"))[0]
+    rows = data.make_pairs(shard, 32, np.random.default_rng(0))
+    assert len(rows) > 200
+    starts = set(shard.sentences.tolist())
+    for a0, a1, b0, b1, label in rows:
+        assert 0 < a1 - a0 and 0 < b1 - b0 and (a1 - a0) + (b1 - b0) <= 32 - 3
+        if label == data.IS_NEXT:  # B starts exactly where A ends, in the same document
+            assert a1 == b0 and shard.doc_of_token(a0) == shard.doc_of_token(b1 - 1)
+            assert b0 in starts  # the join is a sentence boundary
+        else:
+            assert shard.doc_of_token(b0) != shard.doc_of_token(a0)
+    assert 0.4 < (rows[:, 4] == data.NOT_NEXT).mean() < 0.6
+    ids, seg = data.pack(shard.tokens, rows[:4], 32, cls=2, sep=3)
+    la, lb = rows[0, 1] - rows[0, 0], rows[0, 3] - rows[0, 2]
+    assert ids[0, 0] == 2 and ids[0, 1 + la] == 3 and ids[0, 2 + la + lb] == 3 and not ids[0, 3 + la + lb:].any()
+    assert seg[0, :2 + la].sum() == 0 and seg[0, 2 + la:3 + la + lb].all() and not seg[0, 3 + la + lb:].any()
+
+
+def test_masking_statistics_and_specials_never_masked():
+    from pretrain.data import mask_tokens
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 1000, (4000, 64))
+    ids[:, 0], ids[:, 30] = 2, 3  # [CLS], [SEP]
+    lengths = rng.integers(35, 65, len(ids))
+    ids[np.arange(64)[None, :] >= lengths[:, None]] = 0  # padding
+    ids[:, 31] = 1  # [UNK] is special too
+    out, pos, labels, w = mask_tokens(ids, np.random.default_rng(1), 1000, 0.15, max_predictions=20)
+    chosen = w > 0
+    rows = np.repeat(np.arange(len(ids))[:, None], pos.shape[1], 1)[chosen]
+    p = pos[chosen]
+    assert (ids[rows, p] >= 5).all()  # no [PAD]/[CLS]/[SEP]/[UNK]/[MASK] chosen
+    assert (labels[chosen] == ids[rows, p]).all()
+    eligible = (ids >= 5).sum(1)
+    assert np.allclose(chosen.sum(1), np.minimum(20, np.maximum(1, np.rint(eligible * 0.15))))
+    assert abs(chosen.sum() / eligible.sum() - 0.15) < 0.01
+    new = out[rows, p]
+    masked, same = (new == 4).mean(), (new == ids[rows, p]).mean()
+    assert abs(masked - 0.8) < 0.02 and abs(same - 0.1) < 0.02 and abs(1 - masked - same - 0.1) < 0.02
+    untouched = np.ones_like(ids, bool)
+    untouched[rows, p] = False
+    assert (out[untouched] == ids[untouched]).all()
+    capped = mask_tokens(ids, np.random.default_rng(1), 1000, 0.9, max_predictions=5)[3]
+    assert capped.shape == (4000, 5) and (capped.sum(1) == 5).all()
+    again = mask_tokens(ids, np.random.default_rng(2), 1000)[1]
+    assert (again != pos).any()  # dynamic: other draws, other masks
+
+
+# ------------------------------------------------------------------------------------------------ model
+def small_model():
+    from pretrain.model import BertConfig, build
+    return build(BertConfig(vocab_size=50, num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64,
+                            max_positions=64, dropout=0.0))
+
+
+def example(n_real=10, length=16):
+    rng = np.random.default_rng(0)
+    ids = np.zeros((2, length), np.int32)
+    ids[:, :n_real] = rng.integers(5, 50, (2, n_real))
+    seg = np.zeros_like(ids)
+    seg[:, 5:n_real] = 1
+    return {"token_ids": ids, "segment_ids": seg, "padding_mask": (ids != 0).astype(np.int32),
+            "mask_positions": np.array([[1, 3, 7], [2, 4, 9]], np.int32)}
+
+
+def test_padding_is_never_attended():
+    m = small_model()
+    m.all_outputs = True
+    x = example()
+    y = dict(x, token_ids=x["token_ids"].copy(), segment_ids=x["segment_ids"].copy())
+    y["token_ids"][:, 10:] = np.random.default_rng(1).integers(5, 50, (2, 6))  # garbage where padding is
+    y["segment_ids"][:, 10:] = 1
+    a, b = m(x), m(y)
+    np.testing.assert_allclose(np.asarray(a["sequence"])[:, :10], np.asarray(b["sequence"])[:, :10], atol=1e-5)
+    for k in ("mlm", "nsp", "pooled"):
+        np.testing.assert_allclose(np.asarray(a[k]), np.asarray(b[k]), atol=1e-5)
+
+
+def test_mlm_head_is_tied_to_the_input_embedding_and_only_scores_masked_positions():
+    from keras import ops
+    m = small_model()
+    x = example()
+    seq, _ = m.encode(x["token_ids"], x["segment_ids"], x["padding_mask"])
+    logits = np.asarray(m(x)["mlm"])
+    assert logits.shape == (2, 3, 50)  # [batch, predictions, vocab]: never [batch, length, vocab]
+    h = np.take_along_axis(np.asarray(seq), x["mask_positions"][..., None], 1)
+    h = np.asarray(m.mlm_norm(m.mlm_dense(ops.convert_to_tensor(h))))
+    table = np.asarray(m.token_embedding.embeddings)
+    np.testing.assert_allclose(logits, h @ table.T + np.asarray(m.mlm_bias), atol=1e-4)
+    assert sum(tuple(v.shape) == (50, 32) for v in m.weights) == 1  # one matrix, used twice
+    m.token_embedding.embeddings.assign(table * 2)
+    assert not np.allclose(np.asarray(m(x)["mlm"]), logits)
+
+
+def test_save_load_round_trip_gives_identical_outputs(tmp_path):
+    from pretrain import model as bert
+    m = small_model()
+    bert.save(m, str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "model.weights.h5"]
+    again = bert.load(str(tmp_path))
+    x = example()
+    for k, v in m(x).items():
+        np.testing.assert_array_equal(np.asarray(v), np.asarray(again(x)[k]))
+
+
+# --------------------------------------------------------------------------------------------- training
+def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
+    for name in ("config.json", "model.weights.h5", "vocab.txt", "metrics.json", "README.md", "loss_curve.png"):
+        assert os.path.exists(os.path.join(trained, name)), name
+    metrics = json.load(open(os.path.join(trained, "metrics.json")))
+    assert metrics["steps"] == 60 and "--steps 60" in metrics["command"]
+    state = json.load(open(os.path.join(trained, "work", "checkpoints", "step-00000060", "state.json")))
+    history = np.array(state["history"])  # step, mlm_loss, mlm_acc, nsp_loss, nsp_acc (10-step means)
+    assert history[-1, 1] < history[0, 1] - 0.5
+    assert metrics["mlm_loss"] < np.log(120) - 0.5  # well below chance on held-out documents
+    card = open(os.path.join(trained, "README.md")).read()
+    assert "Validation" in card and f"{metrics['mlm_accuracy']:.4f}" in card
+
+
+def test_interrupted_run_resumes_with_the_same_command(corpus_dir, vocab_dir, tmp_path):
+    out = str(tmp_path / "run")
+    cmd = [sys.executable, "-m", "pretrain.train", "--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out,
+           "--steps", "400", "--checkpoint-every", "25", "--seed", "3"] + TINY
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    latest = os.path.join(out, "work", "checkpoints", "latest")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not os.path.exists(latest) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert os.path.exists(latest), "no checkpoint before the kill"
+    step = json.load(open(os.path.join(out, "work", "checkpoints", open(latest).read(), "state.json")))["step"]
+    assert 25 <= step < 400 and step % 25 == 0
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"resuming {out} at step {step}" in done.stderr
+    metrics = json.loads(done.stdout.strip().splitlines()[-1])
+    assert metrics["steps"] == 400
+    history = json.load(open(os.path.join(out, "work", "checkpoints", "step-00000400", "state.json")))["history"]
+    steps = [h[0] for h in history]
+    assert steps == sorted(set(steps)) and steps[-1] == 400  # the count continued, nothing repeated
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--corpus": "/no/such/corpus"}, "not found"),
+    ({"--seq-len": "4096"}, "beyond"),
+    ({"--steps": "-3"}, "positive"),
+    ({"--out": "/proc/seqlab-cannot-write"}, "cannot write"),
+])
+def test_bad_input_is_one_clear_line(change, message, corpus_dir, vocab_dir, tmp_path, capsys):
+    from pretrain import train
+    args = {"--corpus": corpus_dir, "--vocab": vocab_dir, "--out": str(tmp_path / "o"), "--steps": "2", **change}
+    assert train.main(TINY + [x for kv in args.items() for x in kv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
+
+
+def test_cli_error_has_no_traceback(vocab_dir, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pretrain.train", "--corpus", "/no/such", "--vocab", vocab_dir,
+                           "--out", str(tmp_path), "--steps", "5"], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "error: corpus" in done.stderr
+
+
+# ---------------------------------------------------------------------------------- evaluate / export / load
+def test_evaluate_prints_deterministic_json(bert, trained, tmp_path, capsys):
+    from pretrain import evaluate
+    docs = make_documents(n_docs=6, n_sentences=10, seed=7)
+    path = tmp_path / "docs.txt"
+    path.write_text("\n\n".join("\n".join(d) for d in docs) + "\n")
+    runs = []
+    for _ in range(2):
+        assert evaluate.main(["--model", trained, "--docs-file", str(path), "--seed", "5"]) == 0
+        runs.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert runs[0] == runs[1]
+    r = runs[0]
+    assert set(r) == {"mlm_accuracy", "mlm_loss", "nsp_accuracy", "pairs", "masked_tokens"}
+    assert r["pairs"] > 5 and r["masked_tokens"] > 0 and 0 <= r["mlm_accuracy"] <= 1 and r["mlm_loss"] > 0
+
+
+def test_export_matches_transformers(bert, tmp_path):
+    import torch
+    import transformers
+    from pretrain import export
+
+    out = export.export(bert, str(tmp_path / "hf"))
+    hf = transformers.BertForPreTraining.from_pretrained(out).eval()
+    tok = transformers.BertTokenizer.from_pretrained(out)
+    a, b = "the cow and the [MASK] by the barn .", "the hay and the goat by the field ."
+    enc = tok(a, b, return_tensors="pt")
+    with torch.no_grad():
+        o = hf(**enc, output_hidden_states=True)
+    ids, seg = enc["input_ids"][0].numpy(), enc["token_type_ids"][0].numpy()
+    ours_ids, ours_seg = bert._encode(a, b)
+    assert ids.tolist() == ours_ids.tolist() and seg.tolist() == ours_seg.tolist()
+    where = np.nonzero(ids == 4)[0]
+    mine = bert._run(ids, seg, where)
+    np.testing.assert_allclose(o.prediction_logits[0].numpy()[where], mine["mlm"][:len(where)], atol=1e-4)
+    np.testing.assert_allclose(o.seq_relationship_logits[0].numpy(), mine["nsp"], atol=1e-4)
+    np.testing.assert_allclose(o.hidden_states[-1][0].numpy(), mine["sequence"][:len(ids)], atol=1e-4)
+    fill = transformers.pipeline("fill-mask", model=out, tokenizer=out, top_k=3)("the cow and the [MASK] by the barn .")
+    ours = bert.fill_mask("the cow and the [MASK] by the barn .", top_k=3)[0]
+    assert [r["token_str"] for r in fill] == [t for t, _ in ours]
+    np.testing.assert_allclose([r["score"] for r in fill], [p for _, p in ours], atol=1e-4)
+
+
+def test_load_api(bert, trained, monkeypatch):
+    import pretrain
+    two = bert.fill_mask("the [MASK] and the [MASK] by the barn .", top_k=4)
+    assert len(two) == 2 and all(len(r) == 4 for r in two)
+    assert all(isinstance(t, str) and 0 <= p <= 1 for r in two for t, p in r)
+    assert two[0][0][1] >= two[0][1][1]
+    with pytest.raises(ValueError, match=r"\[MASK\]"):
+        bert.fill_mask("no mask here")
+    p = bert.next_sentence("the cow and the sheep .", "the ship and the wave .")
+    assert isinstance(p, float) and 0 <= p <= 1
+    tokens, vectors = bert.embed("the cow and the sheep")
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and vectors.shape == (len(tokens), 32)
+    assert bert.config.hidden_size == 32 and "SeqLab BERT" in bert.card and bert.name
+    fn = getattr(bert.model, "predict_function", None)
+    if hasattr(fn, "experimental_get_tracing_count"):  # TensorFlow: no retracing per input length
+        before = fn.experimental_get_tracing_count()
+        for text in ("the [MASK] .", "the cow and the sheep by the [MASK] and the goat .", "a " * 20 + "[MASK]"):
+            bert.fill_mask(text)
+            bert.next_sentence(text, "the cow .")
+        assert fn.experimental_get_tracing_count() == before
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match="Hugging Face Hub"):
+        pretrain.load("seqlab-nobody/no-such-model")
+    with pytest.raises(ValueError, match="not found"):
+        pretrain.load("no-such-bundled-model")
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(corpus_dir, vocab_dir, tmp_path, capsys):
+    from pretrain import train
+    out = str(tmp_path / "nan")
+    args = TINY + ["--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out, "--steps", "40", "--lr", "1e38",
+                   "--warmup", "0", "--checkpoint-every", "1", "--clip-norm", "1e30"]
+    assert train.main(args) == 3
+    err = capsys.readouterr().err
+    assert "loss became NaN" in err and "Traceback" not in err
+    assert os.path.exists(os.path.join(out, "work", "checkpoints", "latest"))
+    assert not os.path.exists(os.path.join(out, "metrics.json"))
