@@ -158,7 +158,10 @@ def train(args, argv) -> int:
                "batch_size": args.batch_size, "parameters": int(model.count_params()),
                "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
                "command": "python -m lm.train " + " ".join(shlex.quote(a) for a in argv)}
-    checkpoint.save_weights(model, os.path.join(args.out, "model.weights.h5"))
+    # A compiled model's weights file also holds the optimizer (3x the size): ship an uncompiled twin's.
+    twin = build(config)
+    twin.set_weights(model.get_weights())
+    checkpoint.save_weights(twin, os.path.join(args.out, "model.weights.h5"))
     checkpoint.write_json(os.path.join(args.out, "metrics.json"), metrics)
     card.loss_curve(state["history"], os.path.join(args.out, "loss_curve.png"))
     card.write(args.out, os.path.basename(os.path.normpath(args.out)), config, metrics)
