@@ -231,7 +231,7 @@ def make_monitor(a, model, work, state, total_ref, budget_s, validate):
             self.nan = False
 
         def on_train_begin(self, logs=None):
-            self.start_step, self.prev = state["step"], None
+            self.start_step, self.prev, self.reset_n = state["step"], None, 0
             self.t0 = time.time()
             self.durations = []  # seconds per step (the first includes compiling)
 
@@ -246,7 +246,9 @@ def make_monitor(a, model, work, state, total_ref, budget_s, validate):
             self.durations.append(now - self.t0)
             self.t0 = now
             self.bar.update(1)
-            n = batch + 1  # keras' logs are means since the start of this fit call: recover window means
+            # keras' logs are means since the start of this fit call or the last validation (evaluate resets
+            # the compiled metrics): recover the means over each logging window
+            n = batch + 1 - self.reset_n
             cum = {k: float(logs.get(k, 0.0)) for k in ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy")}
             if state["step"] % LOG_EVERY == 0 or state["step"] == total_ref[0]:
                 prev_n, prev = self.prev or (0, dict.fromkeys(cum, 0.0))
@@ -271,6 +273,7 @@ def make_monitor(a, model, work, state, total_ref, budget_s, validate):
                             tf.summary.scalar(f"validation/{k}", v)
                     writer.flush()
                 save_checkpoint(self.model, work, state)
+                self.reset_n, self.prev = batch + 1, None
             if done:
                 self.model.stop_training = True
 
