@@ -1,0 +1,52 @@
+"""SeqLab's Gradio app (Hugging Face Space entry point): `python app.py`.
+
+Serves the bundled models on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT or --host /
+--port change that). SEQLAB_LM_MODELS / SEQLAB_BERT_MODEL (or --lm-models / --bert-model) point at other model
+folders or Hub repo ids. The app itself lives in space/.
+"""
+import argparse
+import logging
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def main(argv=None) -> int:
+    started = time.perf_counter()
+    p = argparse.ArgumentParser(prog="python app.py", description="SeqLab demo app (Gradio).")
+    p.add_argument("--lm-models", default=None,
+                   help="comma list of LM names, folders or Hub repo ids (default: $SEQLAB_LM_MODELS or bundled)")
+    p.add_argument("--bert-model", default=None,
+                   help="BERT name, folder or Hub repo id (default: $SEQLAB_BERT_MODEL or bundled 'bert')")
+    p.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    log = logging.getLogger("seqlab.space")
+    for noisy in ("httpx", "absl", "tensorflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    from space import models, ui
+
+    try:
+        registry = models.load(args.lm_models, args.bert_model)
+    except RuntimeError as e:
+        log.error("%s", e)
+        return 1
+    demo = ui.build(registry)
+    ui.launch(demo, server_name=args.host, server_port=args.port)
+    log.info("SeqLab ready on %s (models: %s; started in %.1f s)", demo.local_url,
+             ", ".join([*registry.lms, *([registry.bert.name] if registry.bert is not None else [])]),
+             time.perf_counter() - started)
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

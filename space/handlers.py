@@ -1,0 +1,355 @@
+"""Plain functions behind the app: input validation, then calls into `lm` and `pretrain` (no tensor code here).
+
+The public API endpoints are the four functions `chat`, `generate`, `fill_mask` and `next_sentence`; their
+argument names are the API's parameter names. Every bad input raises gr.Error with a message naming the
+problem; the server keeps serving afterwards.
+"""
+import contextlib
+import logging
+import math
+import re
+import time
+from collections.abc import Iterator
+
+import gradio as gr
+
+from space import models
+
+log = logging.getLogger("seqlab.space")
+
+# Documented limits (README "Limits").
+MAX_TEXT_CHARS = 2000          # message / prompt / fill-mask text / each sentence
+MAX_MASKS = 5                  # [MASK] tokens per fill-mask request
+MAX_NEW_TOKENS = 500           # max_new_tokens in 1..500
+MAX_TEMPERATURE = 2.0          # temperature in 0..2 (0 = greedy)
+MAX_FILL_TOP_K = 20            # fill-mask top_k in 1..20
+MAX_SEED = 2**32 - 1           # seed in 0..2**32-1, or None for random
+MASK = "[MASK]"
+
+# Chat is framed as play dialogue so a small Shakespeare LM can take part.
+USER_SPEAKER = "ROMEO"
+MODEL_SPEAKER = "JULIET"
+
+
+# ---------------------------------------------------------------- validation
+
+def _text(value, name: str) -> str:
+    if not isinstance(value, str):
+        raise gr.Error(f"{name} must be text (a string), got {type(value).__name__}")
+    if not value.strip():
+        raise gr.Error(f"{name} is empty: type some text")
+    if len(value) > MAX_TEXT_CHARS:
+        raise gr.Error(f"{name} is too long: {len(value):,} characters, the limit is {MAX_TEXT_CHARS:,}")
+    return value
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise gr.Error(f"{name} must be a number, got {type(value).__name__} {value!r}"[:200])
+    if not math.isfinite(value):
+        raise gr.Error(f"{name} must be a finite number, got {value}")
+    return value
+
+
+def _int(value, name: str, low: int, high: int) -> int:
+    value = _number(value, name)
+    if value != int(value):
+        raise gr.Error(f"{name} must be a whole number, got {value}")
+    if not low <= value <= high:
+        raise gr.Error(f"{name} must be between {low} and {high}, got {value:g}")
+    return int(value)
+
+
+def _float(value, name: str, low: float, high: float, low_open: bool = False) -> float:
+    value = float(_number(value, name))
+    if value > high or value < low or (low_open and value == low):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise gr.Error(f"{name} must be in {interval}, got {value:g}")
+    return value
+
+
+def _seed(value) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _int(value, "seed", 0, MAX_SEED)
+
+
+def _ui_seed(value) -> int | None:
+    """A seed typed in the UI (a textbox: empty = random) or given as a number."""
+    if isinstance(value, str) and value.strip():
+        if not re.fullmatch(r"\s*\d+\s*", value):
+            raise gr.Error(f"seed must be a whole number from 0 to {MAX_SEED} (or empty for random), "
+                           f"got {value[:40]!r}")
+        value = int(value)
+    return _seed(value)
+
+
+def _lm(model):
+    registry = models.get()
+    if model is None or (isinstance(model, str) and not model.strip()):
+        model = registry.default_lm
+    if not isinstance(model, str):
+        raise gr.Error(f"model must be a model name (a string), got {type(model).__name__}")
+    if model not in registry.lms:
+        raise gr.Error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.lms)}")
+    return registry.lms[model]
+
+
+def _bert():
+    bert = models.get().bert
+    if bert is None:
+        raise gr.Error("no BERT model is loaded on this server (see the About tab)")
+    return bert
+
+
+def _sampling(m, max_new_tokens, temperature, top_k, top_p) -> dict:
+    vocab = int(getattr(m.config, "vocab_size", 0) or 100_000)
+    return dict(max_new_tokens=_int(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS),
+                temperature=_float(temperature, "temperature", 0.0, MAX_TEMPERATURE),
+                top_k=_int(top_k, "top_k", 0, vocab),
+                top_p=_float(top_p, "top_p", 0.0, 1.0, low_open=True))
+
+
+@contextlib.contextmanager
+def _stopped_log(what: str, counter: list):
+    """Log when a client stops a generation (Stop button, job.cancel()): the generator is closed mid-way."""
+    try:
+        yield
+    except GeneratorExit:
+        log.info("%s stopped by the client after %d tokens", what, counter[0])
+        raise
+
+
+@contextlib.contextmanager
+def _model_errors():
+    """The models raise ValueError with a clear message for arguments they refuse: show it to the user."""
+    try:
+        yield
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+
+
+# ---------------------------------------------------------------- chat
+
+def _content_text(content) -> str:
+    """A Gradio chat message's content as plain text (a string, or a list of parts in Gradio 6)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("content") or "")
+    if isinstance(content, (list, tuple)):
+        return "\n".join(_content_text(c) for c in content)
+    return ""
+
+
+def _speech(text: str) -> str:
+    """One speech: the lines of a message, trimmed, with no blank line inside (a blank line ends a speech)."""
+    return "\n".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def _count_tokens(m, text: str) -> int:
+    tokenizer = getattr(m, "tokenizer", None)
+    if tokenizer is not None and hasattr(tokenizer, "encode"):
+        return len(tokenizer.encode(text))
+    return len(text)
+
+
+def chat_prompt(m, message: str, history: list | None, max_new_tokens: int) -> str:
+    """The conversation as play dialogue, ending with the model's speaker line:
+
+        ROMEO:\\n<older message>\\n\\nJULIET:\\n<older reply>\\n\\nROMEO:\\n<message>\\n\\nJULIET:\\n
+
+    Only the most recent turns that fit the model's context (less room for the reply) are kept.
+    """
+    speeches = []
+    for turn in history or []:
+        if not isinstance(turn, dict):
+            continue
+        text = _speech(_content_text(turn.get("content")))
+        if text:
+            speaker = USER_SPEAKER if turn.get("role") == "user" else MODEL_SPEAKER
+            speeches.append(f"{speaker}:\n{text}\n")
+    current = f"{USER_SPEAKER}:\n{_speech(message)}\n\n{MODEL_SPEAKER}:\n"
+    context = int(getattr(m, "context_length", 256))
+    budget = max(context // 2, context - max_new_tokens) - 1
+    used = _count_tokens(m, current)
+    kept = []
+    for speech in reversed(speeches):
+        cost = _count_tokens(m, speech + "\n")
+        if used + cost > budget:
+            break
+        kept.append(speech)
+        used += cost
+    return "".join(s + "\n" for s in reversed(kept)) + current
+
+
+_SPEAKER_LINE = re.compile(r"(?:^|\n)[ \t]*[A-Z][A-Za-z'.-]*(?: [A-Z][A-Za-z'.-]*){0,3}:[ \t]*\n")
+
+
+def end_of_speech(text: str) -> tuple[str, bool]:
+    """The reply up to its natural end (a blank line, or the next `NAME:` line) and whether it has ended."""
+    cut = len(text)
+    blank = text.find("\n\n")
+    if blank >= 0:
+        cut = blank
+    speaker = _SPEAKER_LINE.search(text)
+    if speaker and speaker.start() < cut:
+        cut = speaker.start()
+    return text[:cut], cut < len(text)
+
+
+SILENCE = "…"  # the reply when the model ends its speech before saying anything
+
+
+def _stream_reply(m, prompt: str, seed, **sampling) -> Iterator[str]:
+    reply, count = "", [0]
+    with _stopped_log("chat", count), _model_errors(), \
+            contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces:
+        for piece in pieces:
+            reply += piece
+            count[0] += 1
+            text, ended = end_of_speech(reply.lstrip())
+            if ended:
+                yield text.rstrip() or SILENCE
+                return
+            yield text
+    # out of tokens: a speaker line just begun at the very end is not part of the speech
+    text, ended = end_of_speech(reply.lstrip() + "\n")
+    if ended or not text.strip():
+        yield text.rstrip() or SILENCE
+
+
+def chat(message: str, model: str | None = None, max_new_tokens: int = 200, temperature: float = 0.8,
+         top_k: int = 0, top_p: float = 1.0) -> Iterator[str]:
+    """Reply to one message as the next speaker in a play; streams the cumulative reply text.
+
+    The message is framed as ROMEO's speech and the model answers as JULIET, ending at the end of the speech
+    (a blank line or the next `NAME:` line) or after max_new_tokens tokens. `model` defaults to the first loaded LM.
+    """
+    yield from chat_turn(message, [], model, max_new_tokens, temperature, top_k, top_p, None)
+
+
+def chat_turn(message: str, history: list, model: str | None, max_new_tokens: int, temperature: float,
+              top_k: int, top_p: float, seed: int | str | None = None) -> Iterator[str]:
+    """The Chat tab's function (gr.ChatInterface): like `chat`, with the conversation so far and a seed."""
+    message = _text(message, "message")
+    m = _lm(model)
+    sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
+    seed = _ui_seed(seed)
+    prompt = chat_prompt(m, message, history, sampling["max_new_tokens"])
+    yield ""  # the reply bubble appears at once
+    yield from _stream_reply(m, prompt, seed, **sampling)
+
+
+# ---------------------------------------------------------------- generate
+
+def generate(prompt: str, model: str | None = None, max_new_tokens: int = 200, temperature: float = 0.8,
+             top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> Iterator[str]:
+    """Continue `prompt` with a language model; streams the new text so far (not the prompt).
+
+    temperature 0 is greedy; top_k 0 and top_p 1 turn those filters off; the same seed gives the same text.
+    `predict()` returns the whole continuation; `submit()` shows it grow token by token and can be cancelled.
+    """
+    prompt = _text(prompt, "prompt")
+    m = _lm(model)
+    sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
+    seed = _seed(seed)
+    text, count = "", [0]
+    with _stopped_log("generate", count), _model_errors(), \
+            contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces:
+        for piece in pieces:
+            text += piece
+            count[0] += 1
+            yield text
+    if not text:
+        yield text
+
+
+def show_token(token: str) -> str:
+    """A token made readable in a label: whitespace shown as symbols."""
+    shown = token.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "␣")
+    return shown or "∅"
+
+
+def next_token_candidates(prompt: str, model: str | None, k: int = 10) -> dict[str, float]:
+    """The k most likely next tokens after `prompt`, as {token: probability} (whitespace made visible)."""
+    prompt = _text(prompt, "prompt")
+    m = _lm(model)
+    k = _int(k, "k", 1, 50)
+    with _model_errors():
+        return {show_token(t): float(p) for t, p in m.next_tokens(prompt, k=k)}
+
+
+def compare(prompt: str, model_a: str, model_b: str, max_new_tokens: int, temperature: float, top_k: int,
+            top_p: float, seed: int | str | None) -> Iterator[tuple[str, str, str, str]]:
+    """Generate from two models on the same prompt and seed, interleaved token by token.
+
+    Yields (text_a, speed_a, text_b, speed_b); speed counts only the time spent inside each model.
+    """
+    prompt = _text(prompt, "prompt")
+    seed = _ui_seed(seed)
+    runs = []
+    for name in (model_a, model_b):
+        m = _lm(name)
+        sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
+        runs.append({"stream": m.stream(prompt, seed=seed, **sampling), "text": "", "tokens": 0, "seconds": 0.0,
+                     "done": False})
+
+    def speed(run) -> str:
+        if not run["tokens"]:
+            return "…"
+        rate = run["tokens"] / run["seconds"] if run["seconds"] else 0.0
+        return f"{run['tokens']} tokens in {run['seconds']:.2f} s: **{rate:,.0f} tokens/s**"
+
+    count = [0]
+    with _stopped_log("compare", count), _model_errors(), contextlib.ExitStack() as stack:
+        for run in runs:
+            stack.enter_context(contextlib.closing(run["stream"]))
+        while not all(run["done"] for run in runs):
+            for run in runs:
+                if run["done"]:
+                    continue
+                start = time.perf_counter()
+                try:
+                    piece = next(run["stream"])
+                except StopIteration:
+                    run["done"] = True
+                    continue
+                finally:
+                    run["seconds"] += time.perf_counter() - start
+                run["text"] += piece
+                run["tokens"] += 1
+                count[0] += 1
+            yield runs[0]["text"], speed(runs[0]), runs[1]["text"], speed(runs[1])
+
+
+# ---------------------------------------------------------------- BERT
+
+def fill_mask(text: str, top_k: int = 5) -> dict[str, float] | list[dict[str, float]]:
+    """Fill each [MASK] in `text` (1 to 5 of them) with BERT's top_k (1 to 20) guesses.
+
+    Returns {token: probability} for one mask; for several, a list of such mappings, one per mask in order.
+    """
+    text = _text(text, "text")
+    count = text.count(MASK)
+    if count == 0:
+        raise gr.Error(f"text has no {MASK} token: put {MASK} where a word should be guessed")
+    if count > MAX_MASKS:
+        raise gr.Error(f"text has {count} {MASK} tokens; at most {MAX_MASKS} are allowed")
+    top_k = _int(top_k, "top_k", 1, MAX_FILL_TOP_K)
+    with _model_errors():
+        guesses = _bert().fill_mask(text, top_k=top_k)
+    mappings = [{str(token): float(p) for token, p in per_mask} for per_mask in guesses]
+    return mappings[0] if len(mappings) == 1 else mappings
+
+
+def next_sentence(sentence_a: str, sentence_b: str) -> dict[str, float]:
+    """BERT's next-sentence prediction: how likely sentence_b follows sentence_a.
+
+    Returns {"IsNext": p, "NotNext": 1 - p}.
+    """
+    sentence_a = _text(sentence_a, "sentence_a")
+    sentence_b = _text(sentence_b, "sentence_b")
+    with _model_errors():
+        p = float(_bert().next_sentence(sentence_a, sentence_b))
+    return {"IsNext": p, "NotNext": 1.0 - p}

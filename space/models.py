@@ -1,0 +1,157 @@
+"""The models the app serves: loaded once at start-up, warmed, then shared by every request.
+
+Which models: bundled ones by default (`lm.BUNDLED`, `pretrain.load("bert")`), or
+  SEQLAB_LM_MODELS   comma list of bundled names, model folders or Hub repo ids (USER/REPO)
+  SEQLAB_BERT_MODEL  one bundled name, folder or Hub repo id
+(or the --lm-models / --bert-model flags of app.py, which win over the environment).
+A model that cannot be loaded (Hub unreachable, missing folder) is logged, noted in the About tab, and the
+bundled models are loaded in its place, so the app always starts when the bundled models are there.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+log = logging.getLogger("seqlab.space")
+
+DEFAULT_BERT = "bert"
+
+
+@dataclasses.dataclass
+class Registry:
+    """What the app serves. `lms` keeps the load order: the first one is every dropdown's default."""
+    lms: dict[str, Any] = dataclasses.field(default_factory=dict)
+    bert: Any | None = None
+    notices: list[str] = dataclasses.field(default_factory=list)
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # load + warm-up time per model
+
+    @property
+    def default_lm(self) -> str | None:
+        return next(iter(self.lms), None)
+
+    def lm_of_arch(self, arch: str) -> str | None:
+        """The first loaded LM of an architecture ('lstm' or 'transformer'), for the side-by-side view."""
+        return next((n for n, m in self.lms.items() if getattr(m.config, "arch", None) == arch), None)
+
+
+_registry: Registry | None = None
+
+
+def get() -> Registry:
+    if _registry is None:
+        raise RuntimeError("models are not loaded: call space.models.load() first")
+    return _registry
+
+
+def set_registry(registry: Registry) -> Registry:
+    global _registry
+    _registry = registry
+    return registry
+
+
+def _split(specs: str | list[str] | None) -> list[str]:
+    if specs is None:
+        return []
+    if isinstance(specs, str):
+        specs = specs.split(",")
+    return [s.strip() for s in specs if s and s.strip()]
+
+
+def _bundled_lms() -> list[str]:
+    import lm
+
+    return [n for n in lm.BUNDLED if os.path.exists(os.path.join(lm.MODELS_DIR, n, "config.json"))]
+
+
+def _warm_lm(m) -> None:
+    """Run every code path a request uses (prefill, step, sampling settings, top-k candidates) once."""
+    if hasattr(m, "warm_up"):
+        m.warm_up()
+    for piece in m.stream("a", max_new_tokens=4, temperature=0.8, top_k=5, top_p=0.9, seed=0, stop=["\n\n"]):
+        pass
+    m.next_tokens("a", k=10)
+
+
+def _warm_bert(b) -> None:
+    """Both tasks once, then one input per padded length bucket the model compiles separately (if it has them),
+    so a long text is no slower on its first request than later."""
+    b.fill_mask("a [MASK] b", top_k=5)
+    b.next_sentence("a b", "c d")
+    for length in getattr(b, "buckets", ())[1:]:
+        words = max(1, length // 2 - 3)
+        try:
+            b.next_sentence(" ".join(["the"] * words), " ".join(["the"] * words))
+        except ValueError:  # longer than the model takes: the app never sends it (text limit)
+            break
+
+
+def _load_lm(spec: str, registry: Registry, warm: bool) -> bool:
+    import lm
+
+    start = time.perf_counter()
+    try:
+        m = lm.load(spec)
+        if warm:
+            _warm_lm(m)
+    except Exception as e:  # OSError (missing, Hub unreachable), ValueError (bad folder), anything from loading
+        message = f"Language model {spec!r} could not be loaded: {e}"
+        log.warning(message)
+        registry.notices.append(message)
+        return False
+    name = m.name
+    if name in registry.lms:  # two folders with the same base name: keep both, tell them apart
+        name = spec
+    registry.lms[name] = m
+    registry.seconds[name] = time.perf_counter() - start
+    log.info("loaded language model %s from %s in %.1f s", name, spec, registry.seconds[name])
+    return True
+
+
+def _load_bert(spec: str, registry: Registry, warm: bool) -> bool:
+    start = time.perf_counter()
+    try:
+        import pretrain
+
+        b = pretrain.load(spec)
+        if warm:
+            _warm_bert(b)
+    except Exception as e:
+        message = f"BERT model {spec!r} could not be loaded: {e}"
+        log.warning(message)
+        registry.notices.append(message)
+        return False
+    registry.bert = b
+    registry.seconds[getattr(b, "name", spec)] = time.perf_counter() - start
+    log.info("loaded BERT model %s in %.1f s", spec, time.perf_counter() - start)
+    return True
+
+
+def load(lm_models: str | list[str] | None = None, bert_model: str | None = None, warm: bool = True) -> Registry:
+    """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones."""
+    registry = Registry()
+    lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))
+    bert_spec = (bert_model or os.environ.get("SEQLAB_BERT_MODEL") or "").strip()
+    bundled = _bundled_lms()
+    failed = False
+    for spec in lm_specs or bundled:
+        failed |= not _load_lm(spec, registry, warm)
+    if failed or not registry.lms:
+        fallback = [n for n in bundled if n not in registry.lms]
+        if lm_specs and fallback:
+            registry.notices.append("Using the bundled language models instead: " + ", ".join(fallback) + ".")
+        for spec in fallback:
+            _load_lm(spec, registry, warm)
+    if not registry.lms:
+        raise RuntimeError("no language model could be loaded: " + " ".join(registry.notices)
+                           + " (bundled models live in lm/models/; set SEQLAB_LM_MODELS to a model folder)")
+    if not _load_bert(bert_spec or DEFAULT_BERT, registry, warm) and bert_spec and bert_spec != DEFAULT_BERT:
+        registry.notices.append(f"Using the bundled BERT model {DEFAULT_BERT!r} instead.")
+        _load_bert(DEFAULT_BERT, registry, warm)
+    if registry.bert is None:
+        registry.notices.append("No BERT model is loaded: Fill-mask and Sentence pair answer with an error.")
+    return set_registry(registry)

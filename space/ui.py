@@ -1,0 +1,268 @@
+"""The app's layout (gr.Blocks with one tab per demo) and its public API.
+
+Public API endpoints are the plain functions in `API`; every UI event is private, so `Client.view_api()`
+lists exactly these. To add an endpoint, write a typed plain function in space/handlers.py and add it here.
+"""
+import os
+import re
+import time
+
+import gradio as gr
+
+from space import handlers
+from space.models import Registry
+
+# api_name -> plain function (argument names are the API's parameter names)
+API = {
+    "chat": handlers.chat,
+    "generate": handlers.generate,
+    "fill_mask": handlers.fill_mask,
+    "next_sentence": handlers.next_sentence,
+}
+
+QUEUE_MAX_SIZE = 32            # requests waiting or running; more get "Queue is full! Please try again."
+CONCURRENCY_LIMIT = 2          # requests of one kind (one event) running at once on this 2-core machine
+
+PRIVATE = "private"
+
+CHAT_EXAMPLES = [
+    "But soft, what light through yonder window breaks?",
+    "O, wilt thou leave me so unsatisfied?",
+    "Good morrow, fair lady. What news from Verona?",
+]
+GENERATE_EXAMPLES = [
+    "ROMEO:\nBut soft, what light through yonder window breaks?\n",
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\n",
+    "KING RICHARD III:\nNow is the winter of our discontent\n",
+    "HAMLET:\nTo be, or not to be, that is the question:\n",
+]
+FILL_MASK_EXAMPLES = [
+    "In the beginning God created the [MASK] and the earth.",
+    "The LORD is my [MASK]; I shall not want.",
+    "And God said, Let there be [MASK]: and there was light.",
+    "And God called the light [MASK], and the darkness he called [MASK].",
+]
+PAIR_EXAMPLES = [
+    ["In the beginning God created the heaven and the earth.",
+     "And the earth was without form, and void; and darkness was upon the face of the deep."],
+    ["In the beginning God created the heaven and the earth.",
+     "And the king of Egypt called for the midwives, and said unto them, Why have ye done this thing?"],
+    ["The LORD is my shepherd; I shall not want.",
+     "He maketh me to lie down in green pastures: he leadeth me beside the still waters."],
+]
+
+CSS = """
+.seqlab-speed {min-height: 1.6em}
+"""
+
+
+def _limits_markdown() -> str:
+    h = handlers
+    return (
+        "### Limits\n"
+        f"- Text (message, prompt, fill-mask text, each sentence): 1 to {h.MAX_TEXT_CHARS:,} characters.\n"
+        f"- Fill-mask: 1 to {h.MAX_MASKS} `[MASK]` tokens; top_k 1 to {h.MAX_FILL_TOP_K}.\n"
+        f"- max_new_tokens 1 to {h.MAX_NEW_TOKENS}; temperature 0 to {h.MAX_TEMPERATURE:g} (0 = greedy); "
+        "top_k 0 (off) to the vocabulary size; top_p in (0, 1]; seed 0 to 2³²-1 or empty for random.\n"
+        f"- Queue: at most {QUEUE_MAX_SIZE} requests waiting; {CONCURRENCY_LIMIT} of each kind run at once. "
+        "When it is full the answer is *Queue is full! Please try again.*\n"
+    )
+
+
+def _card_markdown(card: str) -> str:
+    """A model card without its YAML front matter and its relative images (shown separately)."""
+    card = re.sub(r"\A---\n.*?\n---\n", "", card or "", flags=re.S)
+    return re.sub(r"!\[[^\]]*\]\((?!https?://)[^)]*\)\n?", "", card).strip()
+
+
+def _loss_curve(model) -> str | None:
+    folder = getattr(model, "card_dir", None) or getattr(model, "folder", None)
+    path = os.path.join(folder, "loss_curve.png") if folder else None
+    return path if path and os.path.exists(path) else None
+
+
+# ---------------------------------------------------------------- UI-only wrappers (private events)
+
+UI_UPDATE_SECONDS = 0.05  # the side-by-side view sends at most ~20 updates a second to the browser
+
+
+def _generate_ui(prompt, model_a, model_b, max_new_tokens, temperature, top_k, top_p, seed):
+    labels = [handlers.next_token_candidates(prompt, name) for name in (model_a, model_b)]
+    last, latest = 0.0, None
+    for latest in handlers.compare(prompt, model_a, model_b, max_new_tokens, temperature, top_k, top_p, seed):
+        if time.perf_counter() - last >= UI_UPDATE_SECONDS:
+            text_a, speed_a, text_b, speed_b = latest
+            # the candidates go once; later updates carry only what changed
+            yield (labels[0] if not last else gr.skip()), text_a, speed_a, \
+                (labels[1] if not last else gr.skip()), text_b, speed_b
+            last, latest = time.perf_counter(), None
+    if latest is not None:
+        text_a, speed_a, text_b, speed_b = latest
+        yield (labels[0] if not last else gr.skip()), text_a, speed_a, \
+            (labels[1] if not last else gr.skip()), text_b, speed_b
+
+
+def _fill_mask_ui(text, top_k):
+    result = handlers.fill_mask(text, top_k)
+    per_mask = result if isinstance(result, list) else [result]
+    updates = []
+    for i in range(handlers.MAX_MASKS):
+        if i < len(per_mask):
+            updates.append(gr.Label(value=per_mask[i], label=f"[MASK] {i + 1}", visible=True))
+        else:
+            updates.append(gr.Label(value=None, visible=False))
+    return updates
+
+
+def _model_info(name, model) -> str:
+    c = model.config
+    parts = [getattr(c, "arch", "?"), f"{getattr(c, 'level', '?')}-level",
+             f"context {getattr(model, 'context_length', '?')} tokens", f"vocabulary {getattr(c, 'vocab_size', '?')}"]
+    return f"**{name}**: " + ", ".join(str(p) for p in parts)
+
+
+# ---------------------------------------------------------------- layout
+
+def build(registry: Registry) -> gr.Blocks:
+    names = list(registry.lms)
+    default = registry.default_lm
+    side_a = registry.lm_of_arch("lstm") or default
+    side_b = registry.lm_of_arch("transformer") or (names[1] if len(names) > 1 else default)
+    # top-k slider up to the largest vocabulary (at most 100); the API takes up to each model's vocabulary
+    max_top_k = min(100, max(int(getattr(m.config, "vocab_size", 100) or 100) for m in registry.lms.values()))
+
+    with gr.Blocks(title="SeqLab") as demo:
+        # The public API first, so these names are taken before any UI event is named.
+        for api_name, fn in API.items():
+            gr.api(fn, api_name=api_name)
+        gr.Markdown("# SeqLab\nSmall language models and a small BERT, trained from scratch with Keras. "
+                    "Chat with a Shakespeare LM, compare an LSTM with a Transformer, fill in masked words "
+                    "and ask whether one sentence follows another.")
+        if registry.notices:
+            gr.Markdown("> ⚠️ " + "\n>\n> ⚠️ ".join(registry.notices))
+
+        with gr.Tabs():
+            # ---------------- Chat
+            with gr.Tab("Chat", id="chat"):
+                gr.Markdown(f"You speak as **{handlers.USER_SPEAKER}**; the model answers as "
+                            f"**{handlers.MODEL_SPEAKER}**, one speech at a time, as in a play.")
+                with gr.Row():
+                    chat_model = gr.Dropdown(names, value=default, label="Model", scale=2)
+                    chat_seed = gr.Textbox(value="", label="Seed (empty = random)", placeholder="random", scale=1)
+                with gr.Accordion("Sampling", open=False):
+                    with gr.Row():
+                        chat_max = gr.Slider(1, handlers.MAX_NEW_TOKENS, value=200, step=1,
+                                             label="Max new tokens")
+                        chat_temp = gr.Slider(0, handlers.MAX_TEMPERATURE, value=0.8, step=0.05,
+                                              label="Temperature (0 = greedy)")
+                        chat_top_k = gr.Slider(0, max_top_k, value=0, step=1, label="Top-k (0 = off)")
+                        chat_top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p")
+                gr.ChatInterface(
+                    handlers.chat_turn,
+                    chatbot=gr.Chatbot(height=380, label="Dialogue", placeholder="Speak, and the model answers."),
+                    additional_inputs=[chat_model, chat_max, chat_temp, chat_top_k, chat_top_p, chat_seed],
+                    examples=[[e] for e in CHAT_EXAMPLES],  # shown in the chatbot; run with the current settings
+                    example_labels=CHAT_EXAMPLES,
+                    cache_examples=False,
+                    api_name="ui_chat",
+                    api_visibility=PRIVATE,
+                    fill_height=False,
+                )
+
+            # ---------------- Generate
+            with gr.Tab("Generate", id="generate"):
+                gr.Markdown("Raw continuation of a prompt by two models side by side, on the same prompt and seed.")
+                prompt = gr.Textbox(label="Prompt", lines=3, value=GENERATE_EXAMPLES[0])
+                with gr.Row():
+                    gen_max = gr.Slider(1, handlers.MAX_NEW_TOKENS, value=200, step=1, label="Max new tokens")
+                    gen_temp = gr.Slider(0, handlers.MAX_TEMPERATURE, value=0.8, step=0.05,
+                                         label="Temperature (0 = greedy)")
+                    gen_top_k = gr.Slider(0, max_top_k, value=0, step=1, label="Top-k (0 = off)")
+                    gen_top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p")
+                    gen_seed = gr.Textbox(value="1234", label="Seed (empty = random)", placeholder="random")
+                with gr.Row():
+                    gen_btn = gr.Button("Generate", variant="primary")
+                    gen_stop = gr.Button("Stop", variant="stop")
+                with gr.Row(equal_height=False):
+                    columns = []
+                    for side in (side_a, side_b):
+                        with gr.Column():
+                            model = gr.Dropdown(names, value=side, label="Model")
+                            speed = gr.Markdown("", elem_classes="seqlab-speed")
+                            text = gr.Textbox(label="Continuation", lines=10, max_lines=20, interactive=False)
+                            label = gr.Label(num_top_classes=10, label="Next-token candidates after the prompt")
+                            columns.append((model, speed, text, label))
+                (model_a, speed_a, text_a, label_a), (model_b, speed_b, text_b, label_b) = columns
+                gen_event = gen_btn.click(
+                    _generate_ui,
+                    [prompt, model_a, model_b, gen_max, gen_temp, gen_top_k, gen_top_p, gen_seed],
+                    [label_a, text_a, speed_a, label_b, text_b, speed_b],
+                    api_name="ui_generate", api_visibility=PRIVATE,
+                )
+                gen_stop.click(None, None, None, cancels=[gen_event], api_name="ui_stop", api_visibility=PRIVATE)
+                gr.Examples(GENERATE_EXAMPLES, [prompt], label="Prompts", api_visibility=PRIVATE)
+
+            # ---------------- Fill-mask
+            with gr.Tab("Fill-mask", id="fill_mask"):
+                gr.Markdown(f"Write `[MASK]` where a word is missing (up to {handlers.MAX_MASKS}); BERT guesses it.")
+                mask_text = gr.Textbox(label="Text", lines=2, value=FILL_MASK_EXAMPLES[0])
+                with gr.Row():
+                    mask_top_k = gr.Slider(1, handlers.MAX_FILL_TOP_K, value=5, step=1, label="Top-k")
+                    mask_btn = gr.Button("Fill", variant="primary")
+                with gr.Row():
+                    mask_labels = [gr.Label(label=f"[MASK] {i + 1}", visible=i == 0)
+                                   for i in range(handlers.MAX_MASKS)]
+                mask_inputs = [mask_text, mask_top_k]
+                mask_btn.click(_fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask", api_visibility=PRIVATE)
+                mask_text.submit(_fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask_submit",
+                                 api_visibility=PRIVATE)
+                gr.Examples(FILL_MASK_EXAMPLES, [mask_text], mask_labels, fn=_fill_mask_ui, run_on_click=True,
+                            cache_examples=False, label="Examples (click to run)", api_name="ui_fill_mask_example",
+                            api_visibility=PRIVATE)
+
+            # ---------------- Sentence pair
+            with gr.Tab("Sentence pair", id="next_sentence"):
+                gr.Markdown("Does sentence B follow sentence A? BERT's next-sentence prediction.")
+                with gr.Row():
+                    sentence_a = gr.Textbox(label="Sentence A", lines=2, value=PAIR_EXAMPLES[0][0])
+                    sentence_b = gr.Textbox(label="Sentence B", lines=2, value=PAIR_EXAMPLES[0][1])
+                pair_btn = gr.Button("Predict", variant="primary")
+                pair_label = gr.Label(label="Next sentence?")
+                pair_btn.click(handlers.next_sentence, [sentence_a, sentence_b], pair_label,
+                               api_name="ui_next_sentence", api_visibility=PRIVATE)
+                gr.Examples(PAIR_EXAMPLES, [sentence_a, sentence_b], pair_label, fn=handlers.next_sentence,
+                            run_on_click=True, cache_examples=False,
+                            example_labels=["Genesis 1:1 → 1:2 (true continuation)",
+                                            "Genesis 1:1 → Exodus 1:18 (random pair)",
+                                            "Psalm 23:1 → 23:2 (true continuation)"],
+                            label="Examples (click to run)", api_name="ui_next_sentence_example",
+                            api_visibility=PRIVATE)
+
+            # ---------------- About
+            with gr.Tab("About", id="about"):
+                if registry.notices:
+                    gr.Markdown("### Notices\n" + "\n".join(f"- {n}" for n in registry.notices))
+                gr.Markdown("### Models\n" + "\n".join(f"- {_model_info(n, m)}" for n, m in registry.lms.items())
+                            + (f"\n- **{getattr(registry.bert, 'name', 'bert')}**: BERT (masked LM + next sentence)"
+                               if registry.bert is not None else ""))
+                cards = list(registry.lms.items())
+                if registry.bert is not None:
+                    cards.append((getattr(registry.bert, "name", "bert"), registry.bert))
+                for i, (name, model) in enumerate(cards):
+                    with gr.Accordion(f"Model card: {name}", open=i == 0):
+                        gr.Markdown(_card_markdown(getattr(model, "card", "") or f"# {name}"))
+                        curve = _loss_curve(model)
+                        if curve:
+                            gr.Image(curve, label=f"{name}: loss curve", show_label=True, interactive=False,
+                                     height=320, buttons=[])
+                gr.Markdown(_limits_markdown())
+                gr.Markdown("### API\nThe endpoints `/chat`, `/generate`, `/fill_mask` and `/next_sentence` "
+                            "can be called with `gradio_client`: see *Use via API* at the bottom of the page.")
+    return demo
+
+
+def launch(demo: gr.Blocks, server_name: str | None = None, server_port: int | None = None):
+    """Start the server with the bounded queue. Host and port default to GRADIO_SERVER_NAME / _PORT."""
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
+    return demo.launch(server_name=server_name, server_port=server_port, ssr_mode=False, prevent_thread_lock=True,
+                       theme=gr.themes.Soft(), css=CSS, footer_links=["api", "gradio"], quiet=True)

@@ -1,0 +1,213 @@
+"""Shared by the app tests: tiny models trained once, and `python app.py` started as a real server.
+
+`shared_server()` starts one server per test session (module cache + atexit), so test_app.py and
+test_browser.py share it without a conftest. Models:
+  - default: tiny models trained here with `python -m lm.train` / `python -m pretrain.train` (a few seconds of
+    training), cached under ~/.cache/seqlab/test-app-models/<hash of the lm/ and pretrain/ sources> so a rerun
+    reuses them; SEQLAB_TEST_FRESH=1 retrains.
+  - SEQLAB_TEST_MODELS=bundled: the bundled models (lm/models, pretrain/models), as `python app.py` uses them.
+"""
+import atexit
+import hashlib
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = sys.executable
+CACHE = os.path.join(os.environ.get("SEQLAB_CACHE", os.path.expanduser("~/.cache/seqlab")), "test-app-models")
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+         "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+SPEAKERS = ["ROMEO", "JULIET", "NURSE", "MERCUTIO", "FRIAR LAURENCE", "TYBALT"]
+PLAY_WORDS = ("love night light fair sweet death sword moon thou art my heart dear good lord what say you "
+              "speak soft the of and to a is in that me").split()
+BIBLE_WORDS = ("and the lord said unto them god earth heaven light darkness day night was good made created in "
+               "beginning of waters he his it shall be upon face deep spirit moved").split()
+
+
+def _env(**extra) -> dict:
+    env = {**os.environ, **QUIET, **extra}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _write_corpora(folder: str) -> tuple[str, str]:
+    """A small play (speech layout, groups by file) and a small scripture-like text, in plain text folders."""
+    rng = random.Random(0)
+    play, bible = os.path.join(folder, "play"), os.path.join(folder, "bible")
+    os.makedirs(play, exist_ok=True)
+    os.makedirs(bible, exist_ok=True)
+
+    def line(words):
+        return " ".join(rng.choice(words) for _ in range(rng.randint(4, 10))).capitalize() + "."
+
+    for scene in range(6):
+        speeches = [f"{SPEAKERS[i % len(SPEAKERS)]}:\n" + "\n".join(line(PLAY_WORDS) for _ in range(rng.randint(1, 3)))
+                    + "\n" for i in range(30)]
+        with open(os.path.join(play, f"scene{scene}.txt"), "w") as f:
+            f.write("\n".join(speeches))
+    for chapter in range(12):
+        with open(os.path.join(bible, f"chapter{chapter}.txt"), "w") as f:
+            f.write("\n".join(line(BIBLE_WORDS) for _ in range(60)) + "\n")
+    return play, bible
+
+
+LM_ARGS = ["--level", "char", "--steps", "30", "--layers", "1", "--dim", "32", "--seq-len", "128",
+           "--batch-size", "16", "--eval-every", "30", "--checkpoint-every", "30"]
+BERT_ARGS = ["--layers", "1", "--hidden", "32", "--heads", "2", "--seq-len", "64", "--steps", "10", "--batch-size", "8"]
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256(repr((LM_ARGS, BERT_ARGS)).encode())
+    for package in ("lm", "pretrain", "corpus"):
+        for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, package))):
+            dirs[:] = sorted(d for d in dirs if d not in ("models", "__pycache__"))
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    h.update(name.encode())
+                    h.update(open(os.path.join(folder, name), "rb").read())
+    return h.hexdigest()[:16]
+
+
+def _run_all(commands: list[list[str]], log_dir: str) -> None:
+    """Run the training commands side by side; fail with the log tail of any that fails."""
+    procs = []
+    for i, cmd in enumerate(commands):
+        log = open(os.path.join(log_dir, f"train{i}.log"), "w")
+        procs.append((cmd, log, subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)))
+    for cmd, log, proc in procs:
+        rc = proc.wait(timeout=600)
+        log.close()
+        if rc != 0:
+            tail = open(log.name).read()[-3000:]
+            raise RuntimeError(f"{' '.join(cmd[2:])} failed ({rc}):\n{tail}")
+
+
+def tiny_models() -> dict[str, str]:
+    """Folders of a tiny char transformer, char LSTM and BERT: {"transformer", "lstm", "bert"}."""
+    folder = os.path.join(CACHE, _source_hash())
+    models = {"transformer": os.path.join(folder, "tiny-transformer"), "lstm": os.path.join(folder, "tiny-lstm"),
+              "bert": os.path.join(folder, "tiny-bert")}
+    done = os.path.join(folder, "done")
+    if os.environ.get("SEQLAB_TEST_FRESH") == "1":
+        shutil.rmtree(folder, ignore_errors=True)
+    if os.path.exists(done):
+        return models
+    os.makedirs(CACHE, exist_ok=True)
+    work = tempfile.mkdtemp(dir=CACHE)
+    try:
+        play, bible = _write_corpora(work)
+        out = {k: os.path.join(work, os.path.basename(v)) for k, v in models.items()}
+        common = [*LM_ARGS, "--corpus", play]
+        vocab = os.path.join(work, "bert-vocab")
+        subprocess.run([PYTHON, "-m", "pretrain.vocab", "--corpus", bible, "--size", "200", "--out", vocab],
+                       cwd=ROOT, env=_env(), check=True, capture_output=True)
+        _run_all([
+            [PYTHON, "-m", "lm.train", "--arch", "transformer", "--heads", "2", *common, "--out", out["transformer"]],
+            [PYTHON, "-m", "lm.train", "--arch", "lstm", *common, "--out", out["lstm"]],
+            [PYTHON, "-m", "pretrain.train", "--corpus", bible, "--vocab", vocab, "--out", out["bert"], *BERT_ARGS],
+        ], work)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(work, folder)
+        open(done, "w").close()
+        for old in os.listdir(CACHE):  # models of older sources are never used again
+            if old != os.path.basename(folder) and len(old) == 16 and all(c in "0123456789abcdef" for c in old):
+                shutil.rmtree(os.path.join(CACHE, old), ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return models
+
+
+def bundled_present() -> bool:
+    lm_ok = all(os.path.exists(os.path.join(ROOT, "lm", "models", n, "model.weights.h5"))
+                for n in ("char-transformer", "char-lstm"))
+    return lm_ok and os.path.exists(os.path.join(ROOT, "pretrain", "models", "bert", "model.weights.h5"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """`python app.py` in a subprocess on a free port; `url`, `log_text()`, `stop()`."""
+
+    def __init__(self, env: dict | None = None, timeout: float = 240):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = tempfile.mktemp(prefix="seqlab-app-", suffix=".log")
+        self._log = open(self.log_path, "w")
+        start = time.perf_counter()
+        self.proc = subprocess.Popen([PYTHON, "app.py"], cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=_env(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port),
+                                              **(env or {})))
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.log_text()[-4000:]}")
+            if "SeqLab ready on" in self.log_text():
+                try:
+                    urllib.request.urlopen(self.url + "gradio_api/info", timeout=5).read()
+                    break
+                except OSError:
+                    pass
+            if time.perf_counter() - start > timeout:
+                self.stop()
+                raise TimeoutError(f"app.py not ready after {timeout} s:\n{self.log_text()[-4000:]}")
+            time.sleep(0.25)
+        self.startup_seconds = time.perf_counter() - start
+
+    def log_text(self) -> str:
+        self._log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+_shared: dict = {}
+
+
+def model_env() -> dict:
+    if os.environ.get("SEQLAB_TEST_MODELS") == "bundled":
+        return {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODEL": ""}
+    models = tiny_models()
+    return {"SEQLAB_LM_MODELS": f"{models['transformer']},{models['lstm']}", "SEQLAB_BERT_MODEL": models["bert"]}
+
+
+class ExternalServer:
+    """An app already running at SEQLAB_TEST_URL (for quick iterations on the browser tests)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/") + "/"
+
+    def log_text(self) -> str:
+        return ""
+
+    def stop(self) -> None:
+        pass
+
+
+def shared_server() -> AppServer:
+    """One app server for the whole test session (stopped at exit)."""
+    if "server" not in _shared and os.environ.get("SEQLAB_TEST_URL"):
+        _shared["server"] = ExternalServer(os.environ["SEQLAB_TEST_URL"])
+    if "server" not in _shared:
+        _shared["server"] = AppServer(model_env())
+        atexit.register(_shared["server"].stop)
+    return _shared["server"]

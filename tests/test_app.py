@@ -1,0 +1,369 @@
+"""The app as users and API clients meet it: `python app.py` as a real server, called through gradio_client.
+
+No mocks: tiny models are trained for the session (see apphelpers.py) and served by app.py in a subprocess.
+"""
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apphelpers  # noqa: E402
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from gradio_client import Client  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+API_NAMES = {"/chat", "/generate", "/fill_mask", "/next_sentence"}
+
+
+@pytest.fixture(scope="session")
+def server():
+    return apphelpers.shared_server()
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    return Client(server.url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def model_names(client):
+    """The loaded LM names, read from the /chat error for an unknown model (the public way to learn them)."""
+    with pytest.raises(AppError) as e:
+        client.predict("hello", "no-such-model", api_name="/chat")
+    names = re.search(r"choose one of: (.*)$", str(e.value)).group(1).split(", ")
+    assert len(names) >= 2
+    return names
+
+
+# ---------------------------------------------------------------- API surface
+
+def test_view_api_lists_exactly_the_four_endpoints(client):
+    info = client.view_api(return_format="dict", print_info=False)
+    assert set(info["named_endpoints"]) == API_NAMES
+    assert not info["unnamed_endpoints"]
+    params = {name: [p["parameter_name"] for p in e["parameters"]] for name, e in info["named_endpoints"].items()}
+    assert params == {
+        "/chat": ["message", "model", "max_new_tokens", "temperature", "top_k", "top_p"],
+        "/generate": ["prompt", "model", "max_new_tokens", "temperature", "top_k", "top_p", "seed"],
+        "/fill_mask": ["text", "top_k"],
+        "/next_sentence": ["sentence_a", "sentence_b"],
+    }
+
+
+def test_page_serves(server):
+    html = urllib.request.urlopen(server.url, timeout=10).read().decode()
+    assert "SeqLab" in html
+
+
+# ---------------------------------------------------------------- /generate
+
+def test_generate_returns_text_and_is_reproducible(client, model_names):
+    for model in model_names:
+        a = client.predict("ROMEO:\n", model, 40, 0.8, 0, 1.0, 7, api_name="/generate")
+        b = client.predict(prompt="ROMEO:\n", model=model, max_new_tokens=40, temperature=0.8, top_k=0, top_p=1.0,
+                           seed=7, api_name="/generate")
+        assert isinstance(a, str) and a
+        assert a == b, f"{model}: same prompt and seed gave different text"
+
+
+def test_generate_defaults_and_greedy(client):
+    text = client.predict("JULIET:\n", api_name="/generate")  # every parameter but the prompt has a default
+    assert isinstance(text, str) and text
+    greedy = [client.predict("JULIET:\n", max_new_tokens=30, temperature=0, api_name="/generate") for _ in range(2)]
+    assert greedy[0] == greedy[1]
+
+
+def test_generate_streams_with_submit(client):
+    job = client.submit("ROMEO:\n", max_new_tokens=60, seed=1, api_name="/generate")
+    parts = list(job)
+    assert len(parts) > 3 and parts[-1] == job.result()
+    assert all(parts[i + 1].startswith(parts[i]) for i in range(len(parts) - 1))
+
+
+# ---------------------------------------------------------------- /chat
+
+def test_chat_streams_partial_replies(client):
+    arrivals, parts = [], []
+    job = client.submit("Good morrow, fair lady.", None, 120, 1.0, 0, 1.0, api_name="/chat")
+    for part in job:
+        arrivals.append(time.perf_counter())
+        parts.append(part)
+    final = job.result()
+    assert isinstance(final, str)
+    assert len(parts) >= 3, f"expected several partial updates, got {parts!r}"
+    assert parts[-1] == final
+    assert arrivals[0] < arrivals[-1]
+    # cumulative text: each update extends the previous one (the last may trim a trailing boundary)
+    growing = parts[:-1]
+    assert all(growing[i + 1].startswith(growing[i]) for i in range(len(growing) - 1))
+
+
+def test_chat_reply_is_one_speech(client):
+    """The reply ends at a natural boundary: no blank line and no `NAME:` speaker line inside it."""
+    for seed_prompt in ("What say you, nurse?", "Speak soft, my love."):
+        reply = client.predict(seed_prompt, None, 300, 1.0, 0, 1.0, api_name="/chat")
+        assert "\n\n" not in reply
+        assert not re.search(r"(^|\n)[A-Z][A-Za-z'.-]*( [A-Z][A-Za-z'.-]*){0,3}:[ \t]*\n", reply + "\n")
+
+
+# ---------------------------------------------------------------- BERT endpoints
+
+def test_fill_mask_one_mask_gives_a_mapping(client):
+    result = client.predict("and the lord [MASK] unto them", 5, api_name="/fill_mask")
+    assert isinstance(result, dict) and len(result) == 5
+    probs = list(result.values())
+    assert all(0 <= p <= 1 for p in probs) and probs == sorted(probs, reverse=True)
+    assert "[MASK]" not in result
+
+
+def test_fill_mask_several_masks_give_a_list(client):
+    result = client.predict("the [MASK] said unto [MASK] and [MASK]", top_k=3, api_name="/fill_mask")
+    assert isinstance(result, list) and len(result) == 3
+    assert all(isinstance(r, dict) and len(r) == 3 for r in result)
+
+
+def test_next_sentence(client):
+    result = client.predict("In the beginning God created the heaven and the earth.",
+                            "And the earth was without form, and void", api_name="/next_sentence")
+    assert set(result) == {"IsNext", "NotNext"}
+    assert 0 <= result["IsNext"] <= 1 and math.isclose(result["IsNext"] + result["NotNext"], 1, abs_tol=1e-6)
+
+
+# ---------------------------------------------------------------- bad input
+
+BAD = [
+    ("/chat", ("   ",), {}, "message is empty"),
+    ("/chat", ("x" * 2001,), {}, "message is too long"),
+    ("/chat", ("hi", "../../etc"), {}, "model '../../etc' is not loaded"),
+    ("/chat", ("hi",), {"max_new_tokens": 0}, "max_new_tokens must be between 1 and 500"),
+    ("/chat", ("hi",), {"top_p": 0.0}, "top_p must be in (0, 1]"),
+    ("/generate", ("",), {}, "prompt is empty"),
+    ("/generate", (12,), {}, "prompt must be text"),
+    ("/generate", ("hi",), {"max_new_tokens": 501}, "max_new_tokens must be between 1 and 500"),
+    ("/generate", ("hi",), {"max_new_tokens": 2.5}, "max_new_tokens must be a whole number"),
+    ("/generate", ("hi",), {"max_new_tokens": "10"}, "max_new_tokens must be a number"),
+    ("/generate", ("hi",), {"temperature": -0.1}, "temperature must be in [0, 2]"),
+    ("/generate", ("hi",), {"temperature": 1e9}, "temperature must be in [0, 2]"),
+    ("/generate", ("hi",), {"top_k": -1}, "top_k must be between 0 and"),
+    ("/generate", ("hi",), {"top_k": 10**9}, "top_k must be between 0 and"),
+    ("/generate", ("hi",), {"top_p": 1.5}, "top_p must be in (0, 1]"),
+    ("/generate", ("hi",), {"seed": -5}, "seed must be between 0 and"),
+    ("/generate", ("hi",), {"model": 3}, "model must be a model name"),
+    ("/fill_mask", ("no mask here",), {}, "has no [MASK] token"),
+    ("/fill_mask", ("[MASK] " * 6,), {}, "at most 5 are allowed"),
+    ("/fill_mask", ("the [MASK]",), {"top_k": 0}, "top_k must be between 1 and 20"),
+    ("/fill_mask", ("  ",), {}, "text is empty"),
+    ("/fill_mask", ("[MASK] " + "x" * 2000,), {}, "text is too long"),
+    ("/next_sentence", ("a sentence", ""), {}, "sentence_b is empty"),
+    ("/next_sentence", (None, "b"), {}, "sentence_a must be text"),
+]
+
+
+@pytest.mark.parametrize("api,args,kwargs,message", BAD, ids=[f"{b[0]}-{b[3][:30]}" for b in BAD])
+def test_bad_input_is_refused_with_a_clear_error(client, api, args, kwargs, message):
+    with pytest.raises(AppError) as e:
+        client.predict(*args, **kwargs, api_name=api)
+    assert message in str(e.value)
+
+
+def test_server_keeps_serving_after_errors(client):
+    for api, args, kwargs, _ in BAD[:5]:
+        with pytest.raises(AppError):
+            client.predict(*args, **kwargs, api_name=api)
+    assert isinstance(client.predict("ROMEO:\n", max_new_tokens=5, api_name="/generate"), str)
+    assert isinstance(client.predict("the [MASK]", api_name="/fill_mask"), dict)
+
+
+@pytest.mark.parametrize("value,shown", [("NaN", "nan"), ("Infinity", "inf"), ("-Infinity", "-inf")])
+def test_non_finite_numbers_are_refused(server, value, shown):
+    """gradio_client cannot send NaN (JSON has none), but a raw HTTP client can: the server refuses it."""
+    body = f'{{"data": ["hi", null, 10, {value}, 0, 1.0, null]}}'.encode()
+    request = urllib.request.Request(server.url + "gradio_api/call/generate", data=body,
+                                     headers={"Content-Type": "application/json"})
+    event = json.loads(urllib.request.urlopen(request, timeout=10).read())["event_id"]
+    stream = urllib.request.urlopen(f"{server.url}gradio_api/call/generate/{event}", timeout=30).read().decode()
+    assert "event: error" in stream and f"temperature must be a finite number, got {shown}" in stream
+
+
+# ---------------------------------------------------------------- cancel, queue
+
+def _wait_first_output(job, timeout=30):
+    start = time.perf_counter()
+    while not job.outputs():
+        assert time.perf_counter() - start < timeout and not job.done(), "no output from a running job"
+        time.sleep(0.01)
+
+
+def test_cancel_stops_generation_and_frees_the_workers(client, server):
+    """Cancel (the Stop button's API twin) ends the generator mid-way and the next request starts at once."""
+    log_before = server.log_text().count("stopped by the client")
+    # /generate runs its 500 tokens for sure (a /chat reply may end at its speech's end before the cancel)
+    jobs = [client.submit("ROMEO:\n", max_new_tokens=500, temperature=1.0, api_name="/generate"),
+            client.submit("JULIET:\n", max_new_tokens=500, temperature=1.0, api_name="/generate")]
+    for job in jobs:  # both workers (concurrency limit 2) are busy generating
+        _wait_first_output(job)
+    for job in jobs:
+        job.cancel()
+    start = time.perf_counter()
+    text = client.predict("JULIET:\n", max_new_tokens=5, seed=0, api_name="/generate")
+    assert isinstance(text, str)
+    assert time.perf_counter() - start < 10
+    deadline = time.perf_counter() + 10
+    while server.log_text().count("stopped by the client") < log_before + 2 and time.perf_counter() < deadline:
+        time.sleep(0.1)
+    stops = re.findall(r"(generate|chat) stopped by the client after (\d+) tokens", server.log_text())
+    assert len(stops) >= log_before + 2, "the cancelled generators were not closed"
+    assert all(int(n) < 500 for _, n in stops[log_before:])
+
+
+def test_cancel_chat_then_chat_again(client):
+    job = client.submit("Good morrow.", None, 500, 1.0, 0, 1.0, api_name="/chat")
+    _wait_first_output(job)
+    job.cancel()
+    start = time.perf_counter()
+    assert isinstance(client.predict("Speak again.", None, 10, api_name="/chat"), str)
+    assert time.perf_counter() - start < 10
+
+
+def test_full_queue_answers_busy_not_hang(server):
+    """More requests than the queue holds (32): the extra ones get 'Queue is full', at once."""
+    client = Client(server.url, verbose=False)
+    jobs = [client.submit("ROMEO:\n", max_new_tokens=500, api_name="/generate") for _ in range(40)]
+    busy = []
+    try:
+        deadline = time.perf_counter() + 60
+        while time.perf_counter() < deadline and len(busy) < 2:
+            busy = [j for j in jobs if j.done() and j.exception() is not None
+                    and "Queue is full" in str(j.exception())]
+            time.sleep(0.1)
+        assert len(busy) >= 2, "expected the overflow to be refused as busy"
+    finally:
+        for job in jobs:
+            job.cancel()
+    # and the server recovers
+    time.sleep(1)
+    assert isinstance(Client(server.url, verbose=False).predict("the [MASK]", api_name="/fill_mask"), dict)
+
+
+def test_concurrent_requests_all_answered(server):
+    client = Client(server.url, verbose=False)
+    results, errors = [], []
+
+    def call(i):
+        try:
+            results.append(client.predict(f"ROMEO:\n{i}", max_new_tokens=20, seed=i, api_name="/generate"))
+        except Exception as e:  # noqa: BLE001 - collected and reported
+            errors.append(e)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and len(results) == 6
+
+
+# ---------------------------------------------------------------- start-up, deploy
+
+def test_startup_log_and_warm_first_request(server, client):
+    log = server.log_text()
+    assert "SeqLab ready on" in log
+    # warmed at start-up: the first call of a fresh model path is as quick as later ones (no compile on request)
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        client.predict("NURSE:\n", max_new_tokens=20, top_k=5, top_p=0.9, seed=3, api_name="/generate")
+        timings.append(time.perf_counter() - start)
+    assert timings[0] < 5 * max(min(timings[1:]), 0.2), timings
+
+
+def test_unreachable_model_is_reported_and_bundled_models_fill_in():
+    """An LM that cannot be loaded (a Hub repo, offline here) is logged, shown in About, and the app still serves."""
+    tiny = apphelpers.tiny_models()
+    server = apphelpers.AppServer({"SEQLAB_LM_MODELS": f"nobody/not-a-real-seqlab-model,{tiny['transformer']}",
+                                   "SEQLAB_BERT_MODEL": tiny["bert"], "HF_HUB_OFFLINE": "1"})
+    try:
+        assert "Language model 'nobody/not-a-real-seqlab-model' could not be loaded" in server.log_text()
+        config = urllib.request.urlopen(server.url + "config", timeout=10).read().decode()
+        assert "could not be loaded" in config  # the notice in the About tab
+        client = Client(server.url, verbose=False)
+        with pytest.raises(AppError) as e:
+            client.predict("hi", "x", api_name="/chat")
+        loaded = str(e.value).split("choose one of: ")[1].split(", ")
+        assert "tiny-transformer" in loaded
+        if apphelpers.bundled_present():
+            assert "char-transformer" in loaded and "char-lstm" in loaded
+        assert isinstance(client.predict("ROMEO:\n", max_new_tokens=5, api_name="/generate"), str)
+    finally:
+        server.stop()
+
+
+def test_deploy_dry_run_lists_the_app_files_only():
+    done = subprocess.run([sys.executable, "-m", "space.deploy", "--repo", "someone/seqlab", "--dry-run"],
+                          cwd=apphelpers.ROOT, capture_output=True, text=True,
+                          env=apphelpers._env(HF_TOKEN="hf_secret_x"))
+    assert done.returncode == 0, done.stderr
+    files = [line.split()[0] for line in done.stdout.splitlines()[1:]]
+    assert "app.py" in files and "space/ui.py" in files and "space/handlers.py" in files
+    assert "lm/generate.py" in files and "requirements.txt" in files
+    assert not [f for f in files if f.startswith(("tests/", ".venv", "artifacts/")) or "__pycache__" in f
+                or f.endswith(".pyc") or "/checkpoint-" in f or "/logs/" in f]
+    assert "hf_secret_x" not in done.stdout + done.stderr
+
+
+# ---------------------------------------------------------------- chat framing (plain functions, in process)
+
+@pytest.fixture(scope="module")
+def tiny_lm():
+    import lm
+
+    return lm.load(apphelpers.tiny_models()["transformer"])
+
+
+def test_chat_prompt_is_play_dialogue_within_the_context(tiny_lm):
+    from space import handlers
+
+    history = []
+    for i in range(40):
+        history += [{"role": "user", "content": f"S{i}, mine.\n\nBlank."},
+                    {"role": "assistant", "content": [{"type": "text", "text": f"R{i}."}]}]
+    assert tiny_lm.context_length >= 128
+    prompt = handlers.chat_prompt(tiny_lm, "Now?", history, max_new_tokens=20)
+    assert prompt.endswith("ROMEO:\nNow?\n\nJULIET:\n")
+    assert "JULIET:\nR39.\n\nROMEO:\nNow?" in prompt and "S0," not in prompt  # the most recent turns are kept
+    assert "\n\n\n" not in prompt and "S39, mine.\nBlank." in prompt  # a message stays one speech
+    budget = max(tiny_lm.context_length // 2, tiny_lm.context_length - 20)
+    assert len(tiny_lm.tokenizer.encode(prompt)) < budget
+    speeches = prompt.split("\n\n")
+    assert all(re.match(r"(ROMEO|JULIET):\n", s) for s in speeches if s)
+
+
+def test_long_message_keeps_its_end(tiny_lm):
+    from space import handlers
+
+    prompt = handlers.chat_prompt(tiny_lm, "word " * 300 + "THE END", [], max_new_tokens=10)
+    assert prompt.endswith("THE END\n\nJULIET:\n")
+
+
+@pytest.mark.parametrize("text,reply,ended", [
+    ("Good night, good night!\n\nROMEO:\nSleep", "Good night, good night!", True),
+    ("Good night!\nROMEO:\nSleep dwell", "Good night!", True),
+    ("Good night!\nFRIAR LAURENCE:\n", "Good night!", True),
+    ("Good night! parting is\nsuch sweet sorrow", "Good night! parting is\nsuch sweet sorrow", False),
+    ("Say: what light", "Say: what light", False),
+])
+def test_end_of_speech(text, reply, ended):
+    from space import handlers
+
+    assert handlers.end_of_speech(text) == (reply, ended)

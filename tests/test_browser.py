@@ -1,0 +1,135 @@
+"""The app in a real browser: headless Debian Chromium driven by Playwright, against `python app.py`.
+
+Needs `apt-get install chromium` (the test is skipped without /usr/bin/chromium). Screenshots go to artifacts/.
+"""
+import os
+import re
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apphelpers  # noqa: E402
+
+CHROMIUM = os.environ.get("SEQLAB_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ARTIFACTS = os.path.join(apphelpers.ROOT, "artifacts")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    server = apphelpers.shared_server()
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        page.goto(server.url)
+        page.get_by_role("tab", name="Chat").wait_for()
+        yield page
+        browser.close()
+
+
+def shot(page, name):
+    page.screenshot(path=os.path.join(ARTIFACTS, f"browser_{name}.png"), full_page=True)
+
+
+def tab(page, name):
+    page.get_by_role("tab", name=name).click()
+
+
+def test_chat_streams_a_reply(page):
+    tab(page, "Chat")
+    box = page.get_by_placeholder("Type a message...")
+    box.fill("Good morrow, fair lady.")
+    box.press("Enter")
+    user = page.locator(".message.user").first
+    user.wait_for()
+    assert "Good morrow" in user.inner_text()
+    bot = page.locator(".message.bot").last
+    bot.wait_for()
+    # the reply streams in; the Stop button shows while it does and goes when the reply is done
+    page.wait_for_function("() => { const b = document.querySelectorAll('.message.bot');"
+                           " return b.length && b[b.length - 1].innerText.trim().length > 0; }")
+    page.locator("button.stop-button").wait_for(state="hidden", timeout=60_000)
+    shot(page, "chat")
+    assert bot.inner_text().strip()
+
+
+def test_fill_mask_shows_labels(page):
+    tab(page, "Fill-mask")
+    text = page.get_by_label("Text", exact=True)
+    text.fill("and the lord [MASK] unto them and [MASK]")
+    page.get_by_role("button", name="Fill", exact=True).click()
+    page.locator("[data-testid='label-output-value']").nth(1).wait_for()
+    page.wait_for_timeout(300)
+    shot(page, "fill_mask")
+    labels = page.locator("[data-testid='label-output-value']")
+    assert labels.count() >= 2
+    assert page.get_by_text(re.compile(r"^\s*\d+%\s*$")).count() >= 4  # confidences of several guesses
+
+
+def test_sentence_pair_shows_is_next(page):
+    tab(page, "Sentence pair")
+    page.get_by_label("Sentence A", exact=True).fill("In the beginning God created the heaven and the earth.")
+    page.get_by_label("Sentence B", exact=True).fill("And the earth was without form, and void")
+    page.get_by_role("button", name="Predict").click()
+    page.get_by_text(re.compile("IsNext|NotNext")).first.wait_for()
+    page.wait_for_timeout(300)
+    shot(page, "sentence_pair")
+    body = page.locator("#component-0, body").first.inner_text()
+    assert "IsNext" in body and "NotNext" in body
+
+
+def test_generate_side_by_side(page):
+    tab(page, "Generate")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.get_by_text(re.compile(r"tokens/s")).first.wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('*')].filter(e => e.children.length === 0 && "
+                           "/tokens\\/s/.test(e.textContent)).length >= 2")
+    page.wait_for_timeout(1500)
+    shot(page, "generate")
+    outputs = page.get_by_label("Continuation", exact=True)
+    assert outputs.count() == 2
+    assert all(outputs.nth(i).input_value().strip() for i in range(2))
+
+
+def test_stop_ends_generation_at_once(page):
+    """Stop cancels the side-by-side generation (2 x 500 tokens) mid-way; the page is usable at once."""
+    tab(page, "Generate")
+    max_tokens = page.locator("input[aria-label='number input for Max new tokens']:visible")
+    max_tokens.fill("500")
+    max_tokens.press("Tab")
+    server = apphelpers.shared_server()
+    stops_before = len(re.findall(r"compare stopped by the client", server.log_text()))
+    page.get_by_role("button", name="Generate", exact=True).click()
+    # streaming has begun (the outputs show Gradio's "generating" state); the tiny test models make the
+    # 2 x 500 tokens in about a second, so Stop goes at once
+    page.locator(".generating").first.wait_for(state="attached")
+    # a DOM click at once (Playwright's click() waits for the busy page to settle, which can take a second)
+    page.get_by_role("button", name="Stop", exact=True).dispatch_event("click")
+    page.locator(".generating").first.wait_for(state="detached", timeout=10_000)
+    page.wait_for_timeout(300)
+    shot(page, "generate_stopped")
+    counts = [int(n) for n in re.findall(r"(\d+) tokens in", page.locator("body").inner_text())]
+    assert not counts or max(counts) < 500, "the generation ran to the end despite Stop"
+    if isinstance(server, apphelpers.AppServer):
+        stops = re.findall(r"compare stopped by the client after (\d+) tokens", server.log_text())
+        assert len(stops) > stops_before and int(stops[-1]) < 1000  # closed mid-way (2 x 500 = 1000)
+    # the page is usable again: the next generation runs to its end
+    max_tokens.fill("20")
+    max_tokens.press("Tab")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.get_by_text(re.compile(r"^20 tokens in")).first.wait_for()
+
+
+def test_about_shows_cards(page):
+    tab(page, "About")
+    page.get_by_text("Limits").wait_for()
+    shot(page, "about")
+    assert page.get_by_text(re.compile("Model card:")).count() >= 3
