@@ -1,0 +1,115 @@
+"""Time from `python app.py` to a gradio_client that connects: the app is ready to serve.
+
+    python -m bench.app_startup                          # bundled models
+    python -m bench.app_startup --lm-models DIR1,DIR2 --bert-model DIR --timeout 120
+
+Starts app.py on a free port (its own process group), polls until `gradio_client.Client(url)` connects (it reads
+the app's config and API), then stops the app. Last line of stdout, JSON: ready_s (the target is < 30 s),
+app_reported_s (the app's own "started in X s" log line, when it prints one), and the app's exit status if it died.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import QUIET_ENV, emit, free_port, machine
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.app_startup", description=__doc__.split("\n")[0])
+    p.add_argument("--lm-models", default=None)
+    p.add_argument("--bert-model", default=None)
+    p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    p.add_argument("--poll", type=float, default=0.25, help="seconds between connection attempts")
+    p.add_argument("--tiny-models", action="store_true",
+                   help="serve tiny random-weight models made in a temporary folder (plumbing check)")
+    args = p.parse_args(argv)
+    tmp = None
+    if args.tiny_models:
+        tmp = tempfile.mkdtemp(prefix="seqlab-app-bench-")
+        args.lm_models, args.bert_model = tiny_models(tmp)
+
+    from gradio_client import Client  # imported before the clock starts: it is the client's cost, not the app's
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    cmd = [sys.executable, os.path.join(ROOT, "app.py"), "--host", "127.0.0.1", "--port", str(port)]
+    if args.lm_models:
+        cmd += ["--lm-models", args.lm_models]
+    if args.bert_model:
+        cmd += ["--bert-model", args.bert_model]
+    env = dict(os.environ, **QUIET_ENV, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    log = tempfile.TemporaryFile(mode="w+")
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    ready, attempts, error = None, 0, None
+    try:
+        while time.perf_counter() - start < args.timeout:
+            if proc.poll() is not None:
+                error = f"app.py exited with status {proc.returncode} before it was ready"
+                break
+            attempts += 1
+            try:
+                Client(url, verbose=False)
+                ready = time.perf_counter() - start
+                break
+            except Exception:  # not listening yet, or config not served yet
+                time.sleep(args.poll)
+        else:
+            error = f"not ready after {args.timeout:.0f} s"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # the group this benchmark started, nothing else
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    log.seek(0)
+    text = log.read()
+    reported = re.findall(r"started in ([0-9.]+) s", text)
+    result = {"bench": "app_startup", "impl": "seqlab", "ready_s": round(ready, 2) if ready else None,
+              "app_reported_s": float(reported[-1]) if reported else None, "attempts": attempts,
+              "lm_models": args.lm_models or "bundled", "bert_model": args.bert_model or "bundled",
+              "machine": machine()}
+    if error:
+        result["error"] = error
+        result["log_tail"] = text.strip().splitlines()[-8:]
+    if tmp:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    emit(result)
+    return 0 if ready else 1
+
+
+def tiny_models(folder: str) -> tuple[str, str]:
+    """A 1-layer 32-d transformer LM and a 1-layer 32-d BERT with random weights, in SeqLab's folder formats."""
+    import types
+
+    from bench.lm_generate import random_model_folder
+    from pretrain import model as bert, vocab
+
+    lm_dir = os.path.join(folder, "tiny-lm")
+    os.makedirs(lm_dir)
+    random_model_folder(types.SimpleNamespace(arch="transformer", vocab=40, seq=64, layers=1, dim=32, heads=2,
+                                              seed=0), lm_dir)
+    tokens = list(vocab.SPECIALS) + [w for w in "the a lord is my shepherd and of to in".split()] + \
+        [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["##" + chr(c) for c in range(ord("a"), ord("z") + 1)]
+    bert_dir = os.path.join(folder, "tiny-bert")
+    config = bert.BertConfig(vocab_size=len(tokens), num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64)
+    bert.save(bert.build(config), bert_dir)
+    vocab.write_vocab(tokens, bert_dir)
+    return lm_dir, bert_dir
+
+
+if __name__ == "__main__":
+    sys.exit(main())

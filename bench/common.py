@@ -1,0 +1,122 @@
+"""Shared helpers for the benchmarks: quiet environment, machine description, timing and the JSON result line.
+
+Every benchmark prints exactly one JSON object as its LAST line of stdout (anything else goes to stderr), so a
+runner can take `stdout.strip().splitlines()[-1]`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import time
+
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def quiet() -> None:
+    for k, v in QUIET_ENV.items():
+        os.environ.setdefault(k, v)
+
+
+quiet()
+
+
+def machine() -> dict:
+    """What ran the numbers, plus the load average at the start so noisy runs can be told apart."""
+    info = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}
+    try:
+        info["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return info
+
+
+def emit(result: dict) -> dict:
+    """Print the result as the last line of stdout."""
+    sys.stdout.flush()
+    print(json.dumps(result, sort_keys=False), flush=True)
+    return result
+
+
+def log(*args) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def set_threads(threads: int | None) -> None:
+    """Pin TensorFlow's and PyTorch's thread pools (0/None leaves each framework's default)."""
+    if not threads:
+        return
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "tensorflow" in sys.modules or _importable("tensorflow"):
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # already initialised
+            pass
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def add_lm_shape(p, *, layers=4, heads=4, dim=128, vocab=65, seq=256) -> None:
+    p.add_argument("--arch", default="transformer", choices=["transformer", "lstm"])
+    p.add_argument("--layers", type=int, default=layers)
+    p.add_argument("--heads", type=int, default=heads)
+    p.add_argument("--dim", type=int, default=dim)
+    p.add_argument("--vocab", type=int, default=vocab)
+    p.add_argument("--seq", type=int, default=seq, help="context length (generation) / sequence length (training)")
+    p.add_argument("--threads", type=int, default=0, help="intra/inter-op threads (0: the framework's default)")
+
+
+def last_json(text: str) -> dict:
+    """The JSON object on the last non-empty line of a benchmark's stdout."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("benchmark printed nothing on stdout")
+    return json.loads(lines[-1])
