@@ -149,6 +149,11 @@ def save(model: BertPretrainer, folder: str) -> None:
     """config.json + model.weights.h5, each replaced atomically."""
     os.makedirs(folder, exist_ok=True)
     model.config.save(folder)
+    if getattr(model, "optimizer", None) is not None:
+        # a compiled model's weights file also carries the optimizer (3x the size); its state is saved apart
+        twin = build(model.config)
+        twin.set_weights(model.get_weights())
+        model = twin
     tmp = os.path.join(folder, f".tmp{os.getpid()}.weights.h5")
     model.save_weights(tmp)
     os.replace(tmp, os.path.join(folder, "model.weights.h5"))
