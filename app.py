@@ -2,7 +2,8 @@
 
 Serves the bundled models on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT or --host /
 --port change that). SEQLAB_LM_MODELS / SEQLAB_BERT_MODEL (or --lm-models / --bert-model) point at other model
-folders or Hub repo ids. The app itself lives in space/.
+folders or Hub repo ids; SEQLAB_CLASSIFIER (or --classifier) at another classifier folder (default: bundled
+"sentiment"). The app itself lives in space/.
 """
 import argparse
 import logging
@@ -21,6 +22,8 @@ def main(argv=None) -> int:
                    help="comma list of LM names, folders or Hub repo ids (default: $SEQLAB_LM_MODELS or bundled)")
     p.add_argument("--bert-model", default=None,
                    help="BERT name, folder or Hub repo id (default: $SEQLAB_BERT_MODEL or bundled 'bert')")
+    p.add_argument("--classifier", default=None,
+                   help="classifier name or folder (default: $SEQLAB_CLASSIFIER or bundled 'sentiment')")
     p.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     args = p.parse_args(argv)
@@ -32,14 +35,15 @@ def main(argv=None) -> int:
     from space import models, ui
 
     try:
-        registry = models.load(args.lm_models, args.bert_model)
+        registry = models.load(args.lm_models, args.bert_model, classifier=args.classifier)
     except RuntimeError as e:
         log.error("%s", e)
         return 1
     demo = ui.build(registry)
     ui.launch(demo, server_name=args.host, server_port=args.port)
     log.info("SeqLab ready on %s (models: %s; started in %.1f s)", demo.local_url,
-             ", ".join([*registry.lms, *([registry.bert.name] if registry.bert is not None else [])]),
+             ", ".join([*registry.lms, *([registry.bert.name] if registry.bert is not None else []),
+                        *([registry.classifier.name] if registry.classifier is not None else [])]),
              time.perf_counter() - started)
     try:
         demo.block_thread()

@@ -1,4 +1,4 @@
-"""SeqLab's Gradio app (the Hugging Face Space): chat, generate, fill-mask and sentence-pair demos.
+"""SeqLab's Gradio app (the Hugging Face Space): chat, generate, fill-mask, sentence-pair and classify demos.
 
     space.models    load the models once at start-up and warm them
     space.handlers  plain functions: input validation and calls into `lm` / `pretrain` (also the public API)

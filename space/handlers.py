@@ -1,8 +1,9 @@
-"""Plain functions behind the app: input validation, then calls into `lm` and `pretrain` (no tensor code here).
+"""Plain functions behind the app: input validation, then calls into `lm`, `pretrain` and `classify` (no tensor
+code here).
 
-The public API endpoints are the four functions `chat`, `generate`, `fill_mask` and `next_sentence`; their
-argument names are the API's parameter names. Every bad input raises gr.Error with a message naming the
-problem; the server keeps serving afterwards.
+The public API endpoints are the five functions `chat`, `generate`, `fill_mask`, `next_sentence` and
+`classify`; their argument names are the API's parameter names. Every bad input raises gr.Error with a message
+naming the problem; the server keeps serving afterwards.
 """
 import contextlib
 import logging
@@ -18,7 +19,7 @@ from space import models
 log = logging.getLogger("seqlab.space")
 
 # Documented limits (README "Limits").
-MAX_TEXT_CHARS = 2000          # message / prompt / fill-mask text / each sentence
+MAX_TEXT_CHARS = 2000          # message / prompt / fill-mask text / each sentence / text to classify
 MAX_MASKS = 5                  # [MASK] tokens per fill-mask request
 MAX_NEW_TOKENS = 500           # max_new_tokens in 1..500
 MAX_TEMPERATURE = 2.0          # temperature in 0..2 (0 = greedy)
@@ -33,38 +34,61 @@ MODEL_SPEAKER = "JULIET"
 
 # ---------------------------------------------------------------- validation
 
+def _error(message: str) -> gr.Error:
+    """A refusal shown to the user: a message naming the problem, logged as one line (no traceback), so a
+    traceback in the server log always means a bug."""
+    log.info("refused: %s", message[:300])
+    return gr.Error(message, print_exception=False)
+
+
 def _text(value, name: str) -> str:
     if not isinstance(value, str):
-        raise gr.Error(f"{name} must be text (a string), got {type(value).__name__}")
+        raise _error(f"{name} must be text (a string), got {type(value).__name__}")
     if not value.strip():
-        raise gr.Error(f"{name} is empty: type some text")
+        raise _error(f"{name} is empty: type some text")
     if len(value) > MAX_TEXT_CHARS:
-        raise gr.Error(f"{name} is too long: {len(value):,} characters, the limit is {MAX_TEXT_CHARS:,}")
+        raise _error(f"{name} is too long: {len(value):,} characters, the limit is {MAX_TEXT_CHARS:,}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate (JSON "\ud800"): no tokenizer can take it
+        raise _error(f"{name} is not valid Unicode: a lone surrogate {value[e.start]!r} at character {e.start}") \
+            from None
     return value
 
 
 def _number(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise gr.Error(f"{name} must be a number, got {type(value).__name__} {value!r}"[:200])
-    if not math.isfinite(value):
-        raise gr.Error(f"{name} must be a finite number, got {value}")
-    return value
+        raise _error(f"{name} must be a number, got {type(value).__name__} {value!r}"[:200])
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _error(f"{name} must be a finite number, got {value}")
+    return value  # a Python int is always finite (JSON may carry one far beyond a float's range)
+
+
+def _shown(value) -> str:
+    """A number for an error message; huge JSON integers (which `:g` cannot format) shortened."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"an integer of about 2^{value.bit_length()}" if value > 0 else \
+            f"a negative integer of about 2^{value.bit_length()}"
+    return f"{value:g}"
 
 
 def _int(value, name: str, low: int, high: int) -> int:
     value = _number(value, name)
-    if value != int(value):
-        raise gr.Error(f"{name} must be a whole number, got {value}")
+    if isinstance(value, float) and value != int(value):
+        raise _error(f"{name} must be a whole number, got {value}")
     if not low <= value <= high:
-        raise gr.Error(f"{name} must be between {low} and {high}, got {value:g}")
+        raise _error(f"{name} must be between {low} and {high}, got {_shown(value)}")
     return int(value)
 
 
 def _float(value, name: str, low: float, high: float, low_open: bool = False) -> float:
-    value = float(_number(value, name))
+    value = _number(value, name)
+    if isinstance(value, int) and abs(value) > 10**300:
+        raise _error(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}], got {_shown(value)}")
+    value = float(value)
     if value > high or value < low or (low_open and value == low):
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-        raise gr.Error(f"{name} must be in {interval}, got {value:g}")
+        raise _error(f"{name} must be in {interval}, got {value:g}")
     return value
 
 
@@ -78,7 +102,7 @@ def _ui_seed(value) -> int | None:
     """A seed typed in the UI (a textbox: empty = random) or given as a number."""
     if isinstance(value, str) and value.strip():
         if not re.fullmatch(r"\s*\d+\s*", value):
-            raise gr.Error(f"seed must be a whole number from 0 to {MAX_SEED} (or empty for random), "
+            raise _error(f"seed must be a whole number from 0 to {MAX_SEED} (or empty for random), "
                            f"got {value[:40]!r}")
         value = int(value)
     return _seed(value)
@@ -89,16 +113,16 @@ def _lm(model):
     if model is None or (isinstance(model, str) and not model.strip()):
         model = registry.default_lm
     if not isinstance(model, str):
-        raise gr.Error(f"model must be a model name (a string), got {type(model).__name__}")
+        raise _error(f"model must be a model name (a string), got {type(model).__name__}")
     if model not in registry.lms:
-        raise gr.Error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.lms)}")
+        raise _error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.lms)}")
     return registry.lms[model]
 
 
 def _bert():
     bert = models.get().bert
     if bert is None:
-        raise gr.Error("no BERT model is loaded on this server (see the About tab)")
+        raise _error("no BERT model is loaded on this server (see the About tab)")
     return bert
 
 
@@ -126,7 +150,7 @@ def _model_errors():
     try:
         yield
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise _error(str(e)) from None
 
 
 # ---------------------------------------------------------------- chat
@@ -333,9 +357,9 @@ def fill_mask(text: str, top_k: int = 5) -> dict[str, float] | list[dict[str, fl
     text = _text(text, "text")
     count = text.count(MASK)
     if count == 0:
-        raise gr.Error(f"text has no {MASK} token: put {MASK} where a word should be guessed")
+        raise _error(f"text has no {MASK} token: put {MASK} where a word should be guessed")
     if count > MAX_MASKS:
-        raise gr.Error(f"text has {count} {MASK} tokens; at most {MAX_MASKS} are allowed")
+        raise _error(f"text has {count} {MASK} tokens; at most {MAX_MASKS} are allowed")
     top_k = _int(top_k, "top_k", 1, MAX_FILL_TOP_K)
     with _model_errors():
         guesses = _bert().fill_mask(text, top_k=top_k)
@@ -353,3 +377,27 @@ def next_sentence(sentence_a: str, sentence_b: str) -> dict[str, float]:
     with _model_errors():
         p = float(_bert().next_sentence(sentence_a, sentence_b))
     return {"IsNext": p, "NotNext": 1.0 - p}
+
+
+# ---------------------------------------------------------------- classifier
+
+def _classifier():
+    clf = getattr(models.get(), "classifier", None)
+    if clf is None:
+        raise _error("no classifier is loaded on this server (see the About tab)")
+    return clf
+
+
+def classify(text: str) -> dict[str, float]:
+    """Sentiment of `text` by the loaded classifier: {"positive": p, "negative": 1 - p}.
+
+    (A classifier with other labels answers {label: probability} for its own labels.)
+    """
+    text = _text(text, "text")
+    clf = _classifier()
+    with _model_errors():
+        probs = {str(label): float(p) for label, p in clf.predict(text).items()}
+    if set(probs) == {"positive", "negative"}:
+        p = min(1.0, max(0.0, probs["positive"]))
+        return {"positive": p, "negative": 1.0 - p}
+    return probs

@@ -3,7 +3,8 @@
 Which models: bundled ones by default (`lm.BUNDLED`, `pretrain.load("bert")`), or
   SEQLAB_LM_MODELS   comma list of bundled names, model folders or Hub repo ids (USER/REPO)
   SEQLAB_BERT_MODEL  one bundled name, folder or Hub repo id
-(or the --lm-models / --bert-model flags of app.py, which win over the environment).
+  SEQLAB_CLASSIFIER  one bundled classifier name (default "sentiment") or classifier folder
+(or the --lm-models / --bert-model / --classifier flags of app.py, which win over the environment).
 A model that cannot be loaded (Hub unreachable, missing folder) is logged, noted in the About tab, and the
 bundled models are loaded in its place, so the app always starts when the bundled models are there.
 """
@@ -20,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 log = logging.getLogger("seqlab.space")
 
 DEFAULT_BERT = "bert"
+DEFAULT_CLASSIFIER = "sentiment"
 
 
 @dataclasses.dataclass
@@ -27,6 +29,7 @@ class Registry:
     """What the app serves. `lms` keeps the load order: the first one is every dropdown's default."""
     lms: dict[str, Any] = dataclasses.field(default_factory=dict)
     bert: Any | None = None
+    classifier: Any | None = None
     notices: list[str] = dataclasses.field(default_factory=list)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # load + warm-up time per model
 
@@ -131,7 +134,25 @@ def _load_bert(spec: str, registry: Registry, warm: bool) -> bool:
     return True
 
 
-def load(lm_models: str | list[str] | None = None, bert_model: str | None = None, warm: bool = True) -> Registry:
+def _load_classifier(spec: str, registry: Registry) -> bool:
+    start = time.perf_counter()
+    try:
+        import classify
+
+        clf = classify.load(spec)  # warms itself (one prediction: every request has the same shape)
+    except Exception as e:
+        message = f"Classifier {spec!r} could not be loaded: {e}"
+        log.warning(message)
+        registry.notices.append(message)
+        return False
+    registry.classifier = clf
+    registry.seconds[getattr(clf, "name", spec)] = time.perf_counter() - start
+    log.info("loaded classifier %s in %.1f s", spec, time.perf_counter() - start)
+    return True
+
+
+def load(lm_models: str | list[str] | None = None, bert_model: str | None = None, warm: bool = True,
+         classifier: str | None = None) -> Registry:
     """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones."""
     registry = Registry()
     lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))
@@ -154,4 +175,10 @@ def load(lm_models: str | list[str] | None = None, bert_model: str | None = None
         _load_bert(DEFAULT_BERT, registry, warm)
     if registry.bert is None:
         registry.notices.append("No BERT model is loaded: Fill-mask and Sentence pair answer with an error.")
+    clf_spec = (classifier or os.environ.get("SEQLAB_CLASSIFIER") or "").strip()
+    if not _load_classifier(clf_spec or DEFAULT_CLASSIFIER, registry) and clf_spec and clf_spec != DEFAULT_CLASSIFIER:
+        if _load_classifier(DEFAULT_CLASSIFIER, registry):
+            registry.notices.append(f"Using the bundled classifier {DEFAULT_CLASSIFIER!r} instead.")
+    if registry.classifier is None:
+        registry.notices.append("No classifier is loaded: Classify answers with an error.")
     return set_registry(registry)

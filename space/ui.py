@@ -3,6 +3,7 @@
 Public API endpoints are the plain functions in `API`; every UI event is private, so `Client.view_api()`
 lists exactly these. To add an endpoint, write a typed plain function in space/handlers.py and add it here.
 """
+import json
 import os
 import re
 import time
@@ -18,10 +19,15 @@ API = {
     "generate": handlers.generate,
     "fill_mask": handlers.fill_mask,
     "next_sentence": handlers.next_sentence,
+    "classify": handlers.classify,
 }
 
 QUEUE_MAX_SIZE = 32            # requests waiting or running; more get "Queue is full! Please try again."
 CONCURRENCY_LIMIT = 2          # requests of one kind (one event) running at once on this 2-core machine
+# Largest HTTP request body: 1 MB of text fits even as escaped JSON (so the handler can refuse it by name, e.g.
+# "text is too long: 1,048,576 characters"); bigger bodies get 413 before Gradio reads them into memory.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+MAX_UPLOAD = "1mb"             # the app takes no files; uploads are capped anyway
 
 PRIVATE = "private"
 
@@ -42,6 +48,12 @@ FILL_MASK_EXAMPLES = [
     "And God said, Let there be [MASK]: and there was light.",
     "And God called the light [MASK], and the darkness he called [MASK].",
 ]
+CLASSIFY_EXAMPLES = [
+    "A gorgeous, moving film.",
+    "The plot is thin and the acting is wooden; I was bored from start to finish.",
+    "Funny, warm and surprisingly wise: one of the best films of the year.",
+    "A tedious, overlong mess.",
+]
 PAIR_EXAMPLES = [
     ["In the beginning God created the heaven and the earth.",
      "And the earth was without form, and void; and darkness was upon the face of the deep."],
@@ -60,10 +72,12 @@ def _limits_markdown() -> str:
     h = handlers
     return (
         "### Limits\n"
-        f"- Text (message, prompt, fill-mask text, each sentence): 1 to {h.MAX_TEXT_CHARS:,} characters.\n"
+        "- Text (message, prompt, fill-mask text, each sentence, text to classify): "
+        f"1 to {h.MAX_TEXT_CHARS:,} characters of valid Unicode (no lone surrogates).\n"
         f"- Fill-mask: 1 to {h.MAX_MASKS} `[MASK]` tokens; top_k 1 to {h.MAX_FILL_TOP_K}.\n"
         f"- max_new_tokens 1 to {h.MAX_NEW_TOKENS}; temperature 0 to {h.MAX_TEMPERATURE:g} (0 = greedy); "
         "top_k 0 (off) to the vocabulary size; top_p in (0, 1]; seed 0 to 2³²-1 or empty for random.\n"
+        f"- Request body: at most {MAX_REQUEST_BYTES // 2**20} MB (larger ones get HTTP 413 before they are read).\n"
         f"- Queue: at most {QUEUE_MAX_SIZE} requests waiting; {CONCURRENCY_LIMIT} of each kind run at once. "
         "When it is full the answer is *Queue is full! Please try again.*\n"
     )
@@ -102,7 +116,7 @@ def _generate_ui(prompt, model_a, model_b, max_new_tokens, temperature, top_k, t
             (labels[1] if not last else gr.skip()), text_b, speed_b
 
 
-def _fill_mask_ui(text, top_k):
+def _fill_mask_ui(text, top_k=5):
     result = handlers.fill_mask(text, top_k)
     per_mask = result if isinstance(result, list) else [result]
     updates = []
@@ -238,16 +252,37 @@ def build(registry: Registry) -> gr.Blocks:
                             label="Examples (click to run)", api_name="ui_next_sentence_example",
                             api_visibility=PRIVATE)
 
+            # ---------------- Classify
+            with gr.Tab("Classify", id="classify"):
+                clf = registry.classifier
+                gr.Markdown("Is a movie review positive or negative? "
+                            + (f"Classifier **{getattr(clf, 'name', 'sentiment')}** (see the About tab)."
+                               if clf is not None else "**No classifier is loaded on this server.**"))
+                clf_text = gr.Textbox(label="Review", lines=3, value=CLASSIFY_EXAMPLES[0])
+                clf_btn = gr.Button("Classify", variant="primary")
+                clf_label = gr.Label(label="Sentiment", num_top_classes=2)
+                clf_btn.click(handlers.classify, [clf_text], clf_label, api_name="ui_classify", api_visibility=PRIVATE)
+                clf_text.submit(handlers.classify, [clf_text], clf_label, api_name="ui_classify_submit",
+                                api_visibility=PRIVATE)
+                gr.Examples([[e] for e in CLASSIFY_EXAMPLES], [clf_text], clf_label, fn=handlers.classify,
+                            run_on_click=True, cache_examples=False, label="Examples (click to run)",
+                            api_name="ui_classify_example", api_visibility=PRIVATE)
+
             # ---------------- About
             with gr.Tab("About", id="about"):
                 if registry.notices:
                     gr.Markdown("### Notices\n" + "\n".join(f"- {n}" for n in registry.notices))
                 gr.Markdown("### Models\n" + "\n".join(f"- {_model_info(n, m)}" for n, m in registry.lms.items())
                             + (f"\n- **{getattr(registry.bert, 'name', 'bert')}**: BERT (masked LM + next sentence)"
-                               if registry.bert is not None else ""))
+                               if registry.bert is not None else "")
+                            + (f"\n- **{getattr(registry.classifier, 'name', 'sentiment')}**: sentiment classifier "
+                               f"({getattr(getattr(registry.classifier, 'config', None), 'arch', '?')})"
+                               if registry.classifier is not None else ""))
                 cards = list(registry.lms.items())
                 if registry.bert is not None:
                     cards.append((getattr(registry.bert, "name", "bert"), registry.bert))
+                if registry.classifier is not None:
+                    cards.append((getattr(registry.classifier, "name", "sentiment"), registry.classifier))
                 for i, (name, model) in enumerate(cards):
                     with gr.Accordion(f"Model card: {name}", open=i == 0):
                         gr.Markdown(_card_markdown(getattr(model, "card", "") or f"# {name}"))
@@ -256,13 +291,67 @@ def build(registry: Registry) -> gr.Blocks:
                             gr.Image(curve, label=f"{name}: loss curve", show_label=True, interactive=False,
                                      height=320, buttons=[])
                 gr.Markdown(_limits_markdown())
-                gr.Markdown("### API\nThe endpoints `/chat`, `/generate`, `/fill_mask` and `/next_sentence` "
+                gr.Markdown("### API\nThe endpoints `/chat`, `/generate`, `/fill_mask`, `/next_sentence` and "
+                            "`/classify` "
                             "can be called with `gradio_client`: see *Use via API* at the bottom of the page.")
     return demo
 
 
+class BodyLimit:
+    """ASGI middleware: refuse HTTP request bodies over `max_bytes` with 413 and a JSON message: by the
+    Content-Length header at once (the body is never read), or, for a chunked body without one, as soon as the
+    bytes read pass the limit (such a body is read here, at most `max_bytes` of it, and then handed on)."""
+
+    def __init__(self, app, max_bytes: int = MAX_REQUEST_BYTES):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def _refuse(self, send, size: str) -> None:
+        body = json.dumps({"error": f"Request body too large: {size} bytes, the limit is {self.max_bytes:,} bytes "
+                                    f"(text inputs take at most {handlers.MAX_TEXT_CHARS:,} characters)"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:  # the server reads no more than Content-Length bytes
+            if length.isdigit() and int(length) > self.max_bytes:
+                return await self._refuse(send, f"{int(length):,}")
+            return await self.app(scope, receive, send)
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return await self._refuse(send, f"over {self.max_bytes:,}")
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 def launch(demo: gr.Blocks, server_name: str | None = None, server_port: int | None = None):
     """Start the server with the bounded queue. Host and port default to GRADIO_SERVER_NAME / _PORT."""
+    from starlette.middleware import Middleware
+
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
     return demo.launch(server_name=server_name, server_port=server_port, ssr_mode=False, prevent_thread_lock=True,
-                       theme=gr.themes.Soft(), css=CSS, footer_links=["api", "gradio"], quiet=True)
+                       theme=gr.themes.Soft(), css=CSS, footer_links=["api", "gradio"], quiet=True,
+                       max_file_size=MAX_UPLOAD,
+                       app_kwargs={"middleware": [Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)]})

@@ -4,7 +4,8 @@
 test_browser.py share it without a conftest. Models:
   - default: tiny models trained here with `python -m lm.train` / `python -m pretrain.train` (a few seconds of
     training), cached under ~/.cache/seqlab/test-app-models/<hash of the lm/ and pretrain/ sources> so a rerun
-    reuses them; SEQLAB_TEST_FRESH=1 retrains.
+    reuses them; SEQLAB_TEST_FRESH=1 retrains. A tiny CNN classifier (`python -m classify train`, on the tiny
+    BERT's vocabulary) is cached apart, under ~/.cache/seqlab/test-app-classifier/.
   - SEQLAB_TEST_MODELS=bundled: the bundled models (lm/models, pretrain/models), as `python app.py` uses them.
 """
 import atexit
@@ -125,6 +126,67 @@ def tiny_models() -> dict[str, str]:
     return models
 
 
+POSITIVE_WORDS = "gorgeous moving wonderful brilliant funny warm wise best superb delightful great loved".split()
+NEGATIVE_WORDS = "tedious boring dull awful wooden thin mess worst bad bored overlong clumsy".split()
+NEUTRAL_WORDS = "the film movie a an and it was is of plot acting story this".split()
+CLASSIFIER_ARGS = ["--arch", "cnn", "--epochs", "2", "--seq-len", "16", "--dim", "16"]
+
+
+def _classifier_hash(vocab_folder: str) -> str:
+    h = hashlib.sha256(repr(CLASSIFIER_ARGS).encode())
+    h.update(open(os.path.join(vocab_folder, "vocab.txt"), "rb").read())
+    for package in ("classify", "pretrain", "lm"):
+        for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, package))):
+            dirs[:] = sorted(d for d in dirs if d not in ("models", "__pycache__"))
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    h.update(name.encode())
+                    h.update(open(os.path.join(folder, name), "rb").read())
+    return h.hexdigest()[:16]
+
+
+def tiny_classifier() -> str:
+    """Folder of a tiny CNN sentiment classifier (labels positive/negative) on the tiny BERT's vocabulary,
+    cached under ~/.cache/seqlab/test-app-classifier/<hash of its sources>."""
+    vocab = tiny_models()["bert"]
+    cache = os.path.join(os.path.dirname(CACHE), "test-app-classifier")
+    folder = os.path.join(cache, _classifier_hash(vocab))
+    model = os.path.join(folder, "tiny-classifier")
+    if os.environ.get("SEQLAB_TEST_FRESH") == "1":
+        shutil.rmtree(folder, ignore_errors=True)
+    if os.path.exists(os.path.join(folder, "done")):
+        return model
+    os.makedirs(cache, exist_ok=True)
+    work = tempfile.mkdtemp(dir=cache)
+    try:
+        rng = random.Random(1)
+        rows = ["text\tlabel"]
+        for i in range(240):
+            label = "positive" if i % 2 else "negative"
+            words = POSITIVE_WORDS if i % 2 else NEGATIVE_WORDS
+            sentence = [rng.choice(NEUTRAL_WORDS) for _ in range(rng.randint(2, 5))] + \
+                [rng.choice(words) for _ in range(rng.randint(1, 3))]
+            rng.shuffle(sentence)
+            rows.append(" ".join(sentence) + "\t" + label)
+        data = os.path.join(work, "reviews.tsv")
+        with open(data, "w") as f:
+            f.write("\n".join(rows) + "\n")
+        out = os.path.join(work, "tiny-classifier")
+        done = subprocess.run([PYTHON, "-m", "classify", "train", *CLASSIFIER_ARGS, "--data", data, "--vocab", vocab,
+                               "--out", out], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"classify train failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(work, folder)
+        open(os.path.join(folder, "done"), "w").close()
+        for old in os.listdir(cache):
+            if old != os.path.basename(folder) and len(old) == 16:
+                shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return model
+
+
 def bundled_present() -> bool:
     lm_ok = all(os.path.exists(os.path.join(ROOT, "lm", "models", n, "model.weights.h5"))
                 for n in ("char-transformer", "char-lstm"))
@@ -163,6 +225,15 @@ class AppServer:
                 raise TimeoutError(f"app.py not ready after {timeout} s:\n{self.log_text()[-4000:]}")
             time.sleep(0.25)
         self.startup_seconds = time.perf_counter() - start
+        self.pid = self.proc.pid
+
+    def rss_mb(self) -> float:
+        """Resident memory of the app process (VmRSS from /proc), in MB."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
 
     def log_text(self) -> str:
         self._log.flush()
@@ -185,9 +256,10 @@ _shared: dict = {}
 
 def model_env() -> dict:
     if os.environ.get("SEQLAB_TEST_MODELS") == "bundled":
-        return {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODEL": ""}
+        return {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODEL": "", "SEQLAB_CLASSIFIER": ""}
     models = tiny_models()
-    return {"SEQLAB_LM_MODELS": f"{models['transformer']},{models['lstm']}", "SEQLAB_BERT_MODEL": models["bert"]}
+    return {"SEQLAB_LM_MODELS": f"{models['transformer']},{models['lstm']}", "SEQLAB_BERT_MODEL": models["bert"],
+            "SEQLAB_CLASSIFIER": tiny_classifier()}
 
 
 class ExternalServer:

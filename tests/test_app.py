@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-API_NAMES = {"/chat", "/generate", "/fill_mask", "/next_sentence"}
+API_NAMES = {"/chat", "/generate", "/fill_mask", "/next_sentence", "/classify"}
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +48,7 @@ def model_names(client):
 
 # ---------------------------------------------------------------- API surface
 
-def test_view_api_lists_exactly_the_four_endpoints(client):
+def test_view_api_lists_exactly_the_five_endpoints(client):
     info = client.view_api(return_format="dict", print_info=False)
     assert set(info["named_endpoints"]) == API_NAMES
     assert not info["unnamed_endpoints"]
@@ -58,6 +58,7 @@ def test_view_api_lists_exactly_the_four_endpoints(client):
         "/generate": ["prompt", "model", "max_new_tokens", "temperature", "top_k", "top_p", "seed"],
         "/fill_mask": ["text", "top_k"],
         "/next_sentence": ["sentence_a", "sentence_b"],
+        "/classify": ["text"],
     }
 
 
@@ -140,6 +141,32 @@ def test_next_sentence(client):
     assert 0 <= result["IsNext"] <= 1 and math.isclose(result["IsNext"] + result["NotNext"], 1, abs_tol=1e-6)
 
 
+# ---------------------------------------------------------------- /classify
+
+def test_classify_gives_positive_and_negative(client):
+    result = client.predict("A gorgeous, moving film.", api_name="/classify")
+    assert set(result) == {"positive", "negative"}
+    assert 0 <= result["positive"] <= 1 and math.isclose(result["positive"] + result["negative"], 1, abs_tol=1e-9)
+    assert client.predict(text="A gorgeous, moving film.", api_name="/classify") == result  # deterministic
+
+
+def test_classify_without_a_classifier_answers_an_error():
+    """No classifier could be loaded: the app starts, /classify stays in the API and answers a clear error."""
+    tiny = apphelpers.tiny_models()
+    server = apphelpers.AppServer({"SEQLAB_LM_MODELS": tiny["transformer"], "SEQLAB_BERT_MODEL": tiny["bert"],
+                                   "SEQLAB_CLASSIFIER": "/no/such/classifier"}, )
+    try:
+        assert "Classifier '/no/such/classifier' could not be loaded" in server.log_text()
+        client = Client(server.url, verbose=False)
+        assert "/classify" in client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+        with pytest.raises(AppError) as e:
+            client.predict("A gorgeous, moving film.", api_name="/classify")
+        assert "no classifier is loaded" in str(e.value)
+        assert isinstance(client.predict("the [MASK]", api_name="/fill_mask"), dict)
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------- bad input
 
 BAD = [
@@ -167,6 +194,12 @@ BAD = [
     ("/fill_mask", ("[MASK] " + "x" * 2000,), {}, "text is too long"),
     ("/next_sentence", ("a sentence", ""), {}, "sentence_b is empty"),
     ("/next_sentence", (None, "b"), {}, "sentence_a must be text"),
+    ("/classify", ("",), {}, "text is empty"),
+    ("/classify", (" \t\n",), {}, "text is empty"),
+    ("/classify", ("x" * 2001,), {}, "text is too long: 2,001 characters, the limit is 2,000"),
+    ("/classify", (5,), {}, "text must be text (a string), got int"),
+    ("/classify", (["a"],), {}, "text must be text (a string), got list"),
+    ("/generate", ("hi",), {"max_new_tokens": 10**400}, "max_new_tokens must be between 1 and 500, got an integer"),
 ]
 
 
@@ -194,6 +227,23 @@ def test_non_finite_numbers_are_refused(server, value, shown):
     event = json.loads(urllib.request.urlopen(request, timeout=10).read())["event_id"]
     stream = urllib.request.urlopen(f"{server.url}gradio_api/call/generate/{event}", timeout=30).read().decode()
     assert "event: error" in stream and f"temperature must be a finite number, got {shown}" in stream
+
+
+@pytest.mark.parametrize("api,data,message", [
+    ("classify", ["\ud800 bad"], "text is not valid Unicode: a lone surrogate '\\ud800' at character 0"),
+    ("generate", ["a\udfff", None, 5, 0.8, 0, 1.0, None], "prompt is not valid Unicode"),
+    ("fill_mask", ["the [MASK] \udc80", 5], "text is not valid Unicode"),
+])
+def test_lone_surrogates_are_refused(server, api, data, message):
+    """JSON can carry a lone surrogate (\\ud800), which no tokenizer takes; gradio_client cannot send one
+    (it fails to encode it), a raw HTTP client can: the server refuses it by name."""
+    body = json.dumps({"data": data}, ensure_ascii=True).encode()  # the surrogate as a \\udXXX escape
+    request = urllib.request.Request(server.url + f"gradio_api/call/{api}", data=body,
+                                     headers={"Content-Type": "application/json"})
+    event = json.loads(urllib.request.urlopen(request, timeout=10).read())["event_id"]
+    stream = urllib.request.urlopen(f"{server.url}gradio_api/call/{api}/{event}", timeout=30).read().decode()
+    error = re.search(r"^event: error\ndata: (.*)$", stream, re.M)
+    assert error and message in json.loads(error.group(1))["error"], stream
 
 
 # ---------------------------------------------------------------- cancel, queue
@@ -317,6 +367,7 @@ def test_deploy_dry_run_lists_the_app_files_only():
     files = [line.split()[0] for line in done.stdout.splitlines()[1:]]
     assert "app.py" in files and "space/ui.py" in files and "space/handlers.py" in files
     assert "lm/generate.py" in files and "requirements.txt" in files
+    assert "classify/__init__.py" in files and "classify/model.py" in files  # /classify runs on the Space
     assert not [f for f in files if f.startswith(("tests/", ".venv", "artifacts/")) or "__pycache__" in f
                 or f.endswith(".pyc") or "/checkpoint-" in f or "/logs/" in f]
     assert "hf_secret_x" not in done.stdout + done.stderr

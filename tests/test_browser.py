@@ -128,8 +128,20 @@ def test_stop_ends_generation_at_once(page):
     page.get_by_text(re.compile(r"^20 tokens in")).first.wait_for()
 
 
+def test_classify_tab_shows_sentiment(page):
+    tab(page, "Classify")
+    page.get_by_label("Review", exact=True).fill("A gorgeous, moving film.")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    page.get_by_text(re.compile("positive|negative")).first.wait_for()
+    page.wait_for_timeout(300)
+    shot(page, "classify")
+    body = page.locator("body").inner_text()
+    assert "positive" in body and "negative" in body
+    assert "A tedious, overlong mess." in body  # the examples
+
+
 def test_about_shows_cards(page):
     tab(page, "About")
     page.get_by_text("Limits").wait_for()
     shot(page, "about")
-    assert page.get_by_text(re.compile("Model card:")).count() >= 3
+    assert page.get_by_text(re.compile("Model card:")).count() >= 4  # two LMs, BERT, the classifier
