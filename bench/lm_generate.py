@@ -77,7 +77,7 @@ def patch_compiler(mode: str) -> None:
 
 def tracing_counts(model) -> dict:
     out = {}
-    for name in ("_prefill", "_step"):
+    for name in ("_prefill", "_decode"):
         fn = getattr(model, name)
         if hasattr(fn, "experimental_get_tracing_count"):
             out[name.strip("_")] = fn.experimental_get_tracing_count()
@@ -101,6 +101,8 @@ def step_breakdown(model, prompt, settings, seed, n=100) -> dict:
     """Per-token cost of the pieces of LanguageModel.stream, each timed alone (milliseconds, medians)."""
     import numpy as np
 
+    import lm.generate as gen
+
     rng = np.random.default_rng(seed)
     temperature, top_k, top_p = model._settings(settings["temperature"], settings["top_k"], settings["top_p"])
     ids = model._encode_prompt(prompt)
@@ -110,12 +112,12 @@ def step_breakdown(model, prompt, settings, seed, n=100) -> dict:
     generated = []
     for i in range(n):
         t = time.perf_counter()
-        noise = model._noise(rng)
-        noise_ms.append(time.perf_counter() - t)
+        noise = rng.random((gen.CHUNK, 1, model.config.vocab_size), dtype=np.float32)
+        noise_ms.append((time.perf_counter() - t) / gen.CHUNK)
         t = time.perf_counter()
-        out, _ = model._step(np.array([token], "int32"), state, index, temperature, top_k, top_p, noise)
-        token = int(np.asarray(out)[0])  # same state each time: the cost does not depend on the index
-        step_ms.append(time.perf_counter() - t)
+        out, _ = model._decode(np.array([token], "int32"), state, index, temperature, top_k, top_p, noise)
+        token = int(np.asarray(out)[-1])  # same state each time: the cost does not depend on the index
+        step_ms.append((time.perf_counter() - t) / gen.CHUNK)
         generated.append(token)
         t = time.perf_counter()
         model.tokenizer.decode(generated)

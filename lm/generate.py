@@ -10,9 +10,14 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from keras import ops  # noqa: E402
+
 from lm.model import LMConfig, build  # noqa: E402
 from lm.sampling import jit, sample  # noqa: E402
 from lm.tokenizer import Tokenizer  # noqa: E402
+
+
+CHUNK = 16  # tokens per compiled decoding call; each is still streamed as its own piece
 
 
 class LanguageModel:
@@ -36,11 +41,21 @@ class LanguageModel:
             logits, state = model.prefill(tokens, length)
             return sample(logits, temperature, top_k, top_p, uniform), logits, state
 
-        def step(token, state, index, temperature, top_k, top_p, uniform):
-            logits, state = model.step(token, state, index)
-            return sample(logits, temperature, top_k, top_p, uniform), state
+        def decode(token, state, index, temperature, top_k, top_p, uniform):
+            """CHUNK tokens in one compiled call (a loop, so it compiles like one step); uniform is (CHUNK, 1, V).
+            One call per token would cost more in dispatch than a small model's arithmetic."""
+            slots = ops.arange(CHUNK)
 
-        self._prefill, self._step = jit(prefill), jit(step)
+            def body(i, carry):
+                token, state, out = carry
+                logits, state = model.step(token, state, index + i)
+                token = sample(logits, temperature, top_k, top_p, ops.take(uniform, i, axis=0))
+                return token, state, out + ops.cast(slots == i, "int32") * token[0]
+
+            _, state, out = ops.fori_loop(0, CHUNK, body, (token, state, ops.zeros((CHUNK,), "int32")))
+            return out, state
+
+        self._prefill, self._decode = jit(prefill), jit(decode)
 
     def warm_up(self) -> "LanguageModel":
         """Compile both functions now so the first real request is as fast as the hundredth."""
@@ -83,7 +98,7 @@ class LanguageModel:
         if max_new_tokens == 0:
             return
         token, _, state = self._begin(ids, settings, rng)
-        generated, shown = [], ""
+        generated, shown, pending = [], "", []
         window = len(ids)
         for n in range(max_new_tokens):
             generated.append(token)
@@ -104,16 +119,18 @@ class LanguageModel:
                 shown = ready
             if n == max_new_tokens - 1:
                 break
-            if window >= self.context_length:
-                # The window is full: start again from the most recent half, so positions stay in range.
-                keep = (ids + generated)[-(self.context_length // 2):]
-                token, _, state = self._begin(keep, settings, rng)
-                window = len(keep)
-                continue
-            token, state = self._step(np.array([token], "int32"), state, np.int32(window), *settings,
-                                      self._noise(rng))
-            token = int(np.asarray(token)[0])
-            window += 1
+            if not pending:
+                if window + CHUNK > self.context_length:
+                    # The window is full: start again from the most recent half, so positions stay in range.
+                    keep = (ids + generated)[-(self.context_length // 2):]
+                    token, _, state = self._begin(keep, settings, rng)
+                    window = len(keep)
+                    continue
+                noise = rng.random((CHUNK, 1, self.config.vocab_size), dtype=np.float32)
+                chunk, state = self._decode(np.array([token], "int32"), state, np.int32(window), *settings, noise)
+                pending = np.asarray(chunk).tolist()
+                window += CHUNK
+            token = pending.pop(0)
         if stop and len(text) > len(shown):
             yield text[len(shown):]
 

@@ -83,7 +83,7 @@ def test_sampling_settings_seeds_and_no_retracing(trained):
     texts = {model.generate("JULIET:\n", temperature=t, top_k=k, top_p=p, seed=s, **kw)
              for t, k, p, s in [(1.5, 0, 1.0, 1), (1.5, 0, 1.0, 2), (0.7, 5, 0.9, 1), (1.0, 50, 0.5, 4)]}
     assert len(texts) >= 3  # different settings and seeds really change the text
-    assert model._step.experimental_get_tracing_count() == 1
+    assert model._decode.experimental_get_tracing_count() == 1
     assert model._prefill.experimental_get_tracing_count() == 1
 
 
