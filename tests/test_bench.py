@@ -31,9 +31,9 @@ def test_lm_generate_random_weights(capsys):
     r = _json_of(capsys)
     assert r["bench"] == "lm_generate" and r["params"] > 0 and r["new_tokens"] == 6
     assert r["tokens_per_s"] > 0 and r["first_token_ms"] > 0 and r["compile_s"] > 0
-    # changing temperature / top-k / top-p never retraces the compiled prefill and step
+    # changing temperature / top-k / top-p never retraces the compiled prefill and decoding loop
     assert r["setting_change"]["retraces"] == 0
-    assert r["setting_change"]["tracing_counts"] == {"prefill": 1, "step": 1}
+    assert r["setting_change"]["tracing_counts"] == {"prefill": 1, "decode": 1}
 
 
 def test_lm_train(capsys):

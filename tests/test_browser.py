@@ -20,10 +20,20 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromi
 
 
 @pytest.fixture(scope="module")
-def page():
+def server():
+    """The app as a person opens it: `python app.py` on the bundled models (SEQLAB_TEST_URL: a running one)."""
+    if os.environ.get("SEQLAB_TEST_URL"):
+        yield apphelpers.shared_server()
+        return
+    app = apphelpers.AppServer({"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODEL": "", "SEQLAB_CLASSIFIER": ""})
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def page(server):
     from playwright.sync_api import sync_playwright
 
-    server = apphelpers.shared_server()
     os.makedirs(ARTIFACTS, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -99,16 +109,15 @@ def test_generate_side_by_side(page):
     assert all(outputs.nth(i).input_value().strip() for i in range(2))
 
 
-def test_stop_ends_generation_at_once(page):
+def test_stop_ends_generation_at_once(page, server):
     """Stop cancels the side-by-side generation (2 x 500 tokens) mid-way; the page is usable at once."""
     tab(page, "Generate")
     max_tokens = page.locator("input[aria-label='number input for Max new tokens']:visible")
     max_tokens.fill("500")
     max_tokens.press("Tab")
-    server = apphelpers.shared_server()
     stops_before = len(re.findall(r"compare stopped by the client", server.log_text()))
     page.get_by_role("button", name="Generate", exact=True).click()
-    # streaming has begun (the outputs show Gradio's "generating" state); the tiny test models make the
+    # streaming has begun (the outputs show Gradio's "generating" state); the bundled models make the
     # 2 x 500 tokens in about a second, so Stop goes at once
     page.locator(".generating").first.wait_for(state="attached")
     # a DOM click at once (Playwright's click() waits for the busy page to settle, which can take a second)
