@@ -75,7 +75,9 @@ def train(args, argv) -> int:
     keras.utils.set_random_seed(args.seed)
     model = build(config)
     if bert_folder:
-        model.bert.load_weights(os.path.join(bert_folder, "model.weights.h5"))
+        from lm.checkpoint import load_weights
+
+        load_weights(model.bert, os.path.join(bert_folder, "model.weights.h5"))
     lr = args.lr or (1e-4 if args.arch == "bert" else 1e-3)
     model.compile(optimizer=keras.optimizers.Adam(lr), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

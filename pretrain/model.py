@@ -160,6 +160,8 @@ def save(model: BertPretrainer, folder: str) -> None:
 
 
 def load(folder: str, all_outputs: bool = False) -> BertPretrainer:
+    from lm.checkpoint import load_weights  # names the file when it is missing, truncated or corrupted
+
     model = build(BertConfig.load(folder), all_outputs=all_outputs)
-    model.load_weights(os.path.join(folder, "model.weights.h5"))
+    load_weights(model, os.path.join(folder, "model.weights.h5"))
     return model

@@ -201,7 +201,9 @@ def latest_checkpoint(work: str):
 
 
 def restore_checkpoint(model, folder: str) -> None:
-    model.load_weights(os.path.join(folder, "model.weights.h5"))
+    from lm.checkpoint import load_weights  # names the file when it is truncated or corrupted
+
+    load_weights(model, os.path.join(folder, "model.weights.h5"))
     for store, variables in (("optimizer.npz", model.optimizer.variables), ("rng.npz", model.non_trainable_variables)):
         saved = np.load(os.path.join(folder, store))
         if len(saved.files) != len(variables):

@@ -179,3 +179,31 @@ def test_unknown_model_name_is_a_clear_error():
         lm.load("../../etc")
     bad = run("-m", "lm.generate", "--model", "no-such-model")
     assert bad.returncode == 2 and "not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_hub_repo_ids_go_through_huggingface_hub(trained, tmp_path):
+    """The real snapshot_download path, offline: a Hub cache laid out as huggingface_hub writes it."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.helpers import ENV, ROOT
+
+    repo = tmp_path / "hub" / "models--seqlab--tiny-lm"
+    revision = "0" * 40
+    shutil.copytree(trained[1]["transformer"], repo / "snapshots" / revision,
+                    ignore=shutil.ignore_patterns("checkpoint*", "logs"))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    env = dict(ENV, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"))
+
+    def generate(model):
+        return subprocess.run([sys.executable, "-m", "lm.generate", "--model", model, "--prompt", "ROMEO:",
+                               "--max-new-tokens", "10", "--temperature", "0"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    done = generate("seqlab/tiny-lm")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("ROMEO:") and len(done.stdout) > len("ROMEO:")
+    missing = generate("seqlab/not-there")
+    assert missing.returncode == 2 and "could not fetch model 'seqlab/not-there'" in missing.stderr

@@ -345,3 +345,16 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(corpus_dir
     assert "loss became NaN" in err and "Traceback" not in err
     assert os.path.exists(os.path.join(out, "work", "checkpoints", "latest"))
     assert not os.path.exists(os.path.join(out, "metrics.json"))
+
+
+def test_truncated_weights_file_gives_an_error_naming_it(trained, tmp_path):
+    import shutil
+
+    import pretrain
+
+    folder = tmp_path / "broken"
+    shutil.copytree(trained, folder, ignore=shutil.ignore_patterns("work"))
+    weights = folder / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(OSError, match="model.weights.h5 is truncated or corrupted"):
+        pretrain.load(str(folder))
