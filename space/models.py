@@ -93,62 +93,57 @@ def _warm_bert(b) -> None:
             break
 
 
+def _timed_load(what: str, spec: str, registry: Registry, load):
+    """The model `load(spec)` returns, timed; or None after logging and noting why it could not be loaded."""
+    start = time.perf_counter()
+    try:
+        model = load(spec)
+    except Exception as e:  # OSError (missing, Hub unreachable), ValueError (bad folder), anything from loading
+        message = f"{what} {spec!r} could not be loaded: {e}"
+        log.warning(message)
+        registry.notices.append(message)
+        return None
+    registry.seconds[getattr(model, "name", spec)] = seconds = time.perf_counter() - start
+    log.info("loaded %s %s in %.1f s", what.lower(), spec, seconds)
+    return model
+
+
 def _load_lm(spec: str, registry: Registry, warm: bool) -> bool:
     import lm
 
-    start = time.perf_counter()
-    try:
+    def load(spec):
         m = lm.load(spec)
         if warm:
             _warm_lm(m)
-    except Exception as e:  # OSError (missing, Hub unreachable), ValueError (bad folder), anything from loading
-        message = f"Language model {spec!r} could not be loaded: {e}"
-        log.warning(message)
-        registry.notices.append(message)
+        return m
+
+    m = _timed_load("Language model", spec, registry, load)
+    if m is None:
         return False
-    name = m.name
-    if name in registry.lms:  # two folders with the same base name: keep both, tell them apart
-        name = spec
-    registry.lms[name] = m
-    registry.seconds[name] = time.perf_counter() - start
-    log.info("loaded language model %s from %s in %.1f s", name, spec, registry.seconds[name])
+    # two folders with the same base name: keep both, tell them apart
+    registry.lms[spec if m.name in registry.lms else m.name] = m
     return True
 
 
 def _load_bert(spec: str, registry: Registry, warm: bool) -> bool:
-    start = time.perf_counter()
-    try:
-        import pretrain
+    import pretrain
 
+    def load(spec):
         b = pretrain.load(spec)
         if warm:
             _warm_bert(b)
-    except Exception as e:
-        message = f"BERT model {spec!r} could not be loaded: {e}"
-        log.warning(message)
-        registry.notices.append(message)
-        return False
-    registry.bert = b
-    registry.seconds[getattr(b, "name", spec)] = time.perf_counter() - start
-    log.info("loaded BERT model %s in %.1f s", spec, time.perf_counter() - start)
-    return True
+        return b
+
+    registry.bert = _timed_load("BERT model", spec, registry, load) or registry.bert
+    return registry.bert is not None
 
 
 def _load_classifier(spec: str, registry: Registry) -> bool:
-    start = time.perf_counter()
-    try:
-        import classify
+    import classify
 
-        clf = classify.load(spec)  # warms itself (one prediction: every request has the same shape)
-    except Exception as e:
-        message = f"Classifier {spec!r} could not be loaded: {e}"
-        log.warning(message)
-        registry.notices.append(message)
-        return False
-    registry.classifier = clf
-    registry.seconds[getattr(clf, "name", spec)] = time.perf_counter() - start
-    log.info("loaded classifier %s in %.1f s", spec, time.perf_counter() - start)
-    return True
+    # classify.load warms the model itself (one prediction: every request has the same shape)
+    registry.classifier = _timed_load("Classifier", spec, registry, classify.load) or registry.classifier
+    return registry.classifier is not None
 
 
 def load(lm_models: str | list[str] | None = None, bert_model: str | None = None, warm: bool = True,

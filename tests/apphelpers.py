@@ -65,9 +65,9 @@ LM_ARGS = ["--level", "char", "--steps", "30", "--layers", "1", "--dim", "32", "
 BERT_ARGS = ["--layers", "1", "--hidden", "32", "--heads", "2", "--seq-len", "64", "--steps", "10", "--batch-size", "8"]
 
 
-def _source_hash() -> str:
-    h = hashlib.sha256(repr((LM_ARGS, BERT_ARGS)).encode())
-    for package in ("lm", "pretrain", "corpus"):
+def _hash_sources(h, packages) -> str:
+    """`h` updated with every .py file of the packages: cached test models are rebuilt when the code changes."""
+    for package in packages:
         for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, package))):
             dirs[:] = sorted(d for d in dirs if d not in ("models", "__pycache__"))
             for name in sorted(files):
@@ -75,6 +75,10 @@ def _source_hash() -> str:
                     h.update(name.encode())
                     h.update(open(os.path.join(folder, name), "rb").read())
     return h.hexdigest()[:16]
+
+
+def _source_hash() -> str:
+    return _hash_sources(hashlib.sha256(repr((LM_ARGS, BERT_ARGS)).encode()), ("lm", "pretrain", "corpus"))
 
 
 def _run_all(commands: list[list[str]], log_dir: str) -> None:
@@ -135,14 +139,7 @@ CLASSIFIER_ARGS = ["--arch", "cnn", "--epochs", "2", "--seq-len", "16", "--dim",
 def _classifier_hash(vocab_folder: str) -> str:
     h = hashlib.sha256(repr(CLASSIFIER_ARGS).encode())
     h.update(open(os.path.join(vocab_folder, "vocab.txt"), "rb").read())
-    for package in ("classify", "pretrain", "lm"):
-        for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, package))):
-            dirs[:] = sorted(d for d in dirs if d not in ("models", "__pycache__"))
-            for name in sorted(files):
-                if name.endswith(".py"):
-                    h.update(name.encode())
-                    h.update(open(os.path.join(folder, name), "rb").read())
-    return h.hexdigest()[:16]
+    return _hash_sources(h, ("classify", "pretrain", "lm"))
 
 
 def tiny_classifier() -> str:
