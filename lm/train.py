@@ -102,12 +102,13 @@ def train(args, argv) -> int:
     keras.utils.set_random_seed(args.seed)
     model = build(config)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    x0, y0 = data.batch(train_ids, 0, args.batch_size, config.seq_len, args.seed)
     val_x, val_y, val_w = data.windows(val_ids[:config.seq_len * 64 + 1], config.seq_len)  # fixed slice: comparable
 
     # --steps may grow on a resumed run; a --minutes budget is turned into steps once, on the first run.
     total = args.steps or (checkpoint.read_state(resume)["total_steps"] if resume
-                           else _estimate_steps(model, loss_fn, x0, y0, args))
+                           else _estimate_steps(model, loss_fn,
+                                                *data.batch(train_ids, 0, args.batch_size, config.seq_len, args.seed),
+                                                args))
     state = {"step": 0, "seconds": 0.0, "history": []}
     optimizer = keras.optimizers.AdamW(learning_rate=schedule(args.lr, args.warmup, total), weight_decay=0.01,
                                        clipnorm=1.0)
