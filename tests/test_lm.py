@@ -174,9 +174,9 @@ def test_bad_cli_input_exits_with_a_clear_message(tmp_path, args, message):
     assert message in done.stderr and "Traceback" not in done.stderr
 
 
-def test_unknown_model_name_is_a_clear_error():
+def test_unknown_model_name_is_a_clear_error(tmp_path):
     with pytest.raises(OSError, match="not a SeqLab language model folder"):
-        lm.load("../../etc")
+        lm.load(str(tmp_path))  # a real folder, but no model in it
     bad = run("-m", "lm.generate", "--model", "no-such-model")
     assert bad.returncode == 2 and "not found" in bad.stderr and "Traceback" not in bad.stderr
 
