@@ -30,6 +30,13 @@ def plot(path: str, state: dict) -> bool:
     return True
 
 
+INIT_NOTE = {
+    "local": "`local`: the heads of the first half of the layers start on the neighbours i-2, i-1, i+1, i+2 "
+             "(`pretrain.model.local_attention_init`); the architecture is BERT's, only the starting weights differ",
+    "random": "`random`: BERT's own N(0, 0.02) for every weight",
+}
+
+
 def write(folder: str, metrics: dict, state: dict, config) -> None:
     has_plot = plot(os.path.join(folder, "loss_curve.png"), state)
     cfg = dataclasses.asdict(config)
@@ -48,6 +55,7 @@ Devlin et al. (2019), by SeqLab's `pretrain` package.
 - Steps: {metrics['steps']} (batch {metrics['batch_size']}, sequence {metrics['seq_len']}); training time
   {metrics['seconds'] / 60:.1f} minutes
 - Parameters: {metrics['parameters']:,}; vocabulary {cfg['vocab_size']} WordPiece tokens (lowercase)
+- Initial attention: {INIT_NOTE.get(metrics.get('attention_init', 'random'), '')}
 
 ## Validation (held-out documents)
 

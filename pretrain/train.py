@@ -56,6 +56,9 @@ def parse_args(argv):
     p.add_argument("--jit", action="store_true", help="XLA-compile the train step")
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (and validations)")
     p.add_argument("--push-to-hub", metavar="REPO", help="upload the finished model to this Hugging Face repo")
+    p.add_argument("--attention-init", choices=("local", "random"), default="local",
+                   help="local: the first half of the layers start with heads on fixed neighbours (i-2, i-1, i+1, "
+                        "i+2), which skips the unigram plateau; random: BERT's own N(0, 0.02)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -340,6 +343,9 @@ def run(a, argv) -> int:
     schedule = make_schedule(a.lr, warmup, state["total"] or 10**9)
     with distribution_scope():
         model = bert.build(config)
+        if a.attention_init == "local" and not found:
+            bert.local_attention_init(model, offsets=(-2, -1, 1, 2), layers=range((config.num_layers + 1) // 2),
+                                      seed=a.seed)
         compile_model(model, a, schedule)
     if found:
         restore_checkpoint(model, found[0])
@@ -394,7 +400,7 @@ def finish(a, argv, model, tokens, state) -> None:
     metrics = {**last, "steps": state["step"], "seconds": round(state["seconds"], 1),
                "command": "python -m pretrain.train " + shlex.join(argv), "corpus": a.corpus,
                "preset": a.preset, "seq_len": a.seq_len, "batch_size": a.batch_size,
-               "parameters": int(model.count_params())}
+               "attention_init": a.attention_init, "parameters": int(model.count_params())}
     tmp = os.path.join(a.out, ".metrics.json.tmp")
     with open(tmp, "w") as f:
         json.dump(metrics, f, indent=2)
@@ -404,8 +410,12 @@ def finish(a, argv, model, tokens, state) -> None:
     if a.push_to_hub:
         from huggingface_hub import HfApi
         api = HfApi()
-        api.create_repo(a.push_to_hub, exist_ok=True)
-        api.upload_folder(folder_path=a.out, repo_id=a.push_to_hub, ignore_patterns=["work/*", ".*"])
+        try:
+            api.create_repo(a.push_to_hub, exist_ok=True)
+            api.upload_folder(folder_path=a.out, repo_id=a.push_to_hub, ignore_patterns=["work/*", ".*"])
+        except Exception as e:  # offline, no token, no rights: the trained model is safe on disk either way
+            raise OSError(f"the model is saved in {a.out}, but pushing it to {a.push_to_hub} failed: "
+                          f"{type(e).__name__}: {e}") from None
         print(f"pushed to https://huggingface.co/{a.push_to_hub}", file=sys.stderr)
 
 

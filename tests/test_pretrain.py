@@ -195,6 +195,25 @@ def test_mlm_head_is_tied_to_the_input_embedding_and_only_scores_masked_position
     assert not np.allclose(np.asarray(m(x)["mlm"]), logits)
 
 
+def test_local_attention_init_points_each_head_at_its_neighbour():
+    """At step 0 the head given offset d already puts most of its attention on token i + d (not on itself)."""
+    from pretrain.model import BertConfig, build, local_attention_init
+    m = build(BertConfig(vocab_size=500, num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128,
+                         max_positions=64, dropout=0.0))
+    before = [np.asarray(w).copy() for w in m.blocks[1].weights]
+    local_attention_init(m, offsets=(-2, -1, 1, 2), layers=[0])
+    ids = np.random.default_rng(0).integers(5, 500, (4, 48)).astype("int32")
+    x = m.embeddings_norm(m.token_embedding(ids) + m.segment_embedding(ids * 0) +
+                          m.position_embedding(m.token_embedding(ids)))
+    _, scores = m.blocks[0]._self_attention_layer(x, x, return_attention_scores=True)
+    scores = np.asarray(scores)  # [batch, head, query, key]
+    for head, offset in enumerate((-2, -1, 1, 2)):
+        on_target = np.mean([scores[:, head, q, q + offset] for q in range(4, 40)])
+        on_self = np.mean([scores[:, head, q, q] for q in range(4, 40)])
+        assert on_target > 0.4 and on_target > 2 * on_self, (head, on_target, on_self)
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, m.blocks[1].weights))  # layer 1 untouched
+
+
 def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     from pretrain import model as bert
     m = small_model()
@@ -345,6 +364,23 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(corpus_dir
     assert "loss became NaN" in err and "Traceback" not in err
     assert os.path.exists(os.path.join(out, "work", "checkpoints", "latest"))
     assert not os.path.exists(os.path.join(out, "metrics.json"))
+
+
+def test_bf16_run_then_a_failed_push_keeps_the_model(corpus_dir, vocab_dir, tmp_path):
+    """--precision bf16 trains and saves a usable float32 model; a push that cannot reach the Hub says so in one
+    line and loses nothing (offline here, the same path as a missing token or a repo without rights)."""
+    out = str(tmp_path / "bf16")
+    done = subprocess.run([sys.executable, "-m", "pretrain.train", "--corpus", corpus_dir, "--vocab", vocab_dir,
+                           "--out", out, "--steps", "6", "--precision", "bf16", "--push-to-hub", "seqlab/none"] + TINY,
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=ROOT, HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert f"the model is saved in {out}, but pushing it to seqlab/none failed" in done.stderr
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    assert metrics["steps"] == 6 and np.isfinite(metrics["mlm_loss"])
+    import pretrain
+    (guesses,) = pretrain.load(out).fill_mask("the cow and the [MASK] by the barn .")
+    assert len(guesses) == 5 and all(np.isfinite(p) and 0 <= p <= 1 for _, p in guesses)
 
 
 def test_truncated_weights_file_gives_an_error_naming_it(trained, tmp_path):
