@@ -54,7 +54,8 @@ Devlin et al. (2019), by SeqLab's `pretrain` package.
 - Command: `{metrics['command']}`
 - Steps: {metrics['steps']} (batch {metrics['batch_size']}, sequence {metrics['seq_len']}); training time
   {metrics['seconds'] / 60:.1f} minutes
-- Parameters: {metrics['parameters']:,}; vocabulary {cfg['vocab_size']} WordPiece tokens (lowercase)
+- Parameters: {metrics['parameters']:,}; vocabulary {cfg['vocab_size']} WordPiece tokens (lowercase), made first by
+  `python -m pretrain.vocab --corpus {metrics['corpus']} --size {cfg['vocab_size']} --out DIR` (DIR = `--vocab`)
 - Initial attention: {INIT_NOTE.get(metrics.get('attention_init', 'random'), '')}
 
 ## Validation (held-out documents)
