@@ -177,7 +177,7 @@ def local_attention_init(model: BertPretrainer, offsets=(-2, -1, 1, 2), scale: f
     head h's query is its key rotated by `offsets[h % len(offsets)]` positions, so q_i . k_j peaks at
     j = i + offset (`scale` sets how sharply; `loudness` how strong positions are against token embeddings).
     A None offset leaves that head free. Only initial weights change: the model is still BERT, and exports to
-    Hugging Face unchanged. On kjv+shakespeare it lifts MLM accuracy after 1,500 tiny steps from 0.144 to 0.262.
+    Hugging Face unchanged. On kjv+shakespeare it lifts MLM accuracy after 1,500 tiny steps from 0.142 to 0.256.
     """
     import numpy as np
 
