@@ -16,7 +16,7 @@ RESULTS = os.path.join(ROOT, "bench", "results", "sentiment.json")
 COMMON = ["--arch", "bert", "--data", "sentiment", "--lr", "3e-4", "--epochs", "12", "--patience", "3"]
 
 
-def run(init: str, seed: int) -> dict:
+def run(init: str, seed: int) -> tuple[str, dict]:
     key = f"bert-{'pretrained' if init == 'bert' else 'random'}" + (f"-seed{seed}" if seed else "")
     out = os.path.join(ROOT, "runs", f"sentiment-{key}")
     extra = ["--init", "bert"] if init == "bert" else ["--init", "random", "--vocab", "pretrain/models/bert"]
