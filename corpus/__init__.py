@@ -1,7 +1,7 @@
 """Corpora shared by every SeqLab model: named, local files or folders, and `hf:` data sets.
 
-A corpus is a list of documents. Each document carries a `group` (a play, a Bible chapter, a file) and the
-held-out split is made by group, so validation text never shares a play or chapter with training text.
+A corpus is a list of documents (a play, a book of the Bible, a file). Each carries a `group` and the held-out
+split is made by group, so validation text never shares a play or book with training text.
 """
 from __future__ import annotations
 

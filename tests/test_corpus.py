@@ -49,12 +49,36 @@ def test_hf_dataset_path_loads_a_local_dataset(tmp_path):
     assert len(docs) == 120
 
 
-def test_named_corpora_are_cleaned_plays_and_chapters():
+def test_named_corpora_are_cleaned_plays_and_books():
     plays = corpus.load("shakespeare")
-    assert len({d.group for d in plays}) == 38
+    assert len(plays) == len({d.group for d in plays}) == 38  # a document is a whole play
     text = corpus.text_of(plays)
     assert 4_500_000 < len(text) < 5_000_000
     assert "ROMEO:\n" in text and text.count("**") + text.count("_") < 100  # markdown marks stripped (a few stray ones remain in 4.8 M)
     kjv = corpus.load("kjv")
-    assert len(kjv) == 1189
-    assert kjv[0].text.startswith("In the beginning God created the heaven and the earth.\n")
+    assert len(kjv) == 66  # a document is a whole book
+    genesis = kjv[0].text
+    assert genesis.startswith("In the beginning God created the heaven and the earth.\n")
+    assert genesis.count("\n\n") == 49  # its 50 chapters, a blank line between them
+
+
+def test_modern_corpora_sotu_speeches_and_snippet_documents():
+    speeches = corpus.load("sotu")
+    assert len(speeches) == 233 and speeches[0].group == "1790_george_washington_n"
+    last = speeches[-1].text.splitlines()
+    assert "(Applause" not in speeches[-1].text and 400 < len(last) < 700  # one sentence a line
+    assert last[-1] == "Thank you for your patience."
+    snippets = corpus.load("snippets")
+    sources = {d.group.split("/")[0] for d in snippets}
+    assert sources == {"amazonReviewSnippets", "nytEditorialSnippets"}
+    text = corpus.text_of(snippets)
+    reviews = corpus.load("imdb")
+    assert len(reviews) == 25_000 and reviews[0].text.startswith("I rented I AM CURIOUS-YELLOW")
+    assert "<br" not in corpus.text_of(reviews[:500])
+    from classify.data import load as load_labelled
+    movie_texts, _, _ = load_labelled("sentiment")
+    lines = set((text + corpus.text_of(reviews)).lower().splitlines())
+    # the classifiers' test set (Rotten Tomatoes snippets) stays out of every pretraining corpus; only stock
+    # phrases ("A complete waste of time.") occur in both
+    shared = [t for t in movie_texts if len(t.split()) >= 8 and t.lower() in lines]
+    assert not shared, shared[:3]
