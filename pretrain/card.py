@@ -37,8 +37,21 @@ INIT_NOTE = {
 }
 
 
+EARLY_MODERN = ('bert.fill_mask("in the beginning god created the [MASK] and the earth")\n'
+                'bert.next_sentence("to be, or not to be:", "that is the question")',
+                "Trained on a few million words of Early Modern English (King James Bible, Shakespeare): it knows "
+                "that register and little else, and its predictions carry the biases of those texts.")
+OTHER = ('bert.fill_mask("the acting was [MASK] and the story was dull.")\n'
+         'bert.next_sentence("I saw this film last night.", "The acting was wonderful.")',
+         "Trained from scratch on a few million words of `{corpus}` only: it knows that text's register and "
+         "little else, and its predictions carry the biases of that text.")
+
+
 def write(folder: str, metrics: dict, state: dict, config) -> None:
     has_plot = plot(os.path.join(folder, "loss_curve.png"), state)
+    old_english = {"kjv", "shakespeare"} & set(metrics["corpus"].split(","))
+    example, limits = EARLY_MODERN if old_english else OTHER
+    limits = limits.format(corpus=metrics["corpus"])
     cfg = dataclasses.asdict(config)
     text = f"""---
 language: en
@@ -57,6 +70,8 @@ Devlin et al. (2019), by SeqLab's `pretrain` package.
 - Parameters: {metrics['parameters']:,}; vocabulary {cfg['vocab_size']} WordPiece tokens (lowercase), made first by
   `python -m pretrain.vocab --corpus {metrics['corpus']} --size {cfg['vocab_size']} --out DIR` (DIR = `--vocab`)
 - Initial attention: {INIT_NOTE.get(metrics.get('attention_init', 'random'), '')}
+- Masking: {metrics.get('mask_rate', 0.15):.0%} of the tokens in training (80% [MASK], 10% random, 10% unchanged);
+  validation always masks 15%, as BERT does
 
 ## Validation (held-out documents)
 
@@ -71,16 +86,14 @@ Devlin et al. (2019), by SeqLab's `pretrain` package.
 ```python
 import pretrain
 bert = pretrain.load("{os.path.basename(os.path.abspath(folder))}")   # or a folder / hub repo id
-bert.fill_mask("in the beginning god created the [MASK] and the earth")
-bert.next_sentence("to be, or not to be:", "that is the question")
+{example}
 ```
 
 Export for Hugging Face transformers: `python -m pretrain.export --model FOLDER --out HFDIR`.
 
 ## Limits
 
-Trained on a few million words of Early Modern English (King James Bible, Shakespeare): it knows that
-register and little else, and its predictions carry the biases of those texts.
+{limits}
 """
     tmp = os.path.join(folder, ".README.md.tmp")
     with open(tmp, "w", encoding="utf-8") as f:

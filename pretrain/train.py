@@ -90,13 +90,15 @@ def prepare_data(a, tokens: list[str], work: str):
     import corpus
     from pretrain import data, vocab
 
-    key = {"corpus": a.corpus, "vocab": hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16],
+    docs = corpus.load(a.corpus)  # cheap once cached; its fingerprint notices a corpus that changed under a name
+    fingerprint = hashlib.sha256("".join(f"{d.group}\t{len(d.text)}\n" for d in docs).encode()).hexdigest()[:16]
+    key = {"corpus": a.corpus, "documents": fingerprint,
+           "vocab": hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16],
            "seed": a.seed, "val_fraction": VAL_FRACTION}
     folder = os.path.join(work, "data")
     meta = os.path.join(folder, "key.json")
     if os.path.exists(meta) and json.load(open(meta)) == key:
         return folder
-    docs = corpus.load(a.corpus)
     train_docs, val_docs = corpus.split(docs, VAL_FRACTION, seed=a.seed)
     tok = vocab.make_tokenizer(tokens)
     os.makedirs(folder, exist_ok=True)
@@ -332,8 +334,9 @@ def run(a, argv) -> int:
     specials = {s: tokens.index(s) for s in vocab.SPECIALS}
     stream = data.Batches(os.path.join(folder, "train"), a.seq_len, a.batch_size, len(tokens), a.mask_rate,
                           a.max_predictions, a.seed, specials)
-    val_batches = data.Batches(os.path.join(folder, "val"), a.seq_len, a.batch_size, len(tokens), a.mask_rate,
-                               a.max_predictions, a.seed, specials).fixed(VAL_BATCHES)
+    # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare
+    val_batches = data.Batches(os.path.join(folder, "val"), a.seq_len, a.batch_size, len(tokens), 0.15,
+                               20, a.seed, specials).fixed(VAL_BATCHES)
 
     if a.precision != "fp32":
         keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[a.precision])
@@ -400,7 +403,8 @@ def finish(a, argv, model, tokens, state) -> None:
     metrics = {**last, "steps": state["step"], "seconds": round(state["seconds"], 1),
                "command": "python -m pretrain.train " + shlex.join(argv), "corpus": a.corpus,
                "preset": a.preset, "seq_len": a.seq_len, "batch_size": a.batch_size,
-               "attention_init": a.attention_init, "parameters": int(model.count_params())}
+               "attention_init": a.attention_init, "mask_rate": a.mask_rate,
+               "parameters": int(model.count_params())}
     tmp = os.path.join(a.out, ".metrics.json.tmp")
     with open(tmp, "w") as f:
         json.dump(metrics, f, indent=2)
