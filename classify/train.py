@@ -67,6 +67,7 @@ def train(args, argv) -> int:
 
         # --init random keeps the architecture of the BERT whose vocabulary it uses: a true twin
         bert_config = BertConfig.load(bert_folder or vocab_folder).__dict__
+        bert_config["dropout"] = 0.1  # BERT's fine-tuning dropout, whatever the encoder was pretrained with
         if bert_config["vocab_size"] != len(tokens):
             raise ValueError(f"the vocabulary has {len(tokens)} tokens but the BERT expects {bert_config['vocab_size']}")
     config = ClassifierConfig(arch=args.arch, vocab_size=len(tokens), labels=names, seq_len=args.seq_len,
