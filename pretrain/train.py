@@ -85,7 +85,7 @@ def check_args(a) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- data
-def prepare_data(a, tokens: list[str], work: str):
+def prepare_data(a, tokens: list[str], work: str, resuming: bool = False):
     """Token shards for the train and held-out splits, built once per (corpus, vocab, seed) and reused."""
     import corpus
     from pretrain import data, vocab
@@ -97,8 +97,13 @@ def prepare_data(a, tokens: list[str], work: str):
            "seed": a.seed, "val_fraction": VAL_FRACTION}
     folder = os.path.join(work, "data")
     meta = os.path.join(folder, "key.json")
-    if os.path.exists(meta) and json.load(open(meta)) == key:
-        return folder
+    if os.path.exists(meta):
+        old = json.load(open(meta))
+        if old == key:
+            return folder
+        if resuming and old.get("documents") != fingerprint:
+            raise UsageError(f"the documents of corpus {a.corpus!r} changed since this run's checkpoints in {work}: "
+                             "resuming would mix two data sets; use another --out")
     train_docs, val_docs = corpus.split(docs, VAL_FRACTION, seed=a.seed)
     tok = vocab.make_tokenizer(tokens)
     os.makedirs(folder, exist_ok=True)
@@ -330,13 +335,13 @@ def run(a, argv) -> int:
         state["total"] = a.steps
     budget_s = a.minutes * 60 if a.minutes else math.inf
 
-    folder = prepare_data(a, tokens, work)
+    folder = prepare_data(a, tokens, work, resuming=bool(found))
     specials = {s: tokens.index(s) for s in vocab.SPECIALS}
     stream = data.Batches(os.path.join(folder, "train"), a.seq_len, a.batch_size, len(tokens), a.mask_rate,
                           a.max_predictions, a.seed, specials)
     # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare
     val_batches = data.Batches(os.path.join(folder, "val"), a.seq_len, a.batch_size, len(tokens), 0.15,
-                               20, a.seed, specials).fixed(VAL_BATCHES)
+                               max(20, math.ceil(0.15 * a.seq_len)), a.seed, specials).fixed(VAL_BATCHES)
 
     if a.precision != "fp32":
         keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[a.precision])
