@@ -4,12 +4,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tarfile
 
 import numpy as np
 
 from corpus import CorpusError, read_text
-from corpus.named import CACHE, fetch
+from corpus.named import CACHE, fetch, vader_file
 
 SENTIMENT_LABELS = ("negative", "positive")
 
@@ -36,11 +35,7 @@ def _sentiment():
     """Movie-review snippets rated -4..4 by people; the sign is the label, near-neutral ones are dropped."""
     cached = os.path.join(CACHE, "movie_reviews.tsv")
     if not os.path.exists(cached):
-        with tarfile.open(fetch("sentiment")) as outer:
-            inner_file = next(m for m in outer.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
-            with tarfile.open(fileobj=io.BytesIO(outer.extractfile(inner_file).read())) as inner:
-                member = next(m for m in inner.getmembers() if m.name.endswith("movieReviewSnippets_GroundTruth.txt"))
-                raw = inner.extractfile(member).read().decode("utf-8")
+        raw = vader_file(fetch("sentiment"), "movieReviewSnippets_GroundTruth.txt")
         with open(cached + ".tmp", "w", encoding="utf-8") as f:
             f.write(raw.replace("\r\n", "\n"))
         os.replace(cached + ".tmp", cached)

@@ -178,24 +178,29 @@ def _sotu(tgz: str) -> list[tuple[str, str]]:
     return docs
 
 
+def vader_file(sdist: str, suffix: str) -> str:
+    """Text of the file ending in `suffix` inside the tarball that VADER's sdist nests (hutto_ICWSM_2014.tar.gz)."""
+    import io
+
+    with tarfile.open(sdist) as outer:
+        inner_file = next(m for m in outer.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
+        with tarfile.open(fileobj=io.BytesIO(outer.extractfile(inner_file).read())) as inner:
+            member = next(m for m in inner.getmembers() if m.name.endswith(suffix))
+            return inner.extractfile(member).read().decode("utf-8", "replace")
+
+
 def _snippets(sdist: str) -> list[tuple[str, str]]:
     """VADER's Amazon-review and NYT-editorial snippets as their documents (a review, an editorial), one sentence
     a line. Its movie-review snippets are left out on purpose: they are the sentiment set classifiers are tested on.
     """
-    import io
-
     docs: dict[str, list[str]] = {}
-    with tarfile.open(sdist) as outer:
-        inner_file = next(m for m in outer.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
-        with tarfile.open(fileobj=io.BytesIO(outer.extractfile(inner_file).read())) as inner:
-            for source in ("amazonReviewSnippets", "nytEditorialSnippets"):
-                member = next(m for m in inner.getmembers() if m.name.endswith(f"{source}_GroundTruth.txt"))
-                for line in inner.extractfile(member).read().decode("utf-8", "replace").splitlines():
-                    parts = line.rstrip("\r").split("\t")
-                    if len(parts) == 3 and parts[2].strip():
-                        doc, _, n = parts[0].partition("_")
-                        docs.setdefault(f"{source}/{doc}", []).append(
-                            (int(n) if n.isdigit() else 0, parts[2].strip().replace("''", '"')))
+    for source in ("amazonReviewSnippets", "nytEditorialSnippets"):
+        for line in vader_file(sdist, f"{source}_GroundTruth.txt").splitlines():
+            parts = line.rstrip("\r").split("\t")
+            if len(parts) == 3 and parts[2].strip():
+                doc, _, n = parts[0].partition("_")
+                docs.setdefault(f"{source}/{doc}", []).append(
+                    (int(n) if n.isdigit() else 0, parts[2].strip().replace("''", '"')))
     # sentences in their numbered order (a few are out of order in the file), so true continuations stay true
     return [("\n".join(t for _, t in sorted(sentences, key=lambda x: x[0])) + "\n", key)
             for key, sentences in docs.items()]

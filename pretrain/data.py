@@ -15,6 +15,7 @@ import numpy as np
 from pretrain.vocab import SPECIALS
 
 IS_NEXT, NOT_NEXT = 0, 1  # Hugging Face's labels: 0 = B continues A
+BERT_MASK_RATE, BERT_MAX_PREDICTIONS = 0.15, 20  # BERT's masking at 128 tokens: validation and evaluate use it
 SHARD_TOKENS = 4_000_000  # tokens per shard: small enough to write in one go, large enough to mix documents
 
 
@@ -181,7 +182,7 @@ def pack_texts(tokenizer, a: str, b: str | None, seq_len: int, cls: int, sep: in
 
 
 # -------------------------------------------------------------------------------------------------- masking
-def mask_tokens(ids: np.ndarray, rng: np.random.Generator, vocab_size: int, mask_rate: float = 0.15,
+def mask_tokens(ids: np.ndarray, rng: np.random.Generator, vocab_size: int, mask_rate: float = BERT_MASK_RATE,
                 max_predictions: int = 20, mask_id: int = 4, n_special: int = len(SPECIALS)):
     """BERT's MLM corruption, vectorized: returns (masked ids, positions, labels, weights).
 
@@ -222,8 +223,8 @@ class Batches:
     (integer work, no tokenizing), so "data position" is simply the step.
     """
 
-    def __init__(self, folder: str, seq_len: int, batch_size: int, vocab_size: int, mask_rate=0.15,
-                 max_predictions=20, seed=0, specials=None):
+    def __init__(self, folder: str, seq_len: int, batch_size: int, vocab_size: int, mask_rate=BERT_MASK_RATE,
+                 max_predictions=BERT_MAX_PREDICTIONS, seed=0, specials=None):
         self.shards = open_shards(folder)
         self.seq_len, self.batch_size, self.vocab_size = seq_len, batch_size, vocab_size
         self.mask_rate, self.max_predictions, self.seed = mask_rate, max_predictions, seed

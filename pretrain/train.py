@@ -340,8 +340,10 @@ def run(a, argv) -> int:
     stream = data.Batches(os.path.join(folder, "train"), a.seq_len, a.batch_size, len(tokens), a.mask_rate,
                           a.max_predictions, a.seed, specials)
     # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare
-    val_batches = data.Batches(os.path.join(folder, "val"), a.seq_len, a.batch_size, len(tokens), 0.15,
-                               max(20, math.ceil(0.15 * a.seq_len)), a.seed, specials).fixed(VAL_BATCHES)
+    val_batches = data.Batches(os.path.join(folder, "val"), a.seq_len, a.batch_size, len(tokens),
+                               data.BERT_MASK_RATE,
+                               max(data.BERT_MAX_PREDICTIONS, math.ceil(data.BERT_MASK_RATE * a.seq_len)),
+                               a.seed, specials).fixed(VAL_BATCHES)
 
     if a.precision != "fp32":
         keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[a.precision])
