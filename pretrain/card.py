@@ -53,6 +53,10 @@ def write(folder: str, metrics: dict, state: dict, config) -> None:
     example, limits = EARLY_MODERN if old_english else OTHER
     limits = limits.format(corpus=metrics["corpus"])
     cfg = dataclasses.asdict(config)
+    command = f"Command: `{metrics['command']}`"
+    if metrics.get("commands"):
+        command = "Commands (each resumed the one before on the same folder, at the step shown):\n" + "\n".join(
+            f"  - step {step}: `{line}`" for step, line in metrics["commands"])
     text = f"""---
 language: en
 library_name: keras
@@ -64,7 +68,7 @@ A BERT pretrained from scratch with masked language modelling and next-sentence 
 Devlin et al. (2019), by SeqLab's `pretrain` package.
 
 - Corpus: `{metrics['corpus']}` (10% of document groups held out for validation)
-- Command: `{metrics['command']}`
+- {command}
 - Steps: {metrics['steps']} (batch {metrics['batch_size']}, sequence {metrics['seq_len']}); training time
   {metrics['seconds'] / 60:.1f} minutes
 - Parameters: {metrics['parameters']:,}; vocabulary {cfg['vocab_size']} WordPiece tokens (lowercase), made first by

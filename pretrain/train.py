@@ -2,6 +2,8 @@
 
 Running the same command again on the same --out resumes from the last checkpoint (the data stream is a pure
 function of the step, so resuming needs only weights, optimizer variables, the step and the dropout RNG).
+A larger --steps on a finished --out extends it: the rate jumps back to where a run of that length would be at
+that step, then decays to 0 at the new end. The model card lists every command and the step each one started at.
 Work files (token shards, checkpoints, TensorBoard logs) live in OUT/work/; the finished model is OUT/config.json,
 model.weights.h5, vocab.txt, metrics.json and a model card README.md.
 """
@@ -333,6 +335,11 @@ def run(a, argv) -> int:
                                     "signature": signature}
     if a.steps:
         state["total"] = a.steps
+    # the model card must say how the weights came to be when one run was resumed with other flags
+    command = "python -m pretrain.train " + shlex.join(argv)
+    commands = state.setdefault("commands", [])
+    if not commands or commands[-1][1] != command:
+        commands.append([state["step"], command])
     budget_s = a.minutes * 60 if a.minutes else math.inf
 
     folder = prepare_data(a, tokens, work, resuming=bool(found))
@@ -409,6 +416,7 @@ def finish(a, argv, model, tokens, state) -> None:
     last = dict(zip(names, state["validation"][-1][1:]))
     metrics = {**last, "steps": state["step"], "seconds": round(state["seconds"], 1),
                "command": "python -m pretrain.train " + shlex.join(argv), "corpus": a.corpus,
+               **({"commands": state["commands"]} if len(state.get("commands", [])) > 1 else {}),
                "preset": a.preset, "seq_len": a.seq_len, "batch_size": a.batch_size,
                "attention_init": a.attention_init, "mask_rate": a.mask_rate,
                "parameters": int(model.count_params())}

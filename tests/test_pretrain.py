@@ -264,6 +264,28 @@ def test_interrupted_run_resumes_with_the_same_command(corpus_dir, vocab_dir, tm
     assert steps == sorted(set(steps)) and steps[-1] == 400  # the count continued, nothing repeated
 
 
+def test_larger_steps_extend_a_finished_run_and_changed_documents_are_refused(vocab_dir, tmp_path, capsys):
+    from pretrain import train
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, doc in enumerate(make_documents()):
+        (corpus / f"doc{i:02d}.txt").write_text("\n".join(doc) + "\n")
+    out = str(tmp_path / "run")
+    base = ["--corpus", str(corpus), "--vocab", vocab_dir, "--out", out, "--checkpoint-every", "10"] + TINY
+    assert train.main(base + ["--steps", "10"]) == 0
+    assert train.main(base + ["--steps", "20"]) == 0
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    assert metrics["steps"] == 20 and [step for step, _ in metrics["commands"]] == [0, 10]
+    card = open(os.path.join(out, "README.md")).read()
+    assert "step 0: `python -m pretrain.train" in card and "step 10:" in card and "--steps 20" in card
+    # the same name, other text: resuming would silently mix two data sets
+    (corpus / "doc00.txt").write_text("the ship and the wave by the shore .\n")
+    capsys.readouterr()
+    assert train.main(base + ["--steps", "30"]) == 2
+    err = capsys.readouterr().err
+    assert "documents" in err and "changed" in err, err
+
+
 @pytest.mark.parametrize("change, message", [
     ({"--corpus": "/no/such/corpus"}, "not found"),
     ({"--seq-len": "4096"}, "beyond"),
