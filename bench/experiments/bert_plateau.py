@@ -7,12 +7,10 @@ bench/results/bert_plateau.json under cli-random / cli-local. The other rows of 
 init, more heads, sinusoidal positions alone, no weight decay, 4x batch, 5x rate, a 4,000 vocabulary) were one-off
 variants of the same command; all stayed at 0.135-0.148 (4x batch, not kept there: 0.149 after 750 steps).
 """
-import json
 import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from record import ROOT, pretrain, update
+
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_plateau.json")
 VOCAB = os.path.join(ROOT, "pretrain", "models", "bert")
 COMMON = ["--corpus", "kjv,shakespeare", "--vocab", VOCAB, "--preset", "tiny", "--heads", "4", "--seq-len", "128",
@@ -21,19 +19,11 @@ COMMON = ["--corpus", "kjv,shakespeare", "--vocab", VOCAB, "--preset", "tiny", "
 
 
 def main() -> None:
-    results = json.load(open(RESULTS)) if os.path.exists(RESULTS) else {"runs": {}}
     for init in ("random", "local"):
-        out = os.path.join(ROOT, "runs", f"plateau-{init}")
-        subprocess.run([sys.executable, "-m", "pretrain.train", *COMMON, "--attention-init", init, "--out", out],
-                       cwd=ROOT, check=True)
-        work = os.path.join(out, "work", "checkpoints")
-        state = json.load(open(os.path.join(work, open(os.path.join(work, "latest")).read().strip(), "state.json")))
-        results["runs"][f"cli-{init}"] = {"change": f"--heads 4 --attention-init {init}",
-                                          "validation": state["validation"]}
+        state = pretrain([*COMMON, "--attention-init", init], os.path.join(ROOT, "runs", f"plateau-{init}"))
+        update(RESULTS, "runs", f"cli-{init}", value={"change": f"--heads 4 --attention-init {init}",
+                                                      "validation": state["validation"]})
         print(init, state["validation"][-1], flush=True)
-        with open(RESULTS + ".tmp", "w") as f:
-            json.dump(results, f, indent=1)
-        os.replace(RESULTS + ".tmp", RESULTS)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ documents), validated at BERT's 15% masking whatever the run trains with:
 - masking: 15% against 30% of the tokens during training (more predictions per forward pass).
 Results go to bench/results/bert_recipe.json under vocab8000 / vocab4000 / mask30.
 """
-import json
 import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from record import ROOT, pretrain, update
+
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_recipe.json")
 COMMON = ["--corpus", "kjv,shakespeare", "--preset", "tiny", "--heads", "4", "--seq-len", "128", "--batch-size", "32",
           "--steps", "1500", "--lr", "1e-3", "--warmup", "300", "--dropout", "0", "--checkpoint-every", "500"]
@@ -28,18 +28,11 @@ RUNS = {
 def main() -> None:
     subprocess.run([sys.executable, "-m", "pretrain.vocab", "--corpus", "kjv,shakespeare", "--size", "4000",
                     "--out", RUNS["vocab4000"][1]], cwd=ROOT, check=True)
-    results = json.load(open(RESULTS)) if os.path.exists(RESULTS) else {"runs": {}}
     for name, extra in RUNS.items():
-        out = os.path.join(ROOT, "runs", f"recipe-{name}-run")
-        subprocess.run([sys.executable, "-m", "pretrain.train", *COMMON, *extra, "--out", out], cwd=ROOT, check=True)
-        work = os.path.join(out, "work", "checkpoints")
-        state = json.load(open(os.path.join(work, open(os.path.join(work, "latest")).read().strip(), "state.json")))
-        results["runs"][name] = {"flags": " ".join(extra), "seconds": round(state["seconds"], 1),
-                                 "validation": state["validation"]}
+        state = pretrain([*COMMON, *extra], os.path.join(ROOT, "runs", f"recipe-{name}-run"))
+        update(RESULTS, "runs", name, value={"flags": " ".join(extra), "seconds": round(state["seconds"], 1),
+                                             "validation": state["validation"]})
         print(name, state["validation"][-1], flush=True)
-        with open(RESULTS + ".tmp", "w") as f:
-            json.dump(results, f, indent=1)
-        os.replace(RESULTS + ".tmp", RESULTS)
 
 
 if __name__ == "__main__":

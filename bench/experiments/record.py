@@ -1,0 +1,27 @@
+"""What the experiment scripts share: run one pretraining command, and add a result to a JSON file atomically."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def pretrain(args: list[str], out: str) -> dict:
+    """`python -m pretrain.train ARGS --out OUT` (resuming if OUT holds the same run); its final training state."""
+    subprocess.run([sys.executable, "-m", "pretrain.train", *args, "--out", out], cwd=ROOT, check=True)
+    work = os.path.join(out, "work", "checkpoints")
+    with open(os.path.join(work, open(os.path.join(work, "latest")).read().strip(), "state.json")) as f:
+        return json.load(f)
+
+
+def update(path: str, *keys: str, value) -> None:
+    """Set results[keys[0]]...[keys[-1]] = value in the JSON file at path, read anew so parallel runs add up."""
+    results = json.load(open(path)) if os.path.exists(path) else {}
+    node = results
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    with open(path + ".tmp", "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(path + ".tmp", path)
