@@ -1,4 +1,4 @@
-"""Three text classifiers over the same WordPiece ids: a BiLSTM, a 1-D CNN, and BERT with a head on [CLS].
+"""Three text classifiers over the same WordPiece ids: a BiLSTM, a 1-D CNN, and BERT with a head on [CLS] (or on the mean of its tokens).
 
 Id 0 is [PAD] everywhere, and each model ignores it (masking, zeroed embeddings, attention mask), so padding
 never changes a prediction.
@@ -23,6 +23,7 @@ class ClassifierConfig:
     dropout: float = 0.3
     init: str = "random"                    # bert only: where the encoder's weights came from
     bert: dict | None = None                # bert only: the encoder's BertConfig
+    pool: str = "cls"                       # bert only: head on the pooled [CLS] (BERT's) or on the token mean
 
     def save(self, folder: str) -> None:
         with open(os.path.join(folder, "config.json.tmp"), "w") as f:
@@ -71,11 +72,16 @@ class BertClassifier(keras.Model):
         from pretrain.model import BertConfig, BertPretrainer
 
         self.bert = BertPretrainer(BertConfig(**c.bert))
+        self.pool = c.pool
         self.drop = layers.Dropout(c.dropout)
         self.head = layers.Dense(len(c.labels), kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))
 
     def call(self, ids, training=False):
-        _, pooled = self.bert.encode(ids, ops.zeros_like(ids), ops.cast(ids != 0, "int32"), training=training)
+        real = ops.cast(ids != 0, "int32")
+        tokens, pooled = self.bert.encode(ids, ops.zeros_like(ids), real, training=training)
+        if self.pool == "mean":  # over the real tokens only, so padding cannot move it
+            w = ops.cast(real, tokens.dtype)[..., None]
+            pooled = ops.sum(tokens * w, axis=1) / ops.maximum(ops.sum(w, axis=1), 1.0)
         return self.head(self.drop(pooled, training=training))
 
 

@@ -26,7 +26,11 @@ def parse(argv):
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--minutes", type=float, default=None, help="stop after this wall-clock budget")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=None, help="default 1e-3, or 1e-4 for bert")
+    p.add_argument("--lr", type=float, default=None, help="default 1e-3, or 1e-4 for bert (its peak: bert warms up "
+                                                          "over the first 10%% of the steps, then decays linearly "
+                                                          "to 0 at --epochs, as BERT fine-tunes)")
+    p.add_argument("--pool", choices=("cls", "mean"), default="cls",
+                   help="bert arch: the head reads the pooled [CLS] vector (BERT's) or the mean of the tokens")
     p.add_argument("--patience", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -71,7 +75,7 @@ def train(args, argv) -> int:
         if bert_config["vocab_size"] != len(tokens):
             raise ValueError(f"the vocabulary has {len(tokens)} tokens but the BERT expects {bert_config['vocab_size']}")
     config = ClassifierConfig(arch=args.arch, vocab_size=len(tokens), labels=names, seq_len=args.seq_len,
-                              dim=args.dim, dropout=args.dropout, bert=bert_config,
+                              dim=args.dim, dropout=args.dropout, bert=bert_config, pool=args.pool,
                               init=(args.init if args.arch == "bert" else "random"))
     keras.utils.set_random_seed(args.seed)
     model = build(config)
@@ -79,14 +83,13 @@ def train(args, argv) -> int:
         from lm.checkpoint import load_weights
 
         load_weights(model.bert, os.path.join(bert_folder, "model.weights.h5"))
-    lr = args.lr or (1e-4 if args.arch == "bert" else 1e-3)
-    model.compile(optimizer=keras.optimizers.Adam(lr), metrics=["accuracy"],
+    tr, va, te = parts["train"], parts["validation"], parts["test"]
+    model.compile(optimizer=_optimizer(args, steps=args.epochs * -(-len(tr) // args.batch_size)), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     callbacks = [keras.callbacks.EarlyStopping("val_accuracy", patience=args.patience, restore_best_weights=True)]
     if args.minutes:
         callbacks.append(_Deadline(args.minutes * 60))
     start = time.perf_counter()
-    tr, va, te = parts["train"], parts["validation"], parts["test"]
     history = model.fit(ids[tr], labels[tr], validation_data=(ids[va], labels[va]), epochs=args.epochs,
                         batch_size=args.batch_size, callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - start
@@ -104,7 +107,9 @@ def train(args, argv) -> int:
     logits = np.asarray(model.predict(ids[te], batch_size=256, verbose=0))
     metrics = {**scores(logits.argmax(-1), labels[te]), "validation_accuracy": max(history.history["val_accuracy"]),
                "epochs": len(history.history["loss"]), "seconds": round(seconds, 1), "data": args.data,
-               "arch": args.arch, "init": config.init, "parameters": int(model.count_params()),
+               "arch": args.arch, "init": config.init,
+               **({"schedule": "warmup 10%, linear decay", "pool": config.pool} if args.arch == "bert" else {}),
+               "parameters": int(model.count_params()),
                "command": "python -m classify train " + " ".join(shlex.quote(a) for a in argv)}
     from lm.checkpoint import write_json
 
@@ -115,6 +120,21 @@ def train(args, argv) -> int:
     _card(args.out, config, metrics)
     print(f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f}; model in {args.out}", file=sys.stderr)
     return 0
+
+
+def _optimizer(args, steps: int):
+    import keras
+
+    if args.arch != "bert":
+        return keras.optimizers.Adam(args.lr or 1e-3)
+    from pretrain.train import make_schedule
+
+    # BERT's fine-tuning recipe: AdamW, warm-up, linear decay. A constant rate keeps kicking the pretrained
+    # weights long after the head has settled, and the decay is what lets early stopping pick a calm epoch.
+    opt = keras.optimizers.AdamW(make_schedule(args.lr or 1e-4, max(1, steps // 10), steps), weight_decay=0.01,
+                                 epsilon=1e-6, global_clipnorm=1.0)
+    opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias", "_norm"])
+    return opt
 
 
 class _Deadline:
@@ -136,7 +156,8 @@ class _Deadline:
 
 def _card(folder, config, m):
     what = {"bilstm": "bidirectional LSTM", "cnn": "1-D convolution with global max pooling",
-            "bert": f"BERT (encoder from {config.init}) with a classification head on [CLS]"}[config.arch]
+            "bert": f"BERT (encoder from {config.init}) with a classification head on "
+                    + ("[CLS]" if config.pool == "cls" else "the mean of its token vectors")}[config.arch]
     text = f"""---
 library_name: keras
 tags: [seqlab, text-classification, sentiment]

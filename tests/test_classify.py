@@ -46,11 +46,13 @@ def _train(setup, arch, *extra):
     return out
 
 
-@pytest.mark.parametrize("arch", ["bilstm", "cnn", "bert"])
-def test_each_architecture_trains_and_padding_never_changes_a_prediction(setup, arch):
-    out = _train(setup, arch, "--lr", "3e-3")
+@pytest.mark.parametrize("arch,pool", [("bilstm", None), ("cnn", None), ("bert", "cls"), ("bert", "mean")])
+def test_each_architecture_trains_and_padding_never_changes_a_prediction(setup, arch, pool):
+    out = _train(setup, arch, "--lr", "3e-3", *(["--pool", pool] if pool else []))
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     assert metrics["examples"] == 40 and metrics["arch"] == arch
+    if pool:
+        assert json.load(open(os.path.join(out, "config.json")))["pool"] == pool
     if arch != "bert":  # a 10-step BERT has not learned enough to promise anything
         assert metrics["accuracy"] > 0.8
     clf = classify.load(out)
