@@ -56,7 +56,10 @@ def write(folder: str, metrics: dict, state: dict, config) -> None:
     command = f"Command: `{metrics['command']}`"
     if metrics.get("commands"):
         command = "Commands (each resumed the one before on the same folder, at the step shown):\n" + "\n".join(
-            f"  - step {step}: `{line}`" for step, line in metrics["commands"])
+            f"  - step {step}: " + (f"`{line}`" if line else "(not recorded: made before SeqLab kept command history)")
+            for step, line in metrics["commands"])
+        if metrics.get("note"):
+            command += f"\n  - note: {metrics['note']}"
     text = f"""---
 language: en
 library_name: keras

@@ -333,13 +333,17 @@ def run(a, argv) -> int:
                          "resume with the same command or use another --out")
     state = found[1] if found else {"step": 0, "seconds": 0.0, "total": a.steps, "history": [], "validation": [],
                                     "signature": signature}
+    if a.steps and a.steps < state["step"]:
+        raise UsageError(f"--steps {a.steps} is below the step this run has reached ({state['step']}): give at least "
+                         "that many (more trains it further) or use another --out")
     if a.steps:
         state["total"] = a.steps
     # the model card must say how the weights came to be when one run was resumed with other flags
-    command = "python -m pretrain.train " + shlex.join(argv)
-    commands = state.setdefault("commands", [])
-    if not commands or commands[-1][1] != command:
-        commands.append([state["step"], command])
+    start_step, command = state["step"], "python -m pretrain.train " + shlex.join(argv)
+    commands = state.setdefault("commands", [[0, None]] if found else [])  # None: made before commands were kept
+    added = not commands or commands[-1][1] != command
+    if added:
+        commands.append([start_step, command])
     budget_s = a.minutes * 60 if a.minutes else math.inf
 
     folder = prepare_data(a, tokens, work, resuming=bool(found))
@@ -399,6 +403,10 @@ def run(a, argv) -> int:
         print(f"error: loss became NaN at step {state['step'] + 1}; stopped ({where}). "
               "Try a lower --lr, a longer --warmup or --precision fp32.", file=sys.stderr)
         return 3
+    if added and state["step"] == start_step and len(commands) > 1:  # it trained nothing: not part of the history
+        commands.pop()
+        print(f"nothing to train: {a.out} is at step {state['step']} of {state['total']} "
+              "(a larger --steps trains it further)", file=sys.stderr)
     if not state["validation"] or state["validation"][-1][0] != state["step"]:
         val = validate()
         state["validation"].append([state["step"]] + [round(val[k], 5) for k in sorted(val)])
@@ -415,7 +423,8 @@ def finish(a, argv, model, tokens, state) -> None:
     names = ["mlm_accuracy", "mlm_loss", "nsp_accuracy", "nsp_loss"]
     last = dict(zip(names, state["validation"][-1][1:]))
     metrics = {**last, "steps": state["step"], "seconds": round(state["seconds"], 1),
-               "command": "python -m pretrain.train " + shlex.join(argv), "corpus": a.corpus,
+               "command": state["commands"][-1][1] or "python -m pretrain.train " + shlex.join(argv),
+               "corpus": a.corpus,
                **({"commands": state["commands"]} if len(state.get("commands", [])) > 1 else {}),
                "preset": a.preset, "seq_len": a.seq_len, "batch_size": a.batch_size,
                "attention_init": a.attention_init, "mask_rate": a.mask_rate,

@@ -282,10 +282,28 @@ def test_larger_steps_extend_a_finished_run_and_changed_documents_are_refused(vo
     assert metrics["steps"] == 20 and [step for step, _ in metrics["commands"]] == [0, 10]
     card = open(os.path.join(out, "README.md")).read()
     assert "step 0: `python -m pretrain.train" in card and "step 10:" in card and "--steps 20" in card
+    # a rerun that trains nothing (the same command, or other flags at the end) adds nothing to the history
+    capsys.readouterr()
+    assert train.main(base + ["--steps", "20"]) == 0
+    assert train.main(base + ["--steps", "20", "--lr", "5e-4"]) == 0
+    assert "nothing to train" in capsys.readouterr().err
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    assert [step for step, _ in metrics["commands"]] == [0, 10] and "--lr" not in metrics["command"]
+    assert train.main(base + ["--steps", "5"]) == 2
+    assert "below the step this run has reached (20)" in capsys.readouterr().err
+    # a checkpoint written before commands were kept: the card says the start is unrecorded, not a guess
+    checkpoints = os.path.join(out, "work", "checkpoints")
+    state_file = os.path.join(checkpoints, open(os.path.join(checkpoints, "latest")).read().strip(), "state.json")
+    state = json.load(open(state_file))
+    del state["commands"]
+    json.dump(state, open(state_file, "w"))
+    assert train.main(base + ["--steps", "30"]) == 0
+    assert [step for step, _ in json.load(open(os.path.join(out, "metrics.json")))["commands"]] == [0, 20]
+    assert "step 0: (not recorded" in open(os.path.join(out, "README.md")).read()
     # the same name, other text: resuming would silently mix two data sets
     (corpus / "doc00.txt").write_text("the ship and the wave by the shore .\n")
     capsys.readouterr()
-    assert train.main(base + ["--steps", "30"]) == 2
+    assert train.main(base + ["--steps", "40"]) == 2
     err = capsys.readouterr().err
     assert "documents" in err and "changed" in err, err
 
