@@ -28,7 +28,8 @@ def parse(argv):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=None, help="default 1e-3, or 1e-4 for bert (its peak: bert warms up "
                                                           "over the first 10%% of the steps, then decays linearly "
-                                                          "to 0 at --epochs, as BERT fine-tunes)")
+                                                          "to 0 at --epochs, as BERT fine-tunes; with --minutes, "
+                                                          "set --epochs to what the budget fits)")
     p.add_argument("--pool", choices=("cls", "mean"), default="cls",
                    help="bert arch: the head reads the pooled [CLS] vector (BERT's) or the mean of the tokens")
     p.add_argument("--patience", type=int, default=2)
@@ -178,6 +179,7 @@ Reproduce:
 ```
 {m['command']}
 ```
+{m.get('note', '')}
 
 ![loss curve](loss_curve.png)
 """

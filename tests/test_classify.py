@@ -64,6 +64,41 @@ def test_each_architecture_trains_and_padding_never_changes_a_prediction(setup, 
     assert set(p) == {"negative", "positive"} and abs(sum(p.values()) - 1) < 1e-5
 
 
+def test_mean_pooled_head_reads_the_mean_of_the_real_tokens(setup):
+    from keras import ops
+
+    clf = classify.load(_train(setup, "bert", "--pool", "mean"))
+    ids = classify.encode(clf.tokenizer, ["a wonderful film"], 16, clf.tokens)
+    tokens, pooled = clf.model.bert.encode(ids, ops.zeros_like(ids), ops.cast(ids != 0, "int32"))
+    real = int((ids != 0).sum())
+    mean = np.asarray(tokens)[:, :real].mean(axis=1)
+    np.testing.assert_allclose(np.asarray(clf.model(ids)), np.asarray(clf.model.head(mean)), atol=1e-4)
+    assert not np.allclose(mean, np.asarray(pooled), atol=1e-3)  # not the [CLS] pooler's vector
+
+
+def test_config_from_before_pooling_loads_as_cls(tmp_path):
+    from classify.model import ClassifierConfig
+
+    ClassifierConfig(arch="cnn").save(str(tmp_path))
+    values = json.load(open(tmp_path / "config.json"))
+    del values["pool"]
+    json.dump(values, open(tmp_path / "config.json", "w"))
+    assert ClassifierConfig.load(str(tmp_path)).pool == "cls"
+
+
+def test_bert_fine_tunes_with_warm_up_then_linear_decay():
+    import argparse
+
+    from classify.train import _optimizer
+
+    opt = _optimizer(argparse.Namespace(arch="bert", lr=2e-4), steps=1000)
+    rate = []
+    for step in (0, 50, 100, 550, 1000):
+        opt.iterations.assign(step)
+        rate.append(float(opt.learning_rate))
+    np.testing.assert_allclose(rate, [0, 1e-4, 2e-4, 1e-4, 0], atol=1e-9)
+
+
 def test_random_init_bert_is_the_same_architecture(setup):
     out = _train(setup, "bert", "--init", "random", "--vocab", setup[3])
     config = json.load(open(os.path.join(out, "config.json")))

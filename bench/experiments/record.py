@@ -16,12 +16,14 @@ def pretrain(args: list[str], out: str) -> dict:
 
 
 def update(path: str, *keys: str, value) -> None:
-    """Set results[keys[0]]...[keys[-1]] = value in the JSON file at path, read anew so parallel runs add up."""
+    """Set results[keys[0]]...[keys[-1]] = value in the JSON file at path, read anew so that what other scripts
+    wrote meanwhile is kept (no lock: run the experiments one after another, as they share the CPU anyway)."""
     results = json.load(open(path)) if os.path.exists(path) else {}
     node = results
     for key in keys[:-1]:
         node = node.setdefault(key, {})
     node[keys[-1]] = value
-    with open(path + ".tmp", "w") as f:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
         json.dump(results, f, indent=1)
-    os.replace(path + ".tmp", path)
+    os.replace(tmp, path)

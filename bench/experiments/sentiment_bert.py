@@ -1,7 +1,7 @@
 """What pretraining buys: a pretrained BERT against its random-init twin on movie-review sentiment.
 
     python bench/experiments/sentiment_bert.py --init bert-imdb --lr 1e-4 [--arms pretrained,random] [SEEDS...]
-                                                    # default seeds 0 1 2; ~4-7 minutes a run on 2 cores
+                                                    # default seeds 0 1 2; ~4-8 minutes a run on 2 cores
 
 Each run is `python -m classify train --arch bert ...` (the seed also draws the split, so seed-for-seed pairs
 share their test set); the twin has the same architecture and vocabulary and random weights. Every run's
