@@ -18,12 +18,10 @@ The docs files go to runs/bert-documents/ for `python -m pretrain.evaluate`.
 import os
 import re
 import subprocess
-import sys
 import zipfile
 
 from record import ROOT, update
 
-sys.path.insert(0, ROOT)
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_recipe.json")
 OUT = os.path.join(ROOT, "runs", "bert-documents")
 PREVIOUS = "cd13638"
@@ -64,10 +62,10 @@ def previous_model() -> str:
     return folder
 
 
-def grouped(docs, key) -> list[str]:
+def by_book_or_play(docs) -> list[str]:
     merged: dict[str, list[str]] = {}
-    for text, group, parent in docs:
-        merged.setdefault(key(group, parent), []).append(text)
+    for text, _, parent in docs:
+        merged.setdefault(parent, []).append(text)
     return ["\n".join(parts) for parts in merged.values()]
 
 
@@ -91,8 +89,8 @@ def main() -> None:
     files = {"chapters_scenes": write_docs(os.path.join(OUT, "previous-heldout-chapters-scenes.txt"),
                                            [t for t, _, _ in held_old]),
              "books_plays": write_docs(os.path.join(OUT, "previous-heldout-books-plays.txt"),
-                                       grouped(held_old, lambda g, parent: parent)),
-             "both": write_docs(os.path.join(OUT, "both-heldout-books.txt"), grouped(both, lambda g, parent: parent))}
+                                       by_book_or_play(held_old)),
+             "both": write_docs(os.path.join(OUT, "both-heldout-books.txt"), by_book_or_play(both))}
     previous = pretrain.load(previous_model())
     keep = ("mlm_accuracy", "nsp_accuracy", "pairs")
     nsp_documents = {"note": "the previous bundled bert (trained with chapters and scenes as documents) evaluated "

@@ -5,14 +5,15 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)  # the scripts run as files: make the project importable
 
 
 def pretrain(args: list[str], out: str) -> dict:
     """`python -m pretrain.train ARGS --out OUT` (resuming if OUT holds the same run); its final training state."""
+    from pretrain.train import latest_checkpoint
+
     subprocess.run([sys.executable, "-m", "pretrain.train", *args, "--out", out], cwd=ROOT, check=True)
-    work = os.path.join(out, "work", "checkpoints")
-    with open(os.path.join(work, open(os.path.join(work, "latest")).read().strip(), "state.json")) as f:
-        return json.load(f)
+    return latest_checkpoint(os.path.join(out, "work"))[1]
 
 
 def update(path: str, *keys: str, value) -> None:

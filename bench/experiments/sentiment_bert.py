@@ -9,6 +9,13 @@ metrics.json goes into bench/results/sentiment.json under INIT-ARM-lrLR[-mean][-
 bert-imdb-pretrained-lr1e-4-seed1. Pick each arm's rate on validation accuracy (seed 0), then run the other
 seeds at it: that is how the README's table was made. (Keys without -lr, and -constant-, are runs of the
 earlier recipe, a constant rate.)
+
+--init also takes a model folder; its name makes the key. The README's 3,806-step ablation is bert-imdb as it was
+before it was trained on (commit 4a4957e^):
+
+    mkdir -p runs/bert-imdb-3806steps && for f in config.json model.weights.h5 vocab.txt; do
+      git show 4a4957e^:pretrain/models/bert-imdb/$f > runs/bert-imdb-3806steps/$f; done
+    python bench/experiments/sentiment_bert.py --init runs/bert-imdb-3806steps --arms pretrained 0
 """
 import argparse
 import json
@@ -23,9 +30,10 @@ COMMON = ["--arch", "bert", "--data", "sentiment", "--epochs", "10", "--patience
 
 
 def run(model: str, arm: str, lr: str, seed: int, pool: str) -> tuple[str, dict]:
-    key = f"{model}-{arm}-lr{lr}" + ("-mean" if pool == "mean" else "") + (f"-seed{seed}" if seed else "")
+    key = f"{os.path.basename(model.rstrip('/'))}-{arm}-lr{lr}" + ("-mean" if pool == "mean" else "") + (f"-seed{seed}" if seed else "")
     out = os.path.join(ROOT, "runs", f"sentiment-{key}")
-    init = ["--init", model] if arm == "pretrained" else ["--init", "random", "--vocab", f"pretrain/models/{model}"]
+    folder = model if os.path.isdir(os.path.join(ROOT, model)) else f"pretrain/models/{model}"
+    init = ["--init", model] if arm == "pretrained" else ["--init", "random", "--vocab", folder]
     subprocess.run([sys.executable, "-m", "classify", "train", *COMMON, "--lr", lr, *init, "--pool", pool,
                     "--seed", str(seed), "--out", out], cwd=ROOT, check=True)
     with open(os.path.join(out, "metrics.json")) as f:
