@@ -140,19 +140,32 @@ def make_schedule(peak: float, warmup: int, total: int):
     return WarmupLinearDecay()
 
 
-def distribution_scope():
-    """Data parallel over all visible GPUs when there are several; a no-op on one device."""
+def distribution_scope(batch_size: int):
+    """Data parallel over all visible GPUs when there are several; a no-op on one device.
+
+    On JAX the devices are the default platform's: every GPU, or on a CPU the host devices that
+    XLA_FLAGS=--xla_force_host_platform_device_count=N makes (how the tests run this path without GPUs).
+    """
     import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
-        if len(tf.config.list_physical_devices("GPU")) > 1:
-            return tf.distribute.MirroredStrategy().scope()
+        devices = tf.config.list_physical_devices("GPU")
     elif backend == "jax":
         import jax
-        if len([d for d in jax.devices() if d.platform == "gpu"]) > 1:
-            keras.distribution.set_distribution(keras.distribution.DataParallel())
+        devices = jax.devices()
+    else:
+        devices = []
+    if len(devices) < 2:
+        return contextlib.nullcontext()
+    if batch_size % len(devices):
+        raise UsageError(f"--batch-size {batch_size} does not split evenly over {len(devices)} devices")
+    print(f"data parallel over {len(devices)} devices, {batch_size // len(devices)} sequences each",
+          file=sys.stderr)
+    if backend == "tensorflow":
+        return tf.distribute.MirroredStrategy().scope()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return contextlib.nullcontext()
 
 
@@ -275,10 +288,13 @@ def make_monitor(a, model, work, state, total_ref, budget_s, validate):
                     with writer.as_default(step=state["step"]):
                         for k, v in win.items():
                             tf.summary.scalar(f"train/{k}", v)
-                        lr = model.optimizer.learning_rate
+                        lr = self.model.optimizer.learning_rate  # self.model: synced on JAX
                         tf.summary.scalar("train/learning_rate", float(np.asarray(lr)))
             done = state["step"] >= total_ref[0] or state["seconds"] >= budget_s
             if state["step"] % a.checkpoint_every == 0 or done:
+                # on JAX, fit holds the weights outside the model between steps; reading Callback.model puts
+                # them back, without which evaluate and the checkpoint would see none
+                self.model  # noqa: B018
                 val = validate()
                 state["validation"].append([state["step"]] + [round(val[k], 5) for k in sorted(val)])
                 if writer is not None:
@@ -362,7 +378,7 @@ def run(a, argv) -> int:
     warmup = a.warmup if a.warmup is not None else (min(1000, a.steps // 10) if a.steps else 200)
     calibrate = state["total"] is None  # --minutes: steps unknown until the step time is measured
     schedule = make_schedule(a.lr, warmup, state["total"] or 10**9)
-    with distribution_scope():
+    with distribution_scope(a.batch_size):
         model = bert.build(config)
         if a.attention_init == "local" and not found:
             bert.local_attention_init(model, offsets=(-2, -1, 1, 2), layers=range((config.num_layers + 1) // 2),

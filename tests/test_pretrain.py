@@ -427,6 +427,34 @@ def test_bf16_run_then_a_failed_push_keeps_the_model(corpus_dir, vocab_dir, tmp_
     assert len(guesses) == 5 and all(np.isfinite(p) and 0 <= p <= 1 for _, p in guesses)
 
 
+def test_jax_on_two_devices_validates_mid_run_resumes_and_loads_on_tensorflow(corpus_dir, vocab_dir, tmp_path):
+    """The GPU path without a GPU: KERAS_BACKEND=jax (the GPU machines have no TensorFlow) with two host devices,
+    so pretrain.train runs data parallel. Validation and checkpoints inside fit once failed on JAX (fit keeps the
+    weights outside the model between steps); the weights it writes load on TensorFlow."""
+    out = str(tmp_path / "jax")
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="jax",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    base = [sys.executable, "-m", "pretrain.train", "--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out,
+            "--checkpoint-every", "10", "--lr", "3e-3", "--warmup", "5", "--dropout", "0", "--jit"] + TINY
+    first = subprocess.run(base + ["--steps", "30"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "data parallel over 2 devices, 4 sequences each" in first.stderr
+    state = json.load(open(os.path.join(out, "work", "checkpoints", "step-00000030", "state.json")))
+    assert [v[0] for v in state["validation"]] == [10, 20, 30]
+    history = np.array(state["history"])
+    assert history[-1, 1] < history[0, 1] - 0.5  # the MLM loss fell
+    second = subprocess.run(base + ["--steps", "40"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"resuming {out} at step 30" in second.stderr
+    assert json.loads(second.stdout.strip().splitlines()[-1])["steps"] == 40
+    odd = subprocess.run(base + ["--steps", "2", "--batch-size", "7", "--out", str(tmp_path / "odd")], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert odd.returncode == 2 and "--batch-size 7 does not split evenly over 2 devices" in odd.stderr
+    import pretrain
+    (guesses,) = pretrain.load(out).fill_mask("the cow and the [MASK] by the barn .")  # this process: TensorFlow
+    assert guesses[0][0] in WORDS["farm"] + ["the", "and", "by", "."], guesses
+
+
 def test_truncated_weights_file_gives_an_error_naming_it(trained, tmp_path):
     import shutil
 
