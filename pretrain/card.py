@@ -58,8 +58,8 @@ def write(folder: str, metrics: dict, state: dict, config) -> None:
         command = "Commands (each resumed the one before on the same folder, at the step shown):\n" + "\n".join(
             f"  - step {step}: " + (f"`{line}`" if line else "(not recorded: made before SeqLab kept command history)")
             for step, line in metrics["commands"])
-        if metrics.get("note"):
-            command += f"\n  - note: {metrics['note']}"
+    if metrics.get("note"):  # how the run came to be where the command alone does not say (hardware, history)
+        command += f"\n  - note: {metrics['note']}"
     text = f"""---
 language: en
 library_name: keras

@@ -243,6 +243,15 @@ def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
     assert "Validation" in card and f"{metrics['mlm_accuracy']:.4f}" in card
 
 
+def test_card_carries_a_note_for_what_the_command_does_not_say(trained, tmp_path):
+    from pretrain import card, model as bert
+    metrics = json.load(open(os.path.join(trained, "metrics.json")))
+    state = json.load(open(os.path.join(trained, "work", "checkpoints", "step-00000060", "state.json")))
+    card.write(str(tmp_path), {**metrics, "note": "trained on one H100"}, state, bert.BertConfig.load(trained))
+    text = (tmp_path / "README.md").read_text()
+    assert f"Command: `{metrics['command']}`\n  - note: trained on one H100" in text
+
+
 def test_interrupted_run_resumes_with_the_same_command(corpus_dir, vocab_dir, tmp_path):
     out = str(tmp_path / "run")
     cmd = [sys.executable, "-m", "pretrain.train", "--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out,
