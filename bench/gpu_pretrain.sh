@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Pretrain SeqLab's BERTs with pretrain.train on one GPU (JAX, no TensorFlow), several runs side by side: at
-# H224 a run is bound by Python and dispatch, not by the GPU, so three at once cost about what one does.
+# Pretrain SeqLab's BERTs with pretrain.train on one GPU (JAX, no TensorFlow), three runs side by side: at H224
+# a run is bound by Python and dispatch, not by the GPU (on one H100 each made ~40 steps/s at batch 128).
 #
 #   bash bench/gpu_setup.sh && bash bench/gpu_pretrain.sh pack     # here: .gpu-site/ and .gpu-carry/ (ignored)
-#   bash bench/gpu_pretrain.sh run 6.5                             # there, with .gpu-site and .gpu-carry carried
+#   bash bench/gpu_pretrain.sh run 7.5                             # there, with .gpu-site and .gpu-carry carried
 #
-# `pack` gzips the cleaned corpora (SEQLAB_CACHE) and the token shards the bundled runs already built, so the GPU
-# machine, which reaches no package index, neither fetches nor tokenizes. `run MINUTES` trains each run for
-# MINUTES (pretrain.train --minutes), then tars the finished folders (weights, config, vocab, metrics, card, the
-# last checkpoint's state.json; no optimizer) into $OUT/gpu-pretrain.tar.* in 15 MB parts (the tool returns files
-# under 16 MiB). Back here: cat gpu-pretrain.tar.* | tar x -C runs/gpu.
+# `pack` gzips the cleaned corpora (SEQLAB_CACHE) and, where present, the token shards earlier runs built: the GPU
+# machine reaches no package index, so it must not fetch (and, given shards, need not tokenize). `run MINUTES`
+# trains each run for MINUTES (pretrain.train --minutes; its calibration overlaps the other runs' compiling, so it
+# plans too many steps and a run stops before its rate has decayed: give --steps for a finished schedule), then
+# tars the finished folders (weights, config, vocab, metrics, card, the last checkpoint's state.json; no
+# optimizer) into $OUT/gpu-pretrain.tar.* in 15 MB parts (the tool returns files under 16 MiB). Back here:
+# cat gpu-pretrain.tar.* | tar x -C runs && bash bench/gpu_pretrain.sh collect DEVICE
+# writes bench/results/gpu_pretrain_DEVICE.json from the runs' metrics.json and state.json.
+# If the tool that ships the repository to the GPU caps its size (64 MiB here), leave the bundled *.weights.h5
+# (~70 MB, not needed there) behind: `git rm -q --cached` them and list them in .git/info/exclude for the call,
+# then `git reset -q HEAD -- FILES` and drop the exclude lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARRY=.gpu-carry
@@ -25,9 +31,11 @@ case "${1:-}" in
 pack)
     rm -rf "$CARRY" && mkdir -p "$CARRY/corpora"
     for f in imdb kjv shakespeare; do gzip -c "$CACHE/$f.v3.jsonl" > "$CARRY/corpora/$f.v3.jsonl.gz"; done
-    # same corpus, vocabulary and seed as the bundled model, so prepare_data's key matches and reuses them
-    tar czf "$CARRY/imdb-data.tgz" -C pretrain/models/bert-imdb/work data
-    tar czf "$CARRY/bert-data.tgz" -C pretrain/models/bert/work data
+    # shards of an earlier run with the same corpus, vocabulary and seed, where there is one (prepare_data's key
+    # then matches and reuses them); without, the GPU machine tokenizes the corpus itself
+    for pair in imdb:${IMDB_WORK:-runs/bert-imdb-cpu-work} bert:${BERT_WORK:-pretrain/models/bert/work}; do
+        [ -d "${pair#*:}/data" ] && tar czf "$CARRY/${pair%%:*}-data.tgz" -C "${pair#*:}" data
+    done
     du -sh "$CARRY" .gpu-site
     ;;
 run)
@@ -42,8 +50,8 @@ run)
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
     while IFS='|' read -r name corpus vocab extra; do
         mkdir -p "runs/gpu/$name/work"
-        case $corpus in imdb) tar xzf "$CARRY/imdb-data.tgz" -C "runs/gpu/$name/work";;
-                        *) tar xzf "$CARRY/bert-data.tgz" -C "runs/gpu/$name/work";; esac
+        shards="$CARRY/$([ "$corpus" = imdb ] && echo imdb || echo bert)-data.tgz"
+        [ ! -f "$shards" ] || tar xzf "$shards" -C "runs/gpu/$name/work"
         # a hard stop well past --minutes: a killed run still leaves its last checkpoint
         timeout "$(python3 -c "print(int($MINUTES * 60 + 60))")" python3 -m pretrain.train --corpus "$corpus" \
             --vocab "$vocab" --out "runs/gpu/$name" $COMMON $extra --minutes "$MINUTES" \
@@ -60,8 +68,27 @@ run)
     tar cf - --exclude=work -C runs gpu | split -b 15m - "$OUT/gpu-pretrain.tar."
     ls -la "$OUT"
     ;;
+collect)
+    DEVICE=${2:?device name, e.g. h100}
+    .venv/bin/python - "$DEVICE" <<'PY'
+import glob, json, os, sys
+runs = {}
+for folder in sorted(glob.glob("runs/gpu/*/")):
+    m, s = (json.load(open(os.path.join(folder, f))) for f in ("metrics.json", "state.json"))
+    runs[os.path.basename(folder.rstrip("/"))] = {
+        "command": m["command"], "steps": m["steps"], "seconds": m["seconds"],
+        "steps_per_s": round(m["steps"] / m["seconds"], 1),
+        "planned_steps": s["total"],  # what --minutes' calibration chose; below it the rate had not decayed to 0
+        **{k: m[k] for k in ("mlm_accuracy", "mlm_loss", "nsp_accuracy", "nsp_loss")},
+        "validation_every_1000": [v for v in s["validation"] if v[0] % 1000 == 0],  # step, mlm acc/loss, nsp acc/loss
+    }
+path = f"bench/results/gpu_pretrain_{sys.argv[1]}.json"
+json.dump({"device": sys.argv[1], "runs_side_by_side": len(runs), "runs": runs}, open(path, "w"), indent=1)
+print("wrote", path)
+PY
+    ;;
 *)
-    echo "usage: bash bench/gpu_pretrain.sh pack | run MINUTES" >&2
+    echo "usage: bash bench/gpu_pretrain.sh pack | run MINUTES | collect DEVICE" >&2
     exit 2
     ;;
 esac
