@@ -16,6 +16,12 @@ before it was trained on (commit 4a4957e^):
     mkdir -p runs/bert-imdb-3806steps && for f in config.json model.weights.h5 vocab.txt; do
       git show 4a4957e^:pretrain/models/bert-imdb/$f > runs/bert-imdb-3806steps/$f; done
     python bench/experiments/sentiment_bert.py --init runs/bert-imdb-3806steps --arms pretrained 0
+
+The bundled bert-imdb is now the GPU-pretrained one (bench/gpu_pretrain.sh); its runs are keyed bert-imdb-gpu-*
+(run with --init runs/bert-imdb-gpu, a copy of that folder). Keys bert-imdb-pretrained-* are the 8,000-step CPU
+encoder that it replaced: `git show b992ff3:pretrain/models/bert-imdb/model.weights.h5` (and config.json,
+vocab.txt) into a folder rebuilds it. The random arm only takes bert-imdb's architecture and vocabulary, which
+did not change.
 """
 import argparse
 import json
