@@ -45,6 +45,7 @@ run)
     export SEQLAB_CACHE=/tmp/seqlab PYTHONPATH=.gpu-site:.${PYTHONPATH:+:$PYTHONPATH} KERAS_BACKEND=jax PYTHONUNBUFFERED=1
     export XLA_PYTHON_CLIENT_PREALLOCATE=false  # several processes share the GPU
     mkdir -p "$SEQLAB_CACHE/corpora"
+    [ -d "$CARRY/corpora" ] || { echo "no $CARRY/corpora: run 'bash bench/gpu_pretrain.sh pack' here first" >&2; exit 2; }
     for f in "$CARRY"/corpora/*.gz; do gunzip -c "$f" > "$SEQLAB_CACHE/corpora/$(basename "$f" .gz)"; done
     python3 -c 'import jax; print("jax", jax.__version__, jax.devices())'
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
@@ -52,15 +53,17 @@ run)
         mkdir -p "runs/gpu/$name/work"
         shards="$CARRY/$([ "$corpus" = imdb ] && echo imdb || echo bert)-data.tgz"
         [ ! -f "$shards" ] || tar xzf "$shards" -C "runs/gpu/$name/work"
-        # a hard stop well past --minutes: a killed run still leaves its last checkpoint
-        timeout "$(python3 -c "print(int($MINUTES * 60 + 60))")" python3 -m pretrain.train --corpus "$corpus" \
+        # a hard stop past --minutes (imports, tokenizing without shards, the last validation): a killed run
+        # still leaves its last checkpoint, packed below
+        timeout "$(python3 -c "print(int($MINUTES * 60 + 120))")" python3 -m pretrain.train --corpus "$corpus" \
             --vocab "$vocab" --out "runs/gpu/$name" $COMMON $extra --minutes "$MINUTES" \
             > "$OUT/$name.log" 2>&1 &
+        pids="${pids:-} $!:$name"
     done <<< "$RUNS"
-    wait || true
+    for p in $pids; do wait "${p%%:*}" || echo "run ${p#*:} failed (exit $?): see $OUT/${p#*:}.log" >&2; done
     nvidia-smi --query-gpu=memory.used --format=csv,noheader || true
     for d in runs/gpu/*/; do
-        tail -c 2000 "$OUT/$(basename "$d").log" | tr '\r' '\n' | tail -4
+        tail -c 2000 "$OUT/$(basename "$d").log" 2>/dev/null | tr '\r' '\n' | tail -4 || true
         ck=$(cat "$d/work/checkpoints/latest" 2>/dev/null || true)
         [ -n "$ck" ] && cp "$d/work/checkpoints/$ck/state.json" "$d/state.json"
         [ -f "$d/model.weights.h5" ] || cp "$d/work/checkpoints/$ck/"{model.weights.h5,config.json} "$d/" || true
@@ -74,6 +77,9 @@ collect)
 import glob, json, os, sys
 runs = {}
 for folder in sorted(glob.glob("runs/gpu/*/")):
+    if not os.path.exists(os.path.join(folder, "metrics.json")):  # stopped before it finished: nothing to report
+        print("skipped (no metrics.json):", folder)
+        continue
     m, s = (json.load(open(os.path.join(folder, f))) for f in ("metrics.json", "state.json"))
     runs[os.path.basename(folder.rstrip("/"))] = {
         "command": m["command"], "steps": m["steps"], "seconds": m["seconds"],

@@ -238,7 +238,7 @@ def restore_checkpoint(model, folder: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- monitor
-def make_monitor(a, model, work, state, total_ref, budget_s, validate):
+def make_monitor(a, schedule, work, state, total_ref, budget_s, validate):
     import keras
     from tqdm import tqdm
 
@@ -288,21 +288,22 @@ def make_monitor(a, model, work, state, total_ref, budget_s, validate):
                     with writer.as_default(step=state["step"]):
                         for k, v in win.items():
                             tf.summary.scalar(f"train/{k}", v)
-                        lr = self.model.optimizer.learning_rate  # self.model: synced on JAX
-                        tf.summary.scalar("train/learning_rate", float(np.asarray(lr)))
+                        # from the schedule on the host: the optimizer's step counter is on the device (and
+                        # on JAX not in the model between steps)
+                        tf.summary.scalar("train/learning_rate", float(np.asarray(schedule(state["step"]))))
             done = state["step"] >= total_ref[0] or state["seconds"] >= budget_s
             if state["step"] % a.checkpoint_every == 0 or done:
                 # on JAX, fit holds the weights outside the model between steps; reading Callback.model puts
                 # them back, without which evaluate and the checkpoint would see none
-                self.model  # noqa: B018
-                val = validate()
+                synced = self.model
+                val = validate(synced)
                 state["validation"].append([state["step"]] + [round(val[k], 5) for k in sorted(val)])
                 if writer is not None:
                     with writer.as_default(step=state["step"]):
                         for k, v in val.items():
                             tf.summary.scalar(f"validation/{k}", v)
                     writer.flush()
-                save_checkpoint(self.model, work, state)
+                save_checkpoint(synced, work, state)
                 self.reset_n, self.prev = batch + 1, None
             if done:
                 self.model.stop_training = True
@@ -388,12 +389,12 @@ def run(a, argv) -> int:
         restore_checkpoint(model, found[0])
         print(f"resuming {a.out} at step {state['step']}", file=sys.stderr)
 
-    def validate():
+    def validate(model):
         logs = model.evaluate(x=(b for b in val_batches), steps=len(val_batches), verbose=0, return_dict=True)
         return {k: float(logs[k]) for k in ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy")}
 
     total_ref = [state["total"] or 10**9]
-    monitor = make_monitor(a, model, work, state, total_ref, budget_s, validate)
+    monitor = make_monitor(a, schedule, work, state, total_ref, budget_s, validate)
     try:
         if calibrate and state["step"] < total_ref[0]:
             n = min(60, max(20, warmup))
@@ -424,7 +425,7 @@ def run(a, argv) -> int:
         print(f"nothing to train: {a.out} is at step {state['step']} of {state['total']} "
               "(a larger --steps trains it further)", file=sys.stderr)
     if not state["validation"] or state["validation"][-1][0] != state["step"]:
-        val = validate()
+        val = validate(model)
         state["validation"].append([state["step"]] + [round(val[k], 5) for k in sorted(val)])
     finish(a, argv, model, tokens, state)
     return 0
