@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Pretrain SeqLab's BERTs with pretrain.train on one GPU (JAX, no TensorFlow), three runs side by side: at H224
-# a run is bound by Python and dispatch, not by the GPU (on one H100 each made ~40 steps/s at batch 128).
+# Pretrain SeqLab's BERTs with pretrain.train on one GPU (JAX, no TensorFlow), three runs side by side: a
+# mini-224 run is small for one GPU (on one H100 each of three made 34-41 steps/s at batch 128).
 #
 #   bash bench/gpu_setup.sh && bash bench/gpu_pretrain.sh pack     # here: .gpu-site/ and .gpu-carry/ (ignored)
 #   bash bench/gpu_pretrain.sh run 7.5                             # there, with .gpu-site and .gpu-carry carried
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARRY=.gpu-carry
-CACHE=${SEQLAB_CACHE:-$HOME/.cache/seqlab}/corpora
+PY=${PY:-$(test -x .venv/bin/python && echo .venv/bin/python || echo python3)}
 COMMON="--preset mini --hidden 224 --seq-len 128 --batch-size ${BATCH:-128} --lr 1e-3 --warmup 1000 --mask-rate 0.3
         --max-predictions 40 --checkpoint-every 1000 --jit"
 # name | corpus | vocabulary (a bundled model folder) | extra flags
@@ -30,11 +30,15 @@ bert-d0|kjv,shakespeare|pretrain/models/bert|--dropout 0"
 case "${1:-}" in
 pack)
     rm -rf "$CARRY" && mkdir -p "$CARRY/corpora"
-    for f in imdb kjv shakespeare; do gzip -c "$CACHE/$f.v3.jsonl" > "$CARRY/corpora/$f.v3.jsonl.gz"; done
-    # shards of an earlier run with the same corpus, vocabulary and seed, where there is one (prepare_data's key
-    # then matches and reuses them); without, the GPU machine tokenizes the corpus itself
-    for pair in imdb:${IMDB_WORK:-runs/bert-imdb-cpu-work} bert:${BERT_WORK:-pretrain/models/bert/work}; do
-        [ -d "${pair#*:}/data" ] && tar czf "$CARRY/${pair%%:*}-data.tgz" -C "${pair#*:}" data
+    # load each corpus once here (fetching and cleaning it if need be), then carry the cache file it reads
+    for f in $(PYTHONPATH=. "$PY" -c 'import corpus; from corpus.named import cached_path
+for name in ("imdb", "kjv", "shakespeare"): corpus.load(name); print(cached_path(name))'); do
+        gzip -c "$f" > "$CARRY/corpora/$(basename "$f").gz"
+    done
+    # shards of an earlier run of the bundled model's command (same corpus, vocabulary and seed: prepare_data's
+    # key matches and reuses them); without, the GPU machine tokenizes the corpus itself
+    for pair in imdb:pretrain/models/bert-imdb/work bert:pretrain/models/bert/work; do
+        if [ -d "${pair#*:}/data" ]; then tar czf "$CARRY/${pair%%:*}-data.tgz" -C "${pair#*:}" data; fi
     done
     du -sh "$CARRY" .gpu-site
     ;;
@@ -73,7 +77,7 @@ run)
     ;;
 collect)
     DEVICE=${2:?device name, e.g. h100}
-    .venv/bin/python - "$DEVICE" <<'PY'
+    "$PY" - "$DEVICE" <<'PY'
 import glob, json, os, sys
 runs = {}
 for folder in sorted(glob.glob("runs/gpu/*/")):

@@ -70,10 +70,15 @@ def _download(url: str, path: str, name: str) -> None:
         raise OSError(f"could not download {url} for corpus {name!r}: {e}") from None
 
 
+def cached_path(name: str) -> str:
+    """Where load_named keeps a cleaned corpus (what to carry to a machine that cannot fetch it)."""
+    # v2: documents are whole plays and books; v3: sotu drops [Laughter] too
+    return os.path.join(CACHE, f"{name}.v3.jsonl")
+
+
 def load_named(name: str) -> list[tuple[str, str]]:
     """(text, group) pairs, cached as JSON lines after the first clean."""
-    # v2: documents are whole plays and books; v3: sotu drops [Laughter] too
-    cached = os.path.join(CACHE, f"{name}.v3.jsonl")
+    cached = cached_path(name)
     if not os.path.exists(cached):
         docs = {"shakespeare": _shakespeare, "kjv": _kjv, "sotu": _sotu, "snippets": _snippets,
                 "imdb": _imdb}[name](fetch(name))

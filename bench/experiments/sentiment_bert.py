@@ -31,15 +31,17 @@ import sys
 
 from record import ROOT, update
 
+from pretrain.api import resolve  # a bundled name, a folder or a hub id -> its folder
+
 RESULTS = os.path.join(ROOT, "bench", "results", "sentiment.json")
 COMMON = ["--arch", "bert", "--data", "sentiment", "--epochs", "10", "--patience", "3"]
 
 
 def run(model: str, arm: str, lr: str, seed: int, pool: str) -> tuple[str, dict]:
-    key = f"{os.path.basename(model.rstrip('/'))}-{arm}-lr{lr}" + ("-mean" if pool == "mean" else "") + (f"-seed{seed}" if seed else "")
+    key = (f"{os.path.basename(model.rstrip('/'))}-{arm}-lr{lr}" + ("-mean" if pool == "mean" else "")
+           + (f"-seed{seed}" if seed else ""))
     out = os.path.join(ROOT, "runs", f"sentiment-{key}")
-    folder = model if os.path.isdir(os.path.join(ROOT, model)) else f"pretrain/models/{model}"
-    init = ["--init", model] if arm == "pretrained" else ["--init", "random", "--vocab", folder]
+    init = ["--init", model] if arm == "pretrained" else ["--init", "random", "--vocab", resolve(model)]
     subprocess.run([sys.executable, "-m", "classify", "train", *COMMON, "--lr", lr, *init, "--pool", pool,
                     "--seed", str(seed), "--out", out], cwd=ROOT, check=True)
     with open(os.path.join(out, "metrics.json")) as f:
@@ -54,6 +56,7 @@ def main() -> None:
     p.add_argument("--pool", choices=("cls", "mean"), default="cls")
     p.add_argument("seeds", nargs="*", type=int, default=[0, 1, 2])
     a = p.parse_args()
+    os.chdir(ROOT)  # --init folders are the repository's paths, as the classify runs see them
     for seed in a.seeds:
         for arm in a.arms.split(","):
             key, metrics = run(a.init, arm, a.lr, seed, a.pool)
