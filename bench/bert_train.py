@@ -7,7 +7,8 @@ clipnorm 1.0, masked-mean MLM loss + NSP loss, accuracy metrics) with pretrain.t
 synthetic full-length pairs with 15% dynamic masking from pretrain.data.mask_tokens (bench/bert_data.py).
 --jit uses XLA (pretrain.train's --jit; off by default there and here), --precision as pretrain.train's.
 
-Last line of stdout, JSON: seqs_per_s, tokens_per_s, step_ms (median), compile_s (first step), params.
+Last line of stdout, JSON: seqs_per_s, tokens_per_s, step_ms (median), gflop_per_s (matmul work done per second,
+train_flops_per_step), compile_s (first step), params.
 """
 from __future__ import annotations
 
@@ -58,6 +59,15 @@ def build_and_compile(args):
     return model
 
 
+def train_flops_per_step(args) -> float:
+    """Multiply-adds x 2 x 3 (forward, then twice that backward) of the matmuls in one step: the encoder on every
+    position, attention scores and sums, the MLM head (transform + tied output) on every prediction slot."""
+    h, s, i = args.dim, args.seq, 4 * args.dim
+    per_token = args.layers * (4 * h * h + 2 * h * i + 2 * s * h)
+    per_slot = h * h + h * args.vocab
+    return 6.0 * args.batch * (s * per_token + args.max_predictions * per_slot + 2 * h * h)
+
+
 def time_steps(model, batches, steps, warmup_steps):
     """(first-step seconds, per-step seconds list, elapsed seconds of the timed steps, last losses)."""
     with Timer() as first:
@@ -94,7 +104,9 @@ def run(args) -> dict:
         "max_predictions": args.max_predictions, "params": int(model.count_params()),
         "seqs_per_s": round(args.batch * args.steps / elapsed, 2),
         "tokens_per_s": round(args.batch * args.seq * args.steps / elapsed, 1),
-        "step_ms": round(median(times) * 1e3, 2), "compile_s": round(compile_s, 3),
+        "step_ms": round(median(times) * 1e3, 2),
+        "gflop_per_s": round(train_flops_per_step(args) * args.steps / elapsed / 1e9, 1),
+        "compile_s": round(compile_s, 3),
         "loss_last": round(float(logs.get("loss", float("nan"))), 4), "threads": args.threads or "default",
         "machine": machine(),
     }

@@ -54,6 +54,7 @@ def test_bert_train(capsys):
                             "--no-jit"]) == 0
     r = _json_of(capsys)
     assert r["bench"] == "bert_train" and r["seqs_per_s"] > 0 and r["tokens_per_s"] > 0 and r["params"] > 0
+    assert r["gflop_per_s"] > 0
 
 
 def test_bert_batches_mask_15_percent():

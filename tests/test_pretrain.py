@@ -465,6 +465,37 @@ def test_jax_on_two_devices_validates_mid_run_resumes_and_loads_on_tensorflow(co
     assert guesses[0][0] in WORDS["farm"] + ["the", "and", "by", "."], guesses
 
 
+SPLIT_CPU = """import sys, tensorflow as tf
+tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                           [tf.config.LogicalDeviceConfiguration()] * 2)
+from pretrain.train import main
+sys.exit(main(sys.argv[1:]))"""
+
+
+def test_tensorflow_on_two_devices_matches_one_device_and_resumes(trained, corpus_dir, vocab_dir, tmp_path):
+    """The several-GPU path of TensorFlow (tf.distribute.MirroredStrategy) without GPUs: the CPU split into two
+    logical devices. The same run as the `trained` fixture must report the same losses (a loss summed over the
+    replicas instead of averaged would read double), then resume like a one-device run."""
+    out = str(tmp_path / "mirrored")
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    base = [sys.executable, "-c", SPLIT_CPU, "--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out,
+            "--lr", "3e-3", "--warmup", "5", "--checkpoint-every", "30", "--dropout", "0"] + TINY
+    first = subprocess.run(base + ["--steps", "60"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "data parallel over 2 devices, 4 sequences each" in first.stderr
+    single = json.load(open(os.path.join(trained, "metrics.json")))
+    mirrored = json.loads(first.stdout.strip().splitlines()[-1])
+    state = json.load(open(os.path.join(out, "work", "checkpoints", "step-00000060", "state.json")))
+    reference = json.load(open(os.path.join(trained, "work", "checkpoints", "step-00000060", "state.json")))
+    # the replicas average their masked positions separately, so close, not equal
+    assert abs(state["history"][0][1] - reference["history"][0][1]) < 0.05 * reference["history"][0][1]
+    assert abs(mirrored["mlm_loss"] - single["mlm_loss"]) < 0.1 * single["mlm_loss"], (mirrored, single)
+    second = subprocess.run(base + ["--steps", "70"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"resuming {out} at step 60" in second.stderr
+    assert json.loads(second.stdout.strip().splitlines()[-1])["steps"] == 70
+
+
 def test_truncated_weights_file_gives_an_error_naming_it(trained, tmp_path):
     import shutil
 
