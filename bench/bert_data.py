@@ -31,7 +31,7 @@ def mlm_batch(rng: np.random.Generator, batch: int, seq: int, vocab: int, mask_r
     from pretrain.data import mask_tokens
 
     ids, seg, nsp = pair_batch(rng, batch, seq, vocab)
-    masked, pos, labels, weights = mask_tokens(ids, rng, vocab, mask_rate, max_predictions, MASK, N_SPECIAL)
+    masked, pos, labels, weights = mask_tokens(ids, rng, vocab, mask_rate, max_predictions, MASK, range(N_SPECIAL))
     x = {"token_ids": masked, "segment_ids": seg, "padding_mask": (ids != PAD).astype(np.int32),
          "mask_positions": pos}
     y = {"mlm": labels, "nsp": nsp}

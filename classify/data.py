@@ -52,12 +52,24 @@ def _table(path: str):
     text = read_text(path)
     dialect = "excel-tab" if path.endswith(".tsv") or "\t" in text.split("\n", 1)[0] else "excel"
     rows = [r for r in csv.reader(io.StringIO(text), dialect) if r]
-    if rows and [c.lower() for c in rows[0][:2]] in (["text", "label"], ["sentence", "label"]):
+    if rows and len(rows[0]) >= 2 and _is_header(rows[0][:2], {r[1].strip() for r in rows[1:] if len(r) > 1}):
         rows = rows[1:]
     bad = next((i for i, r in enumerate(rows) if len(r) < 2 or not r[0].strip()), None)
     if not rows or bad is not None:
         raise CorpusError(f"{path}: every row needs text and a label (row {bad if bad is not None else 0} does not)")
     return _encode_labels([r[0] for r in rows], [r[1].strip() for r in rows])
+
+
+def _is_header(first: list[str], other_labels: set) -> bool:
+    """`text,label`, or `review,sentiment` and the like: a first row whose label is no number and no other row's."""
+    text, label = (c.strip().lower() for c in first)
+    if (text, label) in {("text", "label"), ("sentence", "label")}:
+        return True
+    try:
+        float(label)
+        return False
+    except ValueError:
+        return len(other_labels) > 1 and first[1].strip() not in other_labels
 
 
 def _hf(name: str):

@@ -64,6 +64,9 @@ def train(args, argv) -> int:
         bert_folder = pretrain.api.resolve(args.init)
     vocab_folder = args.vocab or bert_folder or pretrain.api.resolve("bert")
     tokens = pretrain.vocab.read_vocab(vocab_folder)
+    if bert_folder and tokens != pretrain.vocab.read_vocab(bert_folder):
+        raise ValueError(f"--vocab {args.vocab} is not the vocabulary {args.init} was pretrained with: its "
+                         "embeddings would read other words; leave --vocab out with --init")
     ids = encode(pretrain.vocab.make_tokenizer(tokens), texts, args.seq_len, tokens)
     parts = data.split(len(texts), args.seed)
     bert_config = None

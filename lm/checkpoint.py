@@ -11,7 +11,7 @@ import numpy as np
 POINTER = "checkpoint.json"
 
 
-def _check_space(folder: str, model, factor: float) -> None:
+def check_space(folder: str, model, factor: float) -> None:
     """h5py can crash the process (SIGSEGV) when the disk fills mid-write, so refuse before writing."""
     need = int(sum(int(np.prod(v.shape)) * 4 for v in model.weights) * factor) + (1 << 20)
     free = shutil.disk_usage(folder).free
@@ -21,7 +21,7 @@ def _check_space(folder: str, model, factor: float) -> None:
 
 
 def save_weights(model, path: str) -> None:
-    _check_space(os.path.dirname(path) or ".", model, 1.2)
+    check_space(os.path.dirname(path) or ".", model, 1.2)
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-" + os.path.basename(path))
     model.save_weights(tmp)
     os.replace(tmp, path)
@@ -51,7 +51,7 @@ def save(folder: str, model, optimizer, state: dict, keep: int = 1) -> None:
     final, tmp = os.path.join(folder, name), os.path.join(folder, f".tmp-{name}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _check_space(folder, model, 4.0)  # weights, two Adam moments, slack
+        check_space(folder, model, 4.0)  # weights, two Adam moments, slack
         os.makedirs(tmp)
         model.save_weights(os.path.join(tmp, "model.weights.h5"))
         np.savez(os.path.join(tmp, "optimizer.npz"), *[np.asarray(v) for v in optimizer.variables])

@@ -1,7 +1,7 @@
 """Inference on a trained SeqLab BERT: fill_mask, next_sentence and embed.
 
 Inputs are padded to a few fixed lengths (BUCKETS) and masks to a fixed number of slots, so the compiled predict
-function is traced once per bucket (all warmed at load) and never again per request.
+function is traced once per bucket (the three shortest warmed at load) and never again per request.
 """
 from __future__ import annotations
 
@@ -56,7 +56,9 @@ class Pretrained:
         self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else ""
         self.buckets = [b for b in BUCKETS if b < self.config.max_positions] + [self.config.max_positions]
         for b in self.buckets[:3]:  # warm the common lengths; longer ones compile on first use
-            self._run(np.array([self.ids["[CLS]"], self.ids["[SEP]"]]), np.zeros(2, np.int64))
+            warm = np.full(b, self.ids["[SEP]"])
+            warm[0] = self.ids["[CLS]"]
+            self._run(warm, np.zeros(b, np.int64))
 
     def __repr__(self):
         c = self.config
@@ -84,6 +86,10 @@ class Pretrained:
         """For each [MASK] in `text`, the top_k (token, probability) predictions."""
         ids, seg = self._encode(text)
         where = np.nonzero(ids == self.ids["[MASK]"])[0]
+        pieces = self.tokenizer.encode(text, add_special_tokens=False).ids
+        if pieces.count(self.ids["[MASK]"]) > len(where):  # packing cut the text at the model's length
+            raise ValueError(f"the text is {len(pieces)} wordpieces, past the model's {len(ids) - 2}: a [MASK] "
+                             "after that would go unanswered; shorten the text")
         if len(where) == 0:
             raise ValueError("fill_mask needs at least one [MASK] in the text, e.g. 'the lord is my [MASK]'")
         results = []

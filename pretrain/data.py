@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 
@@ -26,15 +27,17 @@ def sentences(text: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- shards on disk
 def write_shards(documents: list[list[str]], tokenizer, out_dir: str, seed: int = 0,
-                 shard_tokens: int = SHARD_TOKENS) -> int:
+                 shard_tokens: int | None = None) -> int:
     """Tokenize documents (lists of sentences) into out_dir/shard-NNNNN/{tokens,sentences,documents}.npy.
 
     Documents are shuffled first so every shard mixes sources (NotNext segments come from the same shard).
     Returns the number of shards. Written to a temporary folder and renamed, so a killed run leaves no half shard.
     """
+    shard_tokens = shard_tokens or SHARD_TOKENS
     order = np.random.default_rng(seed).permutation(len(documents))
     tmp = out_dir.rstrip("/") + f".tmp{os.getpid()}"
-    os.makedirs(tmp, exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed run's leftover (containers reuse pids)
+    os.makedirs(tmp)
     n_shards, buf = 0, []
 
     def flush():
@@ -52,6 +55,7 @@ def write_shards(documents: list[list[str]], tokenizer, out_dir: str, seed: int 
         np.save(os.path.join(d, "sentences.npy"), np.concatenate([[0], np.cumsum(lens[keep])]))
         per_doc = [int(keep[i:i + len(doc)].sum()) for i, doc in
                    zip(np.cumsum([0] + [len(doc) for doc in buf[:-1]]), buf)]
+        per_doc = [n for n in per_doc if n]  # a document that tokenizes to nothing is no NotNext source
         np.save(os.path.join(d, "documents.npy"), np.concatenate([[0], np.cumsum(per_doc)]))
         n_shards, buf = n_shards + 1, []
 
@@ -67,7 +71,6 @@ def write_shards(documents: list[list[str]], tokenizer, out_dir: str, seed: int 
     with open(os.path.join(tmp, "meta.json"), "w") as f:
         json.dump({"shards": n_shards, "documents": len(documents)}, f)
     if os.path.exists(out_dir):
-        import shutil
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)
     return n_shards
@@ -183,14 +186,17 @@ def pack_texts(tokenizer, a: str, b: str | None, seq_len: int, cls: int, sep: in
 
 # -------------------------------------------------------------------------------------------------- masking
 def mask_tokens(ids: np.ndarray, rng: np.random.Generator, vocab_size: int, mask_rate: float = BERT_MASK_RATE,
-                max_predictions: int = 20, mask_id: int = 4, n_special: int = len(SPECIALS)):
+                max_predictions: int = 20, mask_id: int = 4, special_ids=range(len(SPECIALS))):
     """BERT's MLM corruption, vectorized: returns (masked ids, positions, labels, weights).
 
     `mask_rate` of the non-special tokens of each row (at least one, at most `max_predictions`) are chosen; of
-    those 80% become [MASK], 10% a random non-special token, 10% stay. Special tokens (ids < n_special: padding,
-    [CLS], [SEP], ...) are never chosen. Unused prediction slots have position 0 and weight 0.
+    those 80% become [MASK], 10% a random non-special token, 10% stay. Special tokens (`special_ids`: padding,
+    [CLS], [SEP], ...; ids 0-4 in a pretrain.vocab vocabulary, elsewhere in others) are never chosen nor drawn.
+    Unused prediction slots have position 0 and weight 0.
     """
-    eligible = ids >= n_special
+    special_ids = np.asarray(list(special_ids))
+    eligible = ~np.isin(ids, special_ids)
+    others = np.setdiff1d(np.arange(vocab_size), special_ids)
     n_pred = np.minimum(max_predictions, np.maximum(1, np.rint(eligible.sum(1) * mask_rate))).astype(np.int64)
     n_pred = np.where(eligible.any(1), n_pred, 0)
     keys = np.where(eligible, rng.random(ids.shape), np.inf)  # random order of eligible positions
@@ -204,7 +210,8 @@ def mask_tokens(ids: np.ndarray, rng: np.random.Generator, vocab_size: int, mask
     labels = np.where(weights, ids[rows, positions], 0)
     out = ids.copy()
     r = rng.random(positions.shape)
-    replace = np.where(r < 0.8, mask_id, np.where(r < 0.9, rng.integers(n_special, vocab_size, positions.shape), labels))
+    random_ids = others[rng.integers(0, len(others), positions.shape)]
+    replace = np.where(r < 0.8, mask_id, np.where(r < 0.9, random_ids, labels))
     pr, pc = np.nonzero(weights)
     out[pr, positions[pr, pc]] = replace[pr, pc]
     if max_predictions > width:  # keep a fixed shape for compiled steps
@@ -261,7 +268,7 @@ class Batches:
             ids[sel], seg[sel] = pack(self.shards[shard].tokens, rows[sel, 1:], self.seq_len,
                                       self.specials["[CLS]"], self.specials["[SEP]"])
         masked, pos, labels, weights = mask_tokens(ids, rng, self.vocab_size, self.mask_rate, self.max_predictions,
-                                                   self.specials["[MASK]"])
+                                                   self.specials["[MASK]"], self.specials.values())
         x = {"token_ids": masked, "segment_ids": seg, "padding_mask": (ids != 0).astype(np.int32),
              "mask_positions": pos}
         y = {"mlm": labels, "nsp": rows[:, 5].astype(np.int32)}

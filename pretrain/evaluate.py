@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -30,37 +31,43 @@ def read_documents(path: str) -> list[list[str]]:
 
 
 def evaluate(bert, docs: list[list[str]], seed: int = 0, seq_len: int = 128, mask_rate=0.15,
-             max_predictions=20) -> dict:
+             max_predictions=None) -> dict:
+    """Masks as pretrain.train's validation does: 15%, with enough prediction slots for the length."""
     from pretrain import data
 
     seq_len = min(seq_len, bert.config.max_positions)
+    if max_predictions is None:
+        max_predictions = max(data.BERT_MAX_PREDICTIONS, math.ceil(mask_rate * seq_len))
+    totals = dict(loss=0.0, correct=0, masked=0, nsp=0, pairs=0)
+    pair_rng, k = np.random.default_rng([seed, 0, 1]), 0
     with tempfile.TemporaryDirectory() as tmp:
         data.write_shards(docs, bert.tokenizer, os.path.join(tmp, "shards"), seed=seed)
-        shard = data.open_shards(os.path.join(tmp, "shards"))[0]
-        rows = data.make_pairs(shard, seq_len, np.random.default_rng([seed, 0, 1]))
-        totals = dict(loss=0.0, correct=0, masked=0, nsp=0)
-        for k in range(0, len(rows), BATCH):
-            part = rows[k:k + BATCH]
-            ids, seg = data.pack(shard.tokens, part, seq_len, bert.ids["[CLS]"], bert.ids["[SEP]"])
-            masked, pos, labels, weights = data.mask_tokens(ids, np.random.default_rng([seed, k, 3]),
-                                                            bert.config.vocab_size, mask_rate, max_predictions,
-                                                            bert.ids["[MASK]"])
-            n = len(part)  # pad the last batch to the fixed shape so nothing recompiles
-            pad = lambda a: np.pad(a, [(0, BATCH - n)] + [(0, 0)] * (a.ndim - 1))  # noqa: E731
-            out = bert.model.predict_on_batch({"token_ids": pad(masked), "segment_ids": pad(seg),
-                                               "padding_mask": pad((ids != 0).astype(np.int32)),
-                                               "mask_positions": pad(pos)})
-            mlm, nsp = np.asarray(out["mlm"])[:n], np.asarray(out["nsp"])[:n]
-            logp = mlm - mlm.max(-1, keepdims=True)
-            logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
-            w = weights > 0
-            totals["loss"] -= float(np.take_along_axis(logp, labels[..., None], -1)[..., 0][w].sum())
-            totals["correct"] += int((mlm.argmax(-1) == labels)[w].sum())
-            totals["masked"] += int(w.sum())
-            totals["nsp"] += int((nsp.argmax(-1) == part[:, 4]).sum())
+        for shard in data.open_shards(os.path.join(tmp, "shards")):  # a large file spans several
+            rows = data.make_pairs(shard, seq_len, pair_rng)
+            totals["pairs"] += len(rows)
+            for start in range(0, len(rows), BATCH):
+                part = rows[start:start + BATCH]
+                ids, seg = data.pack(shard.tokens, part, seq_len, bert.ids["[CLS]"], bert.ids["[SEP]"])
+                masked, pos, labels, weights = data.mask_tokens(ids, np.random.default_rng([seed, k, 3]),
+                                                                bert.config.vocab_size, mask_rate, max_predictions,
+                                                                bert.ids["[MASK]"], bert.ids.values())
+                k += BATCH
+                n = len(part)  # pad the last batch to the fixed shape so nothing recompiles
+                pad = lambda a: np.pad(a, [(0, BATCH - n)] + [(0, 0)] * (a.ndim - 1))  # noqa: E731
+                out = bert.model.predict_on_batch({"token_ids": pad(masked), "segment_ids": pad(seg),
+                                                   "padding_mask": pad((ids != 0).astype(np.int32)),
+                                                   "mask_positions": pad(pos)})
+                mlm, nsp = np.asarray(out["mlm"])[:n], np.asarray(out["nsp"])[:n]
+                logp = mlm - mlm.max(-1, keepdims=True)
+                logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
+                w = weights > 0
+                totals["loss"] -= float(np.take_along_axis(logp, labels[..., None], -1)[..., 0][w].sum())
+                totals["correct"] += int((mlm.argmax(-1) == labels)[w].sum())
+                totals["masked"] += int(w.sum())
+                totals["nsp"] += int((nsp.argmax(-1) == part[:, 4]).sum())
     return {"mlm_accuracy": totals["correct"] / max(1, totals["masked"]),
             "mlm_loss": totals["loss"] / max(1, totals["masked"]),
-            "nsp_accuracy": totals["nsp"] / max(1, len(rows)), "pairs": int(len(rows)),
+            "nsp_accuracy": totals["nsp"] / max(1, totals["pairs"]), "pairs": totals["pairs"],
             "masked_tokens": totals["masked"]}
 
 

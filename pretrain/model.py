@@ -154,9 +154,9 @@ def save(model: BertPretrainer, folder: str) -> None:
         twin = build(model.config)
         twin.set_weights(model.get_weights())
         model = twin
-    tmp = os.path.join(folder, f".tmp{os.getpid()}.weights.h5")
-    model.save_weights(tmp)
-    os.replace(tmp, os.path.join(folder, "model.weights.h5"))
+    from lm.checkpoint import save_weights  # atomic, and refused up front when the disk cannot hold it
+
+    save_weights(model, os.path.join(folder, "model.weights.h5"))
 
 
 def load(folder: str, all_outputs: bool = False) -> BertPretrainer:

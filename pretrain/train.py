@@ -106,7 +106,7 @@ def prepare_data(a, tokens: list[str], work: str, resuming: bool = False):
         if resuming and old.get("documents") != fingerprint:
             raise UsageError(f"the documents of corpus {a.corpus!r} changed since this run's checkpoints in {work}: "
                              "resuming would mix two data sets; use another --out")
-    train_docs, val_docs = corpus.split(docs, VAL_FRACTION, seed=a.seed)
+    train_docs, val_docs = corpus.split(docs, VAL_FRACTION)  # not --seed: the same held-out text for every model
     tok = vocab.make_tokenizer(tokens)
     os.makedirs(folder, exist_ok=True)
     for name, part in (("train", train_docs), ("val", val_docs)):
@@ -192,10 +192,12 @@ def compile_model(model, a, schedule):
 # -------------------------------------------------------------------------------------------------- checkpoints
 def save_checkpoint(model, work: str, state: dict) -> None:
     """work/checkpoints/step-N written under a temporary name then renamed, then `latest` replaced (atomic)."""
+    from lm.checkpoint import check_space
     from pretrain.model import save
 
     root = os.path.join(work, "checkpoints")
     os.makedirs(root, exist_ok=True)
+    check_space(root, model, 4.0)  # weights, two Adam moments, slack: refused before anything is half-written
     name = f"step-{state['step']:08d}"
     tmp = os.path.join(root, f".tmp-{name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -298,6 +300,7 @@ def make_monitor(a, schedule, work, state, total_ref, budget_s, validate):
                 # them back, without which evaluate and the checkpoint would see none
                 synced = self.model
                 val = validate(synced)
+                synced.reset_metrics()  # evaluate leaves its batches in the metrics that training's logs go on
                 state["validation"].append([state["step"]] + [round(val[k], 5) for k in sorted(val)])
                 if writer is not None:
                     with writer.as_default(step=state["step"]):

@@ -1,6 +1,7 @@
 """Small real inputs shared by the tests: a tiny play-shaped corpus and a way to run SeqLab's CLIs."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -34,3 +35,18 @@ def tiny_corpus(folder: str, speeches: int = 400) -> str:
 def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True,
                           timeout=timeout)
+
+
+@contextlib.contextmanager
+def tiny_disk(folder, size: str):
+    """A tmpfs of `size` mounted at folder (created) for the duration: a disk that fills. Skips without root."""
+    import pytest
+
+    os.makedirs(folder, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a tiny tmpfs needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)])

@@ -120,3 +120,24 @@ def test_bad_data_is_a_clear_error(setup, tmp_path):
     done = run("-m", "classify", "train", "--arch", "cnn", "--data", str(bad), "--out", str(tmp_path / "o"),
                "--vocab", setup[2])
     assert done.returncode == 2 and "at least two labels" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_header_row_of_any_names_is_not_a_training_row(tmp_path):
+    from classify import data
+    path = tmp_path / "kaggle.csv"
+    path.write_text("review,sentiment\n" + "".join(f"film {i},{'positive' if i % 2 else 'negative'}\n"
+                                                  for i in range(10)))
+    texts, labels, names = data.load(str(path))
+    assert names == ("negative", "positive") and len(texts) == 10 and "review" not in texts
+
+
+def test_a_vocabulary_other_than_the_pretrained_ones_is_refused(setup, tmp_path):
+    root, data, vocab, bert = setup
+    tokens = open(os.path.join(bert, "vocab.txt")).read().splitlines()
+    tokens[10], tokens[11] = tokens[11], tokens[10]  # same size, two words swapped: every id would still "fit"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    done = run("-m", "classify", "train", "--arch", "bert", "--data", data, "--init", bert, "--vocab", str(other),
+               "--out", str(tmp_path / "o"), "--epochs", "1")
+    assert done.returncode == 2 and "is not the vocabulary" in done.stderr and "Traceback" not in done.stderr

@@ -149,6 +149,39 @@ def test_masking_statistics_and_specials_never_masked():
     assert (again != pos).any()  # dynamic: other draws, other masks
 
 
+def test_specials_anywhere_in_the_vocabulary_are_never_masked_nor_drawn():
+    """A vocabulary in Hugging Face's order ([CLS] = 101, [MASK] = 103) masks like one in pretrain.vocab's."""
+    from pretrain.data import mask_tokens
+
+    specials = [0, 100, 101, 102, 103]
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 500, (2000, 64))
+    ids[:, 0], ids[:, 40] = 101, 102
+    out, pos, labels, w = mask_tokens(ids, np.random.default_rng(1), 500, 0.5, 40, mask_id=103, special_ids=specials)
+    chosen = w > 0
+    rows = np.repeat(np.arange(len(ids))[:, None], pos.shape[1], 1)[chosen]
+    assert not np.isin(ids[rows, pos[chosen]], specials).any()  # no special token is ever an MLM target
+    replaced = out[rows, pos[chosen]]
+    drawn = replaced[(replaced != 103) & (replaced != ids[rows, pos[chosen]])]
+    assert len(drawn) > 1000 and not np.isin(drawn, specials).any()
+    assert set(np.unique(ids[rows, pos[chosen]])) & {1, 2, 3, 4}  # ids 1-4 are plain words here
+
+
+def test_a_document_that_tokenizes_to_nothing_is_skipped(vocab_dir, tmp_path):
+    """A line of only zero-width characters survives str.strip() but not the normalizer."""
+    from pretrain import data, vocab
+
+    tok = vocab.make_tokenizer(vocab.read_vocab(vocab_dir))
+    docs = make_documents(n_docs=3, n_sentences=4) + [["\u200b", "\ufeff\u00ad"]]
+    out = str(tmp_path / "s")
+    os.makedirs(out + f".tmp{os.getpid()}/shard-00000")  # what a run killed while tokenizing leaves
+    data.write_shards(docs, tok, out)
+    shard = data.open_shards(out)[0]
+    assert len(shard.documents) - 1 == 3
+    for seed in range(20):  # NotNext sources are drawn at random: every draw must find sentences
+        data.make_pairs(shard, 32, np.random.default_rng(seed))
+
+
 # ------------------------------------------------------------------------------------------------ model
 def small_model():
     from pretrain.model import BertConfig, build
@@ -241,6 +274,32 @@ def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
     assert metrics["mlm_loss"] < np.log(120) - 0.5  # well below chance on held-out documents
     card = open(os.path.join(trained, "README.md")).read()
     assert "Validation" in card and f"{metrics['mlm_accuracy']:.4f}" in card
+
+
+def test_training_curve_does_not_depend_on_how_often_it_validates(trained, corpus_dir, vocab_dir, tmp_path):
+    """Validation inside fit once leaked its batches into the next training windows of the curve."""
+    from pretrain import train
+    out = str(tmp_path / "rare")
+    args = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out, "--steps", "60", "--lr", "3e-3",
+            "--warmup", "5", "--checkpoint-every", "1000", "--dropout", "0"] + TINY
+    assert train.main(args) == 0
+    rare = json.load(open(os.path.join(out, "work", "checkpoints", "step-00000060", "state.json")))["history"]
+    often = json.load(open(os.path.join(trained, "work", "checkpoints", "step-00000060", "state.json")))["history"]
+    assert [h[0] for h in rare] == [h[0] for h in often]
+    assert np.allclose(np.array(rare)[:, 1:], np.array(often)[:, 1:], atol=2e-3), (rare, often)
+
+
+def test_held_out_documents_do_not_depend_on_the_seed(corpus_dir, vocab_dir, tmp_path):
+    import types
+
+    from pretrain import data, train, vocab
+    tokens = vocab.read_vocab(vocab_dir)
+    held = []
+    for seed in (0, 1):
+        a = types.SimpleNamespace(corpus=corpus_dir, seed=seed)
+        folder = train.prepare_data(a, tokens, str(tmp_path / f"seed{seed}"))
+        held.append(sorted(data.open_shards(os.path.join(folder, "val"))[0].tokens.tolist()))
+    assert held[0] == held[1]
 
 
 def test_card_carries_a_note_for_what_the_command_does_not_say(trained, tmp_path):
@@ -354,6 +413,17 @@ def test_evaluate_prints_deterministic_json(bert, trained, tmp_path, capsys):
     assert r["pairs"] > 5 and r["masked_tokens"] > 0 and 0 <= r["mlm_accuracy"] <= 1 and r["mlm_loss"] > 0
 
 
+def test_evaluate_reads_every_shard_of_a_large_file(bert, monkeypatch, tmp_path):
+    from pretrain import data, evaluate
+    docs = make_documents(n_docs=30, n_sentences=10, seed=7)
+    whole = evaluate.evaluate(bert, docs, seed=5)
+    monkeypatch.setattr(data, "SHARD_TOKENS", 100)  # what a file of tens of millions of characters gives
+    assert data.write_shards(docs, bert.tokenizer, str(tmp_path / "s")) > 5
+    split = evaluate.evaluate(bert, docs, seed=5)
+    assert abs(split["pairs"] - whole["pairs"]) <= 0.1 * whole["pairs"], (split, whole)
+    assert abs(split["masked_tokens"] - whole["masked_tokens"]) <= 0.1 * whole["masked_tokens"]
+
+
 def test_export_matches_transformers(bert, tmp_path):
     import torch
     import transformers
@@ -388,6 +458,8 @@ def test_load_api(bert, trained, monkeypatch):
     assert two[0][0][1] >= two[0][1][1]
     with pytest.raises(ValueError, match=r"\[MASK\]"):
         bert.fill_mask("no mask here")
+    with pytest.raises(ValueError, match="wordpieces, past the model's 510"):  # a mask cut off is not dropped
+        bert.fill_mask("the cow . " * 200 + "the [MASK] .")
     p = bert.next_sentence("the cow and the sheep .", "the ship and the wave .")
     assert isinstance(p, float) and 0 <= p <= 1
     tokens, vectors = bert.embed("the cow and the sheep")
@@ -494,6 +566,19 @@ def test_tensorflow_on_two_devices_matches_one_device_and_resumes(trained, corpu
     assert second.returncode == 0, second.stderr[-2000:]
     assert f"resuming {out} at step 60" in second.stderr
     assert json.loads(second.stdout.strip().splitlines()[-1])["steps"] == 70
+
+
+def test_full_disk_while_checkpointing_is_a_clear_error(corpus_dir, vocab_dir, tmp_path):
+    """The token shards fit, a checkpoint does not: refused before writing (h5py can crash on a full disk)."""
+    from tests.helpers import tiny_disk
+    with tiny_disk(tmp_path / "disk", "400k") as disk:
+        done = subprocess.run([sys.executable, "-m", "pretrain.train", "--corpus", corpus_dir, "--vocab", vocab_dir,
+                               "--out", str(disk / "m"), "--steps", "4", "--checkpoint-every", "2"] + TINY,
+                              cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert "not enough disk space" in done.stderr
+        assert not [n for n in os.listdir(disk / "m" / "work" / "checkpoints") if n.startswith(".tmp")]
 
 
 def test_truncated_weights_file_gives_an_error_naming_it(trained, tmp_path):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import lm
-from tests.helpers import ENV, ROOT, run, tiny_corpus
+from tests.helpers import ENV, ROOT, run, tiny_corpus, tiny_disk
 
 ARGS = ["--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "32", "--batch-size", "8", "--dropout", "0",
         "--eval-every", "10", "--checkpoint-every", "10", "--steps", "60"]
@@ -51,18 +51,11 @@ def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(t
 
 def test_full_disk_while_checkpointing_is_a_clear_error(tmp_path):
     corpus = tiny_corpus(str(tmp_path))
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("mounting a tiny tmpfs needs root")
-    try:
+    with tiny_disk(tmp_path / "disk", "64k") as disk:
         done = run(*_train(corpus, str(disk / "m"))[1:])
         assert done.returncode == 2
         assert "could not write checkpoint" in done.stderr and "Traceback" not in done.stderr
         assert not [n for n in os.listdir(disk / "m") if n.startswith(".tmp")]
-    finally:
-        subprocess.run(["umount", str(disk)])
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
