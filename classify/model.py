@@ -94,5 +94,11 @@ def build(config: ClassifierConfig) -> keras.Model:
         from pretrain.model import dummy_inputs
 
         model.bert(dummy_inputs())  # every pretraining weight exists, so a pretrained file loads into it
+        # the MLM and NSP heads (and the [CLS] pooler under mean pooling) get no gradient here: frozen, they are
+        # neither updated nor warned about
+        unused = [model.bert.mlm_dense, model.bert.mlm_norm, model.bert.nsp_dense]
+        for layer in unused + ([model.bert.pooler] if config.pool == "mean" else []):
+            layer.trainable = False
+        model.bert.mlm_bias.trainable = False
     model(ops.ones((1, config.seq_len), "int32"))
     return model

@@ -25,7 +25,9 @@ def resolve(name: str) -> str:
         try:
             return snapshot_download(repo_id=name)
         except Exception as e:  # offline, missing repo, bad id: all need the same clear message
-            raise OSError(f"could not fetch model {name!r} from the Hugging Face Hub: {e}") from None
+            reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            raise OSError(f"model {name!r} not found: no such folder, and as a Hugging Face Hub repo id it could "
+                          f"not be fetched ({reason})") from None
     raise OSError(f"model {name!r} not found: not a bundled model ({', '.join(BUNDLED)}), a folder or a Hub repo id")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 
 import numpy as np
 
@@ -31,7 +32,11 @@ def load_weights(model, path: str) -> None:
     if not os.path.exists(path):
         raise OSError(f"weights file {path} is missing")
     try:
-        model.load_weights(path)
+        with warnings.catch_warnings():
+            # weights files hold no optimizer (checkpoints keep it in optimizer.npz, restored after): Keras's
+            # "Skipping variable loading for optimizer" would read as if that state were lost
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(path)
     except Exception as e:  # h5py and Keras raise many kinds; the user needs the file's name
         raise OSError(f"weights file {path} is truncated or corrupted ({type(e).__name__}: {e})") from None
 

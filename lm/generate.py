@@ -100,9 +100,13 @@ class LanguageModel:
         token, _, state = self._begin(ids, settings, rng)
         generated, shown, pending = [], "", []
         window = len(ids)
+        # decoded after the prompt's last token, so a word-level model puts the space between them that the
+        # prompt plus the output needs ("God" + " created", not "God" + "created")
+        lead = ids[-1:] if prompt.strip() else []
+        skip = len(self.tokenizer.decode(lead))
         for n in range(max_new_tokens):
             generated.append(token)
-            text = self.tokenizer.decode(generated)
+            text = self.tokenizer.decode(lead + generated)[skip:]
             if stop:
                 hits = [text.find(s) for s in stop if s and text.find(s) >= 0]
                 if hits:

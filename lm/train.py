@@ -93,6 +93,7 @@ def train(args, argv) -> int:
     train_text, val_text = corpus.text_of(train_docs), corpus.text_of(val_docs)
     if resume:
         config, tokenizer = LMConfig.load(args.out), Tokenizer.load(args.out)
+        _check_same_run(args, config, checkpoint.read_state(resume))
     else:
         tokenizer = Tokenizer.train(train_text, args.level, args.vocab_size)
         config = LMConfig(arch=args.arch, level=args.level, vocab_size=len(tokenizer), seq_len=args.seq_len,
@@ -109,12 +110,13 @@ def train(args, argv) -> int:
                            else _estimate_steps(model, loss_fn,
                                                 *data.batch(train_ids, 0, args.batch_size, config.seq_len, args.seed),
                                                 args))
-    state = {"step": 0, "seconds": 0.0, "history": []}
+    state = {"step": 0, "seconds": 0.0, "history": [], "run": _run_settings(args)}
     optimizer = keras.optimizers.AdamW(learning_rate=schedule(args.lr, args.warmup, total), weight_decay=0.01,
                                        clipnorm=1.0)
     model.compile(optimizer=optimizer, loss=loss_fn, jit_compile=not args.no_jit)
     if resume:
         state = checkpoint.restore(resume, model, optimizer)
+        state.setdefault("run", _run_settings(args))
         print(f"resumed from {resume} at step {state['step']}", file=sys.stderr)
     else:
         config.save(args.out)
@@ -169,6 +171,29 @@ def train(args, argv) -> int:
     print(f"validation loss {metrics['val_loss']:.4f} after {state['step']} steps; model in {args.out}",
           file=sys.stderr)
     return 0
+
+
+def _run_settings(args) -> dict:
+    """What decides the data stream besides the model: a resume must not change it."""
+    return {"corpus": args.corpus, "batch_size": args.batch_size, "seed": args.seed}
+
+
+def _check_same_run(args, config, state) -> None:
+    """The same command resumes; other settings would train on into a model its card does not describe."""
+    import dataclasses
+
+    wanted = {"arch": args.arch, "level": args.level, "layers": args.layers, "dim": args.dim,
+              "seq_len": args.seq_len, "dropout": args.dropout}
+    if config.arch == "transformer":
+        wanted.update(heads=args.heads, positions=args.positions)
+    else:
+        wanted["cell"] = args.cell
+    saved = {**dataclasses.asdict(config), **state.get("run", {})}  # checkpoints before "run" lack it
+    wanted.update({k: v for k, v in _run_settings(args).items() if k in saved})
+    differ = [f"--{k.replace('_', '-')} {saved[k]} (not {v})" for k, v in wanted.items() if saved[k] != v]
+    if differ:
+        raise ValueError(f"{args.out} holds a run made with {', '.join(differ)}: resume with its own settings "
+                         "or use another --out")
 
 
 def _estimate_steps(model, loss_fn, x, y, args) -> int:

@@ -28,8 +28,9 @@ def resolve(name: str) -> str:
         try:
             folder = snapshot_download(repo_id=name, allow_patterns=list(FILES) + ["README.md", "metrics.json"])
         except Exception as e:  # network, offline mode, missing repo: one clear message
-            raise ValueError(f"could not fetch model {name!r} from the Hugging Face Hub: "
-                             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+            reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            raise ValueError(f"model {name!r} not found: no such folder, and as a Hugging Face Hub repo id it could "
+                             f"not be fetched ({reason})") from None
     else:
         bundled = sorted(d for d in os.listdir(MODELS) if os.path.isdir(os.path.join(MODELS, d))) \
             if os.path.isdir(MODELS) else []

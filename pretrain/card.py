@@ -47,6 +47,13 @@ OTHER = ('bert.fill_mask("the acting was [MASK] and the story was dull.")\n'
          "predictions carry the biases of that text.")
 
 
+def _load_name(folder: str) -> str:
+    """What pretrain.load takes for this folder: a bundled model's name, else the folder as given."""
+    from pretrain.api import MODELS
+    inside = os.path.dirname(os.path.abspath(folder)) == os.path.abspath(MODELS)
+    return os.path.basename(os.path.abspath(folder)) if inside else folder
+
+
 def write(folder: str, metrics: dict, state: dict, config) -> None:
     has_plot = plot(os.path.join(folder, "loss_curve.png"), state)
     old_english = {"kjv", "shakespeare"} & set(metrics["corpus"].split(","))
@@ -92,7 +99,7 @@ Devlin et al. (2019), by SeqLab's `pretrain` package.
 
 ```python
 import pretrain
-bert = pretrain.load("{os.path.basename(os.path.abspath(folder))}")   # or a folder / hub repo id
+bert = pretrain.load("{_load_name(folder)}")   # a bundled name, a folder or a hub repo id
 {example}
 ```
 

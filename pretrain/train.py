@@ -350,8 +350,12 @@ def run(a, argv) -> int:
                  "max_predictions": a.max_predictions}
     found = latest_checkpoint(work)
     if found and found[1]["signature"] != signature:
-        raise UsageError(f"{a.out} holds a run with other settings (corpus, model, sequence or batch): "
-                         "resume with the same command or use another --out")
+        old = found[1]["signature"]
+        differ = [f"{k} {old.get(k)!r} (not {v!r})" for k, v in signature.items() if old.get(k) != v and k != "config"]
+        differ += [f"model {k} {old['config'].get(k)!r} (not {v!r})" for k, v in signature["config"].items()
+                   if old.get("config", {}).get(k) != v]
+        raise UsageError(f"{a.out} holds a run made with {', '.join(differ)}: resume with the same command or use "
+                         "another --out")
     state = found[1] if found else {"step": 0, "seconds": 0.0, "total": a.steps, "history": [], "validation": [],
                                     "signature": signature}
     if a.steps and a.steps < state["step"]:

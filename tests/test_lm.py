@@ -134,9 +134,16 @@ def test_resume_continues_step_count_and_loss(trained, tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     second = run("-m", "lm.train", "--corpus", text, "--out", out, "--steps", "40", *TINY)
     assert second.returncode == 0 and "resumed" in second.stderr and "at step 20" in second.stderr
+    assert "Skipping variable loading" not in second.stderr  # the optimizer state is restored, not skipped
     history = json.load(open(os.path.join(out, "checkpoint-40", "state.json")))["history"]
     assert [h["step"] for h in history] == [10, 20, 30, 40]
     assert history[-1]["val_loss"] < history[1]["val_loss"]
+    # other settings on the same folder would train on into a model its config and card do not describe
+    for change, message in ((["--dim", "48"], "--dim 32 (not 48)"), (["--batch-size", "4"], "--batch-size 8 (not 4)"),
+                            (["--corpus", "kjv"], f"--corpus {text} (not kjv)")):
+        other = run("-m", "lm.train", "--corpus", text, "--out", out, "--steps", "50", *TINY, *change)
+        assert other.returncode == 2 and message in other.stderr and "Traceback" not in other.stderr, other.stderr
+    assert not os.path.exists(os.path.join(out, "checkpoint-50"))
 
 
 def test_word_level_model_trains_generates_and_evaluates(trained, tmp_path):
@@ -144,8 +151,14 @@ def test_word_level_model_trains_generates_and_evaluates(trained, tmp_path):
     done = run("-m", "lm.train", "--arch", "lstm", "--level", "word", "--vocab-size", "50",
                "--corpus", trained[0], "--out", out, "--steps", "20", *TINY)
     assert done.returncode == 0, done.stderr[-2000:]
-    text = lm.load(out).generate("ROMEO:\n", max_new_tokens=12, temperature=0)
+    model = lm.load(out)
+    text = model.generate("ROMEO:\n", max_new_tokens=12, temperature=0)
     assert text and all(w in open(trained[0]).read() for w in text.split() if w.isalpha())
+    # what follows a word starts with the space between them, so prompt + output reads right
+    firsts = [model.generate("It is the east, and Juliet is the", max_new_tokens=1, temperature=1.0, seed=s)
+              for s in range(20)]
+    assert not [f for f in firsts if f[:1].isalnum()], firsts
+    assert [f for f in firsts if f[:1] == " " and f[1:2].isalnum()], firsts
 
 
 def test_generate_and_evaluate_clis(trained, tmp_path):
@@ -206,4 +219,6 @@ def test_hub_repo_ids_go_through_huggingface_hub(trained, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("ROMEO:") and len(done.stdout) > len("ROMEO:")
     missing = generate("seqlab/not-there")
-    assert missing.returncode == 2 and "could not fetch model 'seqlab/not-there'" in missing.stderr
+    assert missing.returncode == 2 and "model 'seqlab/not-there' not found: no such folder" in missing.stderr
+    (line,) = [line for line in missing.stderr.splitlines() if "not-there" in line]  # one line says it all
+    assert line.startswith("error:") and "Hub repo id it could not be fetched" in line

@@ -274,6 +274,9 @@ def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
     assert metrics["mlm_loss"] < np.log(120) - 0.5  # well below chance on held-out documents
     card = open(os.path.join(trained, "README.md")).read()
     assert "Validation" in card and f"{metrics['mlm_accuracy']:.4f}" in card
+    assert f'pretrain.load("{trained}")' in card  # the card's own snippet loads this model, not a bundled one
+    from pretrain.card import _load_name
+    assert _load_name(os.path.join(ROOT, "pretrain", "models", "bert")) == "bert"  # bundled: its short name
 
 
 def test_training_curve_does_not_depend_on_how_often_it_validates(trained, corpus_dir, vocab_dir, tmp_path):
@@ -374,6 +377,16 @@ def test_larger_steps_extend_a_finished_run_and_changed_documents_are_refused(vo
     assert train.main(base + ["--steps", "40"]) == 2
     err = capsys.readouterr().err
     assert "documents" in err and "changed" in err, err
+
+
+def test_resuming_with_other_settings_names_them(trained, corpus_dir, vocab_dir, capsys):
+    from pretrain import train
+    args = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--out", trained, "--steps", "60", "--lr", "3e-3",
+            "--warmup", "5", "--checkpoint-every", "30", "--dropout", "0"] + TINY
+    capsys.readouterr()
+    assert train.main(args[:-2] + ["--batch-size", "4", "--hidden", "48"]) == 2
+    err = capsys.readouterr().err
+    assert "batch_size 8 (not 4)" in err and "model hidden_size 32 (not 48)" in err and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("change, message", [

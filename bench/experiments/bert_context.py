@@ -62,4 +62,11 @@ def counters() -> dict:
 
 
 if __name__ == "__main__":
-    print(counters() if sys.argv[1:] == ["--counts"] else neighbour_kl(sys.argv[1]))
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help="a SeqLab BERT folder to probe")
+    p.add_argument("--counts", action="store_true", help="the n-gram counter baselines instead")
+    a = p.parse_args()
+    if not a.counts and not a.model:
+        p.error("give a model folder, or --counts")
+    print(counters() if a.counts else neighbour_kl(a.model))

@@ -20,7 +20,7 @@ import re
 import subprocess
 import zipfile
 
-from record import ROOT, update
+from record import ROOT, update, no_arguments
 
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_recipe.json")
 OUT = os.path.join(ROOT, "runs", "bert-documents")
@@ -112,4 +112,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    no_arguments(__doc__)
     main()

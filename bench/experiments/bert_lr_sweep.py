@@ -5,6 +5,9 @@
 Ran once on an H100 (bench/results/gpu_bert_tiny_lr_sweep.json): 6,000 steps each at 1e-3, 3e-4 and 1e-4.
 """
 import json, os, sys, threading, time, types
+if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+    print(__doc__)
+    sys.exit(0 if sys.argv[1:] else 2)
 os.environ.setdefault("KERAS_BACKEND", "jax")
 threading.Timer(float(sys.argv[2]) if len(sys.argv) > 2 else 280, lambda: os._exit(124)).start()
 import numpy as np, keras

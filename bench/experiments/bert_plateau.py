@@ -9,7 +9,7 @@ variants of the same command; all stayed at 0.135-0.148 (4x batch, not kept ther
 """
 import os
 
-from record import ROOT, pretrain, update
+from record import ROOT, pretrain, update, no_arguments
 
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_plateau.json")
 VOCAB = os.path.join(ROOT, "pretrain", "models", "bert")
@@ -27,4 +27,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    no_arguments(__doc__)
     main()

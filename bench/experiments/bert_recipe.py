@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from record import ROOT, pretrain, update
+from record import ROOT, pretrain, update, no_arguments
 
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_recipe.json")
 COMMON = ["--corpus", "kjv,shakespeare", "--preset", "tiny", "--heads", "4", "--seq-len", "128", "--batch-size", "32",
@@ -36,4 +36,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    no_arguments(__doc__)
     main()

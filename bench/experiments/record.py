@@ -1,4 +1,5 @@
 """What the experiment scripts share: run one pretraining command, and add a result to a JSON file atomically."""
+import argparse
 import json
 import os
 import subprocess
@@ -28,3 +29,8 @@ def update(path: str, *keys: str, value) -> None:
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1)
     os.replace(tmp, path)
+
+
+def no_arguments(doc: str) -> None:
+    """`--help` prints the script's docstring instead of starting a long experiment; other arguments are refused."""
+    argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
