@@ -93,7 +93,9 @@ for folder in sorted(glob.glob("runs/gpu/*/")):
         "validation_every_1000": [v for v in s["validation"] if v[0] % 1000 == 0],  # step, mlm acc/loss, nsp acc/loss
     }
 path = f"bench/results/gpu_pretrain_{sys.argv[1]}.json"
-json.dump({"device": sys.argv[1], "runs_side_by_side": len(runs), "runs": runs}, open(path, "w"), indent=1)
+with open(path + ".tmp", "w") as f:  # replaced whole, never left half-written
+    json.dump({"device": sys.argv[1], "runs_side_by_side": len(runs), "runs": runs}, f, indent=1)
+os.replace(path + ".tmp", path)
 print("wrote", path)
 PY
     ;;

@@ -21,6 +21,11 @@ def check_space(folder: str, model, factor: float) -> None:
                       f"{need / 1e6:.1f} MB")
 
 
+def differences(saved: dict, wanted: dict, label=str) -> list[str]:
+    """`NAME SAVED (not WANTED)` for each setting a resume would change: what a refusal to resume names."""
+    return [f"{label(k)} {saved.get(k)} (not {v})" for k, v in wanted.items() if saved.get(k) != v]
+
+
 def save_weights(model, path: str) -> None:
     check_space(os.path.dirname(path) or ".", model, 1.2)
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-" + os.path.basename(path))

@@ -182,6 +182,8 @@ def _check_same_run(args, config, state) -> None:
     """The same command resumes; other settings would train on into a model its card does not describe."""
     import dataclasses
 
+    from lm import checkpoint
+
     wanted = {"arch": args.arch, "level": args.level, "layers": args.layers, "dim": args.dim,
               "seq_len": args.seq_len, "dropout": args.dropout}
     if config.arch == "transformer":
@@ -190,7 +192,7 @@ def _check_same_run(args, config, state) -> None:
         wanted["cell"] = args.cell
     saved = {**dataclasses.asdict(config), **state.get("run", {})}  # checkpoints before "run" lack it
     wanted.update({k: v for k, v in _run_settings(args).items() if k in saved})
-    differ = [f"--{k.replace('_', '-')} {saved[k]} (not {v})" for k, v in wanted.items() if saved[k] != v]
+    differ = checkpoint.differences(saved, wanted, label=lambda k: "--" + k.replace("_", "-"))
     if differ:
         raise ValueError(f"{args.out} holds a run made with {', '.join(differ)}: resume with its own settings "
                          "or use another --out")

@@ -87,8 +87,9 @@ class Pretrained:
         """For each [MASK] in `text`, the top_k (token, probability) predictions."""
         ids, seg = self._encode(text)
         where = np.nonzero(ids == self.ids["[MASK]"])[0]
-        pieces = self.tokenizer.encode(text, add_special_tokens=False).ids
-        if pieces.count(self.ids["[MASK]"]) > len(where):  # packing cut the text at the model's length
+        pieces = self.tokenizer.encode(text, add_special_tokens=False).ids if len(ids) == self.config.max_positions \
+            else []  # only a text packed to the model's full length can have been cut
+        if pieces.count(self.ids["[MASK]"]) > len(where):
             raise ValueError(f"the text is {len(pieces)} wordpieces, past the model's {len(ids) - 2}: a [MASK] "
                              "after that would go unanswered; shorten the text")
         if len(where) == 0:

@@ -8,6 +8,7 @@ slice of the token array and an NSP segment is just (start, end) offsets.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 
@@ -182,6 +183,11 @@ def pack_texts(tokenizer, a: str, b: str | None, seq_len: int, cls: int, sep: in
     ids = np.concatenate([[cls], both[a0:a1], [sep], both[b0:b1], [sep]])
     seg = np.concatenate([np.zeros(a1 - a0 + 2, np.int64), np.ones(b1 - b0 + 1, np.int64)])
     return ids, seg
+
+
+def bert_max_predictions(seq_len: int, mask_rate: float = BERT_MASK_RATE) -> int:
+    """Prediction slots for a masking rate at any length (20 at 128, as BERT): validation and evaluate mask alike."""
+    return max(BERT_MAX_PREDICTIONS, math.ceil(mask_rate * seq_len))
 
 
 # -------------------------------------------------------------------------------------------------- masking

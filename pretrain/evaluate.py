@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import sys
@@ -37,7 +36,7 @@ def evaluate(bert, docs: list[list[str]], seed: int = 0, seq_len: int = 128, mas
 
     seq_len = min(seq_len, bert.config.max_positions)
     if max_predictions is None:
-        max_predictions = max(data.BERT_MAX_PREDICTIONS, math.ceil(mask_rate * seq_len))
+        max_predictions = data.bert_max_predictions(seq_len, mask_rate)
     totals = dict(loss=0.0, correct=0, masked=0, nsp=0, pairs=0)
     pair_rng, k = np.random.default_rng([seed, 0, 1]), 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -350,10 +350,11 @@ def run(a, argv) -> int:
                  "max_predictions": a.max_predictions}
     found = latest_checkpoint(work)
     if found and found[1]["signature"] != signature:
+        from lm.checkpoint import differences
+
         old = found[1]["signature"]
-        differ = [f"{k} {old.get(k)!r} (not {v!r})" for k, v in signature.items() if old.get(k) != v and k != "config"]
-        differ += [f"model {k} {old['config'].get(k)!r} (not {v!r})" for k, v in signature["config"].items()
-                   if old.get("config", {}).get(k) != v]
+        differ = differences(old, {k: v for k, v in signature.items() if k != "config"}) + \
+            differences(old.get("config", {}), signature["config"], label=lambda k: f"model {k}")
         raise UsageError(f"{a.out} holds a run made with {', '.join(differ)}: resume with the same command or use "
                          "another --out")
     state = found[1] if found else {"step": 0, "seconds": 0.0, "total": a.steps, "history": [], "validation": [],
@@ -377,9 +378,7 @@ def run(a, argv) -> int:
                           a.max_predictions, a.seed, specials)
     # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare
     val_batches = data.Batches(os.path.join(folder, "val"), a.seq_len, a.batch_size, len(tokens),
-                               data.BERT_MASK_RATE,
-                               max(data.BERT_MAX_PREDICTIONS, math.ceil(data.BERT_MASK_RATE * a.seq_len)),
-                               a.seed, specials).fixed(VAL_BATCHES)
+                               data.BERT_MASK_RATE, data.bert_max_predictions(a.seq_len), a.seed, specials).fixed(VAL_BATCHES)
 
     if a.precision != "fp32":
         keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[a.precision])
