@@ -1,0 +1,105 @@
+"""One optimizer for every trainer: AdamW with a warm-up schedule, global-norm clipping, and no weight decay on
+LayerNorm scales and biases (BERT's and GPT-2's rule: decaying them only pulls normalisation towards zero).
+
+    from core.optim import OptimizerConfig, make_optimizer
+    opt = make_optimizer(OptimizerConfig(lr=1e-3, warmup=100, decay="cosine"), total_steps=3000)
+
+The schedules are module-level, registered Keras objects whose get_config round-trips, so a compiled model saves
+and loads with them. A schedule never changes in place: `with_total(n)` returns a new one (see `set_total`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+from keras import ops
+
+NO_DECAY = ["gamma", "beta", "bias", "_norm"]  # LayerNorm scale/offset, biases, any *_norm layer
+
+
+@keras.saving.register_keras_serializable(package="seqlab")
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak` over `warmup` steps, then cosine decay to `floor` x peak at `total` (nanoGPT's)."""
+
+    def __init__(self, peak: float, warmup: int, total: int, floor: float = 0.1):
+        self.peak, self.warmup, self.total, self.floor = float(peak), int(warmup), int(total), float(floor)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warm = self.peak * (step + 1) / max(1, self.warmup)
+        progress = ops.clip((step - self.warmup) / max(1, self.total - self.warmup), 0.0, 1.0)
+        decay = self.peak * (self.floor + (1 - self.floor) * 0.5 * (1 + ops.cos(math.pi * progress)))
+        return ops.where(step < self.warmup, warm, decay)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup": self.warmup, "total": self.total, "floor": self.floor}
+
+    def with_total(self, total: int):
+        return type(self)(**{**self.get_config(), "total": int(total)})
+
+
+@keras.saving.register_keras_serializable(package="seqlab")
+class WarmupLinear(WarmupCosine):
+    """Linear warm-up to `peak`, then linear decay to `floor` x peak (0: BERT's schedule) at `total`."""
+
+    def __init__(self, peak: float, warmup: int, total: int, floor: float = 0.0):
+        super().__init__(peak, warmup, total, floor)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warm = self.peak * step / max(1, self.warmup)
+        left = ops.maximum(0.0, (self.total - step) / max(1, self.total - self.warmup))
+        return ops.where(step < self.warmup, warm, self.peak * (self.floor + (1 - self.floor) * left))
+
+
+SCHEDULES = {"cosine": WarmupCosine, "linear": WarmupLinear}
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    lr: float = 1e-3              # peak learning rate
+    warmup: int = 100             # warm-up steps
+    decay: str = "cosine"         # cosine (to 0.1 x peak) | linear (to 0)
+    weight_decay: float = 0.01
+    clip_norm: float = 1.0        # global gradient-norm clipping; 0 turns it off
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+
+    def validate(self) -> "OptimizerConfig":
+        if not self.lr > 0:
+            raise ValueError(f"--lr must be positive (got {self.lr})")
+        if self.warmup < 0:
+            raise ValueError(f"--warmup must be >= 0 (got {self.warmup})")
+        if self.decay not in SCHEDULES:
+            raise ValueError(f"decay must be one of {', '.join(SCHEDULES)} (got {self.decay!r})")
+        if self.weight_decay < 0 or self.clip_norm < 0:
+            raise ValueError("--weight-decay and --clip-norm must be >= 0")
+        return self
+
+
+def make_schedule(config: OptimizerConfig, total_steps: int):
+    return SCHEDULES[config.decay](config.lr, config.warmup, total_steps)
+
+
+def make_optimizer(config: OptimizerConfig, total_steps: int) -> keras.optimizers.AdamW:
+    config.validate()
+    opt = keras.optimizers.AdamW(learning_rate=make_schedule(config, total_steps), weight_decay=config.weight_decay,
+                                 beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon,
+                                 global_clipnorm=config.clip_norm or None)
+    opt.exclude_from_weight_decay(var_names=NO_DECAY)
+    return opt
+
+
+def set_total(model, total_steps: int) -> None:
+    """Give the compiled model's schedule a new end (a --minutes budget measured, a run extended) and retrace the
+    train step, which read the old schedule when it was traced."""
+    opt = model.optimizer
+    opt.learning_rate = opt._learning_rate.with_total(total_steps)  # the schedule object, not its current value
+    model.make_train_function(force=True)
+
+
+def current_lr(schedule, step: int) -> float:
+    """The learning rate at `step`, computed on the host: the optimizer's own counter lives on the device."""
+    return float(ops.convert_to_numpy(schedule(step)))

@@ -1,0 +1,146 @@
+"""The shared core: each part does what its docstring promises, on real files and real Keras objects."""
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from core import checkpoint, files
+from core.budget import Budget
+from core.card import Card, loss_curve
+from core.optim import OptimizerConfig, WarmupCosine, WarmupLinear, make_optimizer
+from core.resolve import ModelNotFoundError, resolve
+
+
+def test_atomic_write_leaves_old_file_when_the_writer_fails(tmp_path):
+    path = str(tmp_path / "a.json")
+    files.write_json(path, {"v": 1})
+    with pytest.raises(RuntimeError):
+        with files.atomic(path) as tmp:
+            open(tmp, "w").write("half")
+            raise RuntimeError("killed mid-write")
+    assert json.load(open(path)) == {"v": 1}
+    assert os.listdir(tmp_path) == ["a.json"]  # no temporary file left behind
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text())
+def test_text_round_trips_through_atomic_write(tmp_path_factory, text):
+    path = str(tmp_path_factory.mktemp("t") / "x.txt")
+    files.write_text(path, text)
+    assert open(path, encoding="utf-8", newline="").read() == text
+
+
+def _model(dropout=0.5):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    x = keras.layers.LayerNormalization()(keras.layers.Dense(8)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dropout(dropout)(x)))
+    model.compile(optimizer=make_optimizer(OptimizerConfig(lr=1e-2, warmup=2), 50), loss="mse")
+    return model
+
+
+def test_checkpoint_resume_reproduces_dropout_training_exactly(tmp_path):
+    x, y = np.random.default_rng(0).normal(size=(16, 4)), np.zeros((16, 1))
+    straight = _model()
+    want = [float(straight.train_on_batch(x, y)) for _ in range(6)]
+    first = _model()
+    got = [float(first.train_on_batch(x, y)) for _ in range(3)]
+    checkpoint.save(str(tmp_path), first, first.optimizer, {"step": 3})
+    second = _model()
+    second.optimizer.build(second.trainable_variables)
+    keras.utils.set_random_seed(123)  # a resumed process does not replay the first one's RNG draws
+    state = checkpoint.restore(checkpoint.latest(str(tmp_path)), second, second.optimizer)
+    got += [float(second.train_on_batch(x, y)) for _ in range(3)]
+    assert state == {"step": 3}
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_checkpoint_keeps_only_the_newest_and_reads_the_old_pretrain_layout(tmp_path):
+    model = _model()
+    model.train_on_batch(np.ones((2, 4)), np.ones((2, 1)))
+    for step in (1, 2):
+        checkpoint.save(str(tmp_path), model, model.optimizer, {"step": step})
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint-2", "checkpoint.json"]
+    # pretrain's layout before the core: step-%08d/ and a plain-text `latest` pointer
+    os.rename(tmp_path / "checkpoint-2", tmp_path / "step-00000002")
+    os.remove(tmp_path / "checkpoint.json")
+    (tmp_path / "latest").write_text("step-00000002")
+    assert checkpoint.latest(str(tmp_path)).endswith("step-00000002")
+    assert checkpoint.restore(checkpoint.latest(str(tmp_path)), _model(), model.optimizer)["step"] == 2
+
+
+def test_a_corrupted_checkpoint_names_its_file(tmp_path):
+    model = _model()
+    model.train_on_batch(np.ones((2, 4)), np.ones((2, 1)))
+    path = checkpoint.save(str(tmp_path), model, model.optimizer, {"step": 1})
+    with open(os.path.join(path, "model.weights.h5"), "r+b") as f:
+        f.truncate(100)
+    with pytest.raises(OSError, match="model.weights.h5 is truncated or corrupted"):
+        checkpoint.restore(path, _model(), model.optimizer)
+
+
+@pytest.mark.parametrize("cls", [WarmupCosine, WarmupLinear])
+def test_schedules_round_trip_through_get_config_and_a_saved_model(cls, tmp_path):
+    s = cls(1e-3, 10, 100)
+    again = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(s))
+    assert type(again) is cls and again.get_config() == s.get_config()
+    steps = np.arange(0, 120, 7)
+    np.testing.assert_allclose([float(again(i)) for i in steps], [float(s(i)) for i in steps])
+    model = _model()
+    model.optimizer.learning_rate = s
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras").optimizer._learning_rate.get_config() == s.get_config()
+
+
+def test_schedule_shapes():
+    cos, lin = WarmupCosine(1.0, 10, 110), WarmupLinear(1.0, 10, 110)
+    assert float(cos(4)) == pytest.approx(0.5) and float(lin(5)) == pytest.approx(0.5)
+    assert float(cos(110)) == pytest.approx(0.1) and float(lin(110)) == pytest.approx(0.0)
+    assert float(lin(60)) == pytest.approx(0.5)
+
+
+def test_optimizer_skips_weight_decay_on_norms_and_biases():
+    model = _model()
+    model.optimizer.build(model.trainable_variables)
+    decayed = {v.path for v in model.trainable_variables if model.optimizer._use_weight_decay(v)}
+    assert decayed and all("kernel" in p for p in decayed)
+    assert model.optimizer.global_clipnorm == 1.0
+
+
+def test_resolve_has_one_error_type_and_message(tmp_path):
+    (tmp_path / "bundled" / "tiny").mkdir(parents=True)
+    (tmp_path / "bundled" / "tiny" / "config.json").write_text("{}")
+    models = str(tmp_path / "bundled")
+    assert resolve("tiny", models) == os.path.join(models, "tiny")
+    with pytest.raises(ModelNotFoundError, match=r"model 'nope' not found: not a bundled model \(tiny\)"):
+        resolve("nope", models)
+    with pytest.raises(ModelNotFoundError, match="as a Hugging Face Hub repo id it could not be fetched"):
+        resolve("someone/missing", models)  # HF_HUB_OFFLINE=1 in the tests: fails fast
+    with pytest.raises(ModelNotFoundError, match="is not a SeqLab model folder: it lacks config.json"):
+        resolve(str(tmp_path), models)
+    assert issubclass(ModelNotFoundError, OSError) and issubclass(ModelNotFoundError, ValueError)
+
+
+def test_budget_takes_exactly_one_positive_limit():
+    assert Budget(steps=10).validate().steps_for(1.0) == 10
+    assert Budget(minutes=1).validate().steps_for(0.5, seconds_spent=30, steps_done=60) == 120
+    for bad in (Budget(), Budget(steps=1, minutes=1), Budget(steps=0), Budget(minutes=-1)):
+        with pytest.raises(ValueError, match="budget"):
+            bad.validate()
+
+
+def test_card_is_a_hub_model_card_with_commands_and_curve(tmp_path):
+    history = [{"step": s, "train_loss": 3 - s / 10} for s in range(1, 20)] + [{"step": 20, "val_loss": 1.5}]
+    assert loss_curve(history, str(tmp_path / "loss_curve.png"), [("train_loss", "train"), ("val_loss", "validation")])
+    assert not loss_curve([], str(tmp_path / "none.png"), [("train_loss", "train")])
+    Card(title="tiny", summary="A test model.", tags=["test"], facts=[("steps", "20")],
+         commands=[(0, "python -m lm.train --steps 10"), (10, "python -m lm.train --steps 20")],
+         usage="print(1)").write(str(tmp_path))
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(str(tmp_path / "README.md"))
+    assert card.data.library_name == "keras" and "seqlab" in card.data.tags
+    assert "- step 10: `python -m lm.train --steps 20`" in card.text and "![loss curve](loss_curve.png)" in card.text
