@@ -16,7 +16,7 @@ class Budget:
     steps: int | None = None
     minutes: float | None = None
 
-    def validate(self) -> "Budget":
+    def validate(self) -> Budget:
         if (self.steps is None) == (self.minutes is None):
             raise ValueError("give exactly one budget: --steps N or --minutes M")
         if (self.steps is not None and self.steps <= 0) or (self.minutes is not None and not self.minutes > 0):
@@ -44,5 +44,5 @@ class Budget:
         group.add_argument("--minutes", type=float, help="training budget in wall-clock minutes")
 
     @classmethod
-    def from_args(cls, args) -> "Budget":
+    def from_args(cls, args) -> Budget:
         return cls(steps=args.steps, minutes=args.minutes).validate()

@@ -67,7 +67,7 @@ class OptimizerConfig:
     beta_2: float = 0.999
     epsilon: float = 1e-7
 
-    def validate(self) -> "OptimizerConfig":
+    def validate(self) -> OptimizerConfig:
         if not self.lr > 0:
             raise ValueError(f"--lr must be positive (got {self.lr})")
         if self.warmup < 0:

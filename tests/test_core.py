@@ -5,7 +5,8 @@ import os
 import keras
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import checkpoint, files
 from core.budget import Budget
