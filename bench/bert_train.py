@@ -2,8 +2,9 @@
 
     python -m bench.bert_train --layers 2 --heads 2 --dim 128 --seq 128 --batch 32 --vocab 8192 --steps 10
 
-Model: pretrain.model.build(BertConfig(...)); compile: pretrain.train.compile_model (AdamW, weight decay, global
-clipnorm 1.0, masked-mean MLM loss + NSP loss, accuracy metrics) with pretrain.train.make_schedule. Batches are
+Model: pretrain.model.build(BertConfig(...)); compile: pretrain.train.compile_model with pretrain.train.bert_optimizer
+(core.optim's AdamW: weight decay 0.01, global clipnorm 1.0, warm-up + linear decay; masked-mean MLM loss + NSP
+loss, accuracy metrics). Batches are
 synthetic full-length pairs with 15% dynamic masking from pretrain.data.mask_tokens (bench/bert_data.py).
 --jit uses XLA (pretrain.train's --jit; off by default there and here), --precision as pretrain.train's.
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import types
 
 from bench.common import Timer, emit, machine, median, set_threads
 
@@ -45,7 +45,7 @@ def build_and_compile(args):
     import keras
 
     from pretrain import model as bert
-    from pretrain.train import compile_model, make_schedule
+    from pretrain.train import bert_optimizer, compile_model
 
     if args.precision != "fp32":
         keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[args.precision])
@@ -54,9 +54,7 @@ def build_and_compile(args):
                              num_heads=args.heads, intermediate_size=4 * args.dim,
                              max_positions=max(512, args.seq))
     model = bert.build(config)
-    opts = types.SimpleNamespace(weight_decay=0.01, clip_norm=1.0, jit=args.jit)
-    compile_model(model, opts, make_schedule(1e-4, 10, 10**6))
-    return model
+    return compile_model(model, bert_optimizer(lr=1e-4, warmup=10), total_steps=10**6, jit=args.jit)
 
 
 def train_flops_per_step(args) -> float:

@@ -4,10 +4,11 @@
     PYTHONPATH=.gpu-site:. KERAS_BACKEND=jax python bench/gpu_bert.py --out $OUT      # on the GPU machine
 
 Model: pretrain.model.build(BertConfig.preset("base", vocab_size=V)) (L12 / H768 / A12, intermediate 3072),
-compiled by pretrain.train.compile_model (AdamW, weight decay 0.01, global clipnorm 1.0, MLM + NSP losses and
-accuracies; XLA), mixed_bfloat16 (bf16 compute, fp32 weights and optimizer state). Batches: full-length random
-[CLS] A [SEP] B [SEP] pairs, 15% dynamic masking by pretrain.data.mask_tokens, at most 20 predictions a row
-(bench/bert_data.py), made on the host and fed through model.train_on_batch, one call per step.
+compiled by pretrain.train.compile_model with pretrain.train.bert_optimizer (core.optim's AdamW, weight decay 0.01,
+global clipnorm 1.0; MLM + NSP losses and accuracies; XLA), mixed_bfloat16 (bf16 compute, fp32 weights and optimizer
+state). Batches: full-length random [CLS] A [SEP] B [SEP] pairs, 15% dynamic masking by pretrain.data.mask_tokens,
+at most 20 predictions a row (bench/bert_data.py), made on the host and fed through model.train_on_batch, one call
+per step.
 
 For each batch size: 3 warm-up steps (the first compiles), then 10 timed steps; prints one JSON line per config
 and rewrites OUT/gpu_bert.json after each, so a kill still leaves the configs done so far. A watchdog ends the
@@ -64,10 +65,9 @@ def parse(argv=None):
 def save() -> None:
     if not OUT_PATH:
         return
-    tmp = OUT_PATH[0] + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(RESULTS, f, indent=1)
-    os.replace(tmp, OUT_PATH[0])
+    from core import files  # the repository is on sys.path by then (main puts it there)
+
+    files.write_json(OUT_PATH[0], RESULTS, indent=1)
 
 
 def emit(record: dict) -> None:
@@ -177,7 +177,7 @@ def main(argv=None) -> int:
 
         from bench.bert_data import mlm_batch
         from pretrain import model as bert
-        from pretrain.train import compile_model, make_schedule
+        from pretrain.train import bert_optimizer, compile_model
     except ImportError as e:
         emit({"error": f"import failed: {e}. Run bash bench/gpu_setup.sh here and put .gpu-site on PYTHONPATH"})
         return 2
@@ -191,8 +191,6 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(0)
     config = bert.BertConfig.preset(args.preset, vocab_size=args.vocab, max_positions=max(512, args.seq),
                                     dropout=args.dropout)
-    import types
-
     model = None
     rng = np.random.default_rng(0)
     for batch in [int(b) for b in args.batches.split(",") if b.strip()]:
@@ -203,8 +201,7 @@ def main(argv=None) -> int:
         try:
             if model is None:
                 model = bert.build(config)
-                compile_model(model, types.SimpleNamespace(weight_decay=0.01, clip_norm=1.0, jit=True),
-                              make_schedule(1e-4, 10_000, 1_000_000))
+                compile_model(model, bert_optimizer(lr=1e-4, warmup=10_000), total_steps=1_000_000, jit=True)
             data = [mlm_batch(rng, batch, args.seq, args.vocab, 0.15, args.max_predictions) for _ in range(2)]
             if args.loop == "fit":
                 compile_s, times, elapsed, logs = fit_loop(model, data, args.warmup, args.steps)

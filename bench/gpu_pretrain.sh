@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CARRY=.gpu-carry
 PY=${PY:-$(test -x .venv/bin/python && echo .venv/bin/python || echo python3)}
-COMMON="--preset mini --hidden 224 --seq-len 128 --batch-size ${BATCH:-128} --lr 1e-3 --warmup 1000 --mask-rate 0.3
+COMMON="--preset mini --dim 224 --seq-len 128 --batch-size ${BATCH:-128} --lr 1e-3 --warmup 1000 --mask-rate 0.3
         --max-predictions 40 --checkpoint-every 1000 --jit"
 # name | corpus | vocabulary (a bundled model folder) | extra flags
 RUNS="imdb-d0|imdb|pretrain/models/bert-imdb|--dropout 0
@@ -68,9 +68,21 @@ run)
     nvidia-smi --query-gpu=memory.used --format=csv,noheader || true
     for d in runs/gpu/*/; do
         tail -c 2000 "$OUT/$(basename "$d").log" 2>/dev/null | tr '\r' '\n' | tail -4 || true
-        ck=$(cat "$d/work/checkpoints/latest" 2>/dev/null || true)
-        [ -n "$ck" ] && cp "$d/work/checkpoints/$ck/state.json" "$d/state.json"
-        [ -f "$d/model.weights.h5" ] || cp "$d/work/checkpoints/$ck/"{model.weights.h5,config.json} "$d/" || true
+        # the last checkpoint (core.checkpoint's layout): its state.json, and for a run killed before it finished
+        # its weights and a config.json rebuilt from the state's signature
+        python3 - "$d" <<'PY' || true
+import os, shutil, sys
+sys.path.insert(0, ".")
+from core import checkpoint, files
+run = sys.argv[1]
+path = checkpoint.latest(os.path.join(run, "work", "checkpoints"))
+if path:
+    state = checkpoint.read_state(path)
+    files.write_json(os.path.join(run, "state.json"), state)
+    if not os.path.exists(os.path.join(run, "model.weights.h5")):
+        shutil.copyfile(os.path.join(path, "model.weights.h5"), os.path.join(run, "model.weights.h5"))
+        files.write_json(os.path.join(run, "config.json"), state["signature"]["config"])
+PY
     done
     tar cf - --exclude=work -C runs gpu | split -b 15m - "$OUT/gpu-pretrain.tar."
     ls -la "$OUT"
@@ -79,6 +91,8 @@ collect)
     DEVICE=${2:?device name, e.g. h100}
     "$PY" - "$DEVICE" <<'PY'
 import glob, json, os, sys
+sys.path.insert(0, ".")
+from core import files
 runs = {}
 for folder in sorted(glob.glob("runs/gpu/*/")):
     if not os.path.exists(os.path.join(folder, "metrics.json")):  # stopped before it finished: nothing to report
@@ -90,12 +104,11 @@ for folder in sorted(glob.glob("runs/gpu/*/")):
         "steps_per_s": round(m["steps"] / m["seconds"], 1),
         "planned_steps": s["total"],  # what --minutes' calibration chose; below it the rate had not decayed to 0
         **{k: m[k] for k in ("mlm_accuracy", "mlm_loss", "nsp_accuracy", "nsp_loss")},
-        "validation_every_1000": [v for v in s["validation"] if v[0] % 1000 == 0],  # step, mlm acc/loss, nsp acc/loss
+        # rows are dicts since the core ({"step", "mlm_accuracy", ...}); lists before (step first)
+        "validation_every_1000": [v for v in s["validation"] if (v["step"] if isinstance(v, dict) else v[0]) % 1000 == 0],
     }
 path = f"bench/results/gpu_pretrain_{sys.argv[1]}.json"
-with open(path + ".tmp", "w") as f:  # replaced whole, never left half-written
-    json.dump({"device": sys.argv[1], "runs_side_by_side": len(runs), "runs": runs}, f, indent=1)
-os.replace(path + ".tmp", path)
+files.write_json(path, {"device": sys.argv[1], "runs_side_by_side": len(runs), "runs": runs}, indent=1)  # atomic
 print("wrote", path)
 PY
     ;;

@@ -9,6 +9,9 @@ import os
 
 import numpy as np
 
+from core import resolve as lookup
+from core.resolve import ModelNotFoundError
+
 MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 BUCKETS = (32, 64, 128, 256, 512)
 SLOTS = 16  # [MASK] positions scored per call; more masks take more calls of the same shape
@@ -16,35 +19,15 @@ FILES = ("config.json", "model.weights.h5", "vocab.txt")
 
 
 def resolve(name: str) -> str:
-    """Folder of a bundled model name, a local folder, or a hub repo id (downloaded with snapshot_download)."""
-    if not name or not isinstance(name, str):
-        raise ValueError("give a model name (e.g. 'bert'), a folder or a Hugging Face repo id")
-    if os.path.isdir(os.path.join(MODELS, name)) and "/" not in name:
-        folder = os.path.join(MODELS, name)
-    elif os.path.isdir(name):
-        folder = name
-    elif name.count("/") == 1 and not name.startswith((".", "/")):
-        from huggingface_hub import snapshot_download
-        try:
-            folder = snapshot_download(repo_id=name, allow_patterns=list(FILES) + ["README.md", "metrics.json"])
-        except Exception as e:  # network, offline mode, missing repo: one clear message
-            reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-            raise ValueError(f"model {name!r} not found: no such folder, and as a Hugging Face Hub repo id it could "
-                             f"not be fetched ({reason})") from None
-    else:
-        bundled = sorted(d for d in os.listdir(MODELS) if os.path.isdir(os.path.join(MODELS, d))) \
-            if os.path.isdir(MODELS) else []
-        raise ValueError(f"model {name!r} not found: not a bundled model ({', '.join(bundled) or 'none'}), "
-                         "a folder, or a Hugging Face repo id (owner/name)")
-    missing = [f for f in FILES if not os.path.exists(os.path.join(folder, f))]
-    if missing:
-        raise ValueError(f"{folder} is not a SeqLab BERT folder: it lacks {', '.join(missing)}")
-    return folder
+    """Folder of a bundled model name, a local folder, or a hub repo id (downloaded with snapshot_download);
+    ModelNotFoundError (an OSError and a ValueError) when there is none."""
+    return lookup.resolve(name, MODELS, kind="BERT", needs=FILES, allow_patterns=[*FILES, "README.md", "metrics.json"])
 
 
 class Pretrained:
     def __init__(self, folder: str, name: str | None = None):
-        from pretrain import model as bert, vocab
+        from pretrain import model as bert
+        from pretrain import vocab
 
         self.name = name or os.path.basename(os.path.abspath(folder))
         self.folder = folder
@@ -115,6 +98,9 @@ class Pretrained:
         """Wordpiece tokens (with [CLS] and [SEP]) and their contextual vectors [n, hidden]."""
         ids, seg = self._encode(text)
         return [self.tokens[i] for i in ids], self._run(ids, seg)["sequence"][:len(ids)]
+
+
+__all__ = ["MODELS", "ModelNotFoundError", "Pretrained", "load", "resolve"]
 
 
 def load(name: str = "bert") -> Pretrained:

@@ -7,18 +7,19 @@ slice of the token array and an NSP segment is just (start, end) offsets.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
 
 import numpy as np
 
+from core import files
 from pretrain.vocab import SPECIALS
 
 IS_NEXT, NOT_NEXT = 0, 1  # Hugging Face's labels: 0 = B continues A
 BERT_MASK_RATE, BERT_MAX_PREDICTIONS = 0.15, 20  # BERT's masking at 128 tokens: validation and evaluate use it
 SHARD_TOKENS = 4_000_000  # tokens per shard: small enough to write in one go, large enough to mix documents
+SPECIAL_IDS = range(len(SPECIALS))  # ids of the special tokens in a pretrain.vocab vocabulary
 
 
 def sentences(text: str) -> list[str]:
@@ -36,7 +37,7 @@ def write_shards(documents: list[list[str]], tokenizer, out_dir: str, seed: int 
     """
     shard_tokens = shard_tokens or SHARD_TOKENS
     order = np.random.default_rng(seed).permutation(len(documents))
-    tmp = out_dir.rstrip("/") + f".tmp{os.getpid()}"
+    tmp = files.temp_name(out_dir.rstrip("/"))
     shutil.rmtree(tmp, ignore_errors=True)  # a killed run's leftover (containers reuse pids)
     os.makedirs(tmp)
     n_shards, buf = 0, []
@@ -69,8 +70,7 @@ def write_shards(documents: list[list[str]], tokenizer, out_dir: str, seed: int 
             flush()
             size = 0
     flush()
-    with open(os.path.join(tmp, "meta.json"), "w") as f:
-        json.dump({"shards": n_shards, "documents": len(documents)}, f)
+    files.write_json(os.path.join(tmp, "meta.json"), {"shards": n_shards, "documents": len(documents)})
     if os.path.exists(out_dir):
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)
@@ -91,8 +91,7 @@ class Shard:
 
 
 def open_shards(folder: str) -> list[Shard]:
-    with open(os.path.join(folder, "meta.json")) as f:
-        n = json.load(f)["shards"]
+    n = files.read_json(os.path.join(folder, "meta.json"))["shards"]
     return [Shard(os.path.join(folder, f"shard-{i:05d}")) for i in range(n)]
 
 
@@ -192,7 +191,7 @@ def bert_max_predictions(seq_len: int, mask_rate: float = BERT_MASK_RATE) -> int
 
 # -------------------------------------------------------------------------------------------------- masking
 def mask_tokens(ids: np.ndarray, rng: np.random.Generator, vocab_size: int, mask_rate: float = BERT_MASK_RATE,
-                max_predictions: int = 20, mask_id: int = 4, special_ids=range(len(SPECIALS))):
+                max_predictions: int = 20, mask_id: int = 4, special_ids=SPECIAL_IDS):
     """BERT's MLM corruption, vectorized: returns (masked ids, positions, labels, weights).
 
     `mask_rate` of the non-special tokens of each row (at least one, at most `max_predictions`) are chosen; of

@@ -1,12 +1,11 @@
-"""MLM and NSP accuracy of a model on a file: `python -m pretrain.evaluate --model bert --docs-file F [--seed S]`.
+"""MLM and NSP accuracy of a model on a file: `python -m pretrain.evaluate --model bert --data F [--seed S]`.
 
 F holds one sentence per line and a blank line between documents. Pairs and masks are drawn with the seed, so a
 given (model, file, seed) always gives the same figures. The last line printed is one JSON object.
+`--docs-file` is the old spelling of `--data`, kept for one release.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import sys
@@ -14,7 +13,9 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
+
+from core import cli
 
 BATCH = 32
 
@@ -27,6 +28,11 @@ def read_documents(path: str) -> list[list[str]]:
     if len(docs) < 2:
         raise ValueError(f"{path} needs at least two documents (separated by a blank line) for NSP pairs")
     return docs
+
+
+def _pad(a: np.ndarray) -> np.ndarray:
+    """The last batch padded to the fixed shape, so nothing recompiles."""
+    return np.pad(a, [(0, BATCH - len(a))] + [(0, 0)] * (a.ndim - 1))
 
 
 def evaluate(bert, docs: list[list[str]], seed: int = 0, seq_len: int = 128, mask_rate=0.15,
@@ -51,11 +57,10 @@ def evaluate(bert, docs: list[list[str]], seed: int = 0, seq_len: int = 128, mas
                                                                 bert.config.vocab_size, mask_rate, max_predictions,
                                                                 bert.ids["[MASK]"], bert.ids.values())
                 k += BATCH
-                n = len(part)  # pad the last batch to the fixed shape so nothing recompiles
-                pad = lambda a: np.pad(a, [(0, BATCH - n)] + [(0, 0)] * (a.ndim - 1))  # noqa: E731
-                out = bert.model.predict_on_batch({"token_ids": pad(masked), "segment_ids": pad(seg),
-                                                   "padding_mask": pad((ids != 0).astype(np.int32)),
-                                                   "mask_positions": pad(pos)})
+                n = len(part)
+                out = bert.model.predict_on_batch({"token_ids": _pad(masked), "segment_ids": _pad(seg),
+                                                   "padding_mask": _pad((ids != 0).astype(np.int32)),
+                                                   "mask_positions": _pad(pos)})
                 mlm, nsp = np.asarray(out["mlm"])[:n], np.asarray(out["nsp"])[:n]
                 logp = mlm - mlm.max(-1, keepdims=True)
                 logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
@@ -71,23 +76,26 @@ def evaluate(bert, docs: list[list[str]], seed: int = 0, seq_len: int = 128, mas
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pretrain.evaluate", description=__doc__.splitlines()[0])
+    p = cli.parser("python -m pretrain.evaluate", __doc__)
     p.add_argument("--model", default="bert", help="bundled name, folder or Hugging Face repo id")
-    p.add_argument("--docs-file", required=True, help="one sentence a line, blank line between documents")
+    p.add_argument("--data", metavar="FILE", help="one sentence a line, blank line between documents (required)")
+    cli.alias(p, "--docs-file", dest="data")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seq-len", type=int, default=128)
-    a = p.parse_args(argv)
-    try:
-        docs = read_documents(a.docs_file) if os.path.isfile(a.docs_file) else None
-        if docs is None:
-            raise ValueError(f"--docs-file {a.docs_file!r} not found")
+
+    def work(a):
+        if a.data is None:  # not argparse's required=: the old spelling must satisfy it too
+            raise cli.UsageError("--data FILE is required")
+        if a.seq_len < 8:
+            raise cli.UsageError(f"--seq-len {a.seq_len} is too short for [CLS] A [SEP] B [SEP]")
+        if not os.path.isfile(a.data):
+            raise cli.UsageError(f"--data {a.data!r} not found")
+        docs = read_documents(a.data)
         from pretrain.api import load
-        result = evaluate(load(a.model), docs, seed=a.seed, seq_len=a.seq_len)
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(result))
-    return 0
+
+        return evaluate(load(a.model), docs, seed=a.seed, seq_len=a.seq_len)
+
+    return cli.run(p, argv, work)
 
 
 if __name__ == "__main__":

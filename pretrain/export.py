@@ -1,29 +1,29 @@
 """Export to Hugging Face transformers: `python -m pretrain.export --model bert --out HFDIR`.
 
 Writes config.json, model.safetensors (BertForPreTraining names, written with numpy: torch is not needed) and the
-BertTokenizer files. The keras layers map one to one onto HF's post-LayerNorm BertLayer; Keras kernels are
+BertTokenizer files; the last stdout line is one JSON object ({"out": ..., "files": [...]}).
+The keras layers map one to one onto HF's post-LayerNorm BertLayer; Keras kernels are
 [in, out] and torch Linear weights [out, in], hence the transposes. The MLM decoder is tied to the word
 embeddings, so it is not stored.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import shutil
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
+
+from core import cli, files
 
 
 def hf_state_dict(model) -> dict[str, np.ndarray]:
-    c = model.config
-    H = c.hidden_size
+    from pretrain.model import encoder_parts
+
+    H = model.config.hidden_size
     w = lambda v: np.asarray(v, np.float32)  # noqa: E731
-    lin = lambda layer, name: {f"{name}.weight": w(layer.kernel).reshape(-1, layer.kernel.shape[-1]).T.copy()  # noqa
-                               if len(layer.kernel.shape) == 2 else None, f"{name}.bias": w(layer.bias)}
+    lin = lambda layer, name: {f"{name}.weight": w(layer.kernel).T.copy(), f"{name}.bias": w(layer.bias)}  # noqa: E731
     ln = lambda layer, name: {f"{name}.weight": w(layer.gamma), f"{name}.bias": w(layer.beta)}  # noqa: E731
     sd = {"bert.embeddings.word_embeddings.weight": w(model.token_embedding.embeddings),
           "bert.embeddings.position_embeddings.weight": w(model.position_embedding.position_embeddings),
@@ -31,16 +31,17 @@ def hf_state_dict(model) -> dict[str, np.ndarray]:
           **ln(model.embeddings_norm, "bert.embeddings.LayerNorm")}
     for i, block in enumerate(model.blocks):
         p = f"bert.encoder.layer.{i}"
-        att = block._self_attention_layer
-        for name, dense in (("query", att._query_dense), ("key", att._key_dense), ("value", att._value_dense)):
+        part = encoder_parts(block)
+        att = part.attention
+        for name, dense in (("query", att.query_dense), ("key", att.key_dense), ("value", att.value_dense)):
             sd[f"{p}.attention.self.{name}.weight"] = w(dense.kernel).reshape(H, H).T.copy()  # (H, heads, dim)
             sd[f"{p}.attention.self.{name}.bias"] = w(dense.bias).reshape(H)
-        sd[f"{p}.attention.output.dense.weight"] = w(att._output_dense.kernel).reshape(H, H).T.copy()
-        sd[f"{p}.attention.output.dense.bias"] = w(att._output_dense.bias)
-        sd.update(ln(block._self_attention_layer_norm, f"{p}.attention.output.LayerNorm"))
-        sd.update(lin(block._feedforward_intermediate_dense, f"{p}.intermediate.dense"))
-        sd.update(lin(block._feedforward_output_dense, f"{p}.output.dense"))
-        sd.update(ln(block._feedforward_layer_norm, f"{p}.output.LayerNorm"))
+        sd[f"{p}.attention.output.dense.weight"] = w(att.output_dense.kernel).reshape(H, H).T.copy()
+        sd[f"{p}.attention.output.dense.bias"] = w(att.output_dense.bias)
+        sd.update(ln(part.attention_norm, f"{p}.attention.output.LayerNorm"))
+        sd.update(lin(part.intermediate, f"{p}.intermediate.dense"))
+        sd.update(lin(part.output, f"{p}.output.dense"))
+        sd.update(ln(part.output_norm, f"{p}.output.LayerNorm"))
     sd.update(lin(model.pooler, "bert.pooler.dense"))
     sd.update(lin(model.mlm_dense, "cls.predictions.transform.dense"))
     sd.update(ln(model.mlm_norm, "cls.predictions.transform.LayerNorm"))
@@ -59,41 +60,49 @@ def hf_config(c) -> dict:
             "position_embedding_type": "absolute"}
 
 
-def export(bert, out: str) -> str:
+def export(bert, out: str) -> list[str]:
+    """Write the transformers folder `out`; returns the names of the files written."""
     from safetensors.numpy import save_file
 
     os.makedirs(out, exist_ok=True)
-    save_file(hf_state_dict(bert.model), os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(hf_config(bert.config), f, indent=2)
-    shutil.copyfile(os.path.join(bert.folder, "vocab.txt"), os.path.join(out, "vocab.txt"))
+    weights = os.path.join(out, "model.safetensors")
+    files.check_space(out, int(files.weights_bytes(bert.model) * 1.2), "model.safetensors")
+    with files.atomic(weights) as tmp:
+        save_file(hf_state_dict(bert.model), tmp, metadata={"format": "pt"})
+    files.write_json(os.path.join(out, "config.json"), hf_config(bert.config))
+    with open(os.path.join(bert.folder, "vocab.txt"), encoding="utf-8") as f:
+        files.write_text(os.path.join(out, "vocab.txt"), f.read())
     specials = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
                 "mask_token": "[MASK]"}
-    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
-        json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": True, "strip_accents": None,
-                   "tokenize_chinese_chars": True, "model_max_length": bert.config.max_positions, **specials}, f,
-                  indent=2)
-    with open(os.path.join(out, "special_tokens_map.json"), "w") as f:
-        json.dump(specials, f, indent=2)
+    files.write_json(os.path.join(out, "tokenizer_config.json"),
+                     {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "strip_accents": None,
+                      "tokenize_chinese_chars": True, "model_max_length": bert.config.max_positions, **specials})
+    files.write_json(os.path.join(out, "special_tokens_map.json"), specials)
+    written = ["config.json", "model.safetensors", "special_tokens_map.json", "tokenizer_config.json", "vocab.txt"]
     if bert.card:
-        with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
-            f.write(bert.card.replace("library_name: keras", "library_name: transformers"))
-    return out
+        from huggingface_hub import ModelCard
+
+        card = ModelCard(bert.card)
+        card.data.library_name = "transformers"  # the same card, now for the transformers folder
+        files.write_text(os.path.join(out, "README.md"), str(card))
+        written.append("README.md")
+    return written
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pretrain.export", description=__doc__.splitlines()[0])
+    p = cli.parser("python -m pretrain.export", __doc__)
     p.add_argument("--model", default="bert", help="bundled name, folder or Hugging Face repo id")
     p.add_argument("--out", required=True, help="folder for the transformers model")
-    a = p.parse_args(argv)
-    try:
+
+    def work(a):
         from pretrain.api import load
-        export(load(a.model), a.out)
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {a.out}: load it with transformers.BertForPreTraining.from_pretrained({a.out!r})")
-    return 0
+
+        written = export(load(a.model), a.out)
+        print(f"wrote {a.out}: load it with transformers.BertForPreTraining.from_pretrained({a.out!r})",
+              file=sys.stderr)
+        return {"out": a.out, "files": written}
+
+    return cli.run(p, argv, work)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,14 @@ also what export.py maps onto Hugging Face's BertForPreTraining. The math matche
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
+from typing import NamedTuple
 
 import keras
 import keras_hub
 from keras import ops
+
+from core import checkpoint, files
 
 PRESETS = {  # layers, hidden, heads (intermediate = 4 x hidden), as in the BERT paper's and Turc et al.'s models
     "tiny": (2, 128, 2),
@@ -37,7 +39,7 @@ class BertConfig:
     initializer_range: float = 0.02
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> "BertConfig":
+    def preset(cls, name: str, **overrides) -> BertConfig:
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
         layers, hidden, heads = PRESETS[name]
@@ -48,20 +50,12 @@ class BertConfig:
         return cls(**values)
 
     def save(self, folder: str) -> None:
-        _atomic_write(os.path.join(folder, "config.json"), json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+        files.write_json(os.path.join(folder, "config.json"), dataclasses.asdict(self))
 
     @classmethod
-    def load(cls, folder: str) -> "BertConfig":
-        with open(os.path.join(folder, "config.json")) as f:
-            values = json.load(f)
+    def load(cls, folder: str) -> BertConfig:
+        values = files.read_json(os.path.join(folder, "config.json"))
         return cls(**{k: v for k, v in values.items() if k in {f.name for f in dataclasses.fields(cls)}})
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = path + f".tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def gelu(x):
@@ -149,22 +143,36 @@ def save(model: BertPretrainer, folder: str) -> None:
     """config.json + model.weights.h5, each replaced atomically."""
     os.makedirs(folder, exist_ok=True)
     model.config.save(folder)
-    if getattr(model, "optimizer", None) is not None:
-        # a compiled model's weights file also carries the optimizer (3x the size); its state is saved apart
-        twin = build(model.config)
-        twin.set_weights(model.get_weights())
-        model = twin
-    from lm.checkpoint import save_weights  # atomic, and refused up front when the disk cannot hold it
-
-    save_weights(model, os.path.join(folder, "model.weights.h5"))
+    path = os.path.join(folder, "model.weights.h5")
+    if getattr(model, "optimizer", None) is not None:  # a compiled model's file would also carry the optimizer
+        checkpoint.export_weights(model, build(model.config), path)
+    else:
+        checkpoint.save_weights(model, path)
 
 
 def load(folder: str, all_outputs: bool = False) -> BertPretrainer:
-    from lm.checkpoint import load_weights  # names the file when it is missing, truncated or corrupted
-
     model = build(BertConfig.load(folder), all_outputs=all_outputs)
-    load_weights(model, os.path.join(folder, "model.weights.h5"))
+    checkpoint.load_weights(model, os.path.join(folder, "model.weights.h5"))  # names a missing or broken file
     return model
+
+
+class EncoderParts(NamedTuple):
+    """The sublayers of one keras_hub TransformerEncoder, in Hugging Face BertLayer's order."""
+    attention: keras.layers.MultiHeadAttention  # its query_dense, key_dense, value_dense, output_dense are public
+    attention_norm: keras.layers.LayerNormalization
+    intermediate: keras.layers.Dense
+    output: keras.layers.Dense
+    output_norm: keras.layers.LayerNormalization
+
+
+def encoder_parts(block: keras_hub.layers.TransformerEncoder) -> EncoderParts:
+    """The one place SeqLab reads keras_hub's private attributes: TransformerEncoder offers no public accessor
+    for its sublayers (keras_hub 0.32), and export (Keras -> BertForPreTraining names) and local_attention_init
+    need each weight by role. These names have been stable since keras-nlp 0.4; if keras_hub renames them, only
+    this function changes."""
+    return EncoderParts(block._self_attention_layer, block._self_attention_layer_norm,
+                        block._feedforward_intermediate_dense, block._feedforward_output_dense,
+                        block._feedforward_layer_norm)
 
 
 def local_attention_init(model: BertPretrainer, offsets=(-2, -1, 1, 2), scale: float = 2.5, loudness: float = 2.0,
@@ -194,7 +202,7 @@ def local_attention_init(model: BertPretrainer, offsets=(-2, -1, 1, 2), scale: f
     for i, block in enumerate(model.blocks):
         if layers is not None and i not in layers:
             continue
-        att = block._self_attention_layer
+        att = encoder_parts(block).attention
         wq = rng.normal(0, c.initializer_range, (H, heads, dim)).astype("float32")
         wk = rng.normal(0, c.initializer_range, (H, heads, dim)).astype("float32")
         for h in range(heads):
@@ -209,5 +217,5 @@ def local_attention_init(model: BertPretrainer, offsets=(-2, -1, 1, 2), scale: f
                 wq[2 * k + 1, h, 2 * m] += scale * np.sin(a)
                 wq[2 * k, h, 2 * m + 1] -= scale * np.sin(a)
                 wq[2 * k + 1, h, 2 * m + 1] += scale * np.cos(a)
-        att._query_dense.kernel.assign(wq)
-        att._key_dense.kernel.assign(wk)
+        att.query_dense.kernel.assign(wq)
+        att.key_dense.kernel.assign(wk)

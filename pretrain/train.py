@@ -5,153 +5,220 @@ function of the step, so resuming needs only weights, optimizer variables, the s
 A larger --steps on a finished --out extends it: the rate jumps back to where a run of that length would be at
 that step, then decays to 0 at the new end. The model card lists every command and the step each one started at.
 Work files (token shards, checkpoints, TensorBoard logs) live in OUT/work/; the finished model is OUT/config.json,
-model.weights.h5, vocab.txt, metrics.json and a model card README.md.
+model.weights.h5, vocab.txt, metrics.json and a model card README.md. The last stdout line is metrics.json's JSON.
+
+The loop is Keras fit (what runs data parallel on several GPUs, under JAX or TensorFlow), in at most two phases:
+with --minutes, a short calibration phase times the step and sets the total (core.optim.set_total: a new
+schedule, the step retraced); then the training phase. After each step, Loop.after_step runs the parts in turn:
+the progress bar, the window means of the curve (WindowMeans), TensorBoard, validation + checkpoint every
+--checkpoint-every steps, and the budget. `--hidden` is the old spelling of `--dim`, kept for one release.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
+import dataclasses
 import hashlib
-import json
 import math
 import os
 import shlex
-import shutil
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
+
+from core import checkpoint, cli, files, optim
+from core.budget import Budget
+from core.cli import UsageError
+from core.logs import TensorBoard
+from core.optim import OptimizerConfig
 
 VAL_FRACTION = 0.1
 VAL_BATCHES = 32  # fixed validation set: up to 32 batches of held-out pairs with fixed masks
 LOG_EVERY = 10
+METRICS = ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy")
+UNKNOWN_TOTAL = 10**9  # the schedule's end while --minutes calibrates (warm-up only: the decay is not reached)
+POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+ATTENTION_INITS = ("local", "random")
 
 
-class UsageError(Exception):
-    """Bad input: printed as one line, exit status 2."""
+# --------------------------------------------------------------------------------------------- configuration
+def bert_optimizer(lr: float = 1e-3, warmup: int = 100, weight_decay: float = 0.01,
+                   clip_norm: float = 1.0) -> OptimizerConfig:
+    """BERT's optimizer: AdamW (epsilon 1e-6), linear warm-up then linear decay to 0, global-norm clipping, no
+    decay on LayerNorm and biases (core.optim's rule)."""
+    return OptimizerConfig(lr=lr, warmup=warmup, decay="linear", weight_decay=weight_decay, clip_norm=clip_norm,
+                           epsilon=1e-6)
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m pretrain.train", description=__doc__.splitlines()[0])
-    p.add_argument("--corpus", required=True, help="kjv, shakespeare, kjv,shakespeare, a path or hf:NAME[:CONFIG]")
-    p.add_argument("--vocab", required=True, help="folder with vocab.txt (python -m pretrain.vocab)")
-    p.add_argument("--out", required=True, help="output folder; the same command on it resumes")
-    p.add_argument("--preset", default="tiny", help="tiny (L2/H128), mini (L4/H256), small (L4/H512), base (L12/H768)")
-    p.add_argument("--layers", type=int, help="override the preset's number of layers")
-    p.add_argument("--hidden", type=int, help="override the preset's hidden size (intermediate = 4x)")
-    p.add_argument("--heads", type=int, help="override the preset's attention heads")
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--batch-size", type=int, default=32)
-    run = p.add_mutually_exclusive_group(required=True)
-    run.add_argument("--steps", type=int, help="total training steps")
-    run.add_argument("--minutes", type=float, help="train for this much wall time (steps estimated after warm-up)")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
-    p.add_argument("--warmup", type=int, help="warm-up steps (default 10%% of --steps, at most 1000; 200 with --minutes)")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--clip-norm", type=float, default=1.0, help="global gradient-norm clipping")
-    p.add_argument("--mask-rate", type=float, default=0.15)
-    p.add_argument("--max-predictions", type=int, default=20)
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
-    p.add_argument("--jit", action="store_true", help="XLA-compile the train step")
-    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (and validations)")
-    p.add_argument("--push-to-hub", metavar="REPO", help="upload the finished model to this Hugging Face repo")
-    p.add_argument("--attention-init", choices=("local", "random"), default="local",
-                   help="local: the first half of the layers start with heads on fixed neighbours (i-2, i-1, i+1, "
-                        "i+2), which skips the unigram plateau; random: BERT's own N(0, 0.02)")
-    p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+def default_warmup(budget: Budget) -> int:
+    """10% of --steps, at most 1000; 200 with --minutes."""
+    return min(1000, budget.steps // 10) if budget.steps else 200
 
 
-def check_args(a) -> None:
-    """Cheap checks before any heavy import, so bad input fails in a second with one line."""
-    for name in ("steps", "minutes", "seq_len", "batch_size", "max_predictions", "checkpoint_every", "lr"):
-        value = getattr(a, name)
-        if value is not None and value <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be positive (got {value})")
-    if a.warmup is not None and a.warmup < 0:
-        raise UsageError(f"--warmup must be >= 0 (got {a.warmup})")
-    if not 0 < a.mask_rate < 1:
-        raise UsageError(f"--mask-rate must be between 0 and 1 (got {a.mask_rate})")
-    if a.seq_len < 8:
-        raise UsageError(f"--seq-len {a.seq_len} is too short for [CLS] A [SEP] B [SEP]")
-    try:
-        os.makedirs(a.out, exist_ok=True)
-        probe = os.path.join(a.out, f".probe{os.getpid()}")
-        open(probe, "w").close()
-        os.remove(probe)
-    except OSError as e:
-        raise UsageError(f"cannot write to --out {a.out}: {e.strerror or e}") from None
+@dataclasses.dataclass
+class Architecture:
+    """A preset (tiny L2/H128, mini L4/H256, small L4/H512, base L12/H768) and what overrides it."""
+    preset: str = "tiny"
+    layers: int | None = None
+    dim: int | None = None  # hidden size; intermediate = 4 x dim
+    heads: int | None = None
+    dropout: float = 0.1
+
+    def bert_config(self, vocab_size: int = 8000):
+        from pretrain.model import BertConfig
+
+        return BertConfig.preset(self.preset, vocab_size=vocab_size, num_layers=self.layers, hidden_size=self.dim,
+                                 num_heads=self.heads, dropout=self.dropout)
+
+
+@dataclasses.dataclass
+class Masking:
+    rate: float = 0.15           # share of the tokens chosen for MLM in training
+    max_predictions: int = 20    # prediction slots per sequence
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    corpus: str
+    vocab: str                   # a folder holding vocab.txt (python -m pretrain.vocab)
+    out: str
+    budget: Budget
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=bert_optimizer)
+    architecture: Architecture = dataclasses.field(default_factory=Architecture)
+    seq_len: int = 128
+    batch_size: int = 32
+    masking: Masking = dataclasses.field(default_factory=Masking)
+    precision: str = "fp32"      # fp32 | bf16 | fp16
+    jit: bool = False
+    checkpoint_every: int = 500  # steps between validations and checkpoints
+    seed: int = 0
+    attention_init: str = "local"
+    push_to_hub: str | None = None
+
+    def validate(self) -> PretrainConfig:
+        """Every check that needs no file: bad input fails before the vocabulary or the corpus is read."""
+        self.budget.validate()
+        self.optimizer.validate()
+        for flag, value in (("--seq-len", self.seq_len), ("--batch-size", self.batch_size),
+                            ("--max-predictions", self.masking.max_predictions),
+                            ("--checkpoint-every", self.checkpoint_every), ("--layers", self.architecture.layers),
+                            ("--dim", self.architecture.dim), ("--heads", self.architecture.heads)):
+            if value is not None and value <= 0:
+                raise UsageError(f"{flag} must be positive (got {value})")
+        if not 0 < self.masking.rate < 1:
+            raise UsageError(f"--mask-rate must be between 0 and 1 (got {self.masking.rate})")
+        if not 0 <= self.architecture.dropout < 1:
+            raise UsageError(f"--dropout must be in [0, 1) (got {self.architecture.dropout})")
+        if self.seq_len < 8:
+            raise UsageError(f"--seq-len {self.seq_len} is too short for [CLS] A [SEP] B [SEP]")
+        if self.precision not in POLICIES:
+            raise UsageError(f"--precision must be one of {', '.join(POLICIES)} (got {self.precision!r})")
+        if self.attention_init not in ATTENTION_INITS:
+            raise UsageError(f"--attention-init must be one of {', '.join(ATTENTION_INITS)}")
+        c = self.architecture.bert_config()  # an unknown preset is a ValueError that names the presets
+        if self.seq_len > c.max_positions:
+            raise UsageError(f"--seq-len {self.seq_len} is beyond the model's {c.max_positions} positions")
+        if c.hidden_size % c.num_heads:
+            raise UsageError(f"hidden size {c.hidden_size} is not divisible by {c.num_heads} heads")
+        return self
+
+    def signature(self, bert_config) -> dict:
+        """What a resume must not change (these keys are those of every checkpoint written so far)."""
+        return {"corpus": self.corpus, "config": dataclasses.asdict(bert_config), "seq_len": self.seq_len,
+                "batch_size": self.batch_size, "seed": self.seed, "mask_rate": self.masking.rate,
+                "max_predictions": self.masking.max_predictions}
+
+    def command(self) -> str:
+        """The command line that trains this config (what a card records for a run started from Python)."""
+        a, o, b = self.architecture, self.optimizer, self.budget
+        flags = [("--corpus", self.corpus), ("--vocab", self.vocab), ("--out", self.out), ("--preset", a.preset),
+                 ("--layers", a.layers), ("--dim", a.dim), ("--heads", a.heads), ("--dropout", a.dropout),
+                 ("--seq-len", self.seq_len), ("--batch-size", self.batch_size), ("--steps", b.steps),
+                 ("--minutes", b.minutes), ("--lr", o.lr), ("--warmup", o.warmup),
+                 ("--weight-decay", o.weight_decay), ("--clip-norm", o.clip_norm),
+                 ("--mask-rate", self.masking.rate), ("--max-predictions", self.masking.max_predictions),
+                 ("--precision", self.precision), ("--checkpoint-every", self.checkpoint_every),
+                 ("--attention-init", self.attention_init), ("--seed", self.seed),
+                 ("--push-to-hub", self.push_to_hub)]
+        argv = [x for flag, value in flags if value is not None for x in (flag, str(value))]
+        return "python -m pretrain.train " + shlex.join(argv + (["--jit"] if self.jit else []))
+
+
+# --------------------------------------------------------------------------------------------- run state
+def _rows(rows: list, columns: tuple[str, ...]) -> list[dict]:
+    """Rows as dicts; checkpoints before the core stored them as lists in `columns` order."""
+    return [row if isinstance(row, dict) else dict(zip(("step", *columns), row)) for row in rows]
+
+
+@dataclasses.dataclass
+class TrainState:
+    """What a checkpoint's state.json holds, and the run's progress."""
+    step: int = 0
+    seconds: float = 0.0
+    total: int | None = None   # None: a --minutes run not yet calibrated
+    history: list[dict] = dataclasses.field(default_factory=list)     # training window means, every LOG_EVERY
+    validation: list[dict] = dataclasses.field(default_factory=list)  # held-out set, every --checkpoint-every
+    commands: list[list] = dataclasses.field(default_factory=list)    # [start step, command line]
+    signature: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, saved: dict) -> TrainState:
+        return cls(step=saved["step"], seconds=saved["seconds"], total=saved.get("total"),
+                   history=_rows(saved.get("history", []), METRICS),  # old: step, mlm loss/acc, nsp loss/acc
+                   validation=_rows(saved.get("validation", []), tuple(sorted(METRICS))),  # old: sorted names
+                   commands=saved.get("commands", [[0, None]]),  # None: made before commands were kept
+                   signature=saved.get("signature", {}))
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def read_state(work: str) -> tuple[str, TrainState] | tuple[None, None]:
+    """The latest checkpoint under WORK/checkpoints (either layout) and its state, or (None, None)."""
+    path = checkpoint.latest(os.path.join(work, "checkpoints"))
+    return (path, TrainState.from_json(checkpoint.read_state(path))) if path else (None, None)
 
 
 # ---------------------------------------------------------------------------------------------------- data
-def prepare_data(a, tokens: list[str], work: str, resuming: bool = False):
+def prepare_data(corpus_name: str, tokens: list[str], work: str, seed: int = 0, resuming: bool = False) -> str:
     """Token shards for the train and held-out splits, built once per (corpus, vocab, seed) and reused."""
     import corpus
     from pretrain import data, vocab
 
-    docs = corpus.load(a.corpus)  # cheap once cached; its fingerprint notices a corpus that changed under a name
+    docs = corpus.load(corpus_name)  # cheap once cached; its fingerprint notices a corpus that changed under a name
     fingerprint = hashlib.sha256("".join(f"{d.group}\t{len(d.text)}\n" for d in docs).encode()).hexdigest()[:16]
-    key = {"corpus": a.corpus, "documents": fingerprint,
+    key = {"corpus": corpus_name, "documents": fingerprint,
            "vocab": hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16],
-           "seed": a.seed, "val_fraction": VAL_FRACTION}
+           "seed": seed, "val_fraction": VAL_FRACTION}
     folder = os.path.join(work, "data")
     meta = os.path.join(folder, "key.json")
     if os.path.exists(meta):
-        old = json.load(open(meta))
+        old = files.read_json(meta)
         if old == key:
             return folder
         if resuming and old.get("documents") != fingerprint:
-            raise UsageError(f"the documents of corpus {a.corpus!r} changed since this run's checkpoints in {work}: "
-                             "resuming would mix two data sets; use another --out")
+            raise UsageError(f"the documents of corpus {corpus_name!r} changed since this run's checkpoints in "
+                             f"{work}: resuming would mix two data sets; use another --out")
     train_docs, val_docs = corpus.split(docs, VAL_FRACTION)  # not --seed: the same held-out text for every model
     tok = vocab.make_tokenizer(tokens)
     os.makedirs(folder, exist_ok=True)
     for name, part in (("train", train_docs), ("val", val_docs)):
-        data.write_shards([data.sentences(d.text) for d in part], tok, os.path.join(folder, name), seed=a.seed)
-    tmp = meta + ".tmp"
-    json.dump(key, open(tmp, "w"))
-    os.replace(tmp, meta)
+        data.write_shards([data.sentences(d.text) for d in part], tok, os.path.join(folder, name), seed=seed)
+    files.write_json(meta, key)
     return folder
 
 
-# ------------------------------------------------------------------------------------------------- training
-def make_schedule(peak: float, warmup: int, total: int):
-    import keras
-    from keras import ops
-
-    class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-        """Linear warm-up to `peak`, then linear decay to 0 at `total` (BERT's schedule)."""
-
-        def __init__(self):
-            self.total = total  # read when the train step is traced; set before (re)compiling
-
-        def __call__(self, step):
-            step = ops.cast(step, "float32")
-            warm = peak * step / max(1, warmup)
-            decay = peak * ops.maximum(0.0, (self.total - step) / max(1, self.total - warmup))
-            return ops.where(step < warmup, warm, decay)
-
-        def get_config(self):
-            return {"peak": peak, "warmup": warmup, "total": self.total}
-
-    return WarmupLinearDecay()
-
-
-def distribution_scope(batch_size: int):
-    """Data parallel over all visible GPUs when there are several; a no-op on one device.
-
-    On JAX the devices are the default platform's: every GPU, or on a CPU the host devices that
-    XLA_FLAGS=--xla_force_host_platform_device_count=N makes (how the tests run this path without GPUs).
-    """
-    import keras
-
+# ------------------------------------------------------------------------------------------ model and devices
+def parallel_devices(batch_size: int) -> list:
+    """The devices to run data parallel on: every GPU when there are several (on JAX the default platform's, so
+    on a CPU the host devices XLA_FLAGS=--xla_force_host_platform_device_count=N makes; on TensorFlow a CPU split
+    into logical devices on purpose: how the tests run this path without GPUs). [] for one device."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
-        # several logical CPUs exist only when a CPU was split on purpose (how the tests run this path)
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     elif backend == "jax":
         import jax
@@ -159,316 +226,375 @@ def distribution_scope(batch_size: int):
     else:
         devices = []
     if len(devices) < 2:
-        return contextlib.nullcontext()
+        return []
     if batch_size % len(devices):
         raise UsageError(f"--batch-size {batch_size} does not split evenly over {len(devices)} devices")
+    return devices
+
+
+def distribution_scope(devices: list, batch_size: int):
+    """Where to build and compile the model: a MirroredStrategy scope on TensorFlow; on JAX the distribution is
+    set globally (keras.distribution.DataParallel) and the scope is a no-op; a no-op on one device."""
+    if not devices:
+        return contextlib.nullcontext()
     print(f"data parallel over {len(devices)} devices, {batch_size // len(devices)} sequences each",
           file=sys.stderr)
-    if backend == "tensorflow":
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
         return tf.distribute.MirroredStrategy([d.name for d in devices]).scope()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return contextlib.nullcontext()
 
 
-def compile_model(model, a, schedule):
-    import keras
-
-    opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=a.weight_decay, beta_1=0.9, beta_2=0.999,
-                                 epsilon=1e-6, global_clipnorm=a.clip_norm)
-    opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias", "_norm"])
+def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool = False):
+    """AdamW from core.optim (see bert_optimizer), the masked-mean MLM loss + NSP loss, and their accuracies."""
     ce = keras.losses.SparseCategoricalCrossentropy
     model.compile(
-        optimizer=opt,
+        optimizer=optim.make_optimizer(optimizer, total_steps),
         # MLM: mean over the real predictions only (unused slots have weight 0), as in BERT
         loss={"mlm": ce(from_logits=True, reduction="mean_with_sample_weight"), "nsp": ce(from_logits=True)},
         weighted_metrics={"mlm": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
                           "nsp": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
-        jit_compile=bool(a.jit),
+        jit_compile=bool(jit),
     )
     model.optimizer.build(model.trainable_variables)
     return model
 
 
-# -------------------------------------------------------------------------------------------------- checkpoints
-def save_checkpoint(model, work: str, state: dict) -> None:
-    """work/checkpoints/step-N written under a temporary name then renamed, then `latest` replaced (atomic)."""
-    from lm.checkpoint import check_space
-    from pretrain.model import save
-
-    root = os.path.join(work, "checkpoints")
-    os.makedirs(root, exist_ok=True)
-    check_space(root, model, 4.0)  # weights, two Adam moments, slack: refused before anything is half-written
-    name = f"step-{state['step']:08d}"
-    tmp = os.path.join(root, f".tmp-{name}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save(model, tmp)
-    opt = model.optimizer
-    np.savez(os.path.join(tmp, "optimizer.npz"), **{f"{i:04d}": np.asarray(v) for i, v in enumerate(opt.variables)})
-    np.savez(os.path.join(tmp, "rng.npz"), **{f"{i:04d}": np.asarray(v) for i, v in
-                                              enumerate(model.non_trainable_variables)})
-    with open(os.path.join(tmp, "state.json"), "w") as f:
-        json.dump(state, f)
-    final = os.path.join(root, name)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    with open(os.path.join(root, ".latest.tmp"), "w") as f:
-        f.write(name)
-    os.replace(os.path.join(root, ".latest.tmp"), os.path.join(root, "latest"))
-    for old in os.listdir(root):  # keep only the newest
-        if old.startswith(("step-", ".tmp-")) and old != name:
-            shutil.rmtree(os.path.join(root, old), ignore_errors=True)
+def validate(model, batches) -> dict:
+    """MLM and NSP loss and accuracy on the fixed held-out batches, rounded as the history keeps them."""
+    logs = model.evaluate(x=(b for b in batches), steps=len(batches), verbose=0, return_dict=True)
+    return {k: round(float(logs[k]), 5) for k in sorted(METRICS)}
 
 
-def latest_checkpoint(work: str):
-    pointer = os.path.join(work, "checkpoints", "latest")
-    if not os.path.exists(pointer):
-        return None
-    folder = os.path.join(work, "checkpoints", open(pointer).read().strip())
-    with open(os.path.join(folder, "state.json")) as f:
-        return folder, json.load(f)
+# ------------------------------------------------------------------------------------------- the loop's parts
+class Progress:
+    """The progress bar on stderr: steps of the total (no total while --minutes calibrates)."""
+
+    def __init__(self, total: int | None, initial: int):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=initial, desc="pretrain", unit="step", mininterval=1.0,
+                        dynamic_ncols=True, file=sys.stderr)
+
+    def advance(self, means: dict | None = None) -> None:
+        self.bar.update(1)
+        if means:
+            self.bar.set_postfix_str(f"mlm {means['mlm_loss']:.3f}/{means['mlm_accuracy']:.3f} "
+                                     f"nsp {means['nsp_loss']:.3f}/{means['nsp_accuracy']:.3f}")
+
+    def set_total(self, total: int) -> None:
+        self.bar.total = total
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
-def restore_checkpoint(model, folder: str) -> None:
-    from lm.checkpoint import load_weights  # names the file when it is truncated or corrupted
+class WindowMeans:
+    """Means over each logging window, recovered from Keras's logs, which are means since the compiled metrics
+    were last reset: at the start of each fit call, and by each validation (evaluate resets them)."""
 
-    load_weights(model, os.path.join(folder, "model.weights.h5"))
-    for store, variables in (("optimizer.npz", model.optimizer.variables), ("rng.npz", model.non_trainable_variables)):
-        saved = np.load(os.path.join(folder, store))
-        if len(saved.files) != len(variables):
-            raise UsageError(f"checkpoint {folder} does not match this model ({store}): use another --out")
-        for i, v in enumerate(variables):
-            v.assign(saved[f"{i:04d}"])
+    def __init__(self, keys=METRICS):
+        self.keys = keys
+        self.reset()
+
+    def reset(self) -> None:
+        self.steps, self.taken, self.means = 0, 0, dict.fromkeys(self.keys, 0.0)
+
+    def step(self) -> None:
+        self.steps += 1
+
+    def take(self, logs: dict) -> dict:
+        """The means over the steps since the last take (or reset)."""
+        now = {k: float(logs.get(k, 0.0)) for k in self.keys}
+        window = {k: (now[k] * self.steps - self.means[k] * self.taken) / max(1, self.steps - self.taken)
+                  for k in self.keys}
+        self.taken, self.means = self.steps, now
+        return window
 
 
-# ---------------------------------------------------------------------------------------------------- monitor
-def make_monitor(a, schedule, work, state, total_ref, budget_s, validate):
-    import keras
-    from tqdm import tqdm
+class _AfterEachStep(keras.callbacks.Callback):
+    """fit's hook into the loop: `begin()` when a fit call starts, `after_step(logs, model)` after each step (True
+    stops fit). `model` is a function: on JAX, reading Callback.model copies fit's weights (held outside the model
+    between steps) back into it, so it is read only for what needs the weights: validation and checkpoints."""
 
+    def __init__(self, begin, after_step):
+        super().__init__()
+        self.begin, self.after_step = begin, after_step
+
+    def on_train_begin(self, logs=None):
+        self.begin()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.after_step(logs or {}, lambda: self.model):
+            self.model.stop_training = True
+
+
+class Loop:
+    """One run's training: the state it advances and the parts each step goes through."""
+
+    def __init__(self, config: PretrainConfig, model, state: TrainState, val_batches, work: str):
+        self.config, self.model, self.state, self.val_batches = config, model, state, val_batches
+        self.root = os.path.join(work, "checkpoints")
+        self.schedule = optim.make_schedule(config.optimizer, state.total or UNKNOWN_TOTAL)  # for the logs
+        self.progress = Progress(state.total, state.step)
+        self.windows = WindowMeans()
+        self.tensorboard = TensorBoard(os.path.join(work, "logs"))
+        self.phase_end = state.step
+        self.nan_at = None  # the step whose loss became NaN
+        self.durations: list[float] = []  # seconds per step of the current phase (the first includes compiling)
+
+    # ---- phases
+    def fit(self, stream, steps: int) -> None:
+        """Up to `steps` steps from the current one: fewer when the budget runs out or the loss becomes NaN."""
+        self.phase_end = self.state.step + steps
+        self.model.fit(stream(self.state.step), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False,
+                       callbacks=[_AfterEachStep(self.begin, self.after_step)])
+
+    def calibrate(self, stream, steps: int) -> float | None:
+        """A --minutes run's first phase: `steps` steps, then the seconds a step takes (the median of the later
+        half, +3%: the first ones include compiling and warming the input pipeline); None when it stopped first."""
+        self.fit(stream, steps)
+        if self.nan_at or len(self.durations) < steps:
+            return None
+        return float(np.median(self.durations[len(self.durations) // 2:])) * 1.03
+
+    def set_total(self, total: int) -> None:
+        """The run's length, known at last: a new schedule, the train step retraced with it."""
+        self.state.total = total
+        optim.set_total(self.model, total)
+        self.schedule = optim.make_schedule(self.config.optimizer, total)
+        self.progress.set_total(total)
+
+    # ---- each step
+    def begin(self) -> None:
+        self.windows.reset()  # fit starts Keras's metrics afresh
+        self.durations, self.clock = [], time.time()
+
+    def after_step(self, logs: dict, model) -> bool:
+        if not math.isfinite(float(logs.get("loss", 0.0))):
+            self.nan_at = self.state.step + 1
+            return True
+        s = self.state
+        now = time.time()
+        self.durations.append(now - self.clock)
+        s.step, s.seconds, self.clock = s.step + 1, s.seconds + now - self.clock, now
+        self.windows.step()
+        means = self.windows.take(logs) if s.step % LOG_EVERY == 0 or s.step == self.phase_end else None
+        self.progress.advance(means)
+        if means:
+            self.log(means)
+        done = self.config.budget.over(s.step, s.total or UNKNOWN_TOTAL, s.seconds)
+        if s.step % self.config.checkpoint_every == 0 or done:
+            self.validate_and_checkpoint(model())
+        return done
+
+    def log(self, means: dict) -> None:
+        self.state.history.append({"step": self.state.step, **{k: round(v, 5) for k, v in means.items()}})
+        # the rate from the schedule on the host: the optimizer's step counter is on the device (on JAX, not in
+        # the model between steps)
+        self.tensorboard.scalars(self.state.step, {**{f"train/{k}": v for k, v in means.items()},
+                                                   "train/learning_rate": optim.current_lr(self.schedule,
+                                                                                           self.state.step)})
+
+    def validate_and_checkpoint(self, model) -> None:
+        row = {"step": self.state.step, **validate(model, self.val_batches)}
+        model.reset_metrics()  # evaluate leaves its batches in the metrics that training's logs go on
+        self.windows.reset()
+        self.state.validation.append(row)
+        self.tensorboard.scalars(self.state.step, {f"validation/{k}": v for k, v in row.items() if k != "step"})
+        checkpoint.save(self.root, model, model.optimizer, self.state.to_json())
+
+
+# ------------------------------------------------------------------------------------------------------- run
+def _check_writable(out: str) -> None:
     try:
-        import tensorflow as tf
-        writer = tf.summary.create_file_writer(os.path.join(work, "logs"))
-    except ImportError:  # JAX without TensorFlow: no TensorBoard
-        writer = None
-
-    class Monitor(keras.callbacks.Callback):
-        """Progress bar, NaN guard, periodic checkpoint + validation, TensorBoard, time budget."""
-
-        def __init__(self):
-            super().__init__()
-            self.bar = tqdm(total=total_ref[0], initial=state["step"], desc="pretrain", unit="step",
-                            mininterval=1.0, dynamic_ncols=True, file=sys.stderr)
-            self.nan = False
-
-        def on_train_begin(self, logs=None):
-            self.start_step, self.prev, self.reset_n = state["step"], None, 0
-            self.t0 = time.time()
-            self.durations = []  # seconds per step (the first includes compiling)
-
-        def on_train_batch_end(self, batch, logs=None):
-            logs = logs or {}
-            if not math.isfinite(float(logs.get("loss", 0.0))):
-                self.nan, self.model.stop_training = True, True
-                return
-            state["step"] += 1
-            now = time.time()
-            state["seconds"] += now - self.t0
-            self.durations.append(now - self.t0)
-            self.t0 = now
-            self.bar.update(1)
-            # keras' logs are means since the start of this fit call or the last validation (evaluate resets
-            # the compiled metrics): recover the means over each logging window
-            n = batch + 1 - self.reset_n
-            cum = {k: float(logs.get(k, 0.0)) for k in ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy")}
-            if state["step"] % LOG_EVERY == 0 or state["step"] == total_ref[0]:
-                prev_n, prev = self.prev or (0, dict.fromkeys(cum, 0.0))
-                win = {k: (cum[k] * n - prev[k] * prev_n) / max(1, n - prev_n) for k in cum}
-                self.prev = (n, cum)
-                state["history"].append([state["step"]] + [round(win[k], 5) for k in cum])
-                self.bar.set_postfix_str(f"mlm {win['mlm_loss']:.3f}/{win['mlm_accuracy']:.3f} "
-                                         f"nsp {win['nsp_loss']:.3f}/{win['nsp_accuracy']:.3f}")
-                if writer is not None:
-                    with writer.as_default(step=state["step"]):
-                        for k, v in win.items():
-                            tf.summary.scalar(f"train/{k}", v)
-                        # from the schedule on the host: the optimizer's step counter is on the device (and
-                        # on JAX not in the model between steps)
-                        tf.summary.scalar("train/learning_rate", float(np.asarray(schedule(state["step"]))))
-            done = state["step"] >= total_ref[0] or state["seconds"] >= budget_s
-            if state["step"] % a.checkpoint_every == 0 or done:
-                # on JAX, fit holds the weights outside the model between steps; reading Callback.model puts
-                # them back, without which evaluate and the checkpoint would see none
-                synced = self.model
-                val = validate(synced)
-                synced.reset_metrics()  # evaluate leaves its batches in the metrics that training's logs go on
-                state["validation"].append([state["step"]] + [round(val[k], 5) for k in sorted(val)])
-                if writer is not None:
-                    with writer.as_default(step=state["step"]):
-                        for k, v in val.items():
-                            tf.summary.scalar(f"validation/{k}", v)
-                    writer.flush()
-                save_checkpoint(synced, work, state)
-                self.reset_n, self.prev = batch + 1, None
-            if done:
-                self.model.stop_training = True
-
-        def close(self):
-            self.bar.close()
-
-    return Monitor()
+        os.makedirs(out, exist_ok=True)
+        probe = files.temp_name(os.path.join(out, "probe"))
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as e:
+        raise UsageError(f"cannot write to --out {out}: {e.strerror or e}") from None
 
 
-# ------------------------------------------------------------------------------------------------------ main
+def resume_state(config: PretrainConfig, bert_config, work: str) -> tuple[str | None, TrainState]:
+    """The checkpoint to resume and its state (a fresh state when there is none); refuses other settings."""
+    found, state = read_state(work)
+    signature = config.signature(bert_config)
+    if found is None:
+        return None, TrainState(signature=signature)
+    if state.signature != signature:
+        old = state.signature
+        differ = checkpoint.differences(old, {k: v for k, v in signature.items() if k != "config"}) + \
+            checkpoint.differences(old.get("config", {}), signature["config"], label=lambda k: f"model {k}")
+        raise UsageError(f"{config.out} holds a run made with {', '.join(differ)}: resume with the same command or "
+                         "use another --out")
+    steps = config.budget.steps
+    if steps is not None and steps < state.step:
+        raise UsageError(f"--steps {steps} is below the step this run has reached ({state.step}): give at least "
+                         "that many (more trains it further) or use another --out")
+    return found, state
+
+
+def train(config: PretrainConfig, command: str | None = None) -> dict:
+    """Train (or resume, or extend) the run in config.out; returns its metrics (as written to metrics.json).
+    `command`: the command line the card records (default: the one that trains this config)."""
+    from pretrain import data, vocab
+    from pretrain import model as bert
+
+    config.validate()
+    _check_writable(config.out)
+    tokens = vocab.read_vocab(config.vocab)
+    bert_config = config.architecture.bert_config(len(tokens))
+    devices = parallel_devices(config.batch_size)
+    work = os.path.join(config.out, "work")
+    found, state = resume_state(config, bert_config, work)
+    if config.budget.steps:
+        state.total = config.budget.steps
+    # the model card must say how the weights came to be when one run was resumed with other flags
+    start_step, command = state.step, command or config.command()
+    added = not state.commands or state.commands[-1][1] != command
+    if added:
+        state.commands.append([start_step, command])
+
+    # ---- data: the first read of the corpus
+    folder = prepare_data(config.corpus, tokens, work, config.seed, resuming=found is not None)
+    specials = {s: tokens.index(s) for s in vocab.SPECIALS}
+    stream = data.Batches(os.path.join(folder, "train"), config.seq_len, config.batch_size, len(tokens),
+                          config.masking.rate, config.masking.max_predictions, config.seed, specials)
+    # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare
+    val_batches = data.Batches(os.path.join(folder, "val"), config.seq_len, config.batch_size, len(tokens),
+                               data.BERT_MASK_RATE, data.bert_max_predictions(config.seq_len), config.seed,
+                               specials).fixed(VAL_BATCHES)
+
+    # ---- model
+    keras.mixed_precision.set_global_policy(POLICIES[config.precision])
+    keras.utils.set_random_seed(config.seed)
+    with distribution_scope(devices, config.batch_size):
+        model = bert.build(bert_config)
+        if config.attention_init == "local" and found is None:
+            bert.local_attention_init(model, offsets=(-2, -1, 1, 2), layers=range((bert_config.num_layers + 1) // 2),
+                                      seed=config.seed)
+        compile_model(model, config.optimizer, state.total or UNKNOWN_TOTAL, config.jit)
+    if found:
+        checkpoint.restore(found, model, model.optimizer)
+        print(f"resuming {config.out} at step {state.step}", file=sys.stderr)
+
+    # ---- training: a calibration phase first when the total is not known yet (--minutes)
+    loop = Loop(config, model, state, val_batches, work)
+    budget = config.budget
+    try:
+        if state.total is None:
+            per_step = loop.calibrate(stream, min(60, max(20, config.optimizer.warmup)))
+            if per_step is not None:
+                loop.set_total(budget.steps_for(per_step, state.seconds, state.step))
+            elif loop.nan_at is None:  # the budget ran out while calibrating: it ends here
+                state.total = state.step
+        if loop.nan_at is None and not budget.over(state.step, state.total, state.seconds):
+            loop.fit(stream, state.total - state.step)
+    finally:
+        loop.progress.close()
+    if loop.nan_at:
+        path, kept = read_state(work)
+        where = f"the last good checkpoint (step {kept.step}) is kept in {path}" if kept else \
+            "no checkpoint had been written yet"
+        raise cli.Failed(f"loss became NaN at step {loop.nan_at}; stopped ({where}). Try a lower --lr, a longer "
+                         "--warmup or --precision fp32.", code=3)
+    if added and state.step == start_step and len(state.commands) > 1:  # it trained nothing: not in the history
+        state.commands.pop()
+        print(f"nothing to train: {config.out} is at step {state.step} of {state.total} "
+              "(a larger --steps trains it further)", file=sys.stderr)
+    if not state.validation or state.validation[-1]["step"] != state.step:
+        state.validation.append({"step": state.step, **validate(model, val_batches)})
+    return finish(config, model, tokens, state)
+
+
+def finish(config: PretrainConfig, model, tokens: list[str], state: TrainState) -> dict:
+    """The deliverable folder: weights, config, vocab, metrics.json, loss curve and model card."""
+    from pretrain import card, vocab
+    from pretrain import model as bert
+
+    out = config.out
+    bert.save(model, out)
+    vocab.write_vocab(tokens, out)
+    last = {k: v for k, v in state.validation[-1].items() if k != "step"}
+    metrics = {**last, "steps": state.step, "seconds": round(state.seconds, 1),
+               "command": state.commands[-1][1] or config.command(), "corpus": config.corpus,
+               **({"commands": state.commands} if len(state.commands) > 1 else {}),
+               "preset": config.architecture.preset, "seq_len": config.seq_len, "batch_size": config.batch_size,
+               "attention_init": config.attention_init, "mask_rate": config.masking.rate,
+               "parameters": int(model.count_params())}
+    files.write_json(os.path.join(out, "metrics.json"), metrics)
+    card.write(out, metrics, state.history, state.validation, state.commands, model.config)
+    if config.push_to_hub:
+        push(out, config.push_to_hub)
+    return metrics
+
+
+def push(out: str, repo: str) -> None:
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    try:
+        api.create_repo(repo, exist_ok=True)
+        api.upload_folder(folder_path=out, repo_id=repo, ignore_patterns=["work/*", ".*"])
+    except Exception as e:  # offline, no token, no rights: the trained model is safe on disk either way
+        raise OSError(f"the model is saved in {out}, but pushing it to {repo} failed: {type(e).__name__}: {e}") \
+            from None
+    print(f"pushed to https://huggingface.co/{repo}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------------------------- CLI
+def parser():
+    p = cli.parser("python -m pretrain.train", __doc__)
+    p.add_argument("--corpus", required=True, help="kjv, shakespeare, kjv,shakespeare, a path or hf:NAME[:CONFIG]")
+    p.add_argument("--vocab", required=True, help="folder with vocab.txt (python -m pretrain.vocab)")
+    p.add_argument("--out", required=True, help="output folder; the same command on it resumes")
+    p.add_argument("--preset", default="tiny", help="tiny (L2/H128), mini (L4/H256), small (L4/H512), base (L12/H768)")
+    p.add_argument("--layers", type=int, help="override the preset's number of layers")
+    p.add_argument("--dim", type=int, help="override the preset's hidden size (intermediate = 4x)")
+    cli.alias(p, "--hidden", dest="dim", type=int)
+    p.add_argument("--heads", type=int, help="override the preset's attention heads")
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    Budget.add_arguments(p)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
+    p.add_argument("--warmup", type=int,
+                   help="warm-up steps (default 10%% of --steps, at most 1000; 200 with --minutes)")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--clip-norm", type=float, default=1.0, help="global gradient-norm clipping")
+    p.add_argument("--mask-rate", type=float, default=0.15)
+    p.add_argument("--max-predictions", type=int, default=20)
+    p.add_argument("--precision", choices=tuple(POLICIES), default="fp32")
+    cli.add_jit(p, default=False)
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (and validations)")
+    p.add_argument("--push-to-hub", metavar="REPO", help="upload the finished model to this Hugging Face repo")
+    p.add_argument("--attention-init", choices=ATTENTION_INITS, default="local",
+                   help="local: the first half of the layers start with heads on fixed neighbours (i-2, i-1, i+1, "
+                        "i+2), which skips the unigram plateau; random: BERT's own N(0, 0.02)")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def config_from_args(a) -> PretrainConfig:
+    """The only place that reads the parsed arguments."""
+    budget = Budget.from_args(a)
+    warmup = a.warmup if a.warmup is not None else default_warmup(budget)
+    return PretrainConfig(
+        corpus=a.corpus, vocab=a.vocab, out=a.out, budget=budget,
+        optimizer=bert_optimizer(a.lr, warmup, a.weight_decay, a.clip_norm),
+        architecture=Architecture(a.preset, a.layers, a.dim, a.heads, a.dropout),
+        seq_len=a.seq_len, batch_size=a.batch_size, masking=Masking(a.mask_rate, a.max_predictions),
+        precision=a.precision, jit=a.jit, checkpoint_every=a.checkpoint_every, seed=a.seed,
+        attention_init=a.attention_init, push_to_hub=a.push_to_hub)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    a = parse_args(argv)
-    try:
-        return run(a, argv)
-    except (UsageError, ValueError, OSError) as e:  # CorpusError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-def run(a, argv) -> int:
-    check_args(a)
-    from pretrain import vocab
-    tokens = vocab.read_vocab(a.vocab)
-
-    import keras
-    from pretrain import data, model as bert
-
-    config = bert.BertConfig.preset(a.preset, vocab_size=len(tokens), num_layers=a.layers, hidden_size=a.hidden,
-                                    num_heads=a.heads, dropout=a.dropout)
-    if a.seq_len > config.max_positions:
-        raise UsageError(f"--seq-len {a.seq_len} is beyond the model's {config.max_positions} positions")
-    if config.hidden_size % config.num_heads:
-        raise UsageError(f"hidden size {config.hidden_size} is not divisible by {config.num_heads} heads")
-    work = os.path.join(a.out, "work")
-    import dataclasses
-    signature = {"corpus": a.corpus, "config": dataclasses.asdict(config),  # what a resume must not change
-                 "seq_len": a.seq_len, "batch_size": a.batch_size, "seed": a.seed, "mask_rate": a.mask_rate,
-                 "max_predictions": a.max_predictions}
-    found = latest_checkpoint(work)
-    if found and found[1]["signature"] != signature:
-        from lm.checkpoint import differences
-
-        old = found[1]["signature"]
-        differ = differences(old, {k: v for k, v in signature.items() if k != "config"}) + \
-            differences(old.get("config", {}), signature["config"], label=lambda k: f"model {k}")
-        raise UsageError(f"{a.out} holds a run made with {', '.join(differ)}: resume with the same command or use "
-                         "another --out")
-    state = found[1] if found else {"step": 0, "seconds": 0.0, "total": a.steps, "history": [], "validation": [],
-                                    "signature": signature}
-    if a.steps and a.steps < state["step"]:
-        raise UsageError(f"--steps {a.steps} is below the step this run has reached ({state['step']}): give at least "
-                         "that many (more trains it further) or use another --out")
-    if a.steps:
-        state["total"] = a.steps
-    # the model card must say how the weights came to be when one run was resumed with other flags
-    start_step, command = state["step"], "python -m pretrain.train " + shlex.join(argv)
-    commands = state.setdefault("commands", [[0, None]] if found else [])  # None: made before commands were kept
-    added = not commands or commands[-1][1] != command
-    if added:
-        commands.append([start_step, command])
-    budget_s = a.minutes * 60 if a.minutes else math.inf
-
-    folder = prepare_data(a, tokens, work, resuming=bool(found))
-    specials = {s: tokens.index(s) for s in vocab.SPECIALS}
-    stream = data.Batches(os.path.join(folder, "train"), a.seq_len, a.batch_size, len(tokens), a.mask_rate,
-                          a.max_predictions, a.seed, specials)
-    # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare
-    val_batches = data.Batches(os.path.join(folder, "val"), a.seq_len, a.batch_size, len(tokens),
-                               data.BERT_MASK_RATE, data.bert_max_predictions(a.seq_len), a.seed, specials).fixed(VAL_BATCHES)
-
-    if a.precision != "fp32":
-        keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[a.precision])
-    keras.utils.set_random_seed(a.seed)
-    warmup = a.warmup if a.warmup is not None else (min(1000, a.steps // 10) if a.steps else 200)
-    calibrate = state["total"] is None  # --minutes: steps unknown until the step time is measured
-    schedule = make_schedule(a.lr, warmup, state["total"] or 10**9)
-    with distribution_scope(a.batch_size):
-        model = bert.build(config)
-        if a.attention_init == "local" and not found:
-            bert.local_attention_init(model, offsets=(-2, -1, 1, 2), layers=range((config.num_layers + 1) // 2),
-                                      seed=a.seed)
-        compile_model(model, a, schedule)
-    if found:
-        restore_checkpoint(model, found[0])
-        print(f"resuming {a.out} at step {state['step']}", file=sys.stderr)
-
-    def validate(model):
-        logs = model.evaluate(x=(b for b in val_batches), steps=len(val_batches), verbose=0, return_dict=True)
-        return {k: float(logs[k]) for k in ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy")}
-
-    total_ref = [state["total"] or 10**9]
-    monitor = make_monitor(a, schedule, work, state, total_ref, budget_s, validate)
-    try:
-        if calibrate and state["step"] < total_ref[0]:
-            n = min(60, max(20, warmup))
-            total_ref[0] = state["step"] + n
-            model.fit(stream(state["step"]), steps_per_epoch=n, epochs=1, verbose=0, shuffle=False,
-                      callbacks=[monitor])
-            if not monitor.nan:
-                # median of the later steps: the first ones include compiling and warming the input pipeline
-                per_step = float(np.median(monitor.durations[len(monitor.durations) // 2:])) * 1.03
-                state["total"] = state["step"] + max(0, int((budget_s - state["seconds"]) / per_step))
-                total_ref[0] = schedule.total = state["total"]
-                monitor.bar.total = state["total"]
-                model.make_train_function(force=True)  # retrace with the real decay length
-        if not monitor.nan and state["step"] < total_ref[0] and state["seconds"] < budget_s:
-            model.fit(stream(state["step"]), steps_per_epoch=total_ref[0] - state["step"], epochs=1, verbose=0,
-                      shuffle=False, callbacks=[monitor])
-    finally:
-        monitor.close()
-    if monitor.nan:
-        kept = latest_checkpoint(work)
-        where = f"the last good checkpoint (step {kept[1]['step']}) is kept in {kept[0]}" if kept else \
-            "no checkpoint had been written yet"
-        print(f"error: loss became NaN at step {state['step'] + 1}; stopped ({where}). "
-              "Try a lower --lr, a longer --warmup or --precision fp32.", file=sys.stderr)
-        return 3
-    if added and state["step"] == start_step and len(commands) > 1:  # it trained nothing: not part of the history
-        commands.pop()
-        print(f"nothing to train: {a.out} is at step {state['step']} of {state['total']} "
-              "(a larger --steps trains it further)", file=sys.stderr)
-    if not state["validation"] or state["validation"][-1][0] != state["step"]:
-        val = validate(model)
-        state["validation"].append([state["step"]] + [round(val[k], 5) for k in sorted(val)])
-    finish(a, argv, model, tokens, state)
-    return 0
-
-
-def finish(a, argv, model, tokens, state) -> None:
-    """The deliverable folder: weights, config, vocab, metrics.json, loss curve and model card."""
-    from pretrain import card, model as bert, vocab
-
-    bert.save(model, a.out)
-    vocab.write_vocab(tokens, a.out)
-    names = ["mlm_accuracy", "mlm_loss", "nsp_accuracy", "nsp_loss"]
-    last = dict(zip(names, state["validation"][-1][1:]))
-    metrics = {**last, "steps": state["step"], "seconds": round(state["seconds"], 1),
-               "command": state["commands"][-1][1] or "python -m pretrain.train " + shlex.join(argv),
-               "corpus": a.corpus,
-               **({"commands": state["commands"]} if len(state.get("commands", [])) > 1 else {}),
-               "preset": a.preset, "seq_len": a.seq_len, "batch_size": a.batch_size,
-               "attention_init": a.attention_init, "mask_rate": a.mask_rate,
-               "parameters": int(model.count_params())}
-    tmp = os.path.join(a.out, ".metrics.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(metrics, f, indent=2)
-    os.replace(tmp, os.path.join(a.out, "metrics.json"))
-    card.write(a.out, metrics, state, model.config)
-    print(json.dumps(metrics))
-    if a.push_to_hub:
-        from huggingface_hub import HfApi
-        api = HfApi()
-        try:
-            api.create_repo(a.push_to_hub, exist_ok=True)
-            api.upload_folder(folder_path=a.out, repo_id=a.push_to_hub, ignore_patterns=["work/*", ".*"])
-        except Exception as e:  # offline, no token, no rights: the trained model is safe on disk either way
-            raise OSError(f"the model is saved in {a.out}, but pushing it to {a.push_to_hub} failed: "
-                          f"{type(e).__name__}: {e}") from None
-        print(f"pushed to https://huggingface.co/{a.push_to_hub}", file=sys.stderr)
+    command = "python -m pretrain.train " + shlex.join(argv)
+    return cli.run(parser(), argv, lambda a: train(config_from_args(a), command))
 
 
 if __name__ == "__main__":

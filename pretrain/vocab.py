@@ -3,12 +3,14 @@
 The `tokenizers` trainer is used because it is ~25x faster than keras_hub's and gives the exact size. The
 normalizer and pre-tokenizer are BERT's (lowercase, accents stripped, split on whitespace and punctuation), so
 the vocab.txt tokenizes identically in keras_hub's WordPieceTokenizer and transformers' BertTokenizer.
+The last stdout line is one JSON object: {"vocab": PATH, "tokens": N}.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+
+from core import cli, files
 
 # Fixed ids: [PAD] must be 0 (padding masks and HF's pad_token_id assume it); the rest follow BERT's order.
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -44,7 +46,7 @@ def make_tokenizer(tokens: list[str]):
 
 def train_vocab(texts, size: int) -> list[str]:
     """WordPiece tokens learnt from an iterable of strings, specials first."""
-    from tokenizers import Tokenizer, models, trainers
+    from tokenizers import models, trainers
 
     tok = make_tokenizer(list(SPECIALS))
     tok.model = models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100)
@@ -58,32 +60,28 @@ def train_vocab(texts, size: int) -> list[str]:
 def write_vocab(tokens: list[str], out_dir: str) -> str:
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "vocab.txt")
-    tmp = path + f".tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(tokens) + "\n")
-    os.replace(tmp, path)
+    files.write_text(path, "\n".join(tokens) + "\n")
     return path
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pretrain.vocab", description=__doc__.splitlines()[0])
+    p = cli.parser("python -m pretrain.vocab", __doc__)
     p.add_argument("--corpus", required=True, help="kjv, shakespeare, kjv,shakespeare, a path or hf:NAME")
     p.add_argument("--size", type=int, default=8000, help="vocabulary size (exact)")
     p.add_argument("--out", required=True, help="folder to write vocab.txt into")
-    a = p.parse_args(argv)
-    import corpus
 
-    try:
-        if a.size < len(SPECIALS) + 26:
-            raise ValueError(f"--size {a.size} is too small for a WordPiece vocabulary")
+    def work(a):
+        if a.size < len(SPECIALS) + 26:  # before the corpus is read
+            raise cli.UsageError(f"--size {a.size} is too small for a WordPiece vocabulary")
+        import corpus
+
         docs = corpus.load(a.corpus)
         tokens = train_vocab((line for d in docs for line in d.text.splitlines() if line.strip()), a.size)
         path = write_vocab(tokens, a.out)
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}: {len(tokens)} tokens")
-    return 0
+        print(f"wrote {path}: {len(tokens)} tokens", file=sys.stderr)
+        return {"vocab": path, "tokens": len(tokens)}
+
+    return cli.run(p, argv, work)
 
 
 if __name__ == "__main__":

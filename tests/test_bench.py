@@ -1,8 +1,8 @@
 """The benchmarks run end to end at tiny shapes and print the JSON fields the comparison relies on.
 
 SeqLab's benchmarks run in this process (TensorFlow is imported once); the peers run in one subprocess each only
-when torch and transformers are installed. The app start-up benchmark takes ~30 s on 2 cores, so it runs only
-with SEQLAB_SLOW_TESTS=1.
+when torch and transformers are installed. Tests over ~10 s are marked slow (`pytest -m "not slow"` skips them);
+the app start-up benchmark takes ~30 s on 2 cores, so it also runs only with SEQLAB_SLOW_TESTS=1.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def _json_of(capsys) -> dict:
     return last_json(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_lm_generate_random_weights(capsys):
     from bench import lm_generate
 
@@ -108,6 +109,7 @@ PEER_RUNS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_PEERS, reason="torch and transformers are not installed")
 def test_peers():
     """All three peer benchmarks in one subprocess (torch + transformers imported once)."""
@@ -120,6 +122,7 @@ def test_peers():
         assert r[field] > 0 and r["params"] > 0 and r["impl"].startswith("transformers")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("SEQLAB_SLOW_TESTS") != "1", reason="~30 s: set SEQLAB_SLOW_TESTS=1")
 def test_app_startup_tiny_models():
     proc = run("-m", "bench.app_startup", "--tiny-models", "--timeout", "150", timeout=240)

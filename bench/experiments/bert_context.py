@@ -20,7 +20,8 @@ DATA = os.path.join(ROOT, "pretrain", "models", "bert", "work", "data")
 
 
 def neighbour_kl(folder: str, position: int = 40) -> dict:
-    from pretrain import data, model as bert, vocab
+    from pretrain import data, vocab
+    from pretrain import model as bert
 
     n = len(vocab.read_vocab(folder))
     m = bert.load(folder)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from record import ROOT, update, no_arguments
+from record import ROOT, no_arguments, update
 
 OUT = os.path.join(ROOT, "bench", "results", "bert_cpu_ceiling.json")
 SHAPE = ["--layers", "4", "--heads", "4", "--dim", "224", "--seq", "128", "--batch", "32", "--vocab", "8000",

@@ -20,7 +20,7 @@ import re
 import subprocess
 import zipfile
 
-from record import ROOT, update, no_arguments
+from record import ROOT, no_arguments, update
 
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_recipe.json")
 OUT = os.path.join(ROOT, "runs", "bert-documents")

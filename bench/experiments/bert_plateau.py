@@ -9,7 +9,7 @@ variants of the same command; all stayed at 0.135-0.148 (4x batch, not kept ther
 """
 import os
 
-from record import ROOT, pretrain, update, no_arguments
+from record import ROOT, no_arguments, pretrain, update
 
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_plateau.json")
 VOCAB = os.path.join(ROOT, "pretrain", "models", "bert")

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from record import ROOT, pretrain, update, no_arguments
+from record import ROOT, no_arguments, pretrain, update
 
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_recipe.json")
 COMMON = ["--corpus", "kjv,shakespeare", "--preset", "tiny", "--heads", "4", "--seq-len", "128", "--batch-size", "32",

@@ -10,11 +10,12 @@ sys.path.insert(0, ROOT)  # the scripts run as files: make the project importabl
 
 
 def pretrain(args: list[str], out: str) -> dict:
-    """`python -m pretrain.train ARGS --out OUT` (resuming if OUT holds the same run); its final training state."""
-    from pretrain.train import latest_checkpoint
+    """`python -m pretrain.train ARGS --out OUT` (resuming if OUT holds the same run); its final training state
+    (pretrain.train.TrainState as JSON: history and validation rows are dicts with a "step" key)."""
+    from pretrain.train import read_state
 
     subprocess.run([sys.executable, "-m", "pretrain.train", *args, "--out", out], cwd=ROOT, check=True)
-    return latest_checkpoint(os.path.join(out, "work"))[1]
+    return read_state(os.path.join(out, "work"))[1].to_json()
 
 
 def update(path: str, *keys: str, value) -> None:
@@ -25,10 +26,9 @@ def update(path: str, *keys: str, value) -> None:
     for key in keys[:-1]:
         node = node.setdefault(key, {})
     node[keys[-1]] = value
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(tmp, path)
+    from core import files
+
+    files.write_json(path, results, indent=1)
 
 
 def no_arguments(doc: str) -> None:
