@@ -1,0 +1,120 @@
+"""translate.train, translate.evaluate and the translate.load API, on a tiny real pair file (issue 15)."""
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+
+from tests.helpers import run
+
+WORDS = dict(zip("the cat dog house red green big small runs sees eats old new man woman child tree water".split(),
+                 "el gato perro casa rojo verde grande pequeño corre ve come viejo nuevo hombre mujer niño árbol agua"
+                 .split()))
+TINY = ["--layers", "1", "--dim", "64", "--heads", "2", "--ffn-dim", "128", "--vocab-size", "200", "--max-len", "16",
+        "--batch-size", "16", "--warmup", "10", "--eval-every", "20", "--checkpoint-every", "20", "--lr", "2e-3",
+        "--label-smoothing", "0", "--dropout", "0"]
+
+
+def pair_file(folder, n=1500, seed=0) -> str:
+    """Word-by-word 'translations' of random English word strings: learnable in a few hundred steps."""
+    rng = random.Random(seed)
+    path = os.path.join(folder, "pairs.tsv")
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(n):
+            words = [rng.choice(list(WORDS)) for _ in range(rng.randint(3, 7))]
+            f.write(" ".join(words) + "\t" + " ".join(WORDS[w] for w in words) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("translate")
+    tsv = pair_file(str(root))
+    models = {}
+    for arch in ("transformer", "rnn"):
+        out = str(root / arch)
+        done = run("-m", "translate.train", "--pair", tsv, "--out", out, "--arch", arch, "--steps", "300", *TINY,
+                   timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        models[arch] = (out, json.loads(done.stdout.strip().splitlines()[-1]))
+    return tsv, models
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["transformer", "rnn"])
+def test_training_lowers_the_loss_and_the_folder_is_complete(trained, arch):
+    out, metrics = trained[1][arch]
+    history = json.load(open(os.path.join(out, "metrics.json")))
+    assert metrics["step"] == 300 and history["parameters"] > 0
+    state = json.load(open(os.path.join(out, "checkpoint-300", "state.json")))
+    losses = [h["val_loss"] for h in state["history"]]
+    assert losses[-1] < 0.5 * losses[0], losses
+    for name in ("config.json", "model.weights.h5", "metrics.json", "loss_curve.png", "README.md"):
+        assert os.path.exists(os.path.join(out, name)), name
+    assert "python -m translate.train" in open(os.path.join(out, "README.md")).read()
+
+
+@pytest.mark.slow
+def test_save_load_round_trip_and_the_api(trained):
+    import translate
+
+    out, _ = trained[1]["transformer"]
+    t = translate.load(out)
+    [a] = t.translate("the big dog sees the cat", beam=4)
+    [b] = translate.load(out).translate("the big dog sees the cat", beam=4)  # a fresh load of the saved folder
+    assert a.text == b.text and a.score == pytest.approx(b.score, abs=1e-5)
+    assert a.text.split()[:3] == ["el", "grande", "perro"], a.text  # word by word: learnt
+    assert len(a.target_tokens) == a.attention.shape[0] and len(a.source_tokens) == a.attention.shape[-1]
+    np.testing.assert_allclose(a.attention.sum(-1), 1.0, atol=1e-5)
+    assert a.attention_map(layer=-1, head=0).shape == (len(a.target_tokens), len(a.source_tokens))
+    greedy, beam1 = t.translate(["the cat", "a tree"], beam=1), t.translate(["the cat", "a tree"], beam=1)
+    assert [g.text for g in greedy] == [g.text for g in beam1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text, beam, message", [
+    ("", 4, "text is empty"), ("the cat " * 40, 4, "over this model's limit"), ("the cat", 0, "beam must be"),
+    ("the cat", 99, "beam must be"), ("ЖЖЖ", 4, "no known subwords")])
+def test_bad_input_gets_a_clear_error(trained, text, beam, message):
+    import translate
+
+    with pytest.raises(ValueError, match=message):
+        translate.load(trained[1]["rnn"][0]).translate(text, beam=beam)
+
+
+@pytest.mark.slow
+def test_resume_continues_and_other_settings_are_refused(trained, tmp_path):
+    tsv = trained[0]
+    out = str(tmp_path / "m")
+    first = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "40", *TINY)
+    assert first.returncode == 0, first.stderr[-2000:]
+    more = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "60", *TINY)
+    assert more.returncode == 0 and "resumed from" in more.stderr and json.loads(more.stdout.splitlines()[-1])["step"] == 60
+    card = open(os.path.join(out, "README.md")).read()
+    assert "- step 40: `python -m translate.train" in card  # the card lists both commands
+    other = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "80", *TINY[2:], "--dim", "48")
+    assert other.returncode == 2 and "--dim 64 (not 48)" in other.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_prints_bleu_chrf_and_signatures_as_its_last_line(trained, tmp_path):
+    tsv, models = trained
+    small = tmp_path / "small.tsv"
+    small.write_text("".join(open(tsv).readlines()[:40]))
+    done = run("-m", "translate.evaluate", "--model", models["transformer"][0], "--tsv", str(small), "--beam", "2",
+               "--copy-baseline")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["sentences"] == 40 and 0 <= result["bleu"] <= 100 and result["bleu"] > result["copy_bleu"]
+    assert result["bleu_signature"].startswith("nrefs:1|") and "chrf_signature" in result
+
+
+def test_bad_arguments_fail_before_any_data_is_read(tmp_path):
+    done = run("-m", "translate.train", "--pair", "no-such-pair", "--out", str(tmp_path), "--steps", "10",
+               "--label-smoothing", "1.5")
+    assert done.returncode == 2 and "--label-smoothing must be in [0, 1)" in done.stderr
+    done = run("-m", "translate.train", "--pair", "web-es", "--out", str(tmp_path), "--steps", "10", "--minutes", "1")
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr
+    done = run("-m", "translate.evaluate", "--model", "no-such-model", "--pair", "web-es")
+    assert done.returncode == 2 and "translator 'no-such-model' not found" in done.stderr

@@ -1,0 +1,263 @@
+"""`python -m translate.train`: train a translator (bi-GRU/LSTM + attention, or a Transformer), resumable.
+
+    python -m translate.train --pair web-es --arch transformer --out runs/tr --minutes 60
+
+Running the same command again on the same --out resumes from the last checkpoint: step count, optimizer state,
+dropout RNG and data position (batch n is a pure function of the seed and n) all continue; a larger --steps
+trains further. Other settings on that folder are refused, each named. The folder ends up holding config.json,
+model.weights.h5, the tokenizer, metrics.json, loss_curve.png and a model card README.md.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from core import cli  # noqa: E402
+from core.budget import Budget  # noqa: E402
+from core.optim import OptimizerConfig  # noqa: E402
+from translate.model import TranslatorConfig  # noqa: E402
+
+CALIBRATE = 30  # --minutes: steps timed (during warm-up, where the schedule does not depend on its end)
+VAL_PAIRS = 512  # validation loss on a fixed slice: comparable across steps and runs
+BLEU_PAIRS = 200  # a quick validation BLEU (greedy) for the card; translate.evaluate scores whole splits
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    pair: str                                  # web-es | kjv-web | a TSV file | hf:NAME[:CONFIG]
+    out: str
+    model: TranslatorConfig                    # src_vocab / tgt_vocab are filled from the tokenizer
+    budget: Budget
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    vocab_size: int = 8000
+    batch_size: int = 64
+    label_smoothing: float = 0.1
+    eval_every: int = 200
+    checkpoint_every: int = 200
+    seed: int = 0
+    jit: bool = True
+
+    def validate(self) -> TrainConfig:
+        """Everything that can be checked before a corpus is read or a tokenizer trained."""
+        self.budget.validate()
+        self.optimizer.validate()
+        probe = dataclasses.replace(self.model, src_vocab=self.vocab_size, tgt_vocab=self.vocab_size)
+        probe.validate()
+        if self.vocab_size < 100 or self.batch_size < 1 or self.eval_every < 1 or self.checkpoint_every < 1:
+            raise ValueError("--vocab-size must be >= 100; --batch-size, --eval-every, --checkpoint-every >= 1")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        return self
+
+    def run_settings(self) -> dict:
+        """What decides the data stream besides the model: a resume must not change it."""
+        return {"pair": self.pair, "batch_size": self.batch_size, "seed": self.seed, "vocab_size": self.vocab_size}
+
+
+def smoothed_loss(label_smoothing: float):
+    """Per-token cross-entropy with label smoothing (Szegedy et al.): (1-e)·NLL + e·mean over the vocabulary of
+    -log p. Written out because Keras's sparse loss has no smoothing and a one-hot (B, T, V) target would be
+    100 MB a batch; the [PAD] mask comes as sample weights, averaged over real tokens."""
+    import keras
+    from keras import ops
+
+    class SmoothedCrossEntropy(keras.losses.Loss):
+        def call(self, y_true, logits):
+            logp = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+            nll = -ops.take_along_axis(logp, ops.expand_dims(ops.cast(y_true, "int32"), -1), axis=-1)[..., 0]
+            return (1 - label_smoothing) * nll - label_smoothing * ops.mean(logp, axis=-1)
+
+    return SmoothedCrossEntropy(reduction="mean_with_sample_weight", name="smoothed_ce")
+
+
+def validation_loss(model, data, batch_size: int) -> float:
+    """Mean NLL (nats per target token, no smoothing) over the pairs of `data`."""
+    import numpy as np
+    from keras import ops
+
+    from translate import data as batches
+
+    total, count = 0.0, 0.0
+    for source, dec_in, dec_out in batches.batches(data, batch_size):
+        logits = ops.convert_to_numpy(model((source, dec_in), training=False)).astype(np.float64)
+        logits -= logits.max(-1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        picked = np.take_along_axis(logp, dec_out[..., None], -1)[..., 0]
+        mask = dec_out != 0
+        total -= float(picked[mask].sum())
+        count += float(mask.sum())
+    return total / max(count, 1.0)
+
+
+def train(config: TrainConfig, command: str) -> dict:
+    import keras
+    from tqdm import tqdm
+
+    from core import checkpoint, files
+    from core.logs import TensorBoard
+    from core.optim import current_lr, make_optimizer, set_total
+    from corpus import parallel
+    from translate import card, data
+    from translate.model import build
+    from translate.tokenizer import PairTokenizer
+
+    config.validate()
+    out = config.out
+    os.makedirs(out, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise OSError(f"--out {out} is not writable")
+    resume = checkpoint.latest(out)
+    splits = parallel.split_pairs(parallel.load_pairs(config.pair))
+    if resume:
+        tokenizer, model_config = PairTokenizer.load(out), TranslatorConfig.load(out)
+        saved = checkpoint.read_state(resume)
+        wanted = dataclasses.replace(config.model, src_vocab=model_config.src_vocab, tgt_vocab=model_config.tgt_vocab)
+        differ = checkpoint.differences(dataclasses.asdict(model_config), dataclasses.asdict(wanted),
+                                        label=lambda k: "--" + k.replace("_", "-")) + \
+            checkpoint.differences(saved["run"], config.run_settings(), label=lambda k: "--" + k.replace("_", "-"))
+        if differ:
+            raise ValueError(f"{out} holds a run made with {', '.join(differ)}: resume with its own settings or use "
+                             "another --out")
+    else:
+        tokenizer = PairTokenizer.train(splits["train"], config.vocab_size)
+        model_config = dataclasses.replace(config.model, src_vocab=len(tokenizer.source),
+                                           tgt_vocab=len(tokenizer.target)).validate()
+    lengths = dict(max_src_len=model_config.max_src_len, max_tgt_len=model_config.max_tgt_len)
+    train_data = data.encode_pairs(splits["train"], tokenizer, **lengths)
+    val_data = data.encode_pairs(splits["validation"][:VAL_PAIRS], tokenizer, **lengths)
+    print(f"{len(train_data):,} training pairs ({train_data.dropped:,} over the length limits left out), "
+          f"{len(val_data)} validation pairs for the loss", file=sys.stderr)
+
+    keras.utils.set_random_seed(config.seed)
+    model = build(model_config)
+    state = checkpoint.read_state(resume) if resume else \
+        {"step": 0, "seconds": 0.0, "total_steps": config.budget.steps, "history": [], "commands": [],
+         "run": config.run_settings()}
+    total = config.budget.steps or state["total_steps"] or 10**9  # --minutes: measured below, then fixed
+    model.compile(optimizer=make_optimizer(config.optimizer, total), loss=smoothed_loss(config.label_smoothing),
+                  jit_compile=config.jit)
+    if resume:
+        checkpoint.restore(resume, model, model.optimizer)
+        print(f"resumed from {resume} at step {state['step']}", file=sys.stderr)
+    else:
+        model_config.save(out)
+        tokenizer.save(out)
+    if config.budget.steps is not None:
+        if config.budget.steps < state["step"]:
+            raise ValueError(f"--steps {config.budget.steps} is below the step this run has reached "
+                             f"({state['step']}): give more to train further, or use another --out")
+        state["total_steps"] = config.budget.steps
+    if not state["commands"] or state["commands"][-1][1] != command:
+        state["commands"].append([state["step"], command])
+
+    logs = TensorBoard(os.path.join(out, "logs"))
+    bar = tqdm(total=total if total < 10**9 else None, initial=state["step"], desc="train", unit="step",
+               dynamic_ncols=True, file=sys.stderr, mininterval=1.0)
+    started, seconds0, running, calibrated_at = time.perf_counter(), state["seconds"], None, None
+    while state["step"] < total and state["seconds"] < config.budget.seconds:
+        source, dec_in, dec_out = data.batch(train_data, state["step"], config.batch_size, config.seed)
+        loss = float(model.train_on_batch((source, dec_in), dec_out, sample_weight=(dec_out != 0)))
+        if not math.isfinite(loss):
+            bar.close()
+            raise cli.Failed(f"the loss became {loss} at step {state['step'] + 1}; training stopped. The last good "
+                             f"checkpoint is kept in {out}: lower --lr and run again.")
+        state["step"] += 1
+        state["seconds"] = seconds0 + time.perf_counter() - started
+        running = loss if running is None else 0.95 * running + 0.05 * loss
+        bar.update(1)
+        if state["total_steps"] is None:  # a --minutes budget: time steps 11-30 (after compiling), then fix the end
+            if state["step"] == 10:
+                calibrated_at = (state["step"], time.perf_counter())
+            elif state["step"] == CALIBRATE:
+                per_step = (time.perf_counter() - calibrated_at[1]) / (state["step"] - calibrated_at[0]) * 1.05
+                total = state["total_steps"] = config.budget.steps_for(per_step, state["seconds"], state["step"])
+                set_total(model, total)
+                bar.total = total
+                print(f"\n{per_step:.3f} s/step: --minutes {config.budget.minutes} is about {total} steps",
+                      file=sys.stderr)
+        last = state["step"] >= total or state["seconds"] >= config.budget.seconds
+        if state["step"] % config.eval_every == 0 or last:
+            row = {"step": state["step"], "train_loss": round(running, 4),
+                   "val_loss": round(validation_loss(model, val_data, config.batch_size), 4)}
+            state["history"].append(row)
+            bar.set_postfix(loss=f"{running:.3f}", val=f"{row['val_loss']:.3f}")
+            logs.scalars(state["step"], {"loss/train": row["train_loss"], "loss/validation": row["val_loss"],
+                                         "learning_rate": current_lr(model.optimizer._learning_rate, state["step"])})
+        if state["step"] % config.checkpoint_every == 0 or last:
+            checkpoint.save(out, model, model.optimizer, state)
+    bar.close()
+
+    from translate.evaluate import score
+    from translate.translator import Translator
+
+    checkpoint.export_weights(model, build(model_config), os.path.join(out, "model.weights.h5"))
+    translator = Translator(out)
+    quick = score(translator, splits["validation"][:BLEU_PAIRS], beam=1)
+    metrics = {"val_loss": validation_loss(model, val_data, config.batch_size), "val_bleu_greedy": quick["bleu"],
+               "val_chrf_greedy": quick["chrf"], "bleu_pairs": quick["sentences"], "step": state["step"],
+               "seconds": round(state["seconds"], 1), "pair": config.pair, "train_pairs": len(train_data),
+               "dropped_pairs": train_data.dropped, "batch_size": config.batch_size,
+               "parameters": int(model.count_params()),
+               "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})", "commands": state["commands"],
+               "command": command}
+    files.write_json(os.path.join(out, "metrics.json"), metrics)
+    card.write(out, model_config, metrics, state["history"])
+    print(f"validation loss {metrics['val_loss']:.4f}, greedy BLEU {quick['bleu']:.1f} on {quick['sentences']} "
+          f"validation verses after {state['step']} steps; model in {out}", file=sys.stderr)
+    return {k: v for k, v in metrics.items() if k != "commands"}
+
+
+def parser():
+    p = cli.parser("python -m translate.train", __doc__)
+    p.add_argument("--pair", required=True, help="web-es, kjv-web, a source<TAB>target .tsv file, or hf:NAME[:CONFIG]")
+    p.add_argument("--out", required=True, help="model folder (resumed if it holds a checkpoint)")
+    p.add_argument("--arch", default="transformer", choices=["transformer", "rnn"])
+    p.add_argument("--cell", default="gru", choices=["gru", "lstm"], help="rnn: the recurrent cell")
+    p.add_argument("--attention", default="bahdanau", choices=["bahdanau", "luong", "none"], help="rnn only")
+    p.add_argument("--positions", default="learned", choices=["learned", "sine"], help="transformer only")
+    p.add_argument("--layers", type=int, default=3, help="encoder and decoder blocks (rnn: stacked cells)")
+    p.add_argument("--dim", type=int, default=256)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--ffn-dim", type=int, default=1024)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--max-len", type=int, default=64, help="source and target subwords per verse (longer: left out)")
+    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=400)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    Budget.add_arguments(p)
+    p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    cli.add_jit(p, default=True)
+    return p
+
+
+def config_of(args) -> TrainConfig:
+    model = TranslatorConfig(arch=args.arch, cell=args.cell, attention=args.attention, positions=args.positions,
+                             max_src_len=args.max_len, max_tgt_len=args.max_len + 1, layers=args.layers,
+                             dim=args.dim, heads=args.heads, ffn_dim=args.ffn_dim, dropout=args.dropout)
+    return TrainConfig(pair=args.pair, out=args.out, model=model, budget=Budget(args.steps, args.minutes),
+                       optimizer=OptimizerConfig(lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay),
+                       vocab_size=args.vocab_size, batch_size=args.batch_size, label_smoothing=args.label_smoothing,
+                       eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
+                       jit=args.jit).validate()
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = "python -m translate.train " + shlex.join(argv)
+    return cli.run(parser(), argv, lambda args: train(config_of(args), command))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

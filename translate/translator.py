@@ -1,0 +1,97 @@
+"""A trained translator ready to use: text in, translations out, each with its tokens, attention and score.
+
+    import translate
+    t = translate.load("translate-transformer")          # bundled name, model folder or Hub repo id
+    [out] = t.translate("Where is the train station?", beam=4)
+    out.text, out.source_tokens, out.target_tokens, out.attention.shape, out.score
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+MAX_BEAM = 16
+MAX_SENTENCES = 64
+
+
+@dataclasses.dataclass
+class Translation:
+    source: str
+    text: str
+    source_tokens: list[str]       # subword pieces ("▁" marks a space before)
+    target_tokens: list[str]
+    attention: np.ndarray          # (target, source) for the rnn; (target, layers, heads, source) for the transformer
+    score: float                   # log probability with GNMT's length penalty
+    finished: bool                 # False when the length limit cut the output before [END]
+
+    def attention_map(self, layer: int = -1, head: int | None = None) -> np.ndarray:
+        """(target, source): the rnn's map, or one transformer layer's, one head or the mean of its heads."""
+        a = self.attention
+        if a.ndim == 2:
+            return a
+        a = a[:, layer]
+        return a.mean(1) if head is None else a[:, head]
+
+
+class Translator:
+    def __init__(self, folder: str, name: str | None = None):
+        from core.checkpoint import load_weights
+        from translate.model import TranslatorConfig, build
+        from translate.tokenizer import PairTokenizer
+
+        self.folder, self.name = folder, name or os.path.basename(os.path.normpath(folder))
+        self.config = TranslatorConfig.load(folder)
+        self.tokenizer = PairTokenizer.load(folder)
+        self.model = build(self.config)
+        load_weights(self.model, os.path.join(folder, "model.weights.h5"))
+        card = os.path.join(folder, "README.md")
+        self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else ""
+
+    def __repr__(self):
+        c = self.config
+        kind = f"{c.cell} + {c.attention}" if c.arch == "rnn" else f"{c.layers}+{c.layers} layers"
+        return f"<SeqLab translator {self.name}: {c.arch} ({kind}), {c.dim}-d>"
+
+    def warm_up(self) -> None:
+        """Compile the decoding loops a request uses (greedy and beam), so the first visitor does not wait."""
+        for beam in (1, 4):
+            self.translate("a", beam=beam)
+
+    def _source_ids(self, text) -> list[int]:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text is empty: give a sentence to translate")
+        ids = self.tokenizer.source.encode(text)
+        limit = self.config.max_src_len
+        if len(ids) > limit:
+            raise ValueError(f"the text is {len(ids)} subwords, over this model's limit of {limit}: split it into "
+                             "shorter sentences")
+        pieces = self.tokenizer.source.pieces(ids)
+        if all(i == 1 or piece == "▁" for i, piece in zip(ids, pieces)):  # [UNK]s and bare word gaps only
+            raise ValueError(f"no known subwords in {text[:40]!r}: this model knows none of its characters")
+        return ids
+
+    def translate(self, text_or_list, beam: int = 4, alpha: float = 0.6, max_len: int | None = None) \
+            -> list[Translation]:
+        """Translations of one text or a list of texts (one Translation each), by beam search (beam 1: greedy)."""
+        from translate.decode import translate_ids
+
+        texts = [text_or_list] if isinstance(text_or_list, str) else list(text_or_list)
+        if not texts:
+            raise ValueError("no text given: pass a sentence or a list of sentences")
+        if len(texts) > MAX_SENTENCES:
+            raise ValueError(f"{len(texts)} sentences at once is over the limit of {MAX_SENTENCES}")
+        if isinstance(beam, bool) or not isinstance(beam, (int, np.integer)) or not 1 <= beam <= MAX_BEAM:
+            raise ValueError(f"beam must be a whole number from 1 to {MAX_BEAM}, got {beam!r}")
+        rows = [self._source_ids(t) for t in texts]
+        source = np.zeros((len(rows), self.config.max_src_len), np.int32)
+        for r, ids in enumerate(rows):
+            source[r, :len(ids)] = ids
+        results = translate_ids(self.model, source, beam=int(beam), alpha=alpha, max_len=max_len)
+        src_side, tgt_side = self.tokenizer.source, self.tokenizer.target
+        return [Translation(source=t, text=tgt_side.decode(r.ids), source_tokens=src_side.pieces(ids),
+                            target_tokens=tgt_side.pieces(r.ids),
+                            attention=np.asarray(r.attention, np.float32), score=r.score, finished=r.finished)
+                for t, ids, r in zip(texts, rows, results)]
+
