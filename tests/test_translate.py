@@ -90,7 +90,8 @@ def test_resume_continues_and_other_settings_are_refused(trained, tmp_path):
     first = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "40", *TINY)
     assert first.returncode == 0, first.stderr[-2000:]
     more = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "60", *TINY)
-    assert more.returncode == 0 and "resumed from" in more.stderr and json.loads(more.stdout.splitlines()[-1])["step"] == 60
+    assert more.returncode == 0 and "resumed from" in more.stderr
+    assert json.loads(more.stdout.splitlines()[-1])["step"] == 60
     card = open(os.path.join(out, "README.md")).read()
     assert "- step 40: `python -m translate.train" in card  # the card lists both commands
     other = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "80", *TINY[2:], "--dim", "48")
