@@ -2,9 +2,10 @@
 
     python -m bench.lm_train --arch transformer --layers 4 --heads 4 --dim 128 --seq 64 --batch 12 --vocab 65 --steps 20
 
-The model is lm.model.build(LMConfig(...)) and it is compiled exactly like `python -m lm.train`: AdamW with
-lm.train.schedule (warm-up + cosine), weight decay 0.01, clipnorm 1.0, SparseCategoricalCrossentropy(from_logits),
-jit_compile=True (--no-jit: without XLA), one `train_on_batch` per step on random token batches.
+The model is lm.model.build(LMConfig(...)) and it is compiled by lm.train.compile_model, exactly as
+`python -m lm.train` compiles it: core.optim's AdamW (warm-up 10 steps + cosine, weight decay 0.01 except on norms
+and biases, global-norm clipping 1.0), SparseCategoricalCrossentropy(from_logits), jit_compile=True (--no-jit:
+without XLA), one `train_on_batch` per step on random token batches.
 
 Last line of stdout, JSON: tokens_per_s (batch * seq * steps / time of the timed steps), step_ms (median),
 compile_s (the first step), params.
@@ -16,6 +17,7 @@ import sys
 import time
 
 from bench.common import Timer, add_lm_shape, emit, machine, median, set_threads
+from core import cli
 
 
 def parse(argv=None):
@@ -25,7 +27,7 @@ def parse(argv=None):
     p.add_argument("--steps", type=int, default=20, help="timed steps")
     p.add_argument("--warmup-steps", type=int, default=2, help="untimed steps after the first (compiling) one")
     p.add_argument("--dropout", type=float, default=0.1, help="as LMConfig's default (GPT-2's is 0.1 too)")
-    p.add_argument("--no-jit", action="store_true", help="compile without XLA (graph mode only)")
+    cli.add_jit(p, default=True)
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -35,17 +37,16 @@ def run(args) -> dict:
     import keras
     import numpy as np
 
+    from core.optim import OptimizerConfig
     from lm.model import LMConfig, build
-    from lm.train import schedule
+    from lm.train import compile_model
 
     keras.utils.set_random_seed(args.seed)
     config = LMConfig(arch=args.arch, level="char", vocab_size=args.vocab, seq_len=args.seq, layers=args.layers,
                       dim=args.dim, heads=args.heads, dropout=args.dropout).validate()
     model = build(config)
     total = args.warmup_steps + args.steps + 1
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule(1e-3, 10, total), weight_decay=0.01, clipnorm=1.0)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=not args.no_jit)
+    compile_model(model, OptimizerConfig(lr=1e-3, warmup=10, decay="cosine"), total, jit=args.jit)
     rng = np.random.default_rng(args.seed)
     batches = [rng.integers(0, args.vocab, (args.batch, args.seq + 1)).astype("int32") for _ in range(4)]
     data = [(b[:, :-1], b[:, 1:]) for b in batches]
@@ -62,7 +63,7 @@ def run(args) -> dict:
         times.append(time.perf_counter() - t)
     elapsed = time.perf_counter() - start
     return {
-        "bench": "lm_train", "impl": "seqlab", "backend": keras.backend.backend(), "jit": not args.no_jit,
+        "bench": "lm_train", "impl": "seqlab", "backend": keras.backend.backend(), "jit": args.jit,
         "arch": args.arch, "layers": args.layers, "heads": args.heads, "dim": args.dim, "vocab": args.vocab,
         "seq": args.seq, "batch": args.batch, "steps": args.steps, "params": int(model.count_params()),
         "tokens_per_s": round(args.batch * args.seq * args.steps / elapsed, 1),

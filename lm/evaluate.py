@@ -1,8 +1,12 @@
-"""`python -m lm.evaluate`: mean cross-entropy of a model on a text file, in windows of its context."""
+"""`python -m lm.evaluate`: mean cross-entropy of a model on a text file, in windows of its context.
+
+    python -m lm.evaluate --model char-transformer --data macbeth.txt
+
+The last line on stdout is one JSON object: loss (nats/token), tokens, perplexity, and bits_per_char for a
+character-level model. `--text-file` is the old spelling of `--data`, kept for one release.
+"""
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import sys
@@ -10,6 +14,8 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+
+from core import cli  # noqa: E402
 
 
 def mean_loss(model, inputs, targets, weights, batch: int = 16) -> float:
@@ -41,21 +47,20 @@ def evaluate(model, text: str) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lm.evaluate", description=__doc__)
+    p = cli.parser("python -m lm.evaluate", __doc__)
     p.add_argument("--model", required=True, help="bundled name, model folder or Hub repo id")
-    p.add_argument("--text-file", required=True)
-    args = p.parse_args(argv)
+    p.add_argument("--data", help="the text file to evaluate on (required)")
+    cli.alias(p, "--text-file", dest="data")  # the spelling before issue 14
+    return cli.run(p, argv, _evaluate)
+
+
+def _evaluate(args) -> dict:
     import corpus
     import lm
 
-    try:
-        text = corpus.read_text(args.text_file)
-        result = evaluate(lm.load(args.model), text)
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(result))
-    return 0
+    if args.data is None:
+        raise cli.UsageError("--data is required: the text file to evaluate on")
+    return evaluate(lm.load(args.model), corpus.read_text(args.data))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,19 @@
-"""Generation: a loaded language model that streams text token by token, and `python -m lm.generate`."""
+"""Generation: a loaded language model that streams text token by token, and `python -m lm.generate`.
+
+    python -m lm.generate --model char-transformer --prompt "ROMEO:" --max-new-tokens 200 --seed 1
+
+stdout is the prompt followed by the generated text, streamed piece by piece as it is produced, and nothing
+else (so it can be piped); timing goes to stderr. With --json, a newline and one JSON object follow the text:
+{"model", "prompt", "text", "pieces", "seconds"}, the last line of stdout as for every SeqLab command. Errors are
+one line, `error: ...` on stderr, exit 2, and come before anything is written.
+
+`LanguageModel.stream` is a short loop over three pieces: `_tokens` (prefill, compiled chunks of CHUNK tokens,
+and the refill rule `needs_refill` when the context window fills), a `Detokenizer` (the text so far), and
+`StopStrings` (what of that text may be shown yet).
+"""
 from __future__ import annotations
 
-import argparse
+import itertools
 import os
 import sys
 import time
@@ -12,26 +24,73 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras import ops  # noqa: E402
 
+from core import checkpoint, cli  # noqa: E402
+from core.jit import jit  # noqa: E402
 from lm.model import LMConfig, build  # noqa: E402
-from lm.sampling import jit, sample  # noqa: E402
+from lm.sampling import sample  # noqa: E402
 from lm.tokenizer import Tokenizer  # noqa: E402
 
-
 CHUNK = 16  # tokens per compiled decoding call; each is still streamed as its own piece
+
+
+def needs_refill(window: int, context_length: int) -> bool:
+    """The refill rule: the next compiled chunk would write past the context window, so the stream prefills
+    again from the most recent half of its tokens instead (positions stay in range, each piece compiles once)."""
+    return window + CHUNK > context_length
+
+
+class Detokenizer:
+    """The text of the tokens generated so far. It is decoded after the prompt's last token (`lead`), so a
+    word-level model puts the space between them that the prompt plus the output needs ("God" + " created",
+    not "God" + "created")."""
+
+    def __init__(self, tokenizer: Tokenizer, lead: list[int]):
+        self.tokenizer, self.lead, self.tokens = tokenizer, list(lead), []
+        self.skip = len(tokenizer.decode(self.lead))
+        self.text = ""
+
+    def add(self, token: int) -> str:
+        """Append a token; the whole text so far."""
+        self.tokens.append(token)
+        self.text = self.tokenizer.decode(self.lead + self.tokens)[self.skip:]
+        return self.text
+
+
+class StopStrings:
+    """How much of a growing text may be shown: all of it up to the first stop string, less a tail that could
+    still become one (held back until the next token settles it)."""
+
+    def __init__(self, stop: list[str] | None):
+        self.stops = [s for s in stop or [] if s]
+        self.hold = max((len(s) - 1 for s in self.stops), default=0)
+        self.shown = 0          # characters already given out
+        self.stopped = False    # a stop string appeared: nothing more is shown
+
+    def piece(self, text: str) -> str:
+        """The part of `text` not shown before that may be shown now ("" if none)."""
+        hits = [i for i in (text.find(s) for s in self.stops) if i >= 0]
+        self.stopped = bool(hits)
+        end = min(hits) if hits else len(text) - self.hold
+        if end <= self.shown:
+            return ""
+        piece, self.shown = text[self.shown:end], end
+        return piece
+
+    def rest(self, text: str) -> str:
+        """At the end of the stream: the held-back tail (unless a stop string ended it)."""
+        return "" if self.stopped else text[self.shown:]
 
 
 class LanguageModel:
     """A trained model folder: config, weights, tokenizer and card. Generates one prompt at a time (batch 1)."""
 
     def __init__(self, folder: str, name: str | None = None):
-        from lm.checkpoint import load_weights
-
         self.folder = self.card_dir = folder
         self.name = name or os.path.basename(os.path.normpath(folder))
         self.config = LMConfig.load(folder)
         self.tokenizer = Tokenizer.load(folder)
         self.model = build(self.config)
-        load_weights(self.model, os.path.join(folder, "model.weights.h5"))
+        checkpoint.load_weights(self.model, os.path.join(folder, "model.weights.h5"))
         card = os.path.join(folder, "README.md")
         self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else f"# {self.name}\n"
         self.context_length = self.config.seq_len
@@ -57,7 +116,7 @@ class LanguageModel:
 
         self._prefill, self._decode = jit(prefill), jit(decode)
 
-    def warm_up(self) -> "LanguageModel":
+    def warm_up(self) -> LanguageModel:
         """Compile both functions now so the first real request is as fast as the hundredth."""
         for _ in self.stream("a", max_new_tokens=2, temperature=0):
             pass
@@ -87,6 +146,9 @@ class LanguageModel:
     def _noise(self, rng):
         return rng.random((1, self.config.vocab_size), dtype=np.float32)
 
+    def _chunk_noise(self, rng):
+        return rng.random((CHUNK, 1, self.config.vocab_size), dtype=np.float32)
+
     def stream(self, prompt: str, max_new_tokens: int = 200, temperature: float = 0.8, top_k: int = 0,
                top_p: float = 1.0, seed: int | None = None, stop: list[str] | None = None):
         """Yield the new text piece by piece as tokens are produced. Ends before any `stop` string."""
@@ -95,48 +157,40 @@ class LanguageModel:
         settings = self._settings(temperature, top_k, top_p)
         rng = np.random.default_rng(seed)
         ids = self._encode_prompt(prompt)
-        if max_new_tokens == 0:
-            return
-        token, _, state = self._begin(ids, settings, rng)
-        generated, shown, pending = [], "", []
-        window = len(ids)
-        # decoded after the prompt's last token, so a word-level model puts the space between them that the
-        # prompt plus the output needs ("God" + " created", not "God" + "created")
-        lead = ids[-1:] if prompt.strip() else []
-        skip = len(self.tokenizer.decode(lead))
-        for n in range(max_new_tokens):
-            generated.append(token)
-            text = self.tokenizer.decode(lead + generated)[skip:]
-            if stop:
-                hits = [text.find(s) for s in stop if s and text.find(s) >= 0]
-                if hits:
-                    if min(hits) > len(shown):
-                        yield text[len(shown):min(hits)]
-                    return
-                # hold back a tail that could still become a stop string
-                hold = max((len(s) - 1 for s in stop), default=0)
-                ready = text[:max(len(shown), len(text) - hold)]
-            else:
-                ready = text
-            if len(ready) > len(shown):
-                yield ready[len(shown):]
-                shown = ready
-            if n == max_new_tokens - 1:
-                break
-            if not pending:
-                if window + CHUNK > self.context_length:
-                    # The window is full: start again from the most recent half, so positions stay in range.
-                    keep = (ids + generated)[-(self.context_length // 2):]
-                    token, _, state = self._begin(keep, settings, rng)
-                    window = len(keep)
-                    continue
-                noise = rng.random((CHUNK, 1, self.config.vocab_size), dtype=np.float32)
-                chunk, state = self._decode(np.array([token], "int32"), state, np.int32(window), *settings, noise)
-                pending = np.asarray(chunk).tolist()
-                window += CHUNK
-            token = pending.pop(0)
-        if stop and len(text) > len(shown):
-            yield text[len(shown):]
+        text = Detokenizer(self.tokenizer, lead=ids[-1:] if prompt.strip() else [])
+        release = StopStrings(stop)
+        for token in itertools.islice(self._tokens(ids, settings, rng), max_new_tokens):
+            piece = release.piece(text.add(token))
+            if piece:
+                yield piece
+            if release.stopped:
+                return
+        if rest := release.rest(text.text):
+            yield rest
+
+    def _tokens(self, ids: list[int], settings, rng):
+        """Sampled tokens, one at a time, for as long as they are asked for: the prompt is prefilled, then each
+        compiled call decodes CHUNK tokens. Nothing is computed ahead of the token asked for but the rest of its
+        chunk, so a stream that stops early draws no more noise than it used."""
+        tokens = list(ids)
+        token, _, state = self._begin(tokens, settings, rng)
+        window = len(tokens)  # the position the next token is written to
+        while True:
+            yield token
+            tokens.append(token)
+            if needs_refill(window, self.context_length):
+                # The window is full: start again from the most recent half, so positions stay in range.
+                keep = tokens[-(self.context_length // 2):]
+                token, _, state = self._begin(keep, settings, rng)
+                window = len(keep)
+                continue
+            chunk, state = self._decode(np.array([token], "int32"), state, np.int32(window), *settings,
+                                        self._chunk_noise(rng))
+            window += CHUNK
+            *ready, token = np.asarray(chunk).tolist()
+            for t in ready:
+                yield t
+                tokens.append(t)
 
     def generate(self, prompt: str, **kwargs) -> str:
         return "".join(self.stream(prompt, **kwargs))
@@ -153,7 +207,7 @@ class LanguageModel:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lm.generate", description="Stream text from a language model.")
+    p = cli.parser("python -m lm.generate", __doc__)
     p.add_argument("--model", default="char-transformer", help="bundled name, model folder or Hub repo id")
     p.add_argument("--prompt", default="ROMEO:\n")
     p.add_argument("--max-new-tokens", type=int, default=300)
@@ -161,23 +215,31 @@ def main(argv=None) -> int:
     p.add_argument("--top-k", type=int, default=0)
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=None)
-    args = p.parse_args(argv)
+    p.add_argument("--json", action="store_true", help="after the text, end stdout with one JSON line (the text, "
+                   "its pieces and seconds)")
+    return cli.run(p, argv, _generate)
+
+
+def _generate(args) -> dict | None:
     import lm
 
-    try:
-        model = lm.load(args.model)
-        sys.stdout.write(args.prompt)
-        start, count = time.perf_counter(), 0
-        for piece in model.stream(args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
-                                  args.seed):
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-            count += 1
-    except (ValueError, OSError) as e:
-        print(f"\nerror: {e}", file=sys.stderr)
-        return 2
-    print(f"\n[{count} pieces in {time.perf_counter() - start:.2f} s]", file=sys.stderr)
-    return 0
+    model = lm.load(args.model)
+    start = time.perf_counter()
+    pieces = model.stream(args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.top_p, args.seed)
+    first = next(pieces, "")  # the settings are checked here: a bad one is an error before anything is written
+    sys.stdout.write(args.prompt)
+    text = []
+    for piece in itertools.chain([first] if first else [], pieces):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+        text.append(piece)
+    seconds = time.perf_counter() - start
+    print(f"\n[{len(text)} pieces in {seconds:.2f} s]", file=sys.stderr)
+    if not args.json:
+        return None
+    sys.stdout.write("\n")
+    return {"model": args.model, "prompt": args.prompt, "text": "".join(text), "pieces": len(text),
+            "seconds": round(seconds, 3)}
 
 
 if __name__ == "__main__":

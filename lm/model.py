@@ -9,11 +9,12 @@ Shapes never depend on the index or the prompt length, so each piece compiles on
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import keras
 from keras import layers, ops
+
+from core import files
 
 
 @dataclasses.dataclass
@@ -29,13 +30,14 @@ class LMConfig:
     cell: str = "lstm"                 # lstm | gru | rnn (recurrent arch only)
     positions: str = "learned"         # learned | sine (transformer only)
 
-    def validate(self) -> "LMConfig":
+    def validate(self) -> LMConfig:
         checks = [
             (self.arch in ("transformer", "lstm"), f"--arch must be transformer or lstm, got {self.arch!r}"),
             (self.level in ("char", "word"), f"--level must be char or word, got {self.level!r}"),
             (self.cell in ("lstm", "gru", "rnn"), f"--cell must be lstm, gru or rnn, got {self.cell!r}"),
             (self.positions in ("learned", "sine"), f"--positions must be learned or sine, got {self.positions!r}"),
-            (self.layers >= 1 and self.dim >= 1 and self.seq_len >= 2, "--layers, --dim and --seq-len must be positive"),
+            (self.layers >= 1 and self.dim >= 1 and self.seq_len >= 2,
+             "--layers and --dim must be positive, --seq-len at least 2"),
             (0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}"),
             (self.arch != "transformer" or (self.heads >= 1 and self.dim % self.heads == 0),
              f"--dim ({self.dim}) must be a multiple of --heads ({self.heads})"),
@@ -46,15 +48,11 @@ class LMConfig:
         return self
 
     def save(self, folder: str) -> None:
-        path = os.path.join(folder, "config.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(dataclasses.asdict(self), f, indent=2)
-        os.replace(path + ".tmp", path)
+        files.write_json(os.path.join(folder, "config.json"), dataclasses.asdict(self))
 
     @classmethod
-    def load(cls, folder: str) -> "LMConfig":
-        with open(os.path.join(folder, "config.json")) as f:
-            return cls(**json.load(f))
+    def load(cls, folder: str) -> LMConfig:
+        return cls(**files.read_json(os.path.join(folder, "config.json")))
 
 
 def build(config: LMConfig) -> keras.Model:

@@ -5,7 +5,6 @@ randomness arrives as uniform noise drawn outside (Gumbel-max), so a seed gives 
 """
 from __future__ import annotations
 
-import keras
 from keras import ops
 
 
@@ -26,17 +25,3 @@ def sample(logits, temperature, top_k, top_p, uniform):
     gumbel = -ops.log(-ops.log(ops.clip(uniform, 1e-12, 1.0 - 1e-7)))
     sampled = ops.argmax(scaled + gumbel, axis=-1)
     return ops.cast(ops.where(temperature <= 0, ops.argmax(logits, axis=-1), sampled), "int32")
-
-
-def jit(fn):
-    """Compile `fn` once with the backend's own compiler (XLA on TensorFlow and JAX)."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=True, reduce_retracing=True)
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn)
-    return fn

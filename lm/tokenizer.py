@@ -9,6 +9,8 @@ import json
 import os
 import re
 
+from core import files
+
 UNK = "[UNK]"
 # Words, single punctuation marks and newlines; spaces are implied between words when decoding.
 _WORD_RE = re.compile(r"\n|[A-Za-z0-9]+(?:'[A-Za-z]+)*|[^\sA-Za-z0-9]")
@@ -26,7 +28,7 @@ class Tokenizer:
         self._ids = {t: i for i, t in enumerate(self.vocab)}
 
     @classmethod
-    def train(cls, text: str, level: str, size: int = 8000) -> "Tokenizer":
+    def train(cls, text: str, level: str, size: int = 8000) -> Tokenizer:
         if level == "char":
             return cls("char", [UNK] + sorted(set(text)))
         counts = collections.Counter(_WORD_RE.findall(text))
@@ -53,13 +55,10 @@ class Tokenizer:
         return out
 
     def save(self, folder: str) -> None:
-        path = os.path.join(folder, "tokenizer.json")
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
-            json.dump({"level": self.level, "vocab": self.vocab}, f, ensure_ascii=False)
-        os.replace(path + ".tmp", path)
+        files.write_text(os.path.join(folder, "tokenizer.json"),
+                         json.dumps({"level": self.level, "vocab": self.vocab}, ensure_ascii=False))
 
     @classmethod
-    def load(cls, folder: str) -> "Tokenizer":
-        with open(os.path.join(folder, "tokenizer.json"), encoding="utf-8") as f:
-            spec = json.load(f)
+    def load(cls, folder: str) -> Tokenizer:
+        spec = files.read_json(os.path.join(folder, "tokenizer.json"))
         return cls(spec["level"], spec["vocab"])

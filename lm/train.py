@@ -1,11 +1,26 @@
 """`python -m lm.train`: train a character- or word-level LSTM or Transformer LM, resumable.
 
-Running the same command again on the same --out folder resumes from the last checkpoint: the step count,
-the optimizer state and the data position (batches are a function of the step) all continue.
+    python -m lm.train --corpus shakespeare --out runs/char --steps 3000
+    python -m lm.train --corpus shakespeare --out runs/lstm --arch lstm --minutes 30 --no-jit
+
+Running the same command again on the same --out folder resumes from the last checkpoint: the step count, the
+optimizer state, the dropout RNG and the data position (batch n is a function of the seed and n) all continue,
+so a run killed and resumed ends where an uninterrupted one would. A larger --steps extends a finished run.
+
+Argument errors, and settings that contradict the run already in --out, are one line (`error: ...`, exit 2)
+before the corpus is read; a loss that becomes NaN stops the run (exit 3) and keeps the last good checkpoint.
+Progress goes to stderr; the last line on stdout is the run's metrics as one JSON object (also OUT/metrics.json).
+
+From Python, the same run without argparse:
+
+    from core.budget import Budget
+    from lm.train import TrainConfig, train
+    metrics = train(TrainConfig(corpus="shakespeare", out="runs/char", budget=Budget(steps=3000)), "my notebook")
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import platform
@@ -15,15 +30,229 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import keras
+from tqdm import tqdm
+
+import corpus
+from core import checkpoint, cli, files
+from core.budget import Budget
+from core.card import Card, loss_curve
+from core.logs import TensorBoard
+from core.optim import OptimizerConfig, make_optimizer
+from lm import data
+from lm.evaluate import mean_loss
+from lm.model import LMConfig, build
+from lm.tokenizer import Tokenizer
+
+VAL_WINDOWS = 64  # validation during training: a fixed slice of this many windows, so points are comparable
 
 
-def parse(argv=None):
-    p = argparse.ArgumentParser(prog="python -m lm.train", description=__doc__.split("\n")[0])
-    p.add_argument("--arch", default="transformer", choices=["transformer", "lstm"])
-    p.add_argument("--level", default="char", choices=["char", "word"])
+@dataclasses.dataclass
+class TrainConfig:
+    corpus: str                     # shakespeare, kjv, a text file or folder, or hf:NAME[:CONFIG]
+    out: str                        # the model folder; resumed when it holds a checkpoint
+    budget: Budget                  # --steps N or --minutes M
+    model: LMConfig = dataclasses.field(default_factory=LMConfig)  # vocab_size comes from the tokenizer
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=lambda: OptimizerConfig(decay="cosine"))
+    vocab_size: int = 8000          # word level: the most frequent words kept (char level: every character)
+    batch_size: int = 32
+    eval_every: int = 100
+    checkpoint_every: int = 100
+    seed: int = 0
+    jit: bool = True                # XLA-compile the train step
+
+    def validate(self) -> TrainConfig:
+        self.budget.validate()
+        self.model.validate()
+        self.optimizer.validate()
+        if min(self.batch_size, self.eval_every, self.checkpoint_every) <= 0:
+            raise ValueError("--batch-size, --eval-every and --checkpoint-every must be positive")
+        if self.vocab_size < 2:
+            raise ValueError(f"--vocab-size must be at least 2 (got {self.vocab_size})")
+        return self
+
+    def run_settings(self) -> dict:
+        """What decides the data stream besides the model: a resume must not change it."""
+        return {"corpus": self.corpus, "batch_size": self.batch_size, "seed": self.seed}
+
+
+def train(config: TrainConfig, command: str) -> dict:
+    """Train the run `config` describes, or resume it from OUT's last checkpoint; ship the model folder (weights,
+    config, tokenizer, metrics, card, loss curve) and return its metrics. `command` goes in the card as the way
+    to reproduce the run."""
+    config.validate()
+    out = config.out
+    os.makedirs(out, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise OSError(f"--out {out} is not writable")
+    resume = checkpoint.latest(out)
+    if resume:
+        check_same_run(config, LMConfig.load(out), checkpoint.read_state(resume))
+
+    # Data: documents split by group (validation never shares a play or book with training), then tokens.
+    train_docs, val_docs = corpus.split(corpus.load(config.corpus))
+    train_text, val_text = corpus.text_of(train_docs), corpus.text_of(val_docs)
+    if resume:
+        model_config, tokenizer = LMConfig.load(out), Tokenizer.load(out)
+    else:
+        tokenizer = Tokenizer.train(train_text, config.model.level, config.vocab_size)
+        model_config = dataclasses.replace(config.model, vocab_size=len(tokenizer))
+    train_ids, val_ids = data.encode(tokenizer, train_text), data.encode(tokenizer, val_text)
+    seq_len = model_config.seq_len
+    val_x, val_y, val_w = data.windows(val_ids[:seq_len * VAL_WINDOWS + 1], seq_len)
+
+    # Model, budget, optimizer; then the checkpoint's weights, optimizer and RNG over them when resuming.
+    keras.utils.set_random_seed(config.seed)
+    model = build(model_config)
+    state = checkpoint.read_state(resume) if resume else {"step": 0, "seconds": 0.0, "history": []}
+    total = total_steps(config, state, model_config, train_ids)
+    compile_model(model, config.optimizer, total, config.jit)
+    if resume:
+        state = checkpoint.restore(resume, model, model.optimizer)
+        print(f"resumed from {resume} at step {state['step']}", file=sys.stderr)
+    else:
+        model_config.save(out)
+        tokenizer.save(out)
+    state = with_run_record(state, config, command, total)
+
+    # The loop: one batch, one step; validate, log and checkpoint every so often, and at the end.
+    logs = TensorBoard(os.path.join(out, "logs"))
+    started = time.perf_counter() - state["seconds"]
+    with tqdm(total=total, initial=state["step"], desc="train", unit="step", dynamic_ncols=True, file=sys.stderr,
+              mininterval=1.0) as bar:
+        while not config.budget.over(state["step"], total, state["seconds"]):
+            x, y = data.batch(train_ids, state["step"], config.batch_size, seq_len, config.seed)
+            loss = float(model.train_on_batch(x, y))
+            if not math.isfinite(loss):
+                raise cli.Failed(f"the loss became {loss} at step {state['step'] + 1}; training stopped. The last "
+                                 f"good checkpoint is kept in {out}: lower --lr and run again.")
+            state["step"] += 1
+            state["seconds"] = time.perf_counter() - started
+            smoothed = state["smoothed_loss"]
+            state["smoothed_loss"] = loss if smoothed is None else 0.95 * smoothed + 0.05 * loss
+            bar.update(1)
+            last = config.budget.over(state["step"], total, state["seconds"])
+            if state["step"] % config.eval_every == 0 or last:
+                row = {"step": state["step"], "train_loss": state["smoothed_loss"],
+                       "val_loss": mean_loss(model, val_x, val_y, val_w)}
+                state["history"].append(row)
+                bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['val_loss']:.3f}")
+                lr = keras.ops.convert_to_numpy(model.optimizer.learning_rate)
+                logs.scalars(state["step"], {"loss/train": row["train_loss"], "loss/validation": row["val_loss"],
+                                             "learning_rate": lr})
+            if state["step"] % config.checkpoint_every == 0 or last:
+                checkpoint.save(out, model, model.optimizer, state)
+
+    # The model folder: what lm.load reads, and what a reader of the card wants to know.
+    metrics = {"val_loss": mean_loss(model, *data.windows(val_ids, seq_len)), "step": state["step"],
+               "seconds": round(state["seconds"], 1), "corpus": config.corpus, "val_tokens": int(len(val_ids)),
+               "batch_size": config.batch_size, "parameters": int(model.count_params()),
+               "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})", "command": command}
+    export(model, model_config, out)
+    files.write_json(os.path.join(out, "metrics.json"), metrics)
+    loss_curve(state["history"], os.path.join(out, "loss_curve.png"),
+               [("train_loss", "train"), ("val_loss", "validation")], ylabel="loss (nats/token)")
+    model_card(out, model_config, metrics, state["commands"]).write(out)
+    print(f"validation loss {metrics['val_loss']:.4f} after {state['step']} steps; model in {out}", file=sys.stderr)
+    return metrics
+
+
+def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool):
+    """The one way lm trains a model (bench.lm_train times exactly this): core's AdamW with warm-up and cosine
+    decay over `total_steps`, next-token cross-entropy on logits. The optimizer is built here, before the first
+    step: TensorFlow traces a first call that creates variables twice."""
+    model.compile(optimizer=make_optimizer(optimizer, total_steps),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def export(model, model_config: LMConfig, out: str) -> None:
+    """OUT/model.weights.h5, saved through an uncompiled twin so the file holds no optimizer state."""
+    checkpoint.export_weights(model, build(model_config), os.path.join(out, "model.weights.h5"))
+
+
+def total_steps(config: TrainConfig, state: dict, model_config: LMConfig, train_ids) -> int:
+    """The run's length in steps, which the learning-rate schedule needs up front: --steps as given (a larger
+    value extends a resumed run); a --minutes budget is turned into steps once, on the first run, at the pace
+    measured on a twin of the model, and kept in the checkpoint so a resume keeps the same schedule."""
+    if config.budget.steps is not None:
+        return config.budget.steps
+    if "total_steps" in state:  # a resumed --minutes run
+        return state["total_steps"]
+    per_step = seconds_per_step(config, model_config, train_ids)
+    steps = config.budget.steps_for(per_step)
+    print(f"{per_step:.3f} s/step: --minutes {config.budget.minutes} is about {steps} steps", file=sys.stderr)
+    return steps
+
+
+def seconds_per_step(config: TrainConfig, model_config: LMConfig, train_ids, steps: int = 5) -> float:
+    """Seconds per train step, timed on a throwaway twin so the real model's weights and RNG stay untouched."""
+    twin = compile_model(build(model_config), config.optimizer, 1000, config.jit)
+    x, y = data.batch(train_ids, 0, config.batch_size, model_config.seq_len, config.seed)
+    twin.train_on_batch(x, y)  # the first step compiles
+    start = time.perf_counter()
+    for _ in range(steps):
+        twin.train_on_batch(x, y)
+    return (time.perf_counter() - start) / steps * 1.05  # evaluation and checkpoints take a little time
+
+
+def with_run_record(state: dict, config: TrainConfig, command: str, total: int) -> dict:
+    """The trainer state beside the step count: the budget in steps, the settings a resume must keep, the
+    smoothed train loss (so a resumed run's history matches an uninterrupted one's) and every command that
+    trained the folder. Checkpoints written before these keys existed get them here."""
+    state = {**state, "total_steps": total}
+    state.setdefault("run", config.run_settings())
+    state.setdefault("smoothed_loss", None)
+    state.setdefault("commands", [[0, None]] if state["step"] else [])
+    if not state["commands"] or state["commands"][-1][1] != command:
+        state["commands"].append([state["step"], command])
+    return state
+
+
+def check_same_run(config: TrainConfig, saved: LMConfig, state: dict) -> None:
+    """The same command resumes; other settings would train on into a model its card does not describe."""
+    m = config.model
+    wanted = {"arch": m.arch, "level": m.level, "layers": m.layers, "dim": m.dim, "seq_len": m.seq_len,
+              "dropout": m.dropout}
+    if saved.arch == "transformer":
+        wanted.update(heads=m.heads, positions=m.positions)
+    else:
+        wanted["cell"] = m.cell
+    recorded = {**dataclasses.asdict(saved), **state.get("run", {})}  # checkpoints before "run" lack it
+    wanted.update({k: v for k, v in config.run_settings().items() if k in recorded})
+    differ = checkpoint.differences(recorded, wanted, label=lambda k: "--" + k.replace("_", "-"))
+    if differ:
+        raise cli.UsageError(f"{config.out} holds a run made with {', '.join(differ)}: resume with its own "
+                             "settings or use another --out")
+
+
+def model_card(out: str, c: LMConfig, metrics: dict, commands: list) -> Card:
+    size = (f"{c.layers} layers, {c.dim}-d, {c.heads} heads, {c.positions} positions" if c.arch == "transformer"
+            else f"{c.layers} x {c.cell.upper()} {c.dim}")
+    bpc = f" ({metrics['val_loss'] / math.log(2):.3f} bits/char)" if c.level == "char" else ""
+    return Card(
+        title=os.path.basename(os.path.normpath(out)),
+        summary=f"A {c.level}-level {c.arch} language model trained by SeqLab's `lm.train`: {size}, context "
+                f"{c.seq_len} tokens, vocabulary {c.vocab_size}, {metrics['parameters']:,} parameters.",
+        tags=["text-generation", c.arch, f"{c.level}-level"],
+        facts=[("corpus", f"`{metrics['corpus']}` (validation: held-out documents, {metrics['val_tokens']:,} "
+                          "tokens)"),
+               ("steps", f"{metrics['step']:,} at batch {metrics['batch_size']}"),
+               ("training time", f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"),
+               ("validation loss", f"{metrics['val_loss']:.4f} nats/token{bpc}")],
+        commands=[(step, command) for step, command in commands],
+        usage=f"import lm\n\nmodel = lm.load({out!r})  # or the Hub repo id it was pushed to\n"
+              "print(model.generate(\"ROMEO:\\n\", max_new_tokens=200, temperature=0.8, seed=1))")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = cli.parser("python -m lm.train", __doc__)
     p.add_argument("--corpus", required=True, help="shakespeare, kjv, a text file or folder, or hf:NAME[:CONFIG]")
     p.add_argument("--out", required=True, help="model folder (resumed if it holds a checkpoint)")
+    Budget.add_arguments(p)
+    p.add_argument("--arch", default="transformer", choices=["transformer", "lstm"])
+    p.add_argument("--level", default="char", choices=["char", "word"])
     p.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"], help="recurrent cell for --arch lstm")
     p.add_argument("--positions", default="learned", choices=["learned", "sine"])
     p.add_argument("--vocab-size", type=int, default=8000, help="word level only")
@@ -31,204 +260,35 @@ def parse(argv=None):
     p.add_argument("--dim", type=int, default=256)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--seq-len", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW, cosine decay to a tenth)")
     p.add_argument("--warmup", type=int, default=100, help="warm-up steps")
-    p.add_argument("--steps", type=int, default=None, help="training steps (budget)")
-    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget instead of --steps")
+    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's, not applied to norms and biases")
+    p.add_argument("--clip-norm", type=float, default=1.0, help="global gradient-norm clipping (0: off)")
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-jit", action="store_true", help="train without XLA")
-    args = p.parse_args(argv)
-    if (args.steps is None) == (args.minutes is None):
-        p.error("give exactly one budget: --steps N or --minutes M")
-    if (args.steps is not None and args.steps <= 0) or (args.minutes is not None and not args.minutes > 0):
-        p.error("the budget must be positive (--steps N > 0 or --minutes M > 0)")
-    if args.batch_size <= 0 or args.lr <= 0 or args.warmup < 0 or args.eval_every <= 0 or args.checkpoint_every <= 0:
-        p.error("--batch-size, --lr, --eval-every and --checkpoint-every must be positive, --warmup >= 0")
-    return args
+    cli.add_jit(p, default=True)
+    return p
+
+
+def config_from(args: argparse.Namespace) -> TrainConfig:
+    """The CLI's only job besides parsing: arguments -> configs, checked before any work."""
+    model = LMConfig(arch=args.arch, level=args.level, seq_len=args.seq_len, layers=args.layers, dim=args.dim,
+                     heads=args.heads, dropout=args.dropout, cell=args.cell, positions=args.positions)
+    optimizer = OptimizerConfig(lr=args.lr, warmup=args.warmup, decay="cosine", weight_decay=args.weight_decay,
+                                clip_norm=args.clip_norm)
+    return TrainConfig(corpus=args.corpus, out=args.out, budget=Budget.from_args(args), model=model,
+                       optimizer=optimizer, vocab_size=args.vocab_size, batch_size=args.batch_size,
+                       eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
+                       jit=args.jit).validate()
 
 
 def main(argv=None) -> int:
-    args = parse(argv)
-    try:
-        return train(args, argv if argv is not None else sys.argv[1:])
-    except (ValueError, OSError) as e:  # CorpusError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-def schedule(lr: float, warmup: int, total: int):
-    import keras
-
-    class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-        """Linear warm-up, then cosine decay to a tenth of the peak at `total`."""
-
-        def __call__(self, step):
-            step = keras.ops.cast(step, "float32")
-            warm = lr * (step + 1) / max(1, warmup)
-            progress = keras.ops.clip((step - warmup) / max(1, total - warmup), 0.0, 1.0)
-            decay = lr * (0.1 + 0.9 * 0.5 * (1 + keras.ops.cos(math.pi * progress)))
-            return keras.ops.where(step < warmup, warm, decay)
-
-    return WarmupCosine()
-
-
-def train(args, argv) -> int:
-    import keras
-
-    import corpus
-    from lm import card, checkpoint, data
-    from lm.evaluate import mean_loss
-    from lm.model import LMConfig, build
-    from lm.tokenizer import Tokenizer
-
-    os.makedirs(args.out, exist_ok=True)
-    if not os.access(args.out, os.W_OK):
-        raise OSError(f"--out {args.out} is not writable")
-    resume = checkpoint.latest(args.out)
-    train_docs, val_docs = corpus.split(corpus.load(args.corpus))
-    train_text, val_text = corpus.text_of(train_docs), corpus.text_of(val_docs)
-    if resume:
-        config, tokenizer = LMConfig.load(args.out), Tokenizer.load(args.out)
-        _check_same_run(args, config, checkpoint.read_state(resume))
-    else:
-        tokenizer = Tokenizer.train(train_text, args.level, args.vocab_size)
-        config = LMConfig(arch=args.arch, level=args.level, vocab_size=len(tokenizer), seq_len=args.seq_len,
-                          layers=args.layers, dim=args.dim, heads=args.heads, dropout=args.dropout,
-                          cell=args.cell, positions=args.positions).validate()
-    train_ids, val_ids = data.encode(tokenizer, train_text), data.encode(tokenizer, val_text)
-    keras.utils.set_random_seed(args.seed)
-    model = build(config)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    val_x, val_y, val_w = data.windows(val_ids[:config.seq_len * 64 + 1], config.seq_len)  # fixed slice: comparable
-
-    # --steps may grow on a resumed run; a --minutes budget is turned into steps once, on the first run.
-    total = args.steps or (checkpoint.read_state(resume)["total_steps"] if resume
-                           else _estimate_steps(model, loss_fn,
-                                                *data.batch(train_ids, 0, args.batch_size, config.seq_len, args.seed),
-                                                args))
-    state = {"step": 0, "seconds": 0.0, "history": [], "run": _run_settings(args)}
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule(args.lr, args.warmup, total), weight_decay=0.01,
-                                       clipnorm=1.0)
-    model.compile(optimizer=optimizer, loss=loss_fn, jit_compile=not args.no_jit)
-    if resume:
-        state = checkpoint.restore(resume, model, optimizer)
-        state.setdefault("run", _run_settings(args))
-        print(f"resumed from {resume} at step {state['step']}", file=sys.stderr)
-    else:
-        config.save(args.out)
-        tokenizer.save(args.out)
-
-    writer = _tensorboard(os.path.join(args.out, "logs"))
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=state["step"], desc="train", unit="step", dynamic_ncols=True,
-               file=sys.stderr, mininterval=1.0)
-    started, seconds0 = time.perf_counter(), state["seconds"]
-    running = None
-    deadline = args.minutes * 60 if args.minutes else float("inf")
-    while state["step"] < total and state["seconds"] < deadline:
-        x, y = data.batch(train_ids, state["step"], args.batch_size, config.seq_len, args.seed)
-        loss = float(model.train_on_batch(x, y))
-        if not math.isfinite(loss):
-            bar.close()
-            print(f"error: the loss became {loss} at step {state['step'] + 1}; training stopped. The last good "
-                  f"checkpoint is kept in {args.out}: lower --lr and run again.", file=sys.stderr)
-            return 3
-        state["step"] += 1
-        state["seconds"] = seconds0 + time.perf_counter() - started
-        running = loss if running is None else 0.95 * running + 0.05 * loss
-        bar.update(1)
-        record = {"step": state["step"], "train_loss": round(running, 4)}
-        last = state["step"] == total or state["seconds"] >= deadline
-        if state["step"] % args.eval_every == 0 or last:
-            record["val_loss"] = round(mean_loss(model, val_x, val_y, val_w), 4)
-            bar.set_postfix(loss=f"{running:.3f}", val=f"{record['val_loss']:.3f}")
-            state["history"].append(record)
-            if writer:
-                _log(writer, state["step"], record, float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
-        state["total_steps"] = total
-        if state["step"] % args.checkpoint_every == 0 or last:
-            checkpoint.save(args.out, model, optimizer, state)
-    bar.close()
-
-    full_x, full_y, full_w = data.windows(val_ids, config.seq_len)
-    metrics = {"val_loss": mean_loss(model, full_x, full_y, full_w), "step": state["step"],
-               "seconds": round(state["seconds"], 1), "corpus": args.corpus, "val_tokens": int(len(val_ids)),
-               "batch_size": args.batch_size, "parameters": int(model.count_params()),
-               "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
-               "command": "python -m lm.train " + " ".join(shlex.quote(a) for a in argv)}
-    # A compiled model's weights file also holds the optimizer (3x the size): ship an uncompiled twin's.
-    twin = build(config)
-    twin.set_weights(model.get_weights())
-    checkpoint.save_weights(twin, os.path.join(args.out, "model.weights.h5"))
-    checkpoint.write_json(os.path.join(args.out, "metrics.json"), metrics)
-    card.loss_curve(state["history"], os.path.join(args.out, "loss_curve.png"))
-    card.write(args.out, os.path.basename(os.path.normpath(args.out)), config, metrics)
-    print(f"validation loss {metrics['val_loss']:.4f} after {state['step']} steps; model in {args.out}",
-          file=sys.stderr)
-    return 0
-
-
-def _run_settings(args) -> dict:
-    """What decides the data stream besides the model: a resume must not change it."""
-    return {"corpus": args.corpus, "batch_size": args.batch_size, "seed": args.seed}
-
-
-def _check_same_run(args, config, state) -> None:
-    """The same command resumes; other settings would train on into a model its card does not describe."""
-    import dataclasses
-
-    from lm import checkpoint
-
-    wanted = {"arch": args.arch, "level": args.level, "layers": args.layers, "dim": args.dim,
-              "seq_len": args.seq_len, "dropout": args.dropout}
-    if config.arch == "transformer":
-        wanted.update(heads=args.heads, positions=args.positions)
-    else:
-        wanted["cell"] = args.cell
-    saved = {**dataclasses.asdict(config), **state.get("run", {})}  # checkpoints before "run" lack it
-    wanted.update({k: v for k, v in _run_settings(args).items() if k in saved})
-    differ = checkpoint.differences(saved, wanted, label=lambda k: "--" + k.replace("_", "-"))
-    if differ:
-        raise ValueError(f"{args.out} holds a run made with {', '.join(differ)}: resume with its own settings "
-                         "or use another --out")
-
-
-def _estimate_steps(model, loss_fn, x, y, args) -> int:
-    """Steps that fit --minutes, timed with a learning rate of zero so the weights do not move."""
-    import keras
-
-    model.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss_fn, jit_compile=not args.no_jit)
-    model.train_on_batch(x, y)
-    start = time.perf_counter()
-    for _ in range(5):
-        model.train_on_batch(x, y)
-    per_step = (time.perf_counter() - start) / 5 * 1.05  # evaluation and checkpoints take a little time
-    steps = max(1, int(args.minutes * 60 / per_step))
-    print(f"{per_step:.3f} s/step: --minutes {args.minutes} is about {steps} steps", file=sys.stderr)
-    return steps
-
-
-def _tensorboard(folder):
-    try:
-        import tensorflow as tf
-    except ImportError:  # JAX-only machines: no TensorBoard logs, training goes on
-        return None
-    return tf.summary.create_file_writer(folder)
-
-
-def _log(writer, step, record, lr):
-    import tensorflow as tf
-
-    with writer.as_default(step=step):
-        tf.summary.scalar("loss/train", record["train_loss"])
-        tf.summary.scalar("loss/validation", record["val_loss"])
-        tf.summary.scalar("learning_rate", lr)
-    writer.flush()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = "python -m lm.train " + shlex.join(argv)
+    return cli.run(parser(), argv, lambda args: train(config_from(args), command))
 
 
 if __name__ == "__main__":

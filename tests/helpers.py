@@ -39,13 +39,17 @@ def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 @contextlib.contextmanager
 def tiny_disk(folder, size: str):
-    """A tmpfs of `size` mounted at folder (created) for the duration: a disk that fills. Skips without root."""
+    """A tmpfs of `size` mounted at folder (created) for the duration: a disk that fills. Skips, saying why,
+    where it cannot mount one (not root, or a container without the right to mount); CI runs as root."""
     import pytest
 
     os.makedirs(folder, exist_ok=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("mounting a tiny tmpfs needs root")
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                           capture_output=True, text=True)
+    if mount.returncode != 0:
+        who = "as root" if os.geteuid() == 0 else f"as uid {os.geteuid()}, not root"
+        pytest.skip(f"needs root to mount a tmpfs for the full-disk test (CI runs as root); running {who}, "
+                    f"mount said: {mount.stderr.strip() or mount.returncode}")
     try:
         yield folder
     finally:
