@@ -37,6 +37,8 @@ class TranslatorConfig:
     heads: int = 4
     ffn_dim: int = 1024
     dropout: float = 0.1
+    attention_dim: int = 0             # rnn + bahdanau: the additive score's hidden size (0: --dim). Teacher forcing
+                                       # builds a (batch, target, source, attention_dim) tensor: its main cost
     # Label smoothing is a property of the loss, so it lives with the training settings, not here.
 
     def validate(self) -> TranslatorConfig:
@@ -54,6 +56,7 @@ class TranslatorConfig:
             (self.layers >= 1 and self.dim >= 2 and self.ffn_dim >= 1,
              "--layers, --dim and --ffn-dim must be positive"),
             (0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}"),
+            (self.attention_dim >= 0, f"--attention-dim must be >= 0, got {self.attention_dim}"),
             (self.arch != "rnn" or self.dim % 2 == 0,
              f"--dim ({self.dim}) must be even: the bidirectional encoder gives each direction half"),
             (self.arch != "transformer" or (self.heads >= 1 and self.dim % self.heads == 0),
@@ -156,7 +159,8 @@ class RNNTranslator(keras.Model):
         self.tgt_embed = layers.Embedding(config.tgt_vocab, config.dim, name="tgt_embed")
         self.decoders = [rnn(config.dim, return_sequences=True, name=f"decoder_{i}") for i in range(config.layers)]
         attention = {"bahdanau": BahdanauAttention, "luong": LuongAttention}.get(config.attention)
-        self.attention = attention(config.dim, name="attention") if attention else None
+        units = config.attention_dim or config.dim if config.attention == "bahdanau" else config.dim
+        self.attention = attention(units, name="attention") if attention else None
         self.drop = layers.Dropout(config.dropout)
         self.head = layers.Dense(config.tgt_vocab, name="head")
 

@@ -42,7 +42,7 @@ class TrainConfig:
     eval_every: int = 200
     checkpoint_every: int = 200
     seed: int = 0
-    jit: bool = True
+    jit: bool = False
 
     def validate(self) -> TrainConfig:
         """Everything that can be checked before a corpus is read or a tokenizer trained."""
@@ -221,6 +221,7 @@ def parser():
     p.add_argument("--arch", default="transformer", choices=["transformer", "rnn"])
     p.add_argument("--cell", default="gru", choices=["gru", "lstm"], help="rnn: the recurrent cell")
     p.add_argument("--attention", default="bahdanau", choices=["bahdanau", "luong", "none"], help="rnn only")
+    p.add_argument("--attention-dim", type=int, default=0, help="rnn + bahdanau: the score's hidden size (0: --dim)")
     p.add_argument("--positions", default="learned", choices=["learned", "sine"], help="transformer only")
     p.add_argument("--layers", type=int, default=3, help="encoder and decoder blocks (rnn: stacked cells)")
     p.add_argument("--dim", type=int, default=256)
@@ -238,12 +239,14 @@ def parser():
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
-    cli.add_jit(p, default=True)
+    # off by default: XLA made these train steps 2-5x slower on the 2-core CPU (measured, see the README)
+    cli.add_jit(p, default=False)
     return p
 
 
 def config_of(args) -> TrainConfig:
-    model = TranslatorConfig(arch=args.arch, cell=args.cell, attention=args.attention, positions=args.positions,
+    model = TranslatorConfig(arch=args.arch, cell=args.cell, attention=args.attention, attention_dim=args.attention_dim,
+                             positions=args.positions,
                              max_src_len=args.max_len, max_tgt_len=args.max_len + 1, layers=args.layers,
                              dim=args.dim, heads=args.heads, ffn_dim=args.ffn_dim, dropout=args.dropout)
     return TrainConfig(pair=args.pair, out=args.out, model=model, budget=Budget(args.steps, args.minutes),
