@@ -1,11 +1,14 @@
-"""Time from `python app.py` to a gradio_client that connects: the app is ready to serve.
+"""Time from starting the app to a gradio_client that connects, and to its first answer.
 
-    python -m bench.app_startup                          # bundled models
+    python -m bench.app_startup                          # `python app.py`, bundled models
+    python -m bench.app_startup --script                 # `bash scripts/app.sh`: as a user starts it (venv made)
     python -m bench.app_startup --lm-models DIR1,DIR2 --bert-model DIR --timeout 120
 
-Starts app.py on a free port (its own process group), polls until `gradio_client.Client(url)` connects (it reads
-the app's config and API), then stops the app. Last line of stdout, JSON: ready_s (the target is < 30 s),
+Starts the app on a free port (its own process group), polls until `gradio_client.Client(url)` connects (it reads
+the app's config and API), then asks /generate for 20 tokens and stops the app. Last line of stdout, JSON:
+ready_s (connected; the target is < 30 s), first_answer_s (the first answer back, counted from the start too),
 app_reported_s (the app's own "started in X s" log line, when it prints one), and the app's exit status if it died.
+With --script the time includes app.sh's `pip install -q -r requirements.txt` check of the installed venv.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.app_startup", description=__doc__.split("\n")[0])
     p.add_argument("--lm-models", default=None)
     p.add_argument("--bert-model", default=None)
+    p.add_argument("--classifier", default=None)
+    p.add_argument("--script", action="store_true", help="start it with `bash scripts/app.sh` (as the README does)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     p.add_argument("--poll", type=float, default=0.25, help="seconds between connection attempts")
     p.add_argument("--tiny-models", action="store_true",
@@ -41,16 +46,18 @@ def main(argv=None) -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    cmd = [sys.executable, os.path.join(ROOT, "app.py"), "--host", "127.0.0.1", "--port", str(port)]
-    if args.lm_models:
-        cmd += ["--lm-models", args.lm_models]
-    if args.bert_model:
-        cmd += ["--bert-model", args.bert_model]
+    cmd = ["bash", os.path.join(ROOT, "scripts", "app.sh")] if args.script else [sys.executable,
+                                                                                 os.path.join(ROOT, "app.py")]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    for flag, value in (("--lm-models", args.lm_models), ("--bert-model", args.bert_model),
+                        ("--classifier", args.classifier)):
+        if value:
+            cmd += [flag, value]
     env = dict(os.environ, **QUIET_ENV, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     log = tempfile.TemporaryFile(mode="w+")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    ready, attempts, error = None, 0, None
+    ready, answered, attempts, error = None, None, 0, None
     try:
         while time.perf_counter() - start < args.timeout:
             if proc.poll() is not None:
@@ -58,13 +65,19 @@ def main(argv=None) -> int:
                 break
             attempts += 1
             try:
-                Client(url, verbose=False)
+                client = Client(url, verbose=False)
                 ready = time.perf_counter() - start
                 break
             except Exception:  # not listening yet, or config not served yet
                 time.sleep(args.poll)
         else:
             error = f"not ready after {args.timeout:.0f} s"
+        if ready:
+            try:
+                client.predict("ROMEO:\n", max_new_tokens=20, seed=0, api_name="/generate")
+                answered = time.perf_counter() - start
+            except Exception as e:  # the first request failed: that is the result
+                error = f"the first /generate failed: {type(e).__name__}: {e}"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)  # the group this benchmark started, nothing else
@@ -76,10 +89,13 @@ def main(argv=None) -> int:
     log.seek(0)
     text = log.read()
     reported = re.findall(r"started in ([0-9.]+) s", text)
-    result = {"bench": "app_startup", "impl": "seqlab", "ready_s": round(ready, 2) if ready else None,
+    result = {"bench": "app_startup", "impl": "seqlab", "started_by": "scripts/app.sh" if args.script else "app.py",
+              "ready_s": round(ready, 2) if ready else None,
+              "first_answer_s": round(answered, 2) if answered else None,
               "app_reported_s": float(reported[-1]) if reported else None, "attempts": attempts,
               "lm_models": args.lm_models or "bundled", "bert_model": args.bert_model or "bundled",
-              "machine": machine()}
+              "classifier": args.classifier or "bundled", "machine": machine(),
+              "tf_notes_in_log": len(re.findall(r"oneDNN custom operations|Could not find cuda drivers", text))}
     if error:
         result["error"] = error
         result["log_tail"] = text.strip().splitlines()[-8:]
@@ -88,7 +104,7 @@ def main(argv=None) -> int:
 
         shutil.rmtree(tmp, ignore_errors=True)
     emit(result)
-    return 0 if ready else 1
+    return 0 if answered else 1
 
 
 def tiny_models(folder: str) -> tuple[str, str]:
@@ -96,7 +112,8 @@ def tiny_models(folder: str) -> tuple[str, str]:
     import types
 
     from bench.lm_generate import random_model_folder
-    from pretrain import model as bert, vocab
+    from pretrain import model as bert
+    from pretrain import vocab
 
     lm_dir = os.path.join(folder, "tiny-lm")
     os.makedirs(lm_dir)

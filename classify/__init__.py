@@ -1,8 +1,11 @@
 """Text classification: BiLSTM and CNN from scratch against BERT pretrained by SeqLab (or from random init).
 
     import classify
-    clf = classify.load("sentiment")            # bundled classifier, or a folder
-    clf.predict("A gorgeous, moving film.")      # {"positive": 0.93, "negative": 0.07}
+    clf = classify.load("sentiment")            # bundled classifier, a folder or a Hugging Face Hub repo id
+    clf.predict("A gorgeous, moving film.")      # {"negative": 0.001, "positive": 0.999}
+
+Training and evaluation: `python -m classify train ...` / `python -m classify evaluate ...` (classify.train,
+classify.evaluate: library functions that take a TrainConfig / plain arguments).
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import os
 import numpy as np
 
 MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
+FILES = ("config.json", "model.weights.h5", "vocab.txt")  # what a classifier folder holds
 
 
 def encode(tokenizer, texts: list[str], seq_len: int, tokens: list[str]) -> np.ndarray:
@@ -26,7 +30,7 @@ def encode(tokenizer, texts: list[str], seq_len: int, tokens: list[str]) -> np.n
 class Classifier:
     def __init__(self, folder: str, name: str | None = None):
         from classify.model import ClassifierConfig, build
-        from lm.checkpoint import load_weights
+        from core.checkpoint import load_weights
         from pretrain.vocab import make_tokenizer, read_vocab
 
         self.folder, self.name = folder, name or os.path.basename(os.path.normpath(folder))
@@ -53,9 +57,16 @@ class Classifier:
         return {label: float(p) for label, p in zip(self.labels, self.probabilities([text])[0])}
 
 
+def resolve(name: str) -> str:
+    """The folder of a bundled classifier name, a classifier folder or a Hugging Face Hub repo id (owner/name);
+    core.resolve.ModelNotFoundError (an OSError and a ValueError) when there is none."""
+    from core.resolve import resolve as lookup
+
+    return lookup(name, MODELS, kind="classifier", needs=FILES,
+                  allow_patterns=[*FILES, "README.md", "metrics.json", "loss_curve.png"])
+
+
 def load(name: str = "sentiment") -> Classifier:
-    folder = os.path.join(MODELS, name) if name and "/" not in name and os.path.isdir(os.path.join(MODELS, name)) \
-        else name
-    if not isinstance(folder, str) or not os.path.exists(os.path.join(folder, "config.json")):
-        raise OSError(f"classifier {name!r} not found: not a bundled classifier or a classifier folder")
+    """A classifier by bundled name ("sentiment"), folder or Hugging Face Hub repo id, loaded and warmed."""
+    folder = resolve(name)
     return Classifier(folder, name=name if folder != name else None)

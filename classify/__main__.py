@@ -1,15 +1,10 @@
-"""python -m classify [train] --arch ... | python -m classify evaluate ..."""
+"""python -m classify train ... | python -m classify evaluate ... (see classify/cli.py)."""
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
+
+from classify.cli import main
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if argv[:1] == ["evaluate"]:
-        from classify.evaluate import main
-
-        sys.exit(main(argv[1:]))
-    from classify.train import main
-
-    sys.exit(main(argv[1:] if argv[:1] == ["train"] else argv))
+    sys.exit(main())

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from core import files
 from corpus import CorpusError, read_text
 from corpus.named import CACHE, fetch, vader_file
 
@@ -36,9 +37,7 @@ def _sentiment():
     cached = os.path.join(CACHE, "movie_reviews.tsv")
     if not os.path.exists(cached):
         raw = vader_file(fetch("sentiment"), "movieReviewSnippets_GroundTruth.txt")
-        with open(cached + ".tmp", "w", encoding="utf-8") as f:
-            f.write(raw.replace("\r\n", "\n"))
-        os.replace(cached + ".tmp", cached)
+        files.write_text(cached, raw.replace("\r\n", "\n"))
     texts, labels = [], []
     for line in open(cached, encoding="utf-8"):
         parts = line.rstrip("\n").split("\t")

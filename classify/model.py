@@ -1,4 +1,5 @@
-"""Three text classifiers over the same WordPiece ids: a BiLSTM, a 1-D CNN, and BERT with a head on [CLS] (or on the mean of its tokens).
+"""Three text classifiers over the same WordPiece ids: a BiLSTM, a 1-D CNN, and BERT with a head on [CLS] (or on
+the mean of its tokens).
 
 Id 0 is [PAD] everywhere, and each model ignores it (masking, zeroed embeddings, attention mask), so padding
 never changes a prediction.
@@ -6,11 +7,12 @@ never changes a prediction.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import keras
 from keras import layers, ops
+
+from core import files
 
 
 @dataclasses.dataclass
@@ -26,14 +28,11 @@ class ClassifierConfig:
     pool: str = "cls"                       # bert only: head on the pooled [CLS] (BERT's) or on the token mean
 
     def save(self, folder: str) -> None:
-        with open(os.path.join(folder, "config.json.tmp"), "w") as f:
-            json.dump(dataclasses.asdict(self), f, indent=2)
-        os.replace(os.path.join(folder, "config.json.tmp"), os.path.join(folder, "config.json"))
+        files.write_json(os.path.join(folder, "config.json"), dataclasses.asdict(self))
 
     @classmethod
-    def load(cls, folder: str) -> "ClassifierConfig":
-        with open(os.path.join(folder, "config.json")) as f:
-            values = json.load(f)
+    def load(cls, folder: str) -> ClassifierConfig:
+        values = files.read_json(os.path.join(folder, "config.json"))
         values["labels"] = tuple(values["labels"])
         return cls(**values)
 

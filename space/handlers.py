@@ -1,9 +1,11 @@
-"""Plain functions behind the app: input validation, then calls into `lm`, `pretrain` and `classify` (no tensor
+"""The handlers behind the app: input validation, then calls into `lm`, `pretrain` and `classify` (no tensor
 code here).
 
-The public API endpoints are the five functions `chat`, `generate`, `fill_mask`, `next_sentence` and
-`classify`; their argument names are the API's parameter names. Every bad input raises gr.Error with a message
-naming the problem; the server keeps serving afterwards.
+`Handlers(registry)` holds the models it serves (space.models.Registry, passed in: no module-global state). Its
+methods `chat`, `generate`, `fill_mask`, `next_sentence` and `classify` are the public API endpoints; their
+argument names are the API's parameter names. Every bad input raises gr.Error with a message naming the
+problem; the server keeps serving afterwards. Validation and the chat framing (`chat_prompt`, `end_of_speech`)
+are plain functions.
 """
 import contextlib
 import logging
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from space import models
+from space.models import Registry
 
 log = logging.getLogger("seqlab.space")
 
@@ -108,24 +110,6 @@ def _ui_seed(value) -> int | None:
     return _seed(value)
 
 
-def _lm(model):
-    registry = models.get()
-    if model is None or (isinstance(model, str) and not model.strip()):
-        model = registry.default_lm
-    if not isinstance(model, str):
-        raise _error(f"model must be a model name (a string), got {type(model).__name__}")
-    if model not in registry.lms:
-        raise _error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.lms)}")
-    return registry.lms[model]
-
-
-def _bert():
-    bert = models.get().bert
-    if bert is None:
-        raise _error("no BERT model is loaded on this server (see the About tab)")
-    return bert
-
-
 def _sampling(m, max_new_tokens, temperature, top_k, top_p) -> dict:
     vocab = int(getattr(m.config, "vocab_size", 0) or 100_000)
     return dict(max_new_tokens=_int(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS),
@@ -178,12 +162,34 @@ def _count_tokens(m, text: str) -> int:
     return len(text)
 
 
+def _framed(speech: str) -> str:
+    """The current message as the last speech, and the model's speaker line after it."""
+    return f"{USER_SPEAKER}:\n{speech}\n\n{MODEL_SPEAKER}:\n"
+
+
+def _end_that_fits(m, speech: str, budget: int) -> str:
+    """The longest end of `speech` whose framed prompt takes at most `budget` tokens, from a word's start."""
+    low, high = 0, len(speech)  # the smallest start that fits (fewer characters never take more tokens)
+    while low < high:
+        middle = (low + high) // 2
+        if _count_tokens(m, _framed(speech[middle:])) <= budget:
+            high = middle
+        else:
+            low = middle + 1
+    gap = re.search(r"\s+", speech[low:]) if low and not speech[low - 1].isspace() else None
+    if gap and gap.end() < len(speech) - low:  # not in the middle of a word
+        low += gap.end()
+    return speech[low:].lstrip()
+
+
 def chat_prompt(m, message: str, history: list | None, max_new_tokens: int) -> str:
     """The conversation as play dialogue, ending with the model's speaker line:
 
         ROMEO:\\n<older message>\\n\\nJULIET:\\n<older reply>\\n\\nROMEO:\\n<message>\\n\\nJULIET:\\n
 
-    Only the most recent turns that fit the model's context (less room for the reply) are kept.
+    The prompt fits the model's context less room for the reply (at least half the context):
+    only the most recent turns that fit are kept, and a message longer than that alone keeps its end (the words
+    just before the reply) behind its speaker line.
     """
     speeches = []
     for turn in history or []:
@@ -193,10 +199,13 @@ def chat_prompt(m, message: str, history: list | None, max_new_tokens: int) -> s
         if text:
             speaker = USER_SPEAKER if turn.get("role") == "user" else MODEL_SPEAKER
             speeches.append(f"{speaker}:\n{text}\n")
-    current = f"{USER_SPEAKER}:\n{_speech(message)}\n\n{MODEL_SPEAKER}:\n"
     context = int(getattr(m, "context_length", 256))
     budget = max(context // 2, context - max_new_tokens) - 1
+    current = _framed(_speech(message))
     used = _count_tokens(m, current)
+    if used > budget:
+        current = _framed(_end_that_fits(m, _speech(message), budget))
+        used = _count_tokens(m, current)
     kept = []
     for speech in reversed(speeches):
         cost = _count_tokens(m, speech + "\n")
@@ -243,161 +252,182 @@ def _stream_reply(m, prompt: str, seed, **sampling) -> Iterator[str]:
         yield text.rstrip() or SILENCE
 
 
-def chat(message: str, model: str | None = None, max_new_tokens: int = 200, temperature: float = 0.8,
-         top_k: int = 0, top_p: float = 1.0) -> Iterator[str]:
-    """Reply to one message as the next speaker in a play; streams the cumulative reply text.
-
-    The message is framed as ROMEO's speech and the model answers as JULIET, ending at the end of the speech
-    (a blank line or the next `NAME:` line) or after max_new_tokens tokens. `model` defaults to the first loaded LM.
-    """
-    yield from chat_turn(message, [], model, max_new_tokens, temperature, top_k, top_p, None)
-
-
-def chat_turn(message: str, history: list, model: str | None, max_new_tokens: int, temperature: float,
-              top_k: int, top_p: float, seed: int | str | None = None) -> Iterator[str]:
-    """The Chat tab's function (gr.ChatInterface): like `chat`, with the conversation so far and a seed."""
-    message = _text(message, "message")
-    m = _lm(model)
-    sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
-    seed = _ui_seed(seed)
-    prompt = chat_prompt(m, message, history, sampling["max_new_tokens"])
-    yield ""  # the reply bubble appears at once
-    yield from _stream_reply(m, prompt, seed, **sampling)
-
-
-# ---------------------------------------------------------------- generate
-
-def generate(prompt: str, model: str | None = None, max_new_tokens: int = 200, temperature: float = 0.8,
-             top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> Iterator[str]:
-    """Continue `prompt` with a language model; streams the new text so far (not the prompt).
-
-    temperature 0 is greedy; top_k 0 and top_p 1 turn those filters off; the same seed gives the same text.
-    `predict()` returns the whole continuation; `submit()` shows it grow token by token and can be cancelled.
-    """
-    prompt = _text(prompt, "prompt")
-    m = _lm(model)
-    sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
-    seed = _seed(seed)
-    text, count = "", [0]
-    with _stopped_log("generate", count), _model_errors(), \
-            contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces:
-        for piece in pieces:
-            text += piece
-            count[0] += 1
-            yield text
-    if not text:
-        yield text
-
-
 def show_token(token: str) -> str:
     """A token made readable in a label: whitespace shown as symbols."""
     shown = token.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "␣")
     return shown or "∅"
 
 
-def next_token_candidates(prompt: str, model: str | None, k: int = 10) -> dict[str, float]:
-    """The k most likely next tokens after `prompt`, as {token: probability} (whitespace made visible)."""
-    prompt = _text(prompt, "prompt")
-    m = _lm(model)
-    k = _int(k, "k", 1, 50)
-    with _model_errors():
-        return {show_token(t): float(p) for t, p in m.next_tokens(prompt, k=k)}
+class Handlers:
+    """Every request handler of the app, over the models of one Registry (given, never looked up).
 
-
-def compare(prompt: str, model_a: str, model_b: str, max_new_tokens: int, temperature: float, top_k: int,
-            top_p: float, seed: int | str | None) -> Iterator[tuple[str, str, str, str]]:
-    """Generate from two models on the same prompt and seed, interleaved token by token.
-
-    Yields (text_a, speed_a, text_b, speed_b); speed counts only the time spent inside each model.
+    The public API endpoints are `chat`, `generate`, `fill_mask`, `next_sentence` and `classify` (space.ui.API);
+    `chat_turn`, `next_token_candidates` and `compare` serve the UI's own (private) events.
     """
-    prompt = _text(prompt, "prompt")
-    seed = _ui_seed(seed)
-    runs = []
-    for name in (model_a, model_b):
-        m = _lm(name)
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    # ------------------------------------------------------------ the models a request names
+
+    def _lm(self, model):
+        registry = self.registry
+        if model is None or (isinstance(model, str) and not model.strip()):
+            model = registry.default_lm
+        if not isinstance(model, str):
+            raise _error(f"model must be a model name (a string), got {type(model).__name__}")
+        name = registry.find_lm(model)
+        if name is None:
+            raise _error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.lms)}")
+        return registry.lms[name]
+
+    def _bert(self):
+        if self.registry.bert is None:
+            raise _error("no BERT model is loaded on this server (see the About tab)")
+        return self.registry.bert
+
+    def _classifier(self):
+        if self.registry.classifier is None:
+            raise _error("no classifier is loaded on this server (see the About tab)")
+        return self.registry.classifier
+
+    # ------------------------------------------------------------ chat
+
+    def chat(self, message: str, model: str | None = None, max_new_tokens: int = 200, temperature: float = 0.8,
+             top_k: int = 0, top_p: float = 1.0) -> Iterator[str]:
+        """Reply to one message as the next speaker in a play; streams the cumulative reply text.
+
+        The message is framed as ROMEO's speech and the model answers as JULIET, ending at the end of the speech
+        (a blank line or the next `NAME:` line) or after max_new_tokens tokens. `model` defaults to the first loaded LM.
+        """
+        yield from self.chat_turn(message, [], model, max_new_tokens, temperature, top_k, top_p, None)
+
+    def chat_turn(self, message: str, history: list, model: str | None, max_new_tokens: int, temperature: float,
+                  top_k: int, top_p: float, seed: int | str | None = None) -> Iterator[str]:
+        """The Chat tab's function (gr.ChatInterface): like `chat`, with the conversation so far and a seed."""
+        message = _text(message, "message")
+        m = self._lm(model)
         sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
-        runs.append({"stream": m.stream(prompt, seed=seed, **sampling), "text": "", "tokens": 0, "seconds": 0.0,
-                     "done": False})
+        seed = _ui_seed(seed)
+        prompt = chat_prompt(m, message, history, sampling["max_new_tokens"])
+        yield ""  # the reply bubble appears at once
+        yield from _stream_reply(m, prompt, seed, **sampling)
 
-    def speed(run) -> str:
-        if not run["tokens"]:
-            return "…"
-        rate = run["tokens"] / run["seconds"] if run["seconds"] else 0.0
-        return f"{run['tokens']} tokens in {run['seconds']:.2f} s: **{rate:,.0f} tokens/s**"
+    # ------------------------------------------------------------ generate
 
-    count = [0]
-    with _stopped_log("compare", count), _model_errors(), contextlib.ExitStack() as stack:
-        for run in runs:
-            stack.enter_context(contextlib.closing(run["stream"]))
-        while not all(run["done"] for run in runs):
-            for run in runs:
-                if run["done"]:
-                    continue
-                start = time.perf_counter()
-                try:
-                    piece = next(run["stream"])
-                except StopIteration:
-                    run["done"] = True
-                    continue
-                finally:
-                    run["seconds"] += time.perf_counter() - start
-                run["text"] += piece
-                run["tokens"] += 1
+    def generate(self, prompt: str, model: str | None = None, max_new_tokens: int = 200, temperature: float = 0.8,
+                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> Iterator[str]:
+        """Continue `prompt` with a language model; streams the new text so far (not the prompt).
+
+        temperature 0 is greedy; top_k 0 and top_p 1 turn those filters off; the same seed gives the same text.
+        `predict()` returns the whole continuation; `submit()` shows it grow token by token and can be cancelled.
+        """
+        prompt = _text(prompt, "prompt")
+        m = self._lm(model)
+        sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
+        seed = _seed(seed)
+        text, count = "", [0]
+        with _stopped_log("generate", count), _model_errors(), \
+                contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces:
+            for piece in pieces:
+                text += piece
                 count[0] += 1
-            yield runs[0]["text"], speed(runs[0]), runs[1]["text"], speed(runs[1])
+                yield text
+        if not text:
+            yield text
 
+    def next_token_candidates(self, prompt: str, model: str | None, k: int = 10) -> dict[str, float]:
+        """The k most likely next tokens after `prompt`, as {token: probability} (whitespace made visible)."""
+        prompt = _text(prompt, "prompt")
+        m = self._lm(model)
+        k = _int(k, "k", 1, 50)
+        with _model_errors():
+            return {show_token(t): float(p) for t, p in m.next_tokens(prompt, k=k)}
 
-# ---------------------------------------------------------------- BERT
+    def compare(self, prompt: str, model_a: str, model_b: str, max_new_tokens: int, temperature: float, top_k: int,
+                top_p: float, seed: int | str | None) -> Iterator[tuple[str, str, str, str]]:
+        """Generate from two models on the same prompt and seed, interleaved token by token.
 
-def fill_mask(text: str, top_k: int = 5) -> dict[str, float] | list[dict[str, float]]:
-    """Fill each [MASK] in `text` (1 to 5 of them) with BERT's top_k (1 to 20) guesses.
+        Yields (text_a, speed_a, text_b, speed_b); speed counts only the time spent inside each model.
+        """
+        prompt = _text(prompt, "prompt")
+        seed = _ui_seed(seed)
+        runs = []
+        for name in (model_a, model_b):
+            m = self._lm(name)
+            sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
+            runs.append({"stream": m.stream(prompt, seed=seed, **sampling), "text": "", "tokens": 0,
+                         "seconds": 0.0, "done": False})
 
-    Returns {token: probability} for one mask; for several, a list of such mappings, one per mask in order.
-    """
-    text = _text(text, "text")
-    count = text.count(MASK)
-    if count == 0:
-        raise _error(f"text has no {MASK} token: put {MASK} where a word should be guessed")
-    if count > MAX_MASKS:
-        raise _error(f"text has {count} {MASK} tokens; at most {MAX_MASKS} are allowed")
-    top_k = _int(top_k, "top_k", 1, MAX_FILL_TOP_K)
-    with _model_errors():
-        guesses = _bert().fill_mask(text, top_k=top_k)
-    mappings = [{str(token): float(p) for token, p in per_mask} for per_mask in guesses]
-    return mappings[0] if len(mappings) == 1 else mappings
+        def speed(run) -> str:
+            if not run["tokens"]:
+                return "…"
+            rate = run["tokens"] / run["seconds"] if run["seconds"] else 0.0
+            return f"{run['tokens']} tokens in {run['seconds']:.2f} s: **{rate:,.0f} tokens/s**"
 
+        count = [0]
+        with _stopped_log("compare", count), _model_errors(), contextlib.ExitStack() as stack:
+            for run in runs:
+                stack.enter_context(contextlib.closing(run["stream"]))
+            while not all(run["done"] for run in runs):
+                for run in runs:
+                    if run["done"]:
+                        continue
+                    start = time.perf_counter()
+                    try:
+                        piece = next(run["stream"])
+                    except StopIteration:
+                        run["done"] = True
+                        continue
+                    finally:
+                        run["seconds"] += time.perf_counter() - start
+                    run["text"] += piece
+                    run["tokens"] += 1
+                    count[0] += 1
+                yield runs[0]["text"], speed(runs[0]), runs[1]["text"], speed(runs[1])
 
-def next_sentence(sentence_a: str, sentence_b: str) -> dict[str, float]:
-    """BERT's next-sentence prediction: how likely sentence_b follows sentence_a.
+    # ------------------------------------------------------------ BERT
 
-    Returns {"IsNext": p, "NotNext": 1 - p}.
-    """
-    sentence_a = _text(sentence_a, "sentence_a")
-    sentence_b = _text(sentence_b, "sentence_b")
-    with _model_errors():
-        p = float(_bert().next_sentence(sentence_a, sentence_b))
-    return {"IsNext": p, "NotNext": 1.0 - p}
+    def fill_mask(self, text: str, top_k: int = 5) -> dict[str, float] | list[dict[str, float]]:
+        """Fill each [MASK] in `text` (1 to 5 of them) with BERT's top_k (1 to 20) guesses.
 
+        Returns {token: probability} for one mask; for several, a list of such mappings, one per mask in order.
+        """
+        text = _text(text, "text")
+        count = text.count(MASK)
+        if count == 0:
+            raise _error(f"text has no {MASK} token: put {MASK} where a word should be guessed")
+        if count > MAX_MASKS:
+            raise _error(f"text has {count} {MASK} tokens; at most {MAX_MASKS} are allowed")
+        top_k = _int(top_k, "top_k", 1, MAX_FILL_TOP_K)
+        with _model_errors():
+            guesses = self._bert().fill_mask(text, top_k=top_k)
+        mappings = [{str(token): float(p) for token, p in per_mask} for per_mask in guesses]
+        return mappings[0] if len(mappings) == 1 else mappings
 
-# ---------------------------------------------------------------- classifier
+    def next_sentence(self, sentence_a: str, sentence_b: str) -> dict[str, float]:
+        """BERT's next-sentence prediction: how likely sentence_b follows sentence_a.
 
-def _classifier():
-    clf = getattr(models.get(), "classifier", None)
-    if clf is None:
-        raise _error("no classifier is loaded on this server (see the About tab)")
-    return clf
+        Returns {"IsNext": p, "NotNext": 1 - p}.
+        """
+        sentence_a = _text(sentence_a, "sentence_a")
+        sentence_b = _text(sentence_b, "sentence_b")
+        with _model_errors():
+            p = float(self._bert().next_sentence(sentence_a, sentence_b))
+        return {"IsNext": p, "NotNext": 1.0 - p}
 
+    # ------------------------------------------------------------ classifier
 
-def classify(text: str) -> dict[str, float]:
-    """Sentiment of `text` by the loaded classifier: {"positive": p, "negative": 1 - p}.
+    def classify(self, text: str) -> dict[str, float]:
+        """Sentiment of `text` by the loaded classifier: {"positive": p, "negative": 1 - p}.
 
-    (A classifier with other labels answers {label: probability} for its own labels.)
-    """
-    text = _text(text, "text")
-    clf = _classifier()
-    with _model_errors():
-        probs = {str(label): float(p) for label, p in clf.predict(text).items()}
-    if set(probs) == {"positive", "negative"}:
-        p = min(1.0, max(0.0, probs["positive"]))
-        return {"positive": p, "negative": 1.0 - p}
-    return probs
+        (A classifier with other labels answers {label: probability} for its own labels.)
+        """
+        text = _text(text, "text")
+        clf = self._classifier()
+        with _model_errors():
+            probs = {str(label): float(p) for label, p in clf.predict(text).items()}
+        if set(probs) == {"positive", "negative"}:
+            p = min(1.0, max(0.0, probs["positive"]))
+            return {"positive": p, "negative": 1.0 - p}
+        return probs

@@ -1,9 +1,10 @@
-"""The models the app serves: loaded once at start-up, warmed, then shared by every request.
+"""The models the app serves: loaded once at start-up, warmed, then handed to the handlers (space.handlers.Handlers)
+that every request goes through: `load()` returns a Registry, nothing here is module-global.
 
 Which models: bundled ones by default (`lm.BUNDLED`, `pretrain.load("bert")`), or
   SEQLAB_LM_MODELS   comma list of bundled names, model folders or Hub repo ids (USER/REPO)
   SEQLAB_BERT_MODEL  one bundled name, folder or Hub repo id
-  SEQLAB_CLASSIFIER  one bundled classifier name (default "sentiment") or classifier folder
+  SEQLAB_CLASSIFIER  one bundled classifier name (default "sentiment"), classifier folder or Hub repo id
 (or the --lm-models / --bert-model / --classifier flags of app.py, which win over the environment).
 A model that cannot be loaded (Hub unreachable, missing folder) is logged, noted in the About tab, and the
 bundled models are loaded in its place, so the app always starts when the bundled models are there.
@@ -26,12 +27,17 @@ DEFAULT_CLASSIFIER = "sentiment"
 
 @dataclasses.dataclass
 class Registry:
-    """What the app serves. `lms` keeps the load order: the first one is every dropdown's default."""
+    """What the app serves. `lms` keeps the load order: the first one is every dropdown's default.
+
+    An LM is listed under its name (a folder's last part, or a bundled name); `aliases` maps what it was asked
+    for by (the folder path or Hub repo id given in SEQLAB_LM_MODELS / --lm-models) to that name, so a client may
+    pass either as `model`."""
     lms: dict[str, Any] = dataclasses.field(default_factory=dict)
     bert: Any | None = None
     classifier: Any | None = None
     notices: list[str] = dataclasses.field(default_factory=list)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # load + warm-up time per model
+    aliases: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def default_lm(self) -> str | None:
@@ -41,20 +47,11 @@ class Registry:
         """The first loaded LM of an architecture ('lstm' or 'transformer'), for the side-by-side view."""
         return next((n for n, m in self.lms.items() if getattr(m.config, "arch", None) == arch), None)
 
-
-_registry: Registry | None = None
-
-
-def get() -> Registry:
-    if _registry is None:
-        raise RuntimeError("models are not loaded: call space.models.load() first")
-    return _registry
-
-
-def set_registry(registry: Registry) -> Registry:
-    global _registry
-    _registry = registry
-    return registry
+    def find_lm(self, model: str) -> str | None:
+        """The name of the loaded LM that `model` names (its name, or the spec it was loaded from), or None."""
+        if model in self.lms:
+            return model
+        return self.aliases.get(model, self.aliases.get(os.path.normpath(model)))
 
 
 def _split(specs: str | list[str] | None) -> list[str]:
@@ -75,7 +72,7 @@ def _warm_lm(m) -> None:
     """Run every code path a request uses (prefill, step, sampling settings, top-k candidates) once."""
     if hasattr(m, "warm_up"):
         m.warm_up()
-    for piece in m.stream("a", max_new_tokens=4, temperature=0.8, top_k=5, top_p=0.9, seed=0, stop=["\n\n"]):
+    for _piece in m.stream("a", max_new_tokens=4, temperature=0.8, top_k=5, top_p=0.9, seed=0, stop=["\n\n"]):
         pass
     m.next_tokens("a", k=10)
 
@@ -121,7 +118,11 @@ def _load_lm(spec: str, registry: Registry, warm: bool) -> bool:
     if m is None:
         return False
     # two folders with the same base name: keep both, tell them apart
-    registry.lms[spec if m.name in registry.lms else m.name] = m
+    name = spec if m.name in registry.lms else m.name
+    registry.lms[name] = m
+    for alias in (spec, os.path.normpath(spec)):
+        if alias != name:
+            registry.aliases.setdefault(alias, name)
     return True
 
 
@@ -176,4 +177,4 @@ def load(lm_models: str | list[str] | None = None, bert_model: str | None = None
             registry.notices.append(f"Using the bundled classifier {DEFAULT_CLASSIFIER!r} instead.")
     if registry.classifier is None:
         registry.notices.append("No classifier is loaded: Classify answers with an error.")
-    return set_registry(registry)
+    return registry

@@ -1,7 +1,8 @@
 """The app's layout (gr.Blocks with one tab per demo) and its public API.
 
-Public API endpoints are the plain functions in `API`; every UI event is private, so `Client.view_api()`
-lists exactly these. To add an endpoint, write a typed plain function in space/handlers.py and add it here.
+`build(registry)` makes one space.handlers.Handlers over the loaded models and wires its methods to the page:
+the public API endpoints are the methods named in `API`; every UI event is private, so `Client.view_api()`
+lists exactly these. To add an endpoint, write a typed method in space/handlers.py and name it here.
 """
 import json
 import os
@@ -13,14 +14,8 @@ import gradio as gr
 from space import handlers
 from space.models import Registry
 
-# api_name -> plain function (argument names are the API's parameter names)
-API = {
-    "chat": handlers.chat,
-    "generate": handlers.generate,
-    "fill_mask": handlers.fill_mask,
-    "next_sentence": handlers.next_sentence,
-    "classify": handlers.classify,
-}
+# The public API: each api_name is the Handlers method of that name (its argument names are the parameter names)
+API = ("chat", "generate", "fill_mask", "next_sentence", "classify")
 
 QUEUE_MAX_SIZE = 32            # requests waiting or running; more get "Queue is full! Please try again."
 CONCURRENCY_LIMIT = 2          # requests of one kind (one event) running at once on this 2-core machine
@@ -100,32 +95,42 @@ def _loss_curve(model) -> str | None:
 UI_UPDATE_SECONDS = 0.05  # the side-by-side view sends at most ~20 updates a second to the browser
 
 
-def _generate_ui(prompt, model_a, model_b, max_new_tokens, temperature, top_k, top_p, seed):
-    labels = [handlers.next_token_candidates(prompt, name) for name in (model_a, model_b)]
-    last, latest = 0.0, None
-    for latest in handlers.compare(prompt, model_a, model_b, max_new_tokens, temperature, top_k, top_p, seed):
-        if time.perf_counter() - last >= UI_UPDATE_SECONDS:
+def _generate_ui(h: handlers.Handlers):
+    """The Generate tab's event over `h`: both models side by side, the next-token candidates once."""
+
+    def generate_ui(prompt, model_a, model_b, max_new_tokens, temperature, top_k, top_p, seed):
+        labels = [h.next_token_candidates(prompt, name) for name in (model_a, model_b)]
+        last, latest = 0.0, None
+        for latest in h.compare(prompt, model_a, model_b, max_new_tokens, temperature, top_k, top_p, seed):
+            if time.perf_counter() - last >= UI_UPDATE_SECONDS:
+                text_a, speed_a, text_b, speed_b = latest
+                # the candidates go once; later updates carry only what changed
+                yield (labels[0] if not last else gr.skip()), text_a, speed_a, \
+                    (labels[1] if not last else gr.skip()), text_b, speed_b
+                last, latest = time.perf_counter(), None
+        if latest is not None:
             text_a, speed_a, text_b, speed_b = latest
-            # the candidates go once; later updates carry only what changed
             yield (labels[0] if not last else gr.skip()), text_a, speed_a, \
                 (labels[1] if not last else gr.skip()), text_b, speed_b
-            last, latest = time.perf_counter(), None
-    if latest is not None:
-        text_a, speed_a, text_b, speed_b = latest
-        yield (labels[0] if not last else gr.skip()), text_a, speed_a, \
-            (labels[1] if not last else gr.skip()), text_b, speed_b
+
+    return generate_ui
 
 
-def _fill_mask_ui(text, top_k=5):
-    result = handlers.fill_mask(text, top_k)
-    per_mask = result if isinstance(result, list) else [result]
-    updates = []
-    for i in range(handlers.MAX_MASKS):
-        if i < len(per_mask):
-            updates.append(gr.Label(value=per_mask[i], label=f"[MASK] {i + 1}", visible=True))
-        else:
-            updates.append(gr.Label(value=None, visible=False))
-    return updates
+def _fill_mask_ui(h: handlers.Handlers):
+    """The Fill-mask tab's event over `h`: one label per [MASK], the others hidden."""
+
+    def fill_mask_ui(text, top_k=5):
+        result = h.fill_mask(text, top_k)
+        per_mask = result if isinstance(result, list) else [result]
+        updates = []
+        for i in range(handlers.MAX_MASKS):
+            if i < len(per_mask):
+                updates.append(gr.Label(value=per_mask[i], label=f"[MASK] {i + 1}", visible=True))
+            else:
+                updates.append(gr.Label(value=None, visible=False))
+        return updates
+
+    return fill_mask_ui
 
 
 def _model_info(name, model) -> str:
@@ -138,6 +143,9 @@ def _model_info(name, model) -> str:
 # ---------------------------------------------------------------- layout
 
 def build(registry: Registry) -> gr.Blocks:
+    """The page and its API over the models in `registry`: every handler gets them from here, none looks them up."""
+    h = handlers.Handlers(registry)
+    generate_ui, fill_mask_ui = _generate_ui(h), _fill_mask_ui(h)
     names = list(registry.lms)
     default = registry.default_lm
     side_a = registry.lm_of_arch("lstm") or default
@@ -147,8 +155,8 @@ def build(registry: Registry) -> gr.Blocks:
 
     with gr.Blocks(title="SeqLab") as demo:
         # The public API first, so these names are taken before any UI event is named.
-        for api_name, fn in API.items():
-            gr.api(fn, api_name=api_name)
+        for api_name in API:
+            gr.api(getattr(h, api_name), api_name=api_name)
         gr.Markdown("# SeqLab\nSmall language models and a small BERT, trained from scratch with Keras. "
                     "Chat with a Shakespeare LM, compare an LSTM with a Transformer, fill in masked words "
                     "and ask whether one sentence follows another.")
@@ -172,7 +180,7 @@ def build(registry: Registry) -> gr.Blocks:
                         chat_top_k = gr.Slider(0, max_top_k, value=0, step=1, label="Top-k (0 = off)")
                         chat_top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p")
                 gr.ChatInterface(
-                    handlers.chat_turn,
+                    h.chat_turn,
                     chatbot=gr.Chatbot(height=380, label="Dialogue", placeholder="Speak, and the model answers."),
                     additional_inputs=[chat_model, chat_max, chat_temp, chat_top_k, chat_top_p, chat_seed],
                     examples=[[e] for e in CHAT_EXAMPLES],  # shown in the chatbot; run with the current settings
@@ -208,7 +216,7 @@ def build(registry: Registry) -> gr.Blocks:
                             columns.append((model, speed, text, label))
                 (model_a, speed_a, text_a, label_a), (model_b, speed_b, text_b, label_b) = columns
                 gen_event = gen_btn.click(
-                    _generate_ui,
+                    generate_ui,
                     [prompt, model_a, model_b, gen_max, gen_temp, gen_top_k, gen_top_p, gen_seed],
                     [label_a, text_a, speed_a, label_b, text_b, speed_b],
                     api_name="ui_generate", api_visibility=PRIVATE,
@@ -227,10 +235,10 @@ def build(registry: Registry) -> gr.Blocks:
                     mask_labels = [gr.Label(label=f"[MASK] {i + 1}", visible=i == 0)
                                    for i in range(handlers.MAX_MASKS)]
                 mask_inputs = [mask_text, mask_top_k]
-                mask_btn.click(_fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask", api_visibility=PRIVATE)
-                mask_text.submit(_fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask_submit",
+                mask_btn.click(fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask", api_visibility=PRIVATE)
+                mask_text.submit(fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask_submit",
                                  api_visibility=PRIVATE)
-                gr.Examples(FILL_MASK_EXAMPLES, [mask_text], mask_labels, fn=_fill_mask_ui, run_on_click=True,
+                gr.Examples(FILL_MASK_EXAMPLES, [mask_text], mask_labels, fn=fill_mask_ui, run_on_click=True,
                             cache_examples=False, label="Examples (click to run)", api_name="ui_fill_mask_example",
                             api_visibility=PRIVATE)
 
@@ -242,9 +250,9 @@ def build(registry: Registry) -> gr.Blocks:
                     sentence_b = gr.Textbox(label="Sentence B", lines=2, value=PAIR_EXAMPLES[0][1])
                 pair_btn = gr.Button("Predict", variant="primary")
                 pair_label = gr.Label(label="Next sentence?")
-                pair_btn.click(handlers.next_sentence, [sentence_a, sentence_b], pair_label,
+                pair_btn.click(h.next_sentence, [sentence_a, sentence_b], pair_label,
                                api_name="ui_next_sentence", api_visibility=PRIVATE)
-                gr.Examples(PAIR_EXAMPLES, [sentence_a, sentence_b], pair_label, fn=handlers.next_sentence,
+                gr.Examples(PAIR_EXAMPLES, [sentence_a, sentence_b], pair_label, fn=h.next_sentence,
                             run_on_click=True, cache_examples=False,
                             example_labels=["Genesis 1:1 → 1:2 (true continuation)",
                                             "Genesis 1:1 → Exodus 1:18 (random pair)",
@@ -261,10 +269,10 @@ def build(registry: Registry) -> gr.Blocks:
                 clf_text = gr.Textbox(label="Review", lines=3, value=CLASSIFY_EXAMPLES[0])
                 clf_btn = gr.Button("Classify", variant="primary")
                 clf_label = gr.Label(label="Sentiment", num_top_classes=2)
-                clf_btn.click(handlers.classify, [clf_text], clf_label, api_name="ui_classify", api_visibility=PRIVATE)
-                clf_text.submit(handlers.classify, [clf_text], clf_label, api_name="ui_classify_submit",
+                clf_btn.click(h.classify, [clf_text], clf_label, api_name="ui_classify", api_visibility=PRIVATE)
+                clf_text.submit(h.classify, [clf_text], clf_label, api_name="ui_classify_submit",
                                 api_visibility=PRIVATE)
-                gr.Examples([[e] for e in CLASSIFY_EXAMPLES], [clf_text], clf_label, fn=handlers.classify,
+                gr.Examples([[e] for e in CLASSIFY_EXAMPLES], [clf_text], clf_label, fn=h.classify,
                             run_on_click=True, cache_examples=False, label="Examples (click to run)",
                             api_name="ui_classify_example", api_visibility=PRIVATE)
 

@@ -3,9 +3,9 @@
 `shared_server()` starts one server per test session (module cache + atexit), so test_app.py and
 test_browser.py share it without a conftest. Models:
   - default: tiny models trained here with `python -m lm.train` / `python -m pretrain.train` (a few seconds of
-    training), cached under ~/.cache/seqlab/test-app-models/<hash of the lm/ and pretrain/ sources> so a rerun
-    reuses them; SEQLAB_TEST_FRESH=1 retrains. A tiny CNN classifier (`python -m classify train`, on the tiny
-    BERT's vocabulary) is cached apart, under ~/.cache/seqlab/test-app-classifier/.
+    training), cached under ~/.cache/seqlab/test-app-models/<hash of the core/, lm/, pretrain/ and corpus/
+    sources> so a rerun reuses them; SEQLAB_TEST_FRESH=1 retrains. A tiny CNN classifier (`python -m classify
+    train`, on the tiny BERT's vocabulary) is cached apart, under ~/.cache/seqlab/test-app-classifier/.
   - SEQLAB_TEST_MODELS=bundled: the bundled models (lm/models, pretrain/models), as `python app.py` uses them.
 """
 import atexit
@@ -62,7 +62,7 @@ def _write_corpora(folder: str) -> tuple[str, str]:
 
 LM_ARGS = ["--level", "char", "--steps", "30", "--layers", "1", "--dim", "32", "--seq-len", "128",
            "--batch-size", "16", "--eval-every", "30", "--checkpoint-every", "30"]
-BERT_ARGS = ["--layers", "1", "--hidden", "32", "--heads", "2", "--seq-len", "64", "--steps", "10", "--batch-size", "8"]
+BERT_ARGS = ["--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "64", "--steps", "10", "--batch-size", "8"]
 
 
 def _hash_sources(h, packages) -> str:
@@ -78,7 +78,7 @@ def _hash_sources(h, packages) -> str:
 
 
 def _source_hash() -> str:
-    return _hash_sources(hashlib.sha256(repr((LM_ARGS, BERT_ARGS)).encode()), ("lm", "pretrain", "corpus"))
+    return _hash_sources(hashlib.sha256(repr((LM_ARGS, BERT_ARGS)).encode()), ("core", "lm", "pretrain", "corpus"))
 
 
 def _run_all(commands: list[list[str]], log_dir: str) -> None:
@@ -139,7 +139,7 @@ CLASSIFIER_ARGS = ["--arch", "cnn", "--epochs", "2", "--seq-len", "16", "--dim",
 def _classifier_hash(vocab_folder: str) -> str:
     h = hashlib.sha256(repr(CLASSIFIER_ARGS).encode())
     h.update(open(os.path.join(vocab_folder, "vocab.txt"), "rb").read())
-    return _hash_sources(h, ("classify", "pretrain", "lm"))
+    return _hash_sources(h, ("core", "classify", "pretrain", "lm"))
 
 
 def tiny_classifier() -> str:

@@ -1,6 +1,8 @@
 """The app as users and API clients meet it: `python app.py` as a real server, called through gradio_client.
 
-No mocks: tiny models are trained for the session (see apphelpers.py) and served by app.py in a subprocess.
+No mocks: tiny models are trained for the session (see apphelpers.py) and served by app.py in a subprocess
+(those tests are marked slow). The handlers and the chat framing are also tested in process, quickly: over
+registries of small stand-in LMs (real tokenizers) and plain functions.
 """
 import json
 import math
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 import urllib.request
 
 import pytest
@@ -24,6 +27,9 @@ from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 API_NAMES = {"/chat", "/generate", "/fill_mask", "/next_sentence", "/classify"}
+
+
+slow = pytest.mark.slow  # every test that starts or calls the app server
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +54,7 @@ def model_names(client):
 
 # ---------------------------------------------------------------- API surface
 
+@slow
 def test_view_api_lists_exactly_the_five_endpoints(client):
     info = client.view_api(return_format="dict", print_info=False)
     assert set(info["named_endpoints"]) == API_NAMES
@@ -62,6 +69,7 @@ def test_view_api_lists_exactly_the_five_endpoints(client):
     }
 
 
+@slow
 def test_page_serves(server):
     html = urllib.request.urlopen(server.url, timeout=10).read().decode()
     assert "SeqLab" in html
@@ -69,6 +77,7 @@ def test_page_serves(server):
 
 # ---------------------------------------------------------------- /generate
 
+@slow
 def test_generate_returns_text_and_is_reproducible(client, model_names):
     for model in model_names:
         a = client.predict("ROMEO:\n", model, 40, 0.8, 0, 1.0, 7, api_name="/generate")
@@ -78,6 +87,7 @@ def test_generate_returns_text_and_is_reproducible(client, model_names):
         assert a == b, f"{model}: same prompt and seed gave different text"
 
 
+@slow
 def test_generate_defaults_and_greedy(client):
     text = client.predict("JULIET:\n", api_name="/generate")  # every parameter but the prompt has a default
     assert isinstance(text, str) and text
@@ -85,6 +95,7 @@ def test_generate_defaults_and_greedy(client):
     assert greedy[0] == greedy[1]
 
 
+@slow
 def test_generate_streams_with_submit(client):
     job = client.submit("ROMEO:\n", max_new_tokens=60, seed=1, api_name="/generate")
     parts = list(job)
@@ -94,6 +105,7 @@ def test_generate_streams_with_submit(client):
 
 # ---------------------------------------------------------------- /chat
 
+@slow
 def test_chat_streams_partial_replies(client):
     arrivals, parts = [], []
     job = client.submit("Good morrow, fair lady.", None, 120, 1.0, 0, 1.0, api_name="/chat")
@@ -110,6 +122,7 @@ def test_chat_streams_partial_replies(client):
     assert all(growing[i + 1].startswith(growing[i]) for i in range(len(growing) - 1))
 
 
+@slow
 def test_chat_reply_is_one_speech(client):
     """The reply ends at a natural boundary: no blank line and no `NAME:` speaker line inside it."""
     for seed_prompt in ("What say you, nurse?", "Speak soft, my love."):
@@ -120,6 +133,7 @@ def test_chat_reply_is_one_speech(client):
 
 # ---------------------------------------------------------------- BERT endpoints
 
+@slow
 def test_fill_mask_one_mask_gives_a_mapping(client):
     result = client.predict("and the lord [MASK] unto them", 5, api_name="/fill_mask")
     assert isinstance(result, dict) and len(result) == 5
@@ -128,12 +142,14 @@ def test_fill_mask_one_mask_gives_a_mapping(client):
     assert "[MASK]" not in result
 
 
+@slow
 def test_fill_mask_several_masks_give_a_list(client):
     result = client.predict("the [MASK] said unto [MASK] and [MASK]", top_k=3, api_name="/fill_mask")
     assert isinstance(result, list) and len(result) == 3
     assert all(isinstance(r, dict) and len(r) == 3 for r in result)
 
 
+@slow
 def test_next_sentence(client):
     result = client.predict("In the beginning God created the heaven and the earth.",
                             "And the earth was without form, and void", api_name="/next_sentence")
@@ -143,6 +159,7 @@ def test_next_sentence(client):
 
 # ---------------------------------------------------------------- /classify
 
+@slow
 def test_classify_gives_positive_and_negative(client):
     result = client.predict("A gorgeous, moving film.", api_name="/classify")
     assert set(result) == {"positive", "negative"}
@@ -150,6 +167,7 @@ def test_classify_gives_positive_and_negative(client):
     assert client.predict(text="A gorgeous, moving film.", api_name="/classify") == result  # deterministic
 
 
+@slow
 def test_a_classifier_that_cannot_load_falls_back_to_the_bundled_one():
     """The classifier asked for cannot be loaded: the app says so, serves the bundled one, /classify answers."""
     tiny = apphelpers.tiny_models()
@@ -202,6 +220,7 @@ BAD = [
 ]
 
 
+@slow
 @pytest.mark.parametrize("api,args,kwargs,message", BAD, ids=[f"{b[0]}-{b[3][:30]}" for b in BAD])
 def test_bad_input_is_refused_with_a_clear_error(client, api, args, kwargs, message):
     with pytest.raises(AppError) as e:
@@ -209,6 +228,7 @@ def test_bad_input_is_refused_with_a_clear_error(client, api, args, kwargs, mess
     assert message in str(e.value)
 
 
+@slow
 def test_server_keeps_serving_after_errors(client):
     for api, args, kwargs, _ in BAD[:5]:
         with pytest.raises(AppError):
@@ -217,6 +237,7 @@ def test_server_keeps_serving_after_errors(client):
     assert isinstance(client.predict("the [MASK]", api_name="/fill_mask"), dict)
 
 
+@slow
 @pytest.mark.parametrize("value,shown", [("NaN", "nan"), ("Infinity", "inf"), ("-Infinity", "-inf")])
 def test_non_finite_numbers_are_refused(server, value, shown):
     """gradio_client cannot send NaN (JSON has none), but a raw HTTP client can: the server refuses it."""
@@ -228,6 +249,7 @@ def test_non_finite_numbers_are_refused(server, value, shown):
     assert "event: error" in stream and f"temperature must be a finite number, got {shown}" in stream
 
 
+@slow
 @pytest.mark.parametrize("api,data,message", [
     ("classify", ["\ud800 bad"], "text is not valid Unicode: a lone surrogate '\\ud800' at character 0"),
     ("generate", ["a\udfff", None, 5, 0.8, 0, 1.0, None], "prompt is not valid Unicode"),
@@ -254,6 +276,7 @@ def _wait_first_output(job, timeout=30):
         time.sleep(0.01)
 
 
+@slow
 def test_cancel_stops_generation_and_frees_the_workers(client, server):
     """Cancel (the Stop button's API twin) ends the generator mid-way and the next request starts at once."""
     log_before = server.log_text().count("stopped by the client")
@@ -276,6 +299,7 @@ def test_cancel_stops_generation_and_frees_the_workers(client, server):
     assert all(int(n) < 500 for _, n in stops[log_before:])
 
 
+@slow
 def test_cancel_chat_then_chat_again(client):
     job = client.submit("Good morrow.", None, 500, 1.0, 0, 1.0, api_name="/chat")
     _wait_first_output(job)
@@ -285,6 +309,7 @@ def test_cancel_chat_then_chat_again(client):
     assert time.perf_counter() - start < 10
 
 
+@slow
 def test_full_queue_answers_busy_not_hang(server):
     """More requests than the queue holds (32): the extra ones get 'Queue is full', at once."""
     client = Client(server.url, verbose=False)
@@ -305,6 +330,7 @@ def test_full_queue_answers_busy_not_hang(server):
     assert isinstance(Client(server.url, verbose=False).predict("the [MASK]", api_name="/fill_mask"), dict)
 
 
+@slow
 def test_concurrent_requests_all_answered(server):
     client = Client(server.url, verbose=False)
     results, errors = [], []
@@ -325,18 +351,33 @@ def test_concurrent_requests_all_answered(server):
 
 # ---------------------------------------------------------------- start-up, deploy
 
-def test_startup_log_and_warm_first_request(server, client):
+@slow
+def test_startup_log_and_first_requests(server, client):
+    """Every model is loaded (and warmed) before the app says it is ready; the first request on a path the warm-up
+    ran answers as the later ones do. (How fast it answers is measured in bench/app_startup.py, not here.)"""
     log = server.log_text()
     assert "SeqLab ready on" in log
-    # warmed at start-up: the first call of a fresh model path is as quick as later ones (no compile on request)
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        client.predict("NURSE:\n", max_new_tokens=20, top_k=5, top_p=0.9, seed=3, api_name="/generate")
-        timings.append(time.perf_counter() - start)
-    assert timings[0] < 5 * max(min(timings[1:]), 0.2), timings
+    if isinstance(server, apphelpers.AppServer):
+        assert log.index("loaded classifier") < log.index("SeqLab ready on")
+        assert log.count("loaded language model") >= 2 and "loaded bert model" in log
+    answers = [client.predict("NURSE:\n", max_new_tokens=20, top_k=5, top_p=0.9, seed=3, api_name="/generate")
+               for _ in range(3)]
+    assert isinstance(answers[0], str) and answers[0] and answers.count(answers[0]) == 3
 
 
+@slow
+def test_a_model_may_be_named_by_the_folder_it_was_loaded_from(client, model_names):
+    """The app lists a folder's LM by the folder's last part; the path it was given (SEQLAB_LM_MODELS) works too."""
+    if os.environ.get("SEQLAB_TEST_MODELS") == "bundled" or os.environ.get("SEQLAB_TEST_URL"):
+        pytest.skip("the shared server serves bundled names, not folders")
+    folder = apphelpers.tiny_models()["transformer"]
+    assert os.path.basename(folder) in model_names and folder not in model_names
+    by_path = client.predict("ROMEO:\n", folder, 20, 0.8, 0, 1.0, 5, api_name="/generate")
+    assert by_path == client.predict("ROMEO:\n", os.path.basename(folder), 20, 0.8, 0, 1.0, 5, api_name="/generate")
+    assert isinstance(client.predict("Good morrow.", folder + "/", 10, api_name="/chat"), str)
+
+
+@slow
 def test_unreachable_model_is_reported_and_bundled_models_fill_in():
     """An LM that cannot be loaded (a Hub repo, offline here) is logged, shown in About, and the app still serves."""
     tiny = apphelpers.tiny_models()
@@ -372,38 +413,98 @@ def test_deploy_dry_run_lists_the_app_files_only():
     assert "hf_secret_x" not in done.stdout + done.stderr
 
 
-# ---------------------------------------------------------------- chat framing (plain functions, in process)
+# ---------------------------------------------------------------- handlers and chat framing (in process, quick)
 
-@pytest.fixture(scope="module")
-def tiny_lm():
-    import lm
-
-    return lm.load(apphelpers.tiny_models()["transformer"])
+PLAY = ("ROMEO:\nJULIET:\nBut soft, what light through yonder window breaks? S0123456789 R. mine. Blank. "
+        "word THE END Now?")
 
 
-def test_chat_prompt_is_play_dialogue_within_the_context(tiny_lm):
+class EchoLM:
+    """A stand-in LM for the handlers (real lm tokenizer; its `stream` says its name and what it was asked)."""
+
+    def __init__(self, name: str, level: str = "char", context_length: int = 128):
+        from lm.tokenizer import Tokenizer
+
+        self.name, self.context_length = name, context_length
+        self.tokenizer = Tokenizer.train(PLAY + "\n" + PLAY.lower(), level)
+        self.config = types.SimpleNamespace(arch="transformer", vocab_size=len(self.tokenizer), level=level)
+        self.prompts = []
+
+    def stream(self, prompt, max_new_tokens=200, seed=None, **sampling):
+        self.prompts.append(prompt)
+        yield f"{self.name} "
+        yield f"{max_new_tokens}"
+
+    def next_tokens(self, prompt, k=10):
+        return [(" ", 1.0)]
+
+
+def test_handlers_serve_the_registry_they_are_given():
+    """No module-global registry: two Handlers over two registries answer each from its own models, and an LM
+    loaded from a folder answers to the folder's path as well as to its name."""
+    from space import handlers
+    from space.models import Registry
+
+    first = handlers.Handlers(Registry(lms={"tiny": EchoLM("first")}, aliases={"runs/a/tiny": "tiny"}))
+    second = handlers.Handlers(Registry(lms={"other": EchoLM("second")}))
+    assert list(first.generate("hi", max_new_tokens=3))[-1] == "first 3"
+    assert list(second.generate("hi", max_new_tokens=3))[-1] == "second 3"
+    assert list(first.generate("hi", model="runs/a/tiny", max_new_tokens=4))[-1] == "first 4"
+    assert list(first.generate("hi", model="runs/a/tiny/", max_new_tokens=4))[-1] == "first 4"  # the same folder
+    with pytest.raises(Exception, match="model 'runs/a/tiny' is not loaded; choose one of: other"):
+        list(second.generate("hi", model="runs/a/tiny"))
+    with pytest.raises(Exception, match="no classifier is loaded on this server"):
+        second.classify("a film")
+
+
+def test_chat_prompt_is_play_dialogue_within_the_context():
     from space import handlers
 
+    m = EchoLM("m")
     history = []
     for i in range(40):
         history += [{"role": "user", "content": f"S{i}, mine.\n\nBlank."},
                     {"role": "assistant", "content": [{"type": "text", "text": f"R{i}."}]}]
-    assert tiny_lm.context_length >= 128
-    prompt = handlers.chat_prompt(tiny_lm, "Now?", history, max_new_tokens=20)
+    prompt = handlers.chat_prompt(m, "Now?", history, max_new_tokens=20)
     assert prompt.endswith("ROMEO:\nNow?\n\nJULIET:\n")
     assert "JULIET:\nR39.\n\nROMEO:\nNow?" in prompt and "S0," not in prompt  # the most recent turns are kept
     assert "\n\n\n" not in prompt and "S39, mine.\nBlank." in prompt  # a message stays one speech
-    budget = max(tiny_lm.context_length // 2, tiny_lm.context_length - 20)
-    assert len(tiny_lm.tokenizer.encode(prompt)) < budget
+    budget = max(m.context_length // 2, m.context_length - 20)
+    assert len(m.tokenizer.encode(prompt)) < budget
     speeches = prompt.split("\n\n")
     assert all(re.match(r"(ROMEO|JULIET):\n", s) for s in speeches if s)
 
 
-def test_long_message_keeps_its_end(tiny_lm):
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_a_message_longer_than_the_context_keeps_its_end_and_its_speaker_line(level):
+    """What the model reads is the prompt's token ids, cut to its context from the front (lm keeps a long prompt's
+    end): the prompt must fit, with room for the reply, so that the ids still begin with ROMEO's speaker line
+    and end with the message's last words and JULIET's line."""
     from space import handlers
 
-    prompt = handlers.chat_prompt(tiny_lm, "word " * 300 + "THE END", [], max_new_tokens=10)
-    assert prompt.endswith("THE END\n\nJULIET:\n")
+    m = EchoLM("m", level=level)
+    history = [{"role": "user", "content": "S1, mine."}, {"role": "assistant", "content": "R1."}]
+    message = "word " * 300 + "THE END"
+    prompt = handlers.chat_prompt(m, message, history, max_new_tokens=10)
+    ids = m.tokenizer.encode(prompt)
+    budget = max(m.context_length // 2, m.context_length - 10) - 1
+    assert len(ids) <= budget  # so the model's own cut (the last context - 1 ids) leaves it whole
+    end = m.tokenizer.encode("word THE END\n\nJULIET:\n")
+    assert ids[-len(end):] == end and ids[:len(m.tokenizer.encode("ROMEO:\n"))] == m.tokenizer.encode("ROMEO:\n")
+    assert len(ids) > budget - 12  # as much of the message as fits (within a word or two)
+    assert "S1" not in prompt and prompt.count("JULIET:") == 1  # no room for older turns
+
+
+def test_the_chat_handler_sends_the_model_that_prompt():
+    from space import handlers
+    from space.models import Registry
+
+    m = EchoLM("m")
+    h = handlers.Handlers(Registry(lms={"m": m}))
+    message = "word " * 300 + "THE END"
+    reply = list(h.chat_turn(message, [], None, 10, 0.8, 0, 1.0, "3"))
+    assert reply[0] == "" and reply[-1] == "m 10"
+    assert m.prompts == [handlers.chat_prompt(m, message, [], 10)]
 
 
 @pytest.mark.parametrize("text,reply,ended", [

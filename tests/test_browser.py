@@ -16,7 +16,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 ARTIFACTS = os.path.join(apphelpers.ROOT, "artifacts")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
+pytestmark = [pytest.mark.slow,  # a real server and a real browser
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}: apt-get install "
+                                 "chromium (or set SEQLAB_CHROMIUM)")]
 
 
 @pytest.fixture(scope="module")

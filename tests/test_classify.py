@@ -1,12 +1,19 @@
-"""Sentiment classification: tiny real runs of every architecture, padding invariance, evaluate's JSON."""
+"""Text classification: tiny real runs of every architecture, padding invariance, resume after kill -9, the CLI.
+
+Tests that train (in a subprocess: each imports TensorFlow) are marked slow; the CLI, data, optimizer and lookup
+tests are quick.
+"""
 import json
 import os
+import subprocess
+import sys
 
+import h5py
 import numpy as np
 import pytest
 
 import classify
-from tests.helpers import run
+from tests.helpers import ENV, ROOT, run
 
 GOOD = ["wonderful", "moving", "brilliant", "funny", "gorgeous", "touching"]
 BAD = ["boring", "dull", "awful", "tedious", "clumsy", "lifeless"]
@@ -14,39 +21,57 @@ FRAMES = ["a {} film", "the story is {} and the cast is {}", "what a {} movie", 
           "the acting was {} , really {}"]
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("classify")
+def _reviews(n=400):
     rng = np.random.default_rng(0)
     rows = []
-    for i in range(400):
+    for i in range(n):
         words, label = (GOOD, "positive") if i % 2 else (BAD, "negative")
         frame = FRAMES[i % len(FRAMES)]
         rows.append((frame.format(*rng.choice(words, frame.count("{}"))), label))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("classify")
+    rows = _reviews()
     data = root / "reviews.tsv"
-    data.write_text("text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
+    data.write_text("text\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in rows))
     docs = root / "docs.txt"
     docs.write_text("".join(f"{t}.\n" + ("\n" if i % 5 == 4 else "") for i, (t, _) in enumerate(rows)))
     vocab = str(root / "vocab")
     assert run("-m", "pretrain.vocab", "--corpus", str(docs), "--size", "200", "--out", vocab).returncode == 0
     bert = str(root / "bert")
     done = run("-m", "pretrain.train", "--corpus", str(docs), "--vocab", vocab, "--out", bert, "--steps", "10",
-               "--layers", "1", "--hidden", "32", "--heads", "2", "--seq-len", "32", "--batch-size", "8")
+               "--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "32", "--batch-size", "8")
     assert done.returncode == 0, done.stderr[-2000:]
     return root, str(data), vocab, bert
 
 
-def _train(setup, arch, *extra):
+def _args(setup, arch, out, *extra):
     root, data, vocab, bert = setup
-    out = str(root / f"{arch}{'-'.join(extra)}")
     init = ["--init", bert] if arch == "bert" else ["--vocab", vocab]
-    done = run("-m", "classify", "train", "--arch", arch, "--data", data, "--out", out, "--epochs", "3",
-               "--seq-len", "16", "--dim", "16", "--batch-size", "16", *init, *extra)
+    return ["train", "--arch", arch, "--data", data, "--out", out, "--epochs", "3", "--seq-len", "16", "--dim", "16",
+            "--batch-size", "16", *init, *extra]
+
+
+def _train(setup, arch, *extra):
+    out = str(setup[0] / f"{arch}{'-'.join(extra)}")
+    done = run("-m", "classify", *_args(setup, arch, out, *extra))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Gradients do not exist" not in done.stderr  # the unused pretraining heads are frozen, not "missing"
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == json.load(open(os.path.join(out, "metrics.json")))
     return out
 
 
+def _weights(folder):
+    out = {}
+    with h5py.File(os.path.join(folder, "model.weights.h5")) as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("arch,pool", [("bilstm", None), ("cnn", None), ("bert", "cls"), ("bert", "mean")])
 def test_each_architecture_trains_and_padding_never_changes_a_prediction(setup, arch, pool):
     out = _train(setup, arch, "--lr", "3e-3", *(["--pool", pool] if pool else []))
@@ -65,6 +90,99 @@ def test_each_architecture_trains_and_padding_never_changes_a_prediction(setup, 
     assert set(p) == {"negative", "positive"} and abs(sum(p.values()) - 1) < 1e-5
 
 
+@pytest.mark.slow
+def test_the_card_is_a_hub_model_card_with_the_command_and_the_test_metrics(setup):
+    from huggingface_hub import ModelCard
+
+    out = _train(setup, "cnn")
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    card = ModelCard.load(os.path.join(out, "README.md"))
+    assert card.data.library_name == "keras" and {"seqlab", "text-classification"} <= set(card.data.tags)
+    assert metrics["command"].startswith("python -m classify train --arch cnn") and metrics["command"] in card.text
+    assert f"| test accuracy | {metrics['accuracy']:.4f} |" in card.text
+    assert "![loss curve](loss_curve.png)" in card.text
+    assert os.path.getsize(os.path.join(out, "loss_curve.png")) > 1000
+
+
+KILL_AT_SAVE = """
+import os, signal, sys
+from core import checkpoint
+from classify.cli import main
+save, saves = checkpoint.save, []
+def dying_save(*args, **kwargs):  # epoch N trained: kill -9 before (or just after) its checkpoint is written
+    saves.append(1)
+    if len(saves) == N and BEFORE:
+        os.kill(os.getpid(), signal.SIGKILL)
+    path = save(*args, **kwargs)
+    if len(saves) == N:  # nor is the best epoch's model.weights.h5 exported yet
+        os.kill(os.getpid(), signal.SIGKILL)
+    return path
+checkpoint.save = dying_save
+sys.exit(main(sys.argv[1:]))
+"""
+RESUME = ["--epochs", "4", "--patience", "9", "--lr", "1e-3"]
+
+
+@pytest.fixture(scope="module")
+def straight(setup):
+    """The uninterrupted run that a killed and resumed one must end as."""
+    out = str(setup[0] / "resume-straight")
+    assert run("-m", "classify", *_args(setup, "bert", out, *RESUME)).returncode == 0
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("epoch,before", [(3, True), (1, False)],
+                         ids=["killed-before-checkpoint-3", "killed-after-checkpoint-1"])
+def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninterrupted_one(setup, straight, epoch,
+                                                                                           before):
+    """BERT with dropout, AdamW and its schedule: the run is killed (SIGKILL) after an epoch's training, before its
+    checkpoint (epoch 3: resumed from epoch 2) or just after it (epoch 1, always the best so far: its
+    model.weights.h5 was not exported yet); the same command resumes and gives the uninterrupted run's history,
+    weights, optimizer state and metrics."""
+    killed = str(setup[0] / f"resume-killed-{epoch}")
+    args = _args(setup, "bert", killed, *RESUME)
+    script = KILL_AT_SAVE.replace("N", str(epoch)).replace("BEFORE", str(before))
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+    last = epoch - 1 if before else epoch
+    assert json.load(open(os.path.join(killed, "checkpoint.json")))["latest"] == f"checkpoint-{20 * last}"
+    assert not os.path.exists(os.path.join(killed, "metrics.json"))
+    done = run("-m", "classify", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"after epoch {last}\n" in done.stderr
+    assert f"epoch {last + 1}/4" in done.stderr and f"epoch {last}/4" not in done.stderr  # no epoch trained twice
+
+    def history(folder):
+        return json.load(open(os.path.join(folder, "checkpoint-80", "state.json")))["history"]
+
+    want, got = history(straight), history(killed)
+    assert [r["epoch"] for r in got] == [1, 2, 3, 4]
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose([r[key] for r in got], [r[key] for r in want], rtol=1e-5, atol=1e-6)
+    for folder in ("", "checkpoint-80"):  # the shipped (best) model, and the last epoch's weights and optimizer
+        a, b = _weights(os.path.join(straight, folder)), _weights(os.path.join(killed, folder))
+        assert a.keys() == b.keys()
+        for name in a:
+            np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    m1, m2 = (json.load(open(os.path.join(f, "metrics.json"))) for f in (straight, killed))
+    assert {k: v for k, v in m1.items() if k not in ("seconds", "command")} == \
+        {k: v for k, v in m2.items() if k not in ("seconds", "command")}
+    card = open(os.path.join(killed, "README.md")).read()
+    assert "- step 0: `python -m classify train" in card and f"- step {20 * last}: `python -m classify train" in card
+
+    # the same command on the finished run trains nothing; other settings are refused before any data is read
+    again = run("-m", "classify", *args)
+    assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["epochs"] == 4
+    assert len(json.load(open(os.path.join(killed, "checkpoint-80", "state.json")))["commands"]) == 2
+    other = run("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--seq-len", "32", "--data", "/no/such"))
+    assert other.returncode == 2 and "holds a run made with --data " in other.stderr
+    assert "(not /no/such), --seq-len 16 (not 32): resume with its own settings" in other.stderr
+    assert "Traceback" not in other.stderr
+
+
+@pytest.mark.slow
 def test_mean_pooled_head_reads_the_mean_of_the_real_tokens(setup):
     from keras import ops
 
@@ -75,6 +193,23 @@ def test_mean_pooled_head_reads_the_mean_of_the_real_tokens(setup):
     mean = np.asarray(tokens)[:, :real].mean(axis=1)
     np.testing.assert_allclose(np.asarray(clf.model(ids)), np.asarray(clf.model.head(mean)), atol=1e-4)
     assert not np.allclose(mean, np.asarray(pooled), atol=1e-3)  # not the [CLS] pooler's vector
+
+
+@pytest.mark.slow
+def test_random_init_bert_is_the_same_architecture(setup):
+    out = _train(setup, "bert", "--init", "random", "--vocab", setup[3])
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["init"] == "random" and config["bert"]["num_layers"] == 1
+
+
+@pytest.mark.slow
+def test_evaluate_prints_accuracy_f1_and_examples(setup):
+    out = _train(setup, "cnn")
+    done = run("-m", "classify", "evaluate", "--model", out, "--data", setup[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result) == {"accuracy", "f1", "examples"} and result["examples"] == 40
+    assert result["accuracy"] == json.load(open(os.path.join(out, "metrics.json")))["accuracy"]
 
 
 def test_config_from_before_pooling_loads_as_cls(tmp_path):
@@ -88,38 +223,83 @@ def test_config_from_before_pooling_loads_as_cls(tmp_path):
 
 
 def test_bert_fine_tunes_with_warm_up_then_linear_decay():
-    import argparse
+    from classify.train import TrainConfig, make_optimizer
 
-    from classify.train import _optimizer
-
-    opt = _optimizer(argparse.Namespace(arch="bert", lr=2e-4), steps=1000)
+    opt = make_optimizer(TrainConfig(arch="bert", out="unused", lr=2e-4), total_steps=1000)
     rate = []
     for step in (0, 50, 100, 550, 1000):
         opt.iterations.assign(step)
         rate.append(float(opt.learning_rate))
     np.testing.assert_allclose(rate, [0, 1e-4, 2e-4, 1e-4, 0], atol=1e-9)
+    assert opt.global_clipnorm == 1.0 and opt.weight_decay == 0.01 and opt.epsilon == 1e-6
+    # the schedule is a saveable core one, not a class made inside a function
+    assert type(opt._learning_rate).__module__ == "core.optim"
 
 
-def test_random_init_bert_is_the_same_architecture(setup):
-    out = _train(setup, "bert", "--init", "random", "--vocab", setup[3])
-    config = json.load(open(os.path.join(out, "config.json")))
-    assert config["init"] == "random" and config["bert"]["num_layers"] == 1
+def test_bilstm_and_cnn_keep_a_constant_adam_rate():
+    import keras
+
+    from classify.train import TrainConfig, make_optimizer
+
+    for arch, lr, want in (("cnn", None, 1e-3), ("bilstm", 3e-3, 3e-3)):
+        opt = make_optimizer(TrainConfig(arch=arch, out="unused", lr=lr), total_steps=1000)
+        assert type(opt) is keras.optimizers.Adam and float(opt.learning_rate) == pytest.approx(want)
 
 
-def test_evaluate_prints_accuracy_f1_and_examples(setup):
-    out = _train(setup, "cnn")
-    done = run("-m", "classify", "evaluate", "--model", out, "--data", setup[1])
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(result) == {"accuracy", "f1", "examples"} and result["examples"] == 40
-    assert result["accuracy"] == json.load(open(os.path.join(out, "metrics.json")))["accuracy"]
+@pytest.mark.parametrize("bad,message", [
+    ({"epochs": 0}, "--epochs, --batch-size, --dim and --minutes must be positive"),
+    ({"minutes": 0}, "--epochs, --batch-size, --dim and --minutes must be positive"),
+    ({"seq_len": 3}, "--seq-len must be at least 4"),
+    ({"dropout": 1.0}, "--dropout must be in [0, 1)"),
+    ({"arch": "rnn"}, "--arch must be one of bilstm, cnn, bert"),
+])
+def test_train_config_validates(bad, message):
+    from classify.train import TrainConfig
+
+    with pytest.raises(ValueError) as e:
+        TrainConfig(**{"arch": "cnn", "out": "x", **bad}).validate()
+    assert message in str(e.value)
 
 
-def test_bad_data_is_a_clear_error(setup, tmp_path):
+def test_cli_lists_both_subcommands_and_refuses_bad_arguments_before_reading_data(tmp_path):
+    done = run("-m", "classify", "--help")
+    assert done.returncode == 0 and "train" in done.stdout and "evaluate" in done.stdout
+    done = run("-m", "classify", "train", "--arch", "cnn", "--out", str(tmp_path / "o"), "--epochs", "0",
+               "--data", "/no/such/data.csv")
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == \
+        "error: --epochs, --batch-size, --dim and --minutes must be positive"
+    assert not os.path.exists(tmp_path / "o")
+    done = run("-m", "classify", "train", "--arch", "rnn", "--out", str(tmp_path / "o"))
+    assert done.returncode == 2 and "invalid choice: 'rnn'" in done.stderr
+    done = run("-m", "classify", "evaluate", "--model", "no-such-classifier")
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(
+        "error: classifier 'no-such-classifier' not found: not a bundled classifier (sentiment)")
+
+
+def test_the_old_train_spelling_still_trains_for_one_release(tmp_path):
+    """`python -m classify --arch ...` (no subcommand) was train before subcommands: it still is, with a note."""
+    done = run("-m", "classify", "--arch", "cnn", "--out", str(tmp_path / "o"), "--batch-size", "0")
+    assert done.returncode == 2 and "is now `python -m classify train --arch ...`" in done.stderr
+    assert "must be positive" in done.stderr
+
+
+def test_load_takes_a_bundled_name_a_folder_or_a_hub_id(tmp_path):
+    from core.resolve import ModelNotFoundError
+
+    assert classify.resolve("sentiment") == os.path.join(classify.MODELS, "sentiment")
+    with pytest.raises(ModelNotFoundError, match="as a Hugging Face Hub repo id it could not be fetched"):
+        classify.load("someone/no-such-classifier")  # HF_HUB_OFFLINE=1 in the tests: it tried the Hub, fast
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelNotFoundError, match="is not a SeqLab classifier folder: it lacks model.weights.h5"):
+        classify.load(str(tmp_path))
+    with pytest.raises(OSError, match="classifier 'nope' not found"):  # callers that catch OSError keep working
+        classify.load("nope")
+
+
+def test_bad_data_is_a_clear_error(tmp_path):
     bad = tmp_path / "one_label.csv"
     bad.write_text("text,label\ngood film,positive\nnice film,positive\n")
-    done = run("-m", "classify", "train", "--arch", "cnn", "--data", str(bad), "--out", str(tmp_path / "o"),
-               "--vocab", setup[2])
+    done = run("-m", "classify", "train", "--arch", "cnn", "--data", str(bad), "--out", str(tmp_path / "o"))
     assert done.returncode == 2 and "at least two labels" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -132,13 +312,16 @@ def test_a_header_row_of_any_names_is_not_a_training_row(tmp_path):
     assert names == ("negative", "positive") and len(texts) == 10 and "review" not in texts
 
 
-def test_a_vocabulary_other_than_the_pretrained_ones_is_refused(setup, tmp_path):
-    root, data, vocab, bert = setup
-    tokens = open(os.path.join(bert, "vocab.txt")).read().splitlines()
+def test_a_vocabulary_other_than_the_pretrained_ones_is_refused(tmp_path):
+    data = tmp_path / "reviews.tsv"
+    data.write_text("text\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in _reviews(20)))
+    import pretrain.api
+
+    tokens = open(os.path.join(pretrain.api.resolve("bert-imdb"), "vocab.txt")).read().splitlines()
     tokens[10], tokens[11] = tokens[11], tokens[10]  # same size, two words swapped: every id would still "fit"
     other = tmp_path / "other"
     other.mkdir()
     (other / "vocab.txt").write_text("\n".join(tokens) + "\n")
-    done = run("-m", "classify", "train", "--arch", "bert", "--data", data, "--init", bert, "--vocab", str(other),
-               "--out", str(tmp_path / "o"), "--epochs", "1")
+    done = run("-m", "classify", "train", "--arch", "bert", "--data", str(data), "--init", "bert-imdb",
+               "--vocab", str(other), "--out", str(tmp_path / "o"), "--epochs", "1")
     assert done.returncode == 2 and "is not the vocabulary" in done.stderr and "Traceback" not in done.stderr

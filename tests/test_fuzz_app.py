@@ -32,6 +32,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a real server and thousands of calls
+
 FUZZ_PER_ENDPOINT = int(os.environ.get("SEQLAB_FUZZ_N", "500"))
 WORKERS = 4  # client threads; the queue holds 32 and runs 2 of each endpoint at once
 MB = 1024 * 1024

@@ -13,15 +13,18 @@ In the test suite the run is SEQLAB_LOAD_SECONDS long (default 30 s).
 """
 import argparse
 import os
-import statistics
 import sys
 import threading
 import time
+
+import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apphelpers  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+pytestmark = pytest.mark.slow  # a real server under load for SEQLAB_LOAD_SECONDS
 
 USERS = 16
 CHAT_MESSAGES = ["Good morrow, fair lady.", "What news from Verona?", "Speak soft, my love.", "O, wilt thou go?"]

@@ -4,8 +4,9 @@
                                                     # default seeds 0 1 2; ~4-8 minutes a run on 2 cores
 
 Each run is `python -m classify train --arch bert ...` (the seed also draws the split, so seed-for-seed pairs
-share their test set); the twin has the same architecture and vocabulary and random weights. Every run's
-metrics.json goes into bench/results/sentiment.json under INIT-ARM-lrLR[-mean][-seedN], e.g.
+share their test set; a killed run resumes from its last epoch when the same arguments are given again); the
+twin has the same architecture and vocabulary and random weights. Every run's metrics (classify train's last
+stdout line, also its metrics.json) go into bench/results/sentiment.json under INIT-ARM-lrLR[-mean][-seedN], e.g.
 bert-imdb-pretrained-lr1e-4-seed1. Pick each arm's rate on validation accuracy (seed 0), then run the other
 seeds at it: that is how the README's table was made. (Keys without -lr, and -constant-, are runs of the
 earlier recipe, a constant rate.)
@@ -42,10 +43,9 @@ def run(model: str, arm: str, lr: str, seed: int, pool: str) -> tuple[str, dict]
            + (f"-seed{seed}" if seed else ""))
     out = os.path.join(ROOT, "runs", f"sentiment-{key}")
     init = ["--init", model] if arm == "pretrained" else ["--init", "random", "--vocab", resolve(model)]
-    subprocess.run([sys.executable, "-m", "classify", "train", *COMMON, "--lr", lr, *init, "--pool", pool,
-                    "--seed", str(seed), "--out", out], cwd=ROOT, check=True)
-    with open(os.path.join(out, "metrics.json")) as f:
-        return key, json.load(f)
+    done = subprocess.run([sys.executable, "-m", "classify", "train", *COMMON, "--lr", lr, *init, "--pool", pool,
+                           "--seed", str(seed), "--out", out], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
+    return key, json.loads(done.stdout.strip().splitlines()[-1])  # classify train's last line: its metrics
 
 
 def main() -> None:
