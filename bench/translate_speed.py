@@ -1,0 +1,654 @@
+"""Translation speed, SeqLab against Hugging Face MarianMT of the same sizes, in one run (issue 15).
+
+    python -m bench.translate_speed                                   # the bundled translate-transformer
+    python -m bench.translate_speed --model runs/tr --out bench/results/translate_speed_cpu.json
+    python -m bench.translate_speed --model translate-rnn             # SeqLab's own numbers; the peer keeps the
+                                                                      # transformer's shape (there is no RNN twin)
+
+Sentences: the first --sentences (64) test verses of corpus.parallel's web-es (or of a --tsv file, in file
+order) whose source fits the model's max_src_len. Both sides get the same texts, tokenized with the SeqLab
+model's own tokenizer, and return texts.
+
+Peer: transformers.MarianMTModel with random weights, PyTorch on the CPU, MarianConfig with the model's vocab
+sizes (encoder and decoder embeddings apart, the output projection tied to the decoder's, as SeqLab's),
+d_model, layers, heads, ffn dim, max positions, dropout and ids ([PAD]=0 is pad, [END]=3 eos, [START]=2 the
+decoder start). Differences by design: Marian is post-LN with sine positions, SeqLab pre-LN with learned ones.
+
+1. Beam-4 decoding, batches of --batch (32), and batch 1 for the first --batch1 (4) sentences: SeqLab through
+   `Translator.translate(texts, beam=4)` (its real outputs); MarianMT's `generate(num_beams=4, use_cache=True)`
+   with `min_new_tokens = max_new_tokens =` the longest SeqLab output of the batch, [END] counted: with random
+   weights Marian never ends a hypothesis, so this makes it run as many decoder steps as SeqLab's longest
+   hypothesis (SeqLab's batched loop runs at least those; `loop_steps` says how many it ran). Text in, text out on
+   both sides. One untimed pass first (SeqLab compiles there), then the median of --repeats timed passes.
+   The target compares sentences/s (the same sentences, so the time ratio); each side's output tokens/s counts
+   its own output tokens (SeqLab: the real lengths with [END]; Marian: batch x steps).
+2. Training: one step (teacher forcing, label-smoothed cross-entropy 0.1 averaged over non-[PAD] targets,
+   AdamW, global-norm clipping 1.0) at --train-batch (64) pairs of the same sentences, --train-warmup (3) untimed
+   steps, then the median of --train-steps (10). SeqLab: translate.model.build + core.optim.make_optimizer +
+   translate.train.smoothed_loss, `train_on_batch` compiled as translate.train compiles it (with XLA or without:
+   translate.train's default unless --jit / --no-jit); Marian: torch.optim.AdamW, cross_entropy(label_smoothing)
+   on labels with -100 on [PAD]. target tokens/s = non-[PAD] decoder targets / step time.
+3. Where the time goes (measured and printed unless --no-breakdown): the first batch decoded for 1 step
+   (max_len=1 / max_new_tokens=1) against the full one gives each side's fixed cost (encoder, setup, host copies)
+   and its cost per decoder step; SeqLab's greedy loop on as many rows as the beam search decodes (batch x beams)
+   splits that step into the model's step and beam's own bookkeeping (top-k, cache reordering); training splits
+   into forward+loss and backward+update.
+
+Padding (--peer-padding): SeqLab always pads to its fixed widths (max_src_len, max_tgt_len: it compiles once);
+Marian is fed as Hugging Face's tokenizers and collators feed it, padded to the batch's longest ("longest", the
+default), or to SeqLab's widths ("fixed").
+
+Each side runs in its own subprocess (TensorFlow and PyTorch never share a process or its cores), SeqLab first.
+Threads: --threads (0: the machine's cores) for both: torch.set_num_threads and TensorFlow's intra/inter-op pools.
+On a machine whose cores are busy, PyTorch's threads wait on each other (bench/README.md): measure on an idle one,
+or compare with --threads 1 too.
+Progress and a markdown table go to stderr; the last line of stdout is the JSON; --out also writes it (atomically).
+Exit 0 when every target is met, 1 when one is missed, 2 on bad arguments or a failed side, 3 without torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import QUIET_ENV, Timer, emit, last_json, log, machine, median, set_threads
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DECODE_TARGET, TRAIN_TARGET = 2.0, 1.0
+ALPHA = 0.6  # SeqLab's default length penalty, also given to Marian (which only ranks beams with it)
+FAIRNESS = ("MarianMT has random weights and never emits [END], so both sides run the same decoder steps: "
+            "Marian generate(num_beams=beam, use_cache=True, min_new_tokens = max_new_tokens = the longest SeqLab "
+            "output of the batch, [END] counted); SeqLab's loop runs at least that many (loop_steps). Same texts, "
+            "same tokenizer, text in and text out on both sides.")
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench.translate_speed", description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="translate-transformer", help="bundled name, model folder or Hub repo id")
+    p.add_argument("--tsv", help="source<TAB>target file instead of web-es's test verses (pairs in file order)")
+    p.add_argument("--sentences", type=int, default=64, help="source sentences decoded per pass")
+    p.add_argument("--batch", type=int, default=32, help="sentences per translate call (1-32)")
+    p.add_argument("--batch1", type=int, default=4, help="sentences also translated one at a time (0: none)")
+    p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--repeats", type=int, default=3, help="timed passes (the median is reported)")
+    p.add_argument("--train-batch", type=int, default=64)
+    p.add_argument("--train-steps", type=int, default=10, help="timed training steps (median)")
+    p.add_argument("--train-warmup", type=int, default=3, help="untimed steps after the first (compiling) one")
+    p.add_argument("--label-smoothing", type=float, default=0.1, help="translate.train's default")
+    p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
+                   help="XLA-compile SeqLab's train step (default: as translate.train does)")
+    p.add_argument("--threads", type=int, default=0, help="both frameworks' threads (0: the machine's cores)")
+    p.add_argument("--peer-shape", help="take Marian's sizes and tokenizer from this translator instead (default: "
+                                        "the model; for an rnn model translate-transformer, else the rnn's sizes)")
+    p.add_argument("--peer-padding", default="longest", choices=["longest", "fixed"])
+    p.add_argument("--no-peer", action="store_true", help="SeqLab only")
+    p.add_argument("--no-breakdown", action="store_true", help="skip the where-the-time-goes measurements")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds per side")
+    p.add_argument("--out", help="also write the JSON here, e.g. bench/results/translate_speed_cpu.json")
+    p.add_argument("--side", choices=["seqlab", "marian"], help=argparse.SUPPRESS)  # internal: one side
+    p.add_argument("--plan", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if not 1 <= args.batch <= 32:
+        p.error("--batch must be 1-32 (Translator.translate decodes at most 32 sentences a call)")
+    if min(args.sentences, args.beam, args.repeats, args.train_batch, args.train_steps) < 1 or \
+            min(args.batch1, args.train_warmup, args.threads) < 0:
+        p.error("--sentences, --beam, --repeats, --train-batch, --train-steps must be >= 1; --batch1, "
+                "--train-warmup, --threads >= 0")
+    if args.beam > 16:
+        p.error("--beam must be at most 16 (Translator.translate's limit)")
+    return args
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _chunks(items, size):
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _read_config(folder: str) -> dict:
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _train_arrays(plan, tokenizer, config):
+    """(source, decoder_input, decoder_target) int32 arrays of --train-batch pairs of the same sentences."""
+    import numpy as np
+
+    from corpus.parallel import Pair
+    from translate import data
+
+    pairs = [Pair(s, t, "", str(i)) for i, (s, t) in enumerate(zip(plan["texts"], plan["targets"]))]
+    encoded = data.encode_pairs(pairs, tokenizer, max_src_len=config["max_src_len"],
+                                max_tgt_len=config["max_tgt_len"], too_long="truncate")
+    index = np.arange(plan["train_batch"]) % len(encoded)
+    return encoded.source[index], encoded.decoder_input[index], encoded.decoder_target[index]
+
+
+def _decode_stats(times_per_pass, chunks, tokens) -> dict:
+    """Rates from the median pass; chunks = the sentence batches, tokens = output tokens of one pass."""
+    totals = [sum(t) for t in times_per_pass]
+    seconds = median(totals)
+    per_batch = [median([t[b] for t in times_per_pass]) for b in range(len(chunks))]
+    return {"sentences": sum(len(c) for c in chunks), "batches": len(chunks), "output_tokens": tokens,
+            "seconds": round(seconds, 4), "sentences_per_s": round(sum(len(c) for c in chunks) / seconds, 2),
+            "output_tokens_per_s": round(tokens / seconds, 1), "batch_ms": [round(t * 1e3, 2) for t in per_batch],
+            "passes_s": [round(t, 4) for t in totals]}
+
+
+def _per_step(full_s: float, one_step_s: float, steps: int) -> dict:
+    return {"one_step_ms": round(one_step_s * 1e3, 2), "full_ms": round(full_s * 1e3, 2), "steps": steps,
+            "per_step_ms": round((full_s - one_step_s) / max(steps - 1, 1) * 1e3, 3)}
+
+
+# ------------------------------------------------------------------------------------------------ SeqLab side
+
+
+def seqlab_side(plan) -> dict:
+    set_threads(plan["threads"])
+    import keras
+    import numpy as np
+
+    from translate import decode
+    from translate.translator import Translator
+
+    translator = Translator(plan["model_folder"])
+    config, beam = translator.config, plan["beam"]
+    chunks = _chunks(plan["texts"], plan["batch"])
+    singles = [[t] for t in plan["texts"][:plan["batch1"]]]
+
+    def one_pass(batches, **kw):
+        times, outs = [], []
+        for chunk in batches:
+            start = time.perf_counter()
+            outs.append(translator.translate(chunk, beam=beam, alpha=ALPHA, **kw))
+            times.append(time.perf_counter() - start)
+        return times, outs
+
+    def run_loop(chunk, kind, rows, max_len):
+        """The compiled loop translate calls, on `rows` sources (the chunk's, then copies of its first as
+        translate pads, or all of it again when rows is a multiple), timed with its host copies; (seconds, steps)."""
+        ids = [translator._source_ids(t) for t in chunk]
+        source = np.zeros((rows, config.max_src_len), np.int32)
+        for r in range(rows):
+            row = ids[r % len(ids)] if rows % len(ids) == 0 else ids[r] if r < len(ids) else ids[0]
+            source[r, :len(row)] = row
+        slots = 1 if kind == "greedy" else decode._bucket(beam)
+        fn = decode._loop(translator.model, kind, rows, slots)
+        start = time.perf_counter()
+        out = [np.asarray(x) for x in fn(source, np.asarray(beam, "int32"), np.asarray(max_len, "int32"),
+                                         np.asarray(ALPHA, "float32"))]
+        return time.perf_counter() - start, int(out[-1])
+
+    def loop_steps(chunk) -> int | None:
+        """How many steps the compiled loop ran for this batch (the same call translate makes, untimed)."""
+        try:
+            kind = "greedy" if beam == 1 else "beam"
+            return run_loop(chunk, kind, decode._bucket(len(chunk), 32), config.max_tgt_len)[1]
+        except Exception as e:  # private internals changed: the number is a nice-to-have
+            log(f"  (loop steps not measured: {type(e).__name__}: {e})")
+            return None
+
+    def greedy_same_rows(chunk) -> dict | None:
+        """Greedy's loop on as many rows as the beam search decodes (batch x beams): its cost per step is the
+        model's step plus greedy's light bookkeeping, so beam's minus greedy's is the beam bookkeeping (top-k over
+        beams x vocab, reordering the caches by parent)."""
+        try:
+            rows = decode._bucket(len(chunk), 32) * decode._bucket(beam)
+            log(f"[seqlab] greedy loop on {rows} rows (compiles)")
+            run_loop(chunk, "greedy", rows, config.max_tgt_len)
+            timed = [run_loop(chunk, "greedy", rows, config.max_tgt_len) for _ in range(plan["repeats"])]
+            one = median([run_loop(chunk, "greedy", rows, 1)[0] for _ in range(plan["repeats"])])
+            return {"rows": rows, **_per_step(median([t for t, _ in timed]), one, timed[0][1])}
+        except Exception as e:
+            log(f"  (greedy comparison not measured: {type(e).__name__}: {e})")
+            return None
+
+    result = {"impl": "seqlab", "backend": keras.backend.backend(), "arch": config.arch,
+              "params": int(translator.model.count_params()), "decode": {}, "machine_at_start": machine()}
+    for name, batches in (("batch", chunks), ("batch_1", singles)):
+        if not batches:
+            continue
+        log(f"[seqlab] beam-{beam} decoding, {len(batches)} batch(es) of <= {len(batches[0])}: warm-up (compiles)")
+        with Timer() as warm:
+            _, outs = one_pass(batches)
+        lengths = [[len(o.target_tokens) + int(o.finished) for o in out] for out in outs]
+        passes = []
+        for r in range(plan["repeats"]):
+            passes.append(one_pass(batches)[0])
+            log(f"[seqlab]   pass {r + 1}: {sum(passes[-1]):.3f} s")
+        stats = _decode_stats(passes, batches, sum(map(sum, lengths)))
+        stats.update(warmup_s=round(warm.seconds, 3), lengths=lengths, longest=[max(x) for x in lengths],
+                     loop_steps=[loop_steps(b) for b in batches],
+                     unfinished=sum(not o.finished for out in outs for o in out),
+                     sample=outs[0][0].text[:120])
+        result["decode"][name] = stats
+    if not plan["no_breakdown"] and chunks:
+        first = chunks[0]
+        one_pass([first], max_len=1)
+        one = median([one_pass([first], max_len=1)[0][0] for _ in range(plan["repeats"])])
+        stats = result["decode"]["batch"]
+        steps = stats["loop_steps"][0] or stats["longest"][0]
+        result["decode_breakdown"] = _per_step(stats["batch_ms"][0] / 1e3, one, steps)
+        if beam > 1:
+            result["decode_breakdown"]["greedy_same_rows"] = greedy_same_rows(first)
+
+    result["train"] = seqlab_train(plan, translator)
+    return result
+
+
+def seqlab_train(plan, translator) -> dict:
+    import dataclasses
+
+    import keras
+    import numpy as np
+
+    from core.jit import jit
+    from core.optim import OptimizerConfig, make_optimizer
+    from translate.model import build
+    from translate.train import TrainConfig, smoothed_loss
+
+    config = translator.config
+    source, dec_in, dec_out = _train_arrays(plan, translator.tokenizer, dataclasses.asdict(config))
+    weights = dec_out != 0
+    keras.utils.set_random_seed(0)
+    model = build(config)
+    total = plan["train_warmup"] + plan["train_steps"] + 1
+    loss = smoothed_loss(plan["label_smoothing"])
+    use_jit = TrainConfig.__dataclass_fields__["jit"].default if plan["jit"] is None else plan["jit"]
+    model.compile(optimizer=make_optimizer(OptimizerConfig(), total), loss=loss, jit_compile=use_jit)
+    log(f"[seqlab] training at batch {len(source)}, {'with' if use_jit else 'without'} XLA as translate.train: "
+        "first step (traces)")
+    with Timer() as first:
+        model.train_on_batch((source, dec_in), dec_out, sample_weight=weights)
+    for _ in range(plan["train_warmup"]):
+        model.train_on_batch((source, dec_in), dec_out, sample_weight=weights)
+    times, last = [], float("nan")
+    for _ in range(plan["train_steps"]):
+        start = time.perf_counter()
+        last = float(model.train_on_batch((source, dec_in), dec_out, sample_weight=weights))  # numpy: synced
+        times.append(time.perf_counter() - start)
+    tokens = int(weights.sum())
+    step = median(times)
+    out = {"batch": len(source), "jit": bool(use_jit), "target_tokens": tokens, "step_ms": round(step * 1e3, 2),
+           "target_tokens_per_s": round(tokens / step, 1), "compile_s": round(first.seconds, 3),
+           "loss_last": round(last, 4), "params": int(model.count_params()),
+           "shape": [list(source.shape), list(dec_in.shape)]}
+    if not plan["no_breakdown"]:
+        def fn(s, d, y, w):
+            return loss(y, model((s, d), training=True), sample_weight=w)
+
+        if keras.backend.backend() == "tensorflow":  # compiled as the train step is: a graph, XLA or not
+            import tensorflow as tf
+
+            forward = tf.function(fn, jit_compile=bool(use_jit))
+        else:
+            forward = jit(fn) if use_jit else fn
+        w = weights.astype(np.float32)
+        float(forward(source, dec_in, dec_out, w))
+        fwd = median([_timed(lambda: float(forward(source, dec_in, dec_out, w))) for _ in range(5)])
+        out["breakdown_ms"] = {"forward_loss": round(fwd * 1e3, 2),
+                               "backward_and_update": round((step - fwd) * 1e3, 2)}
+    return out
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------------------------ Marian side
+
+
+def marian_config(shape: dict):
+    from transformers import MarianConfig
+
+    return MarianConfig(
+        vocab_size=shape["src_vocab"], decoder_vocab_size=shape["tgt_vocab"], share_encoder_decoder_embeddings=False,
+        tie_word_embeddings=True, d_model=shape["dim"], encoder_layers=shape["layers"],
+        decoder_layers=shape["layers"], encoder_attention_heads=shape["heads"], decoder_attention_heads=shape["heads"],
+        encoder_ffn_dim=shape["ffn_dim"], decoder_ffn_dim=shape["ffn_dim"],
+        max_position_embeddings=max(shape["max_src_len"], shape["max_tgt_len"]), activation_function="gelu",
+        dropout=shape["dropout"], attention_dropout=0.0, activation_dropout=0.0, pad_token_id=0, eos_token_id=3,
+        decoder_start_token_id=2, bos_token_id=None, forced_eos_token_id=None)
+
+
+def marian_side(plan) -> dict:
+    import numpy as np
+    import torch
+    import transformers
+    from transformers import GenerationConfig, MarianMTModel
+
+    from translate.tokenizer import PairTokenizer
+
+    torch.set_num_threads(plan["threads"])
+    torch.manual_seed(0)
+    shape = plan["peer_shape"]
+    tokenizer = PairTokenizer.load(plan["peer_tokenizer"])
+    model = MarianMTModel(marian_config(shape)).eval()
+    beam, fixed = plan["beam"], plan["peer_padding"] == "fixed"
+
+    def pad(rows, width):
+        width = width if fixed else max(len(r) for r in rows)
+        out = np.zeros((len(rows), width), np.int64)
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = r[:width]
+        return torch.from_numpy(out)
+
+    def translate(chunk, steps):
+        ids = pad(tokenizer.source.encode_batch(chunk), shape["max_src_len"])
+        gen = GenerationConfig(num_beams=beam, use_cache=True, do_sample=False, max_new_tokens=steps,
+                               min_new_tokens=steps, length_penalty=ALPHA, early_stopping=False,
+                               decoder_start_token_id=2, pad_token_id=0, eos_token_id=3, bos_token_id=None,
+                               forced_eos_token_id=None)
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=ids != 0, generation_config=gen)
+        assert tuple(out.shape) == (len(chunk), steps + 1), (tuple(out.shape), steps)
+        return [tokenizer.target.decode(row[1:].tolist()) for row in out]
+
+    def one_pass(batches, steps):
+        times = []
+        for chunk, n in zip(batches, steps):
+            start = time.perf_counter()
+            translate(chunk, n)
+            times.append(time.perf_counter() - start)
+        return times
+
+    result = {"impl": "transformers-marian", "backend": "torch", "params": sum(p.numel() for p in model.parameters()),
+              "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+              "torch": torch.__version__, "transformers": transformers.__version__,
+              "torch_threads": torch.get_num_threads(), "padding": plan["peer_padding"], "decode": {},
+              "machine_at_start": machine()}
+    batch1 = [[t] for t in plan["texts"][:plan["batch1"]]]
+    for name, batches in (("batch", _chunks(plan["texts"], plan["batch"])), ("batch_1", batch1)):
+        if not batches:
+            continue
+        steps = plan["steps"][name]
+        log(f"[marian] beam-{beam} generate, {len(batches)} batch(es) of <= {len(batches[0])}, "
+            f"{min(steps)}-{max(steps)} steps: warm-up")
+        with Timer() as warm:
+            one_pass(batches, steps)
+        passes = []
+        for r in range(plan["repeats"]):
+            passes.append(one_pass(batches, steps))
+            log(f"[marian]   pass {r + 1}: {sum(passes[-1]):.3f} s")
+        stats = _decode_stats(passes, batches, sum(len(c) * n for c, n in zip(batches, steps)))
+        stats.update(warmup_s=round(warm.seconds, 3), steps=steps)
+        result["decode"][name] = stats
+        if name == "batch" and not plan["no_breakdown"]:
+            one = median([one_pass(batches[:1], [1])[0] for _ in range(plan["repeats"])])
+            result["decode_breakdown"] = _per_step(stats["batch_ms"][0] / 1e3, one, steps[0])
+
+    result["train"] = marian_train(plan, model, tokenizer, shape, torch)
+    return result
+
+
+def marian_train(plan, model, tokenizer, shape, torch) -> dict:
+    import torch.nn.functional as F
+
+    source, dec_in, dec_out = _train_arrays(plan, tokenizer, shape)
+    if plan["peer_padding"] == "longest":
+        source = source[:, :int((source != 0).sum(1).max())]
+        width = int((dec_out != 0).sum(1).max())
+        dec_in, dec_out = dec_in[:, :width], dec_out[:, :width]
+    src = torch.from_numpy(source.astype("int64"))
+    mask = src != 0
+    din = torch.from_numpy(dec_in.astype("int64"))
+    labels = torch.from_numpy(dec_out.astype("int64")).masked_fill(torch.from_numpy(dec_out == 0), -100)
+    vocab = shape["tgt_vocab"]
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01, betas=(0.9, 0.999), eps=1e-7)
+    split = {"forward_loss": [], "backward": [], "clip_and_update": []}
+
+    def step():
+        t0 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(input_ids=src, attention_mask=mask, decoder_input_ids=din).logits
+        loss = F.cross_entropy(logits.float().reshape(-1, vocab), labels.reshape(-1), ignore_index=-100,
+                               label_smoothing=plan["label_smoothing"])
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        t3 = time.perf_counter()
+        return float(loss.detach()), (t1 - t0, t2 - t1, t3 - t2)
+
+    log(f"[marian] training at batch {len(source)}")
+    with Timer() as first:
+        step()
+    for _ in range(plan["train_warmup"]):
+        step()
+    times, last = [], float("nan")
+    for _ in range(plan["train_steps"]):
+        start = time.perf_counter()
+        last, parts = step()
+        times.append(time.perf_counter() - start)
+        for key, t in zip(split, parts):
+            split[key].append(t)
+    tokens = int((dec_out != 0).sum())
+    seconds = median(times)
+    return {"batch": len(source), "target_tokens": tokens, "step_ms": round(seconds * 1e3, 2),
+            "target_tokens_per_s": round(tokens / seconds, 1), "compile_s": round(first.seconds, 3),
+            "loss_last": round(last, 4), "shape": [list(source.shape), list(dec_in.shape)],
+            "breakdown_ms": {k: round(median(v) * 1e3, 2) for k, v in split.items()}}
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+
+def _sentences(args, tokenizers, limits):
+    """The texts (and targets) both sides get: sources that fit every model's max_src_len."""
+    from corpus import parallel
+
+    if args.tsv:
+        pairs, where = parallel.load_pairs(args.tsv), f"{args.tsv} (file order)"
+    else:
+        pairs, where = parallel.split_pairs(parallel.load_pairs("web-es"))["test"], "web-es test verses"
+    chosen, skipped = [], 0
+    for pair in pairs:
+        if len(chosen) == args.sentences:
+            break
+        fits = all(0 < len(t.source.encode(pair.source)) <= n for t, n in zip(tokenizers, limits))
+        if fits:
+            chosen.append(pair)
+        else:
+            skipped += 1
+    if not chosen:
+        raise ValueError(f"no sentence of {where} fits the model's max_src_len {min(limits)}")
+    return chosen, {"from": where, "count": len(chosen), "skipped_too_long": skipped,
+                    "source_tokens_mean": round(sum(len(tokenizers[0].source.encode(p.source)) for p in chosen)
+                                                / len(chosen), 1)}
+
+
+def _peer_shape(args, folder, config):
+    """Marian's sizes and the folder whose tokenizer feeds it, with a note on where they come from."""
+    import translate
+    from core.resolve import resolve
+    from translate.tokenizer import PairTokenizer
+
+    def shape_folder(name):  # Marian has random weights: it needs the sizes and the tokenizer, not the weights
+        other = resolve(name, translate.MODELS_DIR, kind="translator", needs=("config.json",))
+        PairTokenizer.load(other)
+        return other
+
+    if args.peer_shape:
+        other = shape_folder(args.peer_shape)
+        return _read_config(other), other, f"--peer-shape {args.peer_shape}"
+    if config["arch"] == "transformer":
+        return config, folder, "the model itself"
+    try:
+        other = shape_folder("translate-transformer")
+        return _read_config(other), other, "translate-transformer's sizes (an rnn has no Marian twin)"
+    except (OSError, ValueError):
+        heads = max(h for h in range(1, config["heads"] + 1) if config["dim"] % h == 0)
+        return {**config, "heads": heads}, folder, (
+            "the rnn's own dim, layers, ffn_dim and heads (an rnn has no Marian twin and translate-transformer is "
+            "not there)")
+
+
+def _side(name: str, plan_path: str, timeout: float) -> dict:
+    env = dict(os.environ, **QUIET_ENV, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    command = [sys.executable, "-m", "bench.translate_speed", "--side", name, "--plan", plan_path]
+    start = time.perf_counter()
+    try:  # stderr (progress) goes straight through; stdout's last line is the side's JSON
+        proc = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{name} timed out after {timeout:.0f} s"}
+    try:
+        result = last_json(proc.stdout)
+    except ValueError:
+        return {"error": f"{name} side exited {proc.returncode} without a result (its error is above)"}
+    result["process_wall_s"] = round(time.perf_counter() - start, 1)
+    return result
+
+
+def _row(name, metric, mine, theirs, target):
+    ratio = round(mine / theirs, 2) if mine and theirs else None
+    return {"row": name, "metric": metric, "seqlab": mine, "marian": theirs, "ratio": ratio, "target": target,
+            "pass": None if target is None or ratio is None else ratio >= target}
+
+
+def table(rows) -> str:
+    out = ["| measurement | metric | SeqLab | MarianMT | ratio | target | pass |", "|---|---|---:|---:|---:|---:|:-:|"]
+    for r in rows:
+        verdict = "" if r["pass"] is None else ("yes" if r["pass"] else "NO")
+        target = f">= {r['target']}x" if r["target"] else ""
+        out.append(f"| {r['row']} | {r['metric']} | {r['seqlab']} | {r['marian'] if r['marian'] is not None else '-'}"
+                   f" | {r['ratio'] if r['ratio'] is not None else '-'} | {target} | {verdict} |")
+    return "\n".join(out)
+
+
+def breakdown_table(seqlab, marian) -> str:
+    out = ["| where the time goes | SeqLab | MarianMT |", "|---|---:|---:|"]
+    a, b = seqlab.get("decode_breakdown") or {}, (marian or {}).get("decode_breakdown") or {}
+    for key, label in (("one_step_ms", "decode batch, 1 step (encoder + setup + host), ms"),
+                       ("steps", "decoder steps in the batch"), ("per_step_ms", "cost per decoder step, ms"),
+                       ("full_ms", "whole batch, ms")):
+        out.append(f"| {label} | {a.get(key, '-')} | {b.get(key, '-')} |")
+    greedy = a.get("greedy_same_rows")
+    if greedy:
+        out.append(f"| greedy loop on the same {greedy['rows']} rows: cost per step, ms (the rest of beam's is its "
+                   f"top-k and cache reordering) | {greedy['per_step_ms']} | |")
+    ta, tb = (seqlab.get("train") or {}).get("breakdown_ms") or {}, ((marian or {}).get("train") or {}).get(
+        "breakdown_ms") or {}
+    out.append(f"| training step: forward + loss, ms | {ta.get('forward_loss', '-')} | {tb.get('forward_loss', '-')} |")
+    rest = round(tb["backward"] + tb["clip_and_update"], 2) if tb else "-"
+    out.append(f"| training step: backward + update, ms | {ta.get('backward_and_update', '-')} | {rest} |")
+    return "\n".join(out)
+
+
+def run(args) -> tuple[dict, int]:
+    import translate
+    from translate.tokenizer import PairTokenizer
+
+    folder = translate.resolve(args.model)
+    config = _read_config(folder)
+    shape, shape_folder, shape_note = _peer_shape(args, folder, config)
+    tokenizers = [PairTokenizer.load(folder)] + ([] if shape_folder == folder else [PairTokenizer.load(shape_folder)])
+    limits = [config["max_src_len"], shape["max_src_len"]][:len(tokenizers)]
+    pairs, sentences = _sentences(args, tokenizers, limits)
+    threads = args.threads or os.cpu_count()
+    plan = {"model_folder": folder, "peer_tokenizer": shape_folder, "peer_shape": shape,
+            "texts": [p.source for p in pairs], "targets": [p.target for p in pairs], "beam": args.beam,
+            "batch": args.batch, "batch1": args.batch1, "repeats": args.repeats, "train_batch": args.train_batch,
+            "train_steps": args.train_steps, "train_warmup": args.train_warmup,
+            "label_smoothing": args.label_smoothing, "jit": args.jit, "threads": threads,
+            "peer_padding": args.peer_padding,
+            "no_breakdown": args.no_breakdown}
+    log(f"translate_speed: {args.model} ({config['arch']}, {config['layers']} layers, {config['dim']}-d), "
+        f"{sentences['count']} sentences from {sentences['from']}, {threads} threads")
+    with tempfile.TemporaryDirectory(prefix="translate-speed-") as tmp:
+        path = os.path.join(tmp, "plan.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(plan, f)
+        seqlab = _side("seqlab", path, args.timeout)
+        marian = None
+        if "error" not in seqlab and not args.no_peer:
+            plan["steps"] = {k: v["longest"] for k, v in seqlab["decode"].items()}
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(plan, f)
+            marian = _side("marian", path, args.timeout)
+    errors = [f"{who}: {r['error']}" for who, r in (("seqlab", seqlab), ("marian", marian or {})) if "error" in r]
+    peer = marian if marian and "error" not in marian else {}
+    twin = config["arch"] == "transformer" and shape_folder == folder
+    rows = []
+    for key, label in (("batch", f"beam-{args.beam}, batch {args.batch}"), ("batch_1", f"beam-{args.beam}, batch 1")):
+        mine, theirs = (seqlab.get("decode") or {}).get(key), (peer.get("decode") or {}).get(key)
+        if not mine:
+            continue
+        n = f" ({mine['sentences']} sentences)"
+        rows.append(_row(label + n, "sentences/s", mine["sentences_per_s"], (theirs or {}).get("sentences_per_s"),
+                         DECODE_TARGET if key == "batch" else None))
+        rows.append(_row(label + n, "output tokens/s", mine["output_tokens_per_s"],
+                         (theirs or {}).get("output_tokens_per_s"), None))
+    if seqlab.get("train"):
+        rows.append(_row(f"training, batch {args.train_batch}", "target tokens/s",
+                         seqlab["train"]["target_tokens_per_s"], (peer.get("train") or {}).get("target_tokens_per_s"),
+                         TRAIN_TARGET))
+    judged = [r["pass"] for r in rows if r["pass"] is not None]
+    report = {
+        "bench": "translate_speed", "model": args.model, "folder": folder, "arch": config["arch"],
+        "config": config, "sentences": sentences,
+        "settings": {"beam": args.beam, "alpha": ALPHA, "batch": args.batch, "batch1": args.batch1,
+                     "repeats": args.repeats, "train_batch": args.train_batch, "train_steps": args.train_steps,
+                     "train_warmup": args.train_warmup, "label_smoothing": args.label_smoothing, "threads": threads,
+                     "peer_padding": args.peer_padding},
+        "peer": {"impl": "transformers MarianMTModel, random weights, PyTorch CPU", "shape_from": shape_note,
+                 "same_architecture": twin, "use_cache": True, "num_beams": args.beam,
+                 "min_new_tokens_equals_max_new_tokens": True, "fairness": FAIRNESS},
+        "rows": rows,
+        "beam_sentences_per_s_ratio": next((r["ratio"] for r in rows if r["target"] == DECODE_TARGET), None),
+        "train_tokens_per_s_ratio": next((r["ratio"] for r in rows if r["target"] == TRAIN_TARGET), None),
+        "targets": {"decode": DECODE_TARGET, "train": TRAIN_TARGET},
+        "targets_met": bool(judged) and all(judged) and not errors,
+        "results": {"seqlab": seqlab, "marian": marian},
+        "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    if errors:
+        report["errors"] = errors
+    log("\n" + table(rows) + "\n")
+    if not args.no_breakdown:
+        missed = [r["row"] + " " + r["metric"] for r in rows if r["pass"] is False]
+        log((f"missed: {'; '.join(missed)}. " if missed else "") + "Where the time goes:\n\n"
+            + breakdown_table(seqlab, marian) + "\n")
+    if args.out:
+        from core import files
+
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        files.write_json(args.out, report)
+        log(f"wrote {args.out}")
+    code = 2 if errors else (0 if report["targets_met"] or args.no_peer else 1)
+    return report, code
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    if args.side:
+        with open(args.plan, encoding="utf-8") as f:
+            plan = json.load(f)
+        emit((seqlab_side if args.side == "seqlab" else marian_side)(plan))
+        return 0
+    if not args.no_peer:
+        import importlib.util
+
+        missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
+        if missing:
+            log(f"error: the MarianMT peer needs {' and '.join(missing)} (or pass --no-peer)")
+            return 3
+    try:
+        report, code = run(args)
+    except (OSError, ValueError) as e:
+        log(f"error: {e}")
+        return 2
+    emit(report)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
