@@ -63,6 +63,9 @@ def main(argv=None) -> int:
                    help="BERT name, folder or Hub repo id (default: $SEQLAB_BERT_MODEL or bundled 'bert')")
     p.add_argument("--classifier", default=None,
                    help="classifier name, folder or Hub repo id (default: $SEQLAB_CLASSIFIER or bundled 'sentiment')")
+    p.add_argument("--translators", default=None,
+                   help="comma list of translator names, folders or Hub repo ids (default: $SEQLAB_TRANSLATORS or "
+                        "the bundled ones)")
     p.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     args = p.parse_args(argv)
@@ -75,7 +78,8 @@ def main(argv=None) -> int:
     from space import models, ui
 
     try:
-        registry = models.load(args.lm_models, args.bert_model, classifier=args.classifier)
+        registry = models.load(args.lm_models, args.bert_model, classifier=args.classifier,
+                               translators=args.translators)
     except RuntimeError as e:
         log.error("%s", e)
         return 1
@@ -83,7 +87,8 @@ def main(argv=None) -> int:
     ui.launch(demo, server_name=args.host, server_port=args.port)
     log.info("SeqLab ready on %s (models: %s; started in %.1f s)", demo.local_url,
              ", ".join([*registry.lms, *([registry.bert.name] if registry.bert is not None else []),
-                        *([registry.classifier.name] if registry.classifier is not None else [])]),
+                        *([registry.classifier.name] if registry.classifier is not None else []),
+                        *registry.translators]),
              time.perf_counter() - started)
     try:
         demo.block_thread()

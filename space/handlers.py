@@ -27,6 +27,7 @@ MAX_NEW_TOKENS = 500           # max_new_tokens in 1..500
 MAX_TEMPERATURE = 2.0          # temperature in 0..2 (0 = greedy)
 MAX_FILL_TOP_K = 20            # fill-mask top_k in 1..20
 MAX_SEED = 2**32 - 1           # seed in 0..2**32-1, or None for random
+MAX_BEAM = 8                   # translate beam in 1..8 (each power-of-two width compiles once)
 MASK = "[MASK]"
 
 # Chat is framed as play dialogue so a small Shakespeare LM can take part.
@@ -261,8 +262,9 @@ def show_token(token: str) -> str:
 class Handlers:
     """Every request handler of the app, over the models of one Registry (given, never looked up).
 
-    The public API endpoints are `chat`, `generate`, `fill_mask`, `next_sentence` and `classify` (space.ui.API);
-    `chat_turn`, `next_token_candidates` and `compare` serve the UI's own (private) events.
+    The public API endpoints are `chat`, `generate`, `fill_mask`, `next_sentence`, `classify` and `translate`
+    (space.ui.API); `chat_turn`, `next_token_candidates`, `compare` and `translation` serve the UI's own (private)
+    events.
     """
 
     def __init__(self, registry: Registry):
@@ -285,6 +287,19 @@ class Handlers:
         if self.registry.bert is None:
             raise _error("no BERT model is loaded on this server (see the About tab)")
         return self.registry.bert
+
+    def _translator(self, model):
+        registry = self.registry
+        if not registry.translators:
+            raise _error("no translator is loaded on this server (see the About tab)")
+        if model is None or (isinstance(model, str) and not model.strip()):
+            model = registry.default_translator
+        if not isinstance(model, str):
+            raise _error(f"model must be a translator name (a string), got {type(model).__name__}")
+        if model not in registry.translators:
+            raise _error(f"model {model[:100]!r} is not a loaded translator; choose one of: "
+                         f"{', '.join(registry.translators)}")
+        return registry.translators[model]
 
     def _classifier(self):
         if self.registry.classifier is None:
@@ -415,6 +430,21 @@ class Handlers:
         with _model_errors():
             p = float(self._bert().next_sentence(sentence_a, sentence_b))
         return {"IsNext": p, "NotNext": 1.0 - p}
+
+    # ------------------------------------------------------------ translation
+
+    def translation(self, text: str, model: str | None = None, beam: int = 4):
+        """The translator's whole answer (text, tokens, attention, score): what the Translate tab draws."""
+        text = _text(text, "text")
+        beam = _int(beam, "beam", 1, MAX_BEAM)
+        translator = self._translator(model)
+        with _model_errors():
+            return translator.translate(text, beam=beam)[0]
+
+    def translate(self, text: str, model: str | None = None, beam: int = 4) -> str:
+        """Translate English `text` (one sentence or a few) into Spanish with a loaded translator (default: the
+        Transformer), by beam search of width `beam` (1 to 8; 1 = greedy). Returns the translation."""
+        return self.translation(text, model, beam).text
 
     # ------------------------------------------------------------ classifier
 

@@ -5,7 +5,8 @@ Which models: bundled ones by default (`lm.BUNDLED`, `pretrain.load("bert")`), o
   SEQLAB_LM_MODELS   comma list of bundled names, model folders or Hub repo ids (USER/REPO)
   SEQLAB_BERT_MODEL  one bundled name, folder or Hub repo id
   SEQLAB_CLASSIFIER  one bundled classifier name (default "sentiment"), classifier folder or Hub repo id
-(or the --lm-models / --bert-model / --classifier flags of app.py, which win over the environment).
+  SEQLAB_TRANSLATORS comma list of translator names, folders or Hub repo ids (default: the bundled ones present)
+(or the --lm-models / --bert-model / --classifier / --translators flags of app.py, which win over the environment).
 A model that cannot be loaded (Hub unreachable, missing folder) is logged, noted in the About tab, and the
 bundled models are loaded in its place, so the app always starts when the bundled models are there.
 """
@@ -38,6 +39,13 @@ class Registry:
     notices: list[str] = dataclasses.field(default_factory=list)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # load + warm-up time per model
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)
+    translators: dict[str, Any] = dataclasses.field(default_factory=dict)  # the Translate tab's, in load order
+
+    @property
+    def default_translator(self) -> str | None:
+        """The Transformer when one is loaded (the better translator), else the first."""
+        return next((n for n, t in self.translators.items() if t.config.arch == "transformer"),
+                    next(iter(self.translators), None))
 
     @property
     def default_lm(self) -> str | None:
@@ -147,8 +155,31 @@ def _load_classifier(spec: str, registry: Registry) -> bool:
     return registry.classifier is not None
 
 
+def _bundled_translators() -> list[str]:
+    import translate
+
+    # weights, not just config.json: a bundled model still training has the config only
+    return [n for n in translate.BUNDLED
+            if os.path.exists(os.path.join(translate.MODELS_DIR, n, "model.weights.h5"))]
+
+
+def _load_translators(specs: list[str], registry: Registry, warm: bool) -> None:
+    import translate
+
+    def load(spec):
+        t = translate.load(spec)
+        if warm:
+            t.warm_up()  # greedy and beam 4: the compiled decoding loops a request uses
+        return t
+
+    for spec in specs:
+        t = _timed_load("Translator", spec, registry, load)
+        if t is not None:
+            registry.translators[spec if t.name in registry.translators else t.name] = t
+
+
 def load(lm_models: str | list[str] | None = None, bert_model: str | None = None, warm: bool = True,
-         classifier: str | None = None) -> Registry:
+         classifier: str | None = None, translators: str | list[str] | None = None) -> Registry:
     """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones."""
     registry = Registry()
     lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))
@@ -177,4 +208,8 @@ def load(lm_models: str | list[str] | None = None, bert_model: str | None = None
             registry.notices.append(f"Using the bundled classifier {DEFAULT_CLASSIFIER!r} instead.")
     if registry.classifier is None:
         registry.notices.append("No classifier is loaded: Classify answers with an error.")
+    _load_translators(_split(translators) or _split(os.environ.get("SEQLAB_TRANSLATORS")) or _bundled_translators(),
+                      registry, warm)
+    if not registry.translators:
+        registry.notices.append("No translator is loaded: Translate answers with an error.")
     return registry

@@ -15,7 +15,7 @@ from space import handlers
 from space.models import Registry
 
 # The public API: each api_name is the Handlers method of that name (its argument names are the parameter names)
-API = ("chat", "generate", "fill_mask", "next_sentence", "classify")
+API = ("chat", "generate", "fill_mask", "next_sentence", "classify", "translate")
 
 QUEUE_MAX_SIZE = 32            # requests waiting or running; more get "Queue is full! Please try again."
 CONCURRENCY_LIMIT = 2          # requests of one kind (one event) running at once on this 2-core machine
@@ -58,6 +58,13 @@ PAIR_EXAMPLES = [
      "He maketh me to lie down in green pastures: he leadeth me beside the still waters."],
 ]
 
+TRANSLATE_EXAMPLES = [
+    "Where is the train station?",
+    "I love you, and I will never leave you.",
+    "The children are playing in the garden with their dog.",
+    "In the beginning, God created the heavens and the earth.",
+]
+
 CSS = """
 .seqlab-speed {min-height: 1.6em}
 """
@@ -72,6 +79,8 @@ def _limits_markdown() -> str:
         f"- Fill-mask: 1 to {h.MAX_MASKS} `[MASK]` tokens; top_k 1 to {h.MAX_FILL_TOP_K}.\n"
         f"- max_new_tokens 1 to {h.MAX_NEW_TOKENS}; temperature 0 to {h.MAX_TEMPERATURE:g} (0 = greedy); "
         "top_k 0 (off) to the vocabulary size; top_p in (0, 1]; seed 0 to 2³²-1 or empty for random.\n"
+        f"- Translate: one text of at most {h.MAX_TEXT_CHARS:,} characters and the translator's own limit of "
+        f"subwords (64 for the bundled ones); beam 1 to {h.MAX_BEAM}.\n"
         f"- Request body: at most {MAX_REQUEST_BYTES // 2**20} MB (larger ones get HTTP 413 before they are read).\n"
         f"- Queue: at most {QUEUE_MAX_SIZE} requests waiting; {CONCURRENCY_LIMIT} of each kind run at once. "
         "When it is full the answer is *Queue is full! Please try again.*\n"
@@ -133,6 +142,41 @@ def _fill_mask_ui(h: handlers.Handlers):
     return fill_mask_ui
 
 
+MEAN_HEADS = "mean of the heads"
+
+
+def _translate_ui(h: handlers.Handlers, names: list[str]):
+    """The Translate tab's event over `h`: every loaded translator on the same input, each with its attention map
+    (the Transformer's at the chosen layer and head)."""
+    from space.plots import attention_heatmap
+
+    def translate_ui(text, beam, layer, head):
+        outputs = []
+        for name in names:
+            t = h.translation(text, name, beam)
+            if t.attention.ndim == 2:  # the RNN's single attention
+                weights, title = t.attention, f"{name}: Bahdanau attention"
+            else:
+                layers = t.attention.shape[1]
+                index = min(int(str(layer).split()[-1]), layers) - 1 if layer else layers - 1
+                pick = None if head in (None, "", MEAN_HEADS) else int(str(head).split()[-1]) - 1
+                weights = t.attention_map(layer=index, head=pick)
+                title = f"{name}: cross-attention, layer {index + 1}, " + \
+                    ("mean of the heads" if pick is None else f"head {pick + 1}")
+            plot = attention_heatmap(weights, t.target_tokens, t.source_tokens, title) if t.target_tokens else None
+            score = f"log probability {t.score:.2f} (length-normalised){'' if t.finished else ', cut at the limit'}"
+            outputs += [t.text, score, plot]
+        return outputs
+
+    return translate_ui
+
+
+def _translator_info(c) -> str:
+    if c.arch == "rnn":
+        return f"rnn ({c.cell} + {c.attention} attention)"
+    return f"transformer ({c.layers}+{c.layers} layers)"
+
+
 def _model_info(name, model) -> str:
     c = model.config
     parts = [getattr(c, "arch", "?"), f"{getattr(c, 'level', '?')}-level",
@@ -159,7 +203,8 @@ def build(registry: Registry) -> gr.Blocks:
             gr.api(getattr(h, api_name), api_name=api_name)
         gr.Markdown("# SeqLab\nSmall language models and a small BERT, trained from scratch with Keras. "
                     "Chat with a Shakespeare LM, compare an LSTM with a Transformer, fill in masked words "
-                    "and ask whether one sentence follows another.")
+                    "ask whether one sentence follows another, classify a review, and translate English into "
+                    "Spanish while watching what the translator attends to.")
         if registry.notices:
             gr.Markdown("> ⚠️ " + "\n>\n> ⚠️ ".join(registry.notices))
 
@@ -276,6 +321,41 @@ def build(registry: Registry) -> gr.Blocks:
                             run_on_click=True, cache_examples=False, label="Examples (click to run)",
                             api_name="ui_classify_example", api_visibility=PRIVATE)
 
+            # ---------------- Translate
+            with gr.Tab("Translate", id="translate"):
+                t_names = list(registry.translators)
+                gr.Markdown("English in, Spanish out: a bi-GRU with Bahdanau attention and a Transformer, trained on "
+                            "Bible verses (World English Bible → Reina-Valera 1909 in modern spelling), side by side. "
+                            "Each map shows which source words every output word attended to."
+                            + ("" if t_names else "\n\n**No translator is loaded on this server.**"))
+                tr_text = gr.Textbox(label="English", lines=2, value=TRANSLATE_EXAMPLES[0])
+                deepest = max([t.config.layers for t in registry.translators.values()
+                               if t.config.arch == "transformer"] or [1])
+                heads = max([t.config.heads for t in registry.translators.values()
+                             if t.config.arch == "transformer"] or [1])
+                with gr.Row():
+                    tr_beam = gr.Slider(1, handlers.MAX_BEAM, value=4, step=1, label="Beam width (1 = greedy)")
+                    tr_layer = gr.Dropdown([f"layer {i}" for i in range(1, deepest + 1)], value=f"layer {deepest}",
+                                           label="Transformer layer")
+                    tr_head = gr.Dropdown([MEAN_HEADS] + [f"head {i}" for i in range(1, heads + 1)],
+                                          value=MEAN_HEADS, label="Transformer head")
+                tr_btn = gr.Button("Translate", variant="primary")
+                tr_outputs = []
+                with gr.Row(equal_height=False):
+                    for name in t_names:
+                        with gr.Column():
+                            tr_outputs += [gr.Textbox(label=f"{name}", lines=2, interactive=False),
+                                           gr.Markdown("", elem_classes="seqlab-speed"),
+                                           gr.Plot(label=f"{name}: attention (target × source)", show_label=False)]
+                translate_ui = _translate_ui(h, t_names)
+                tr_inputs = [tr_text, tr_beam, tr_layer, tr_head]
+                for i, trigger in enumerate((tr_btn.click, tr_text.submit, tr_layer.change, tr_head.change)):
+                    trigger(translate_ui, tr_inputs, tr_outputs, api_name=f"ui_translate_{i}", api_visibility=PRIVATE)
+                gr.Examples([[e] for e in TRANSLATE_EXAMPLES], [tr_text], tr_outputs,
+                            fn=lambda text: translate_ui(text, 4, f"layer {deepest}", MEAN_HEADS),
+                            run_on_click=True, cache_examples=False, label="Examples (click to run)",
+                            api_name="ui_translate_example", api_visibility=PRIVATE)
+
             # ---------------- About
             with gr.Tab("About", id="about"):
                 if registry.notices:
@@ -285,12 +365,15 @@ def build(registry: Registry) -> gr.Blocks:
                                if registry.bert is not None else "")
                             + (f"\n- **{getattr(registry.classifier, 'name', 'sentiment')}**: sentiment classifier "
                                f"({getattr(getattr(registry.classifier, 'config', None), 'arch', '?')})"
-                               if registry.classifier is not None else ""))
+                               if registry.classifier is not None else "")
+                            + "".join(f"\n- **{n}**: translator, {_translator_info(t.config)}"
+                                      for n, t in registry.translators.items()))
                 cards = list(registry.lms.items())
                 if registry.bert is not None:
                     cards.append((getattr(registry.bert, "name", "bert"), registry.bert))
                 if registry.classifier is not None:
                     cards.append((getattr(registry.classifier, "name", "sentiment"), registry.classifier))
+                cards += list(registry.translators.items())
                 for i, (name, model) in enumerate(cards):
                     with gr.Accordion(f"Model card: {name}", open=i == 0):
                         gr.Markdown(_card_markdown(getattr(model, "card", "") or f"# {name}"))
@@ -299,8 +382,8 @@ def build(registry: Registry) -> gr.Blocks:
                             gr.Image(curve, label=f"{name}: loss curve", show_label=True, interactive=False,
                                      height=320, buttons=[])
                 gr.Markdown(_limits_markdown())
-                gr.Markdown("### API\nThe endpoints `/chat`, `/generate`, `/fill_mask`, `/next_sentence` and "
-                            "`/classify` "
+                gr.Markdown("### API\nThe endpoints `/chat`, `/generate`, `/fill_mask`, `/next_sentence`, "
+                            "`/classify` and `/translate` "
                             "can be called with `gradio_client`: see *Use via API* at the bottom of the page.")
     return demo
 

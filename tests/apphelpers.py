@@ -63,6 +63,21 @@ def _write_corpora(folder: str) -> tuple[str, str]:
 LM_ARGS = ["--level", "char", "--steps", "30", "--layers", "1", "--dim", "32", "--seq-len", "128",
            "--batch-size", "16", "--eval-every", "30", "--checkpoint-every", "30"]
 BERT_ARGS = ["--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "64", "--steps", "10", "--batch-size", "8"]
+TRANSLATE_ARGS = ["--steps", "20", "--layers", "1", "--dim", "32", "--heads", "2", "--ffn-dim", "64", "--vocab-size",
+                  "300", "--max-len", "24", "--batch-size", "16", "--eval-every", "20", "--checkpoint-every", "20"]
+EN_ES = dict(zip("the light night good lord earth heaven day water god said made love sweet".split(),
+                 "la luz noche bueno señor tierra cielo día agua dios dijo hizo amor dulce".split()))
+
+
+def _write_pairs(folder: str) -> str:
+    """Word-by-word English -> Spanish pairs: a TSV a tiny translator learns a little from in 20 steps."""
+    rng = random.Random(1)
+    path = os.path.join(folder, "pairs.tsv")
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(600):
+            words = [rng.choice(list(EN_ES)) for _ in range(rng.randint(2, 8))]
+            f.write(" ".join(words) + "\t" + " ".join(EN_ES[w] for w in words) + "\n")
+    return path
 
 
 def _hash_sources(h, packages) -> str:
@@ -78,7 +93,8 @@ def _hash_sources(h, packages) -> str:
 
 
 def _source_hash() -> str:
-    return _hash_sources(hashlib.sha256(repr((LM_ARGS, BERT_ARGS)).encode()), ("core", "lm", "pretrain", "corpus"))
+    return _hash_sources(hashlib.sha256(repr((LM_ARGS, BERT_ARGS, TRANSLATE_ARGS)).encode()),
+                         ("core", "lm", "pretrain", "corpus", "translate"))
 
 
 def _run_all(commands: list[list[str]], log_dir: str) -> None:
@@ -96,10 +112,12 @@ def _run_all(commands: list[list[str]], log_dir: str) -> None:
 
 
 def tiny_models() -> dict[str, str]:
-    """Folders of a tiny char transformer, char LSTM and BERT: {"transformer", "lstm", "bert"}."""
+    """Folders of a tiny char transformer, char LSTM, BERT and two translators: {"transformer", "lstm", "bert",
+    "translate-rnn", "translate-transformer"}."""
     folder = os.path.join(CACHE, _source_hash())
     models = {"transformer": os.path.join(folder, "tiny-transformer"), "lstm": os.path.join(folder, "tiny-lstm"),
-              "bert": os.path.join(folder, "tiny-bert")}
+              "bert": os.path.join(folder, "tiny-bert"), "translate-rnn": os.path.join(folder, "tiny-translate-rnn"),
+              "translate-transformer": os.path.join(folder, "tiny-translate-transformer")}
     done = os.path.join(folder, "done")
     if os.environ.get("SEQLAB_TEST_FRESH") == "1":
         shutil.rmtree(folder, ignore_errors=True)
@@ -109,6 +127,7 @@ def tiny_models() -> dict[str, str]:
     work = tempfile.mkdtemp(dir=CACHE)
     try:
         play, bible = _write_corpora(work)
+        pairs = _write_pairs(work)
         out = {k: os.path.join(work, os.path.basename(v)) for k, v in models.items()}
         common = [*LM_ARGS, "--corpus", play]
         vocab = os.path.join(work, "bert-vocab")
@@ -119,6 +138,8 @@ def tiny_models() -> dict[str, str]:
             [PYTHON, "-m", "lm.train", "--arch", "lstm", *common, "--out", out["lstm"]],
             [PYTHON, "-m", "pretrain.train", "--corpus", bible, "--vocab", vocab, "--out", out["bert"], *BERT_ARGS],
         ], work)
+        _run_all([[PYTHON, "-m", "translate.train", "--pair", pairs, "--arch", arch, *TRANSLATE_ARGS,
+                   "--out", out[f"translate-{arch}"]] for arch in ("rnn", "transformer")], work)
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(work, folder)
         open(done, "w").close()
@@ -253,10 +274,11 @@ _shared: dict = {}
 
 def model_env() -> dict:
     if os.environ.get("SEQLAB_TEST_MODELS") == "bundled":
-        return {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODEL": "", "SEQLAB_CLASSIFIER": ""}
+        return {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODEL": "", "SEQLAB_CLASSIFIER": "", "SEQLAB_TRANSLATORS": ""}
     models = tiny_models()
     return {"SEQLAB_LM_MODELS": f"{models['transformer']},{models['lstm']}", "SEQLAB_BERT_MODEL": models["bert"],
-            "SEQLAB_CLASSIFIER": tiny_classifier()}
+            "SEQLAB_CLASSIFIER": tiny_classifier(),
+            "SEQLAB_TRANSLATORS": f"{models['translate-rnn']},{models['translate-transformer']}"}
 
 
 class ExternalServer:

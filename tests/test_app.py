@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-API_NAMES = {"/chat", "/generate", "/fill_mask", "/next_sentence", "/classify"}
+API_NAMES = {"/chat", "/generate", "/fill_mask", "/next_sentence", "/classify", "/translate"}
 
 
 slow = pytest.mark.slow  # every test that starts or calls the app server
@@ -55,7 +55,7 @@ def model_names(client):
 # ---------------------------------------------------------------- API surface
 
 @slow
-def test_view_api_lists_exactly_the_five_endpoints(client):
+def test_view_api_lists_exactly_the_six_endpoints(client):
     info = client.view_api(return_format="dict", print_info=False)
     assert set(info["named_endpoints"]) == API_NAMES
     assert not info["unnamed_endpoints"]
@@ -66,6 +66,7 @@ def test_view_api_lists_exactly_the_five_endpoints(client):
         "/fill_mask": ["text", "top_k"],
         "/next_sentence": ["sentence_a", "sentence_b"],
         "/classify": ["text"],
+        "/translate": ["text", "model", "beam"],
     }
 
 
@@ -217,6 +218,12 @@ BAD = [
     ("/classify", (5,), {}, "text must be text (a string), got int"),
     ("/classify", (["a"],), {}, "text must be text (a string), got list"),
     ("/generate", ("hi",), {"max_new_tokens": 10**400}, "max_new_tokens must be between 1 and 500, got an integer"),
+    ("/translate", ("",), {}, "text is empty"),
+    ("/translate", ("the light " * 30,), {}, "over this model's limit"),
+    ("/translate", ("the light",), {"model": "nope"}, "model 'nope' is not a loaded translator; choose one of:"),
+    ("/translate", ("the light",), {"beam": 0}, "beam must be between 1 and 8"),
+    ("/translate", ("the light",), {"beam": 9}, "beam must be between 1 and 8"),
+    ("/translate", ("ЖЖЖ",), {}, "no known subwords"),
 ]
 
 
@@ -226,6 +233,20 @@ def test_bad_input_is_refused_with_a_clear_error(client, api, args, kwargs, mess
     with pytest.raises(AppError) as e:
         client.predict(*args, **kwargs, api_name=api)
     assert message in str(e.value)
+
+
+@slow
+def test_translate_answers_with_each_translator_and_beam_1_is_greedy(client):
+    with pytest.raises(AppError) as e:
+        client.predict("the light", "no-such-translator", api_name="/translate")
+    names = re.search(r"choose one of: (.*)$", str(e.value)).group(1).split(", ")
+    assert len(names) == 2  # the test app serves a tiny rnn and a tiny transformer
+    for name in names:
+        out = client.predict("the good lord said", name, 4, api_name="/translate")
+        assert isinstance(out, str)
+        assert client.predict("the good lord said", name, 1, api_name="/translate") == \
+            client.predict("the good lord said", name, 1, api_name="/translate")
+    assert isinstance(client.predict("the light", api_name="/translate"), str)  # model and beam default
 
 
 @slow

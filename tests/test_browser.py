@@ -151,6 +151,23 @@ def test_classify_tab_shows_sentiment(page):
     assert "A tedious, overlong mess." in body  # the examples
 
 
+def test_translate_tab_shows_both_translations_and_their_attention_maps(page):
+    tab(page, "Translate")
+    page.get_by_label("English", exact=True).fill("Where is the train station?")
+    page.get_by_role("button", name="Translate", exact=True).click()
+    maps = page.locator(".gradio-container img[src^='data:image/png']")
+    maps.nth(1).wait_for(timeout=60_000)  # one heatmap per translator
+    shot(page, "translate")
+    outputs = [page.get_by_label(name, exact=True).input_value() for name in ("translate-rnn", "translate-transformer")]
+    assert all(o.strip() for o in outputs), outputs
+    before = maps.nth(1).get_attribute("src")
+    page.get_by_label("Transformer head").click()  # another head redraws the Transformer's map
+    page.get_by_role("option", name="head 1").click()
+    page.wait_for_function("([sel, old]) => { const m = document.querySelectorAll(sel); "
+                           "return m.length > 1 && m[1].src !== old; }",
+                           arg=[".gradio-container img[src^='data:image/png']", before], timeout=30_000)
+
+
 def test_about_shows_cards(page):
     tab(page, "About")
     page.get_by_text("Limits").wait_for()

@@ -1,4 +1,3 @@
-import os
 
 import pytest
 
@@ -54,7 +53,8 @@ def test_named_corpora_are_cleaned_plays_and_books():
     assert len(plays) == len({d.group for d in plays}) == 38  # a document is a whole play
     text = corpus.text_of(plays)
     assert 4_500_000 < len(text) < 5_000_000
-    assert "ROMEO:\n" in text and text.count("**") + text.count("_") < 100  # markdown marks stripped (a few stray ones remain in 4.8 M)
+    # markdown marks stripped (a few stray ones remain in 4.8 M characters)
+    assert "ROMEO:\n" in text and text.count("**") + text.count("_") < 100
     kjv = corpus.load("kjv")
     assert len(kjv) == 66  # a document is a whole book
     genesis = kjv[0].text

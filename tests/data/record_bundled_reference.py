@@ -1,9 +1,17 @@
 """Record bundled-model outputs before the core refactor (issue 14): the regression test compares against these."""
-# Run once from the repository root before a change that must not alter the bundled models: python tests/data/record_bundled_reference.py
-import json, os, sys
+# Run once from the repository root before a change that must not alter the bundled models:
+#   python tests/data/record_bundled_reference.py
+import json
+import os
+import sys
+
 sys.path.insert(0, os.getcwd())
 import numpy as np
-import lm, pretrain, classify
+
+import classify
+import lm
+import pretrain
+
 out = {}
 for name in lm.BUNDLED:
     m = lm.load(name)
@@ -18,6 +26,7 @@ for name in ("bert", "bert-imdb"):
                 b.next_sentence("to be, or not to be:", "that is the question")],
         "embed_sum": float(np.asarray(b.embed("the lord is my shepherd")[1], np.float64).sum())}
 c = classify.load("sentiment")
-out["classify/sentiment"] = {t: c.predict(t) for t in ["A gorgeous, moving film.", "Dull, long and badly acted.", "It was fine."]}
+texts = ["A gorgeous, moving film.", "Dull, long and badly acted.", "It was fine."]
+out["classify/sentiment"] = {t: c.predict(t) for t in texts}
 json.dump(out, open("tests/data/bundled_reference.json", "w"), indent=1)
 print(json.dumps(out)[:1500])
