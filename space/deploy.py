@@ -14,7 +14,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # What the Space runs: top-level files and folders, relative to the repository root.
-INCLUDE = ("app.py", "README.md", "requirements.txt", "LICENSE", "space", "lm", "pretrain", "classify", "corpus")
+INCLUDE = ("app.py", "README.md", "requirements.txt", "LICENSE", "space", "core", "lm", "pretrain", "classify",
+           "corpus", "translate")
 # Never uploaded, wherever they appear (matched against each path component).
 EXCLUDE_DIRS = ("__pycache__", ".*", "tests", "venv", "env", "artifacts", "runs", "logs", "work", "node_modules",
                 "checkpoint-*", "*.egg-info", "wandb")

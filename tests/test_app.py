@@ -429,6 +429,14 @@ def test_deploy_dry_run_lists_the_app_files_only():
     assert "app.py" in files and "space/ui.py" in files and "space/handlers.py" in files
     assert "lm/generate.py" in files and "requirements.txt" in files
     assert "classify/__init__.py" in files and "classify/model.py" in files  # /classify runs on the Space
+    # every package the app imports, the shared core and the translator included (the Space fails without them)
+    imported = {m.split(".")[0] for m in subprocess.run(
+        [sys.executable, "-c", "import sys, app, space.models, space.handlers, space.ui, translate.translator, "
+         "translate.decode, lm.generate, pretrain.api, classify.model; print(' '.join(sys.modules))"],
+        cwd=apphelpers.ROOT, capture_output=True, text=True, env=apphelpers._env()).stdout.split()}
+    local = {p for p in imported if os.path.exists(os.path.join(apphelpers.ROOT, p, "__init__.py"))}
+    assert {"core", "translate", "lm", "space"} <= local
+    assert all(f"{p}/__init__.py" in files for p in local), sorted(p for p in local if f"{p}/__init__.py" not in files)
     assert not [f for f in files if f.startswith(("tests/", ".venv", "artifacts/")) or "__pycache__" in f
                 or f.endswith(".pyc") or "/checkpoint-" in f or "/logs/" in f]
     assert "hf_secret_x" not in done.stdout + done.stderr
