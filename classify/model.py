@@ -7,16 +7,15 @@ never changes a prediction.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import keras
 from keras import layers, ops
 
-from core import files
+from core.config import SavedConfig
 
 
 @dataclasses.dataclass
-class ClassifierConfig:
+class ClassifierConfig(SavedConfig):
     arch: str = "bilstm"                    # bilstm | cnn | bert
     vocab_size: int = 8000
     labels: tuple = ("negative", "positive")
@@ -27,14 +26,9 @@ class ClassifierConfig:
     bert: dict | None = None                # bert only: the encoder's BertConfig
     pool: str = "cls"                       # bert only: head on the pooled [CLS] (BERT's) or on the token mean
 
-    def save(self, folder: str) -> None:
-        files.write_json(os.path.join(folder, "config.json"), dataclasses.asdict(self))
-
     @classmethod
-    def load(cls, folder: str) -> ClassifierConfig:
-        values = files.read_json(os.path.join(folder, "config.json"))
-        values["labels"] = tuple(values["labels"])
-        return cls(**values)
+    def from_dict(cls, values: dict) -> ClassifierConfig:
+        return cls(**{**values, "labels": tuple(values["labels"])})
 
 
 class BiLSTMClassifier(keras.Model):

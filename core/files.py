@@ -81,3 +81,15 @@ def check_space(folder: str, need: int, what: str = "this write") -> None:
     if free < need:
         raise OSError(f"not enough disk space in {folder}: {free / 1e6:.1f} MB free, {what} needs about "
                       f"{need / 1e6:.1f} MB")
+
+
+def writable_folder(path: str, flag: str = "--out") -> str:
+    """Create `path` if needed and prove it writable (a file written and removed), before any work goes into it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = temp_name(os.path.join(path, "probe"))
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as e:
+        raise OSError(f"cannot write to {flag} {path}: {e.strerror or e}") from None
+    return path

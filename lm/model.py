@@ -9,16 +9,15 @@ Shapes never depend on the index or the prompt length, so each piece compiles on
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import keras
 from keras import layers, ops
 
-from core import files
+from core.config import SavedConfig, check
 
 
 @dataclasses.dataclass
-class LMConfig:
+class LMConfig(SavedConfig):
     arch: str = "transformer"          # transformer | lstm
     level: str = "char"                # char | word
     vocab_size: int = 0
@@ -42,17 +41,8 @@ class LMConfig:
             (self.arch != "transformer" or (self.heads >= 1 and self.dim % self.heads == 0),
              f"--dim ({self.dim}) must be a multiple of --heads ({self.heads})"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        check(checks)
         return self
-
-    def save(self, folder: str) -> None:
-        files.write_json(os.path.join(folder, "config.json"), dataclasses.asdict(self))
-
-    @classmethod
-    def load(cls, folder: str) -> LMConfig:
-        return cls(**files.read_json(os.path.join(folder, "config.json")))
 
 
 def build(config: LMConfig) -> keras.Model:

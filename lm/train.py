@@ -82,9 +82,7 @@ def train(config: TrainConfig, command: str) -> dict:
     to reproduce the run."""
     config.validate()
     out = config.out
-    os.makedirs(out, exist_ok=True)
-    if not os.access(out, os.W_OK):
-        raise OSError(f"--out {out} is not writable")
+    files.writable_folder(out)
     resume = checkpoint.latest(out)
     if resume:
         check_same_run(config, LMConfig.load(out), checkpoint.read_state(resume))

@@ -15,7 +15,8 @@ import keras
 import keras_hub
 from keras import ops
 
-from core import checkpoint, files
+from core import checkpoint
+from core.config import SavedConfig
 
 PRESETS = {  # layers, hidden, heads (intermediate = 4 x hidden), as in the BERT paper's and Turc et al.'s models
     "tiny": (2, 128, 2),
@@ -26,7 +27,8 @@ PRESETS = {  # layers, hidden, heads (intermediate = 4 x hidden), as in the BERT
 
 
 @dataclasses.dataclass
-class BertConfig:
+class BertConfig(SavedConfig):
+    IGNORE_UNKNOWN = True  # an export adds Hugging Face's keys beside ours
     vocab_size: int = 8000
     num_layers: int = 2
     hidden_size: int = 128
@@ -49,13 +51,6 @@ class BertConfig:
             values["intermediate_size"] = 4 * values["hidden_size"]
         return cls(**values)
 
-    def save(self, folder: str) -> None:
-        files.write_json(os.path.join(folder, "config.json"), dataclasses.asdict(self))
-
-    @classmethod
-    def load(cls, folder: str) -> BertConfig:
-        values = files.read_json(os.path.join(folder, "config.json"))
-        return cls(**{k: v for k, v in values.items() if k in {f.name for f in dataclasses.fields(cls)}})
 
 
 def gelu(x):

@@ -410,12 +410,9 @@ class Loop:
 # ------------------------------------------------------------------------------------------------------- run
 def _check_writable(out: str) -> None:
     try:
-        os.makedirs(out, exist_ok=True)
-        probe = files.temp_name(os.path.join(out, "probe"))
-        open(probe, "w").close()
-        os.remove(probe)
+        files.writable_folder(out)
     except OSError as e:
-        raise UsageError(f"cannot write to --out {out}: {e.strerror or e}") from None
+        raise UsageError(str(e)) from None
 
 
 def resume_state(config: PretrainConfig, bert_config, work: str) -> tuple[str | None, TrainState]:

@@ -12,18 +12,18 @@ index or on the sentences' lengths, so decoding compiles once (translate/decode.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 
 import keras
 from keras import layers, ops
+
+from core.config import SavedConfig, check
 
 PAD, UNK, START, END = 0, 1, 2, 3
 NEG = -1e9  # a finite "minus infinity": a fully padded row softmaxes to uniform instead of NaN
 
 
 @dataclasses.dataclass
-class TranslatorConfig:
+class TranslatorConfig(SavedConfig):
     arch: str = "transformer"          # transformer | rnn
     cell: str = "gru"                  # gru | lstm (rnn only)
     attention: str = "bahdanau"        # bahdanau | luong | none (rnn only)
@@ -62,25 +62,11 @@ class TranslatorConfig:
             (self.arch != "transformer" or (self.heads >= 1 and self.dim % self.heads == 0),
              f"--dim ({self.dim}) must be a multiple of --heads ({self.heads})"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        check(checks)
         return self
 
-    def save(self, folder: str) -> None:
-        path = os.path.join(folder, "config.json")
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(dataclasses.asdict(self), f, indent=2)
-        os.replace(tmp, path)  # a reader sees the old file or the new one, never half of one
-
     @classmethod
-    def load(cls, folder: str) -> TranslatorConfig:
-        with open(os.path.join(folder, "config.json")) as f:
-            values = json.load(f)
-        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"{folder}/config.json has settings this version does not know: {', '.join(unknown)}")
+    def from_dict(cls, values: dict) -> TranslatorConfig:
         return cls(**values).validate()
 
 

@@ -110,9 +110,7 @@ def train(config: TrainConfig, command: str) -> dict:
 
     config.validate()
     out = config.out
-    os.makedirs(out, exist_ok=True)
-    if not os.access(out, os.W_OK):
-        raise OSError(f"--out {out} is not writable")
+    files.writable_folder(out)
     resume = checkpoint.latest(out)
     splits = parallel.split_pairs(parallel.load_pairs(config.pair))
     if resume:
