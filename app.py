@@ -5,6 +5,7 @@ Serves the bundled models on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_
 folders or Hub repo ids; SEQLAB_CLASSIFIER (or --classifier) at another classifier folder or Hub repo id
 (default: bundled "sentiment"). The app itself lives in space/.
 """
+
 import argparse
 import logging
 import os
@@ -22,7 +23,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 TF_IMPORT_NOTES = re.compile(
     rb"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     rb"|I\d{4} [\d:.]+ +\d+ (port\.cc:\d+\] oneDNN custom operations are on"
-    rb"|cudart_stub\.cc:\d+\] Could not find cuda drivers)")
+    rb"|cudart_stub\.cc:\d+\] Could not find cuda drivers)"
+)
 
 
 def import_tensorflow_quietly() -> None:
@@ -57,15 +59,27 @@ def import_tensorflow_quietly() -> None:
 def main(argv=None) -> int:
     started = time.perf_counter()
     p = argparse.ArgumentParser(prog="python app.py", description="SeqLab demo app (Gradio).")
-    p.add_argument("--lm-models", default=None,
-                   help="comma list of LM names, folders or Hub repo ids (default: $SEQLAB_LM_MODELS or bundled)")
-    p.add_argument("--bert-model", default=None,
-                   help="BERT name, folder or Hub repo id (default: $SEQLAB_BERT_MODEL or bundled 'bert')")
-    p.add_argument("--classifier", default=None,
-                   help="classifier name, folder or Hub repo id (default: $SEQLAB_CLASSIFIER or bundled 'sentiment')")
-    p.add_argument("--translators", default=None,
-                   help="comma list of translator names, folders or Hub repo ids (default: $SEQLAB_TRANSLATORS or "
-                        "the bundled ones)")
+    p.add_argument(
+        "--lm-models",
+        default=None,
+        help="comma list of LM names, folders or Hub repo ids (default: $SEQLAB_LM_MODELS or bundled)",
+    )
+    p.add_argument(
+        "--bert-model",
+        default=None,
+        help="BERT name, folder or Hub repo id (default: $SEQLAB_BERT_MODEL or bundled 'bert')",
+    )
+    p.add_argument(
+        "--classifier",
+        default=None,
+        help="classifier name, folder or Hub repo id (default: $SEQLAB_CLASSIFIER or bundled 'sentiment')",
+    )
+    p.add_argument(
+        "--translators",
+        default=None,
+        help="comma list of translator names, folders or Hub repo ids (default: $SEQLAB_TRANSLATORS or "
+        "the bundled ones)",
+    )
     p.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     args = p.parse_args(argv)
@@ -78,18 +92,27 @@ def main(argv=None) -> int:
     from space import models, ui
 
     try:
-        registry = models.load(args.lm_models, args.bert_model, classifier=args.classifier,
-                               translators=args.translators)
+        registry = models.load(
+            args.lm_models, args.bert_model, classifier=args.classifier, translators=args.translators
+        )
     except RuntimeError as e:
         log.error("%s", e)
         return 1
     demo = ui.build(registry)
     ui.launch(demo, server_name=args.host, server_port=args.port)
-    log.info("SeqLab ready on %s (models: %s; started in %.1f s)", demo.local_url,
-             ", ".join([*registry.lms, *([registry.bert.name] if registry.bert is not None else []),
-                        *([registry.classifier.name] if registry.classifier is not None else []),
-                        *registry.translators]),
-             time.perf_counter() - started)
+    log.info(
+        "SeqLab ready on %s (models: %s; started in %.1f s)",
+        demo.local_url,
+        ", ".join(
+            [
+                *registry.lms,
+                *([registry.bert.name] if registry.bert is not None else []),
+                *([registry.classifier.name] if registry.classifier is not None else []),
+                *registry.translators,
+            ]
+        ),
+        time.perf_counter() - started,
+    )
     try:
         demo.block_thread()
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ ready_s (connected; the target is < 30 s), first_answer_s (the first answer back
 app_reported_s (the app's own "started in X s" log line, when it prints one), and the app's exit status if it died.
 With --script the time includes app.sh's `pip install -q -r requirements.txt` check of the installed venv.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,11 @@ def main(argv=None) -> int:
     p.add_argument("--script", action="store_true", help="start it with `bash scripts/app.sh` (as the README does)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     p.add_argument("--poll", type=float, default=0.25, help="seconds between connection attempts")
-    p.add_argument("--tiny-models", action="store_true",
-                   help="serve tiny random-weight models made in a temporary folder (plumbing check)")
+    p.add_argument(
+        "--tiny-models",
+        action="store_true",
+        help="serve tiny random-weight models made in a temporary folder (plumbing check)",
+    )
     args = p.parse_args(argv)
     tmp = None
     if args.tiny_models:
@@ -46,11 +50,17 @@ def main(argv=None) -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    cmd = ["bash", os.path.join(ROOT, "scripts", "app.sh")] if args.script else [sys.executable,
-                                                                                 os.path.join(ROOT, "app.py")]
+    cmd = (
+        ["bash", os.path.join(ROOT, "scripts", "app.sh")]
+        if args.script
+        else [sys.executable, os.path.join(ROOT, "app.py")]
+    )
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    for flag, value in (("--lm-models", args.lm_models), ("--bert-model", args.bert_model),
-                        ("--classifier", args.classifier)):
+    for flag, value in (
+        ("--lm-models", args.lm_models),
+        ("--bert-model", args.bert_model),
+        ("--classifier", args.classifier),
+    ):
         if value:
             cmd += [flag, value]
     env = dict(os.environ, **QUIET_ENV, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -89,13 +99,20 @@ def main(argv=None) -> int:
     log.seek(0)
     text = log.read()
     reported = re.findall(r"started in ([0-9.]+) s", text)
-    result = {"bench": "app_startup", "impl": "seqlab", "started_by": "scripts/app.sh" if args.script else "app.py",
-              "ready_s": round(ready, 2) if ready else None,
-              "first_answer_s": round(answered, 2) if answered else None,
-              "app_reported_s": float(reported[-1]) if reported else None, "attempts": attempts,
-              "lm_models": args.lm_models or "bundled", "bert_model": args.bert_model or "bundled",
-              "classifier": args.classifier or "bundled", "machine": machine(),
-              "tf_notes_in_log": len(re.findall(r"oneDNN custom operations|Could not find cuda drivers", text))}
+    result = {
+        "bench": "app_startup",
+        "impl": "seqlab",
+        "started_by": "scripts/app.sh" if args.script else "app.py",
+        "ready_s": round(ready, 2) if ready else None,
+        "first_answer_s": round(answered, 2) if answered else None,
+        "app_reported_s": float(reported[-1]) if reported else None,
+        "attempts": attempts,
+        "lm_models": args.lm_models or "bundled",
+        "bert_model": args.bert_model or "bundled",
+        "classifier": args.classifier or "bundled",
+        "machine": machine(),
+        "tf_notes_in_log": len(re.findall(r"oneDNN custom operations|Could not find cuda drivers", text)),
+    }
     if error:
         result["error"] = error
         result["log_tail"] = text.strip().splitlines()[-8:]
@@ -117,10 +134,15 @@ def tiny_models(folder: str) -> tuple[str, str]:
 
     lm_dir = os.path.join(folder, "tiny-lm")
     os.makedirs(lm_dir)
-    random_model_folder(types.SimpleNamespace(arch="transformer", vocab=40, seq=64, layers=1, dim=32, heads=2,
-                                              seed=0), lm_dir)
-    tokens = list(vocab.SPECIALS) + [w for w in "the a lord is my shepherd and of to in".split()] + \
-        [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["##" + chr(c) for c in range(ord("a"), ord("z") + 1)]
+    random_model_folder(
+        types.SimpleNamespace(arch="transformer", vocab=40, seq=64, layers=1, dim=32, heads=2, seed=0), lm_dir
+    )
+    tokens = (
+        list(vocab.SPECIALS)
+        + [w for w in "the a lord is my shepherd and of to in".split()]
+        + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+        + ["##" + chr(c) for c in range(ord("a"), ord("z") + 1)]
+    )
     bert_dir = os.path.join(folder, "tiny-bert")
     config = bert.BertConfig(vocab_size=len(tokens), num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64)
     bert.save(bert.build(config), bert_dir)

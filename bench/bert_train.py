@@ -11,6 +11,7 @@ synthetic full-length pairs with 15% dynamic masking from pretrain.data.mask_tok
 Last line of stdout, JSON: seqs_per_s, tokens_per_s, step_ms (median), gflop_per_s (matmul work done per second,
 train_flops_per_step), compile_s (first step), params.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,12 @@ def parse(argv=None):
     p.add_argument("--warmup-steps", type=int, default=2, help="untimed steps after the first (compiling) one")
     p.add_argument("--max-predictions", type=int, default=20)
     p.add_argument("--mask-rate", type=float, default=0.15)
-    p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=False,
-                   help="XLA-compile the train step (off by default, as in pretrain.train)")
+    p.add_argument(
+        "--jit",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="XLA-compile the train step (off by default, as in pretrain.train)",
+    )
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
@@ -50,9 +55,14 @@ def build_and_compile(args):
     if args.precision != "fp32":
         keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[args.precision])
     keras.utils.set_random_seed(args.seed)
-    config = bert.BertConfig(vocab_size=args.vocab, num_layers=args.layers, hidden_size=args.dim,
-                             num_heads=args.heads, intermediate_size=4 * args.dim,
-                             max_positions=max(512, args.seq))
+    config = bert.BertConfig(
+        vocab_size=args.vocab,
+        num_layers=args.layers,
+        hidden_size=args.dim,
+        num_heads=args.heads,
+        intermediate_size=4 * args.dim,
+        max_positions=max(512, args.seq),
+    )
     model = bert.build(config)
     return compile_model(model, bert_optimizer(lr=1e-4, warmup=10), total_steps=10**6, jit=args.jit)
 
@@ -92,20 +102,30 @@ def run(args) -> dict:
 
     model = build_and_compile(args)
     rng = np.random.default_rng(args.seed)
-    batches = [mlm_batch(rng, args.batch, args.seq, args.vocab, args.mask_rate, args.max_predictions)
-               for _ in range(4)]
+    batches = [mlm_batch(rng, args.batch, args.seq, args.vocab, args.mask_rate, args.max_predictions) for _ in range(4)]
     compile_s, times, elapsed, logs = time_steps(model, batches, args.steps, args.warmup_steps)
     return {
-        "bench": "bert_train", "impl": "seqlab", "backend": keras.backend.backend(), "jit": args.jit,
-        "precision": args.precision, "layers": args.layers, "heads": args.heads, "dim": args.dim,
-        "vocab": args.vocab, "seq": args.seq, "batch": args.batch, "steps": args.steps,
-        "max_predictions": args.max_predictions, "params": int(model.count_params()),
+        "bench": "bert_train",
+        "impl": "seqlab",
+        "backend": keras.backend.backend(),
+        "jit": args.jit,
+        "precision": args.precision,
+        "layers": args.layers,
+        "heads": args.heads,
+        "dim": args.dim,
+        "vocab": args.vocab,
+        "seq": args.seq,
+        "batch": args.batch,
+        "steps": args.steps,
+        "max_predictions": args.max_predictions,
+        "params": int(model.count_params()),
         "seqs_per_s": round(args.batch * args.steps / elapsed, 2),
         "tokens_per_s": round(args.batch * args.seq * args.steps / elapsed, 1),
         "step_ms": round(median(times) * 1e3, 2),
         "gflop_per_s": round(train_flops_per_step(args) * args.steps / elapsed / 1e9, 1),
         "compile_s": round(compile_s, 3),
-        "loss_last": round(float(logs.get("loss", float("nan"))), 4), "threads": args.threads or "default",
+        "loss_last": round(float(logs.get("loss", float("nan"))), 4),
+        "threads": args.threads or "default",
         "machine": machine(),
     }
 

@@ -3,6 +3,7 @@
 Every benchmark prints exactly one JSON object as its LAST line of stdout (anything else goes to stderr), so a
 runner can take `stdout.strip().splitlines()[-1]`.
 """
+
 from __future__ import annotations
 
 import json

@@ -8,6 +8,7 @@ Rows run one after another (never two benchmarks at once); SeqLab first, then th
 ratio is SeqLab's metric / the peer's; `pass` compares it with the target (and first-token latency, recompiles,
 app start-up with theirs).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,22 +25,41 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN = "--layers {l} --heads {h} --dim {d} --vocab 65 --new-tokens {n}"
 ROWS = {
     # name: (description, seqlab args, peer args, metric, target ratio)
-    "gen_4l128": ("streaming generation, 4 layers / 128-d, vocab 65, batch 1, top-k 50",
-                  "bench.lm_generate " + GEN.format(l=4, h=4, d=128, n=200),
-                  "bench.peers lm_generate " + GEN.format(l=4, h=4, d=128, n=200), "tokens_per_s", 5.0),
-    "gen_6l384": ("streaming generation, 6 layers / 384-d, vocab 65, batch 1, top-k 50",
-                  "bench.lm_generate " + GEN.format(l=6, h=6, d=384, n=200),
-                  "bench.peers lm_generate " + GEN.format(l=6, h=6, d=384, n=200), "tokens_per_s", 5.0),
-    "bert_l2h128": ("BERT MLM+NSP training, L2/H128, seq 128, batch 32, vocab 8192",
-                    "bench.bert_train --layers 2 --heads 2 --dim 128 --seq 128 --batch 32 --vocab 8192 --steps 10",
-                    "bench.peers bert_train --layers 2 --heads 2 --dim 128 --seq 128 --batch 32 --vocab 8192 "
-                    "--steps 10", "seqs_per_s", 2.0),
-    "lm_train_4l128": ("LM training, 4 layers / 128-d, seq 64, batch 12, vocab 65",
-                       "bench.lm_train --layers 4 --heads 4 --dim 128 --seq 64 --batch 12 --vocab 65 --steps 30",
-                       "bench.peers lm_train --layers 4 --heads 4 --dim 128 --seq 64 --batch 12 --vocab 65 "
-                       "--steps 30", "tokens_per_s", 1.0),
-    "app_startup": ("python app.py ready to serve (gradio_client connects)", "bench.app_startup", None,
-                    "ready_s", None),
+    "gen_4l128": (
+        "streaming generation, 4 layers / 128-d, vocab 65, batch 1, top-k 50",
+        "bench.lm_generate " + GEN.format(l=4, h=4, d=128, n=200),
+        "bench.peers lm_generate " + GEN.format(l=4, h=4, d=128, n=200),
+        "tokens_per_s",
+        5.0,
+    ),
+    "gen_6l384": (
+        "streaming generation, 6 layers / 384-d, vocab 65, batch 1, top-k 50",
+        "bench.lm_generate " + GEN.format(l=6, h=6, d=384, n=200),
+        "bench.peers lm_generate " + GEN.format(l=6, h=6, d=384, n=200),
+        "tokens_per_s",
+        5.0,
+    ),
+    "bert_l2h128": (
+        "BERT MLM+NSP training, L2/H128, seq 128, batch 32, vocab 8192",
+        "bench.bert_train --layers 2 --heads 2 --dim 128 --seq 128 --batch 32 --vocab 8192 --steps 10",
+        "bench.peers bert_train --layers 2 --heads 2 --dim 128 --seq 128 --batch 32 --vocab 8192 --steps 10",
+        "seqs_per_s",
+        2.0,
+    ),
+    "lm_train_4l128": (
+        "LM training, 4 layers / 128-d, seq 64, batch 12, vocab 65",
+        "bench.lm_train --layers 4 --heads 4 --dim 128 --seq 64 --batch 12 --vocab 65 --steps 30",
+        "bench.peers lm_train --layers 4 --heads 4 --dim 128 --seq 64 --batch 12 --vocab 65 --steps 30",
+        "tokens_per_s",
+        1.0,
+    ),
+    "app_startup": (
+        "python app.py ready to serve (gradio_client connects)",
+        "bench.app_startup",
+        None,
+        "ready_s",
+        None,
+    ),
 }
 QUICK = {  # tiny shapes for tests: same code paths, seconds instead of minutes
     "gen_4l128": ("--layers 1 --heads 2 --dim 32 --vocab 20 --seq 64 --new-tokens 8 --repeats 1",) * 2,
@@ -63,8 +83,9 @@ def run_one(args: list[str], timeout: float) -> dict:
     env = dict(os.environ, **QUIET_ENV, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     start = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s", "command": " ".join(["python", *args])}
     wall = round(time.perf_counter() - start, 1)
@@ -78,8 +99,13 @@ def run_one(args: list[str], timeout: float) -> dict:
 
 
 def judge(name: str, seqlab: dict, peer: dict | None, metric: str, target: float | None) -> dict:
-    row = {"row": name, "metric": metric, "seqlab": seqlab.get(metric), "peer": (peer or {}).get(metric),
-           "target": target}
+    row = {
+        "row": name,
+        "metric": metric,
+        "seqlab": seqlab.get(metric),
+        "peer": (peer or {}).get(metric),
+        "target": target,
+    }
     checks = []
     if target is not None and row["seqlab"] and row["peer"]:
         row["ratio"] = round(row["seqlab"] / row["peer"], 2)
@@ -104,17 +130,22 @@ def judge(name: str, seqlab: dict, peer: dict | None, metric: str, target: float
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| row | metric | SeqLab | transformers | ratio | target | first token ms (SeqLab / HF) | pass |",
-           "|---|---|---:|---:|---:|---:|---:|:-:|"]
+    out = [
+        "| row | metric | SeqLab | transformers | ratio | target | first token ms (SeqLab / HF) | pass |",
+        "|---|---|---:|---:|---:|---:|---:|:-:|",
+    ]
     for r in rows:
-        target = f">= {r['target']}x" if r["target"] else (f"< {APP_READY_S:.0f} s" if r["row"] == "app_startup"
-                                                             else "")
+        target = (
+            f">= {r['target']}x" if r["target"] else (f"< {APP_READY_S:.0f} s" if r["row"] == "app_startup" else "")
+        )
         ftm = ""
         if "first_token_ms" in r:
             ftm = f"{r['first_token_ms']} / {r['peer_first_token_ms']}"
-        out.append(f"| {r['row']} | {r['metric']} | {r['seqlab']} | {r['peer'] if r['peer'] is not None else '-'} | "
-                   f"{r['ratio'] if r['ratio'] is not None else '-'} | {target} | {ftm} | "
-                   f"{'yes' if r['pass'] else 'NO'} |")
+        out.append(
+            f"| {r['row']} | {r['metric']} | {r['seqlab']} | {r['peer'] if r['peer'] is not None else '-'} | "
+            f"{r['ratio'] if r['ratio'] is not None else '-'} | {target} | {ftm} | "
+            f"{'yes' if r['pass'] else 'NO'} |"
+        )
     return "\n".join(out)
 
 
@@ -142,8 +173,13 @@ def main(argv=None) -> int:
         raw[name] = {"seqlab": seqlab, "peer": peer}
         rows.append(judge(name, seqlab, peer, metric, target))
         print(f"  seqlab {seqlab.get(metric)}  peer {(peer or {}).get(metric)}", file=sys.stderr, flush=True)
-    report = {"rows": rows, "results": raw, "machine": machine(), "quick": args.quick,
-              "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    report = {
+        "rows": rows,
+        "results": raw,
+        "machine": machine(),
+        "quick": args.quick,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
     print(table(rows))
     print()
     if args.out:

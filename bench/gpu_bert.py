@@ -24,6 +24,7 @@ FLOPs per training step (matmuls only, a multiply-add = 2 FLOPs, backward = 2 x 
   token); it overstates SeqLab's sparse MLM head, so both are reported.
   mfu = model_flops / step_time / peak (naive_mfu likewise); peak defaults to 989 TFLOP/s (H100 SXM dense bf16).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,12 @@ def parse(argv=None):
     p.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for gpu_bert.json")
     p.add_argument("--name", default="gpu_bert", help="output file name (without .json)")
     # profiling switches (the defaults are what SeqLab's pretrain.train does)
-    p.add_argument("--loop", default="train_on_batch", choices=("train_on_batch", "fit"),
-                   help="fit: one model.fit over all timed steps (state stays on the device, async dispatch)")
+    p.add_argument(
+        "--loop",
+        default="train_on_batch",
+        choices=("train_on_batch", "fit"),
+        help="fit: one model.fit over all timed steps (state stays on the device, async dispatch)",
+    )
     p.add_argument("--dropout", type=float, default=None, help="override the preset's dropout (0.1)")
     p.add_argument("--matmul-check", action="store_true", help="first time a bf16 8192^3 matmul (the reachable peak)")
     return p.parse_args(argv)
@@ -123,8 +128,11 @@ def fit_loop(model, data, warmup, steps):
     def stack(n):
         parts = [data[i % 2] for i in range(n)]
         cat = lambda key, k: np.concatenate([p[k][key] for p in parts])  # noqa: E731
-        return ({key: cat(key, 0) for key in parts[0][0]}, {key: cat(key, 1) for key in parts[0][1]},
-                {key: cat(key, 2) for key in parts[0][2]})
+        return (
+            {key: cat(key, 0) for key in parts[0][0]},
+            {key: cat(key, 1) for key in parts[0][1]},
+            {key: cat(key, 2) for key in parts[0][2]},
+        )
 
     batch = len(data[0][1]["nsp"])
     x, y, w = stack(max(1, warmup))
@@ -157,8 +165,12 @@ def device_info() -> dict:
     import jax
 
     devices = jax.devices()
-    return {"jax": jax.__version__, "platform": devices[0].platform, "device": devices[0].device_kind,
-            "devices": len(devices)}
+    return {
+        "jax": jax.__version__,
+        "platform": devices[0].platform,
+        "device": devices[0].device_kind,
+        "devices": len(devices),
+    }
 
 
 def main(argv=None) -> int:
@@ -181,23 +193,38 @@ def main(argv=None) -> int:
     except ImportError as e:
         emit({"error": f"import failed: {e}. Run bash bench/gpu_setup.sh here and put .gpu-site on PYTHONPATH"})
         return 2
-    env = {"keras": keras.__version__, "backend": keras.backend.backend(), **device_info(),
-           "import_s": round(time.perf_counter() - started, 1), "loop": args.loop}
+    env = {
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        **device_info(),
+        "import_s": round(time.perf_counter() - started, 1),
+        "loop": args.loop,
+    }
     print(json.dumps({"env": env}), flush=True)
     if args.matmul_check:
         emit({"matmul_check_tflops": matmul_tflops(8192 if env["platform"] == "gpu" else 512)})
     if args.precision != "fp32":
         keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[args.precision])
     keras.utils.set_random_seed(0)
-    config = bert.BertConfig.preset(args.preset, vocab_size=args.vocab, max_positions=max(512, args.seq),
-                                    dropout=args.dropout)
+    config = bert.BertConfig.preset(
+        args.preset, vocab_size=args.vocab, max_positions=max(512, args.seq), dropout=args.dropout
+    )
     model = None
     rng = np.random.default_rng(0)
     for batch in [int(b) for b in args.batches.split(",") if b.strip()]:
-        record = {"preset": args.preset, "layers": config.num_layers, "hidden": config.hidden_size,
-                  "heads": config.num_heads, "vocab": args.vocab, "seq": args.seq, "batch": batch,
-                  "precision": args.precision, "max_predictions": args.max_predictions, "dropout": config.dropout,
-                  **env}
+        record = {
+            "preset": args.preset,
+            "layers": config.num_layers,
+            "hidden": config.hidden_size,
+            "heads": config.num_heads,
+            "vocab": args.vocab,
+            "seq": args.seq,
+            "batch": batch,
+            "precision": args.precision,
+            "max_predictions": args.max_predictions,
+            "dropout": config.dropout,
+            **env,
+        }
         try:
             if model is None:
                 model = bert.build(config)
@@ -210,15 +237,22 @@ def main(argv=None) -> int:
             step = elapsed / args.steps
             params = int(model.count_params())
             f = flops(config, batch, args.seq, args.max_predictions, params)
-            record.update({
-                "params": params, "seqs_per_s": round(batch / step, 1), "tokens_per_s": round(batch * args.seq / step),
-                "step_ms": round(step * 1e3, 2), "step_ms_min": round(min(times) * 1e3, 2),
-                "compile_s": round(compile_s, 2), "loss": round(float(logs["loss"]), 4),
-                "model_tflops_per_s": round(f["model_flops_per_step"] / step / 1e12, 2),
-                "mfu": round(f["model_flops_per_step"] / step / (args.peak_tflops * 1e12), 4),
-                "naive_mfu": round(f["naive_flops_per_step"] / step / (args.peak_tflops * 1e12), 4),
-                "peak_tflops": args.peak_tflops, **f,
-            })
+            record.update(
+                {
+                    "params": params,
+                    "seqs_per_s": round(batch / step, 1),
+                    "tokens_per_s": round(batch * args.seq / step),
+                    "step_ms": round(step * 1e3, 2),
+                    "step_ms_min": round(min(times) * 1e3, 2),
+                    "compile_s": round(compile_s, 2),
+                    "loss": round(float(logs["loss"]), 4),
+                    "model_tflops_per_s": round(f["model_flops_per_step"] / step / 1e12, 2),
+                    "mfu": round(f["model_flops_per_step"] / step / (args.peak_tflops * 1e12), 4),
+                    "naive_mfu": round(f["naive_flops_per_step"] / step / (args.peak_tflops * 1e12), 4),
+                    "peak_tflops": args.peak_tflops,
+                    **f,
+                }
+            )
         except Exception as e:  # out of memory at the biggest batch must not lose the others
             record["error"] = f"{type(e).__name__}: {str(e)[:400]}"
             traceback.print_exc(file=sys.stderr)

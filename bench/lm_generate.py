@@ -15,6 +15,7 @@ Last line of stdout, JSON:
   setting_change       retraces and first-token time after changing temperature / top-k / top-p
 --compile xla|graph|eager swaps lm.generate's compiler for profiling (xla is what SeqLab ships).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,11 +37,18 @@ def parse(argv=None):
     p.add_argument("--top-k", type=int, default=50)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--compile", default="xla", choices=["xla", "graph", "eager"],
-                   help="xla: SeqLab's own (tf.function jit_compile); graph: tf.function without XLA; eager")
+    p.add_argument(
+        "--compile",
+        default="xla",
+        choices=["xla", "graph", "eager"],
+        help="xla: SeqLab's own (tf.function jit_compile); graph: tf.function without XLA; eager",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--breakdown", action="store_true",
-                   help="also time the compiled step alone (no Python loop, decoding or noise) per token")
+    p.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time the compiled step alone (no Python loop, decoding or noise) per token",
+    )
     return p.parse_args(argv)
 
 
@@ -51,10 +59,18 @@ def random_model_folder(args, folder: str) -> str:
     from lm.model import LMConfig, build
     from lm.tokenizer import UNK, Tokenizer
 
-    config = LMConfig(arch=args.arch, level="char", vocab_size=args.vocab, seq_len=args.seq, layers=args.layers,
-                      dim=args.dim, heads=args.heads, dropout=0.0).validate()
+    config = LMConfig(
+        arch=args.arch,
+        level="char",
+        vocab_size=args.vocab,
+        seq_len=args.seq,
+        layers=args.layers,
+        dim=args.dim,
+        heads=args.heads,
+        dropout=0.0,
+    ).validate()
     chars = [chr(c) for c in range(33, 127)] + [chr(c) for c in range(0x100, 0x100 + max(0, args.vocab))]
-    Tokenizer("char", [UNK] + chars[:args.vocab - 1]).save(folder)
+    Tokenizer("char", [UNK] + chars[: args.vocab - 1]).save(folder)
     config.save(folder)
     keras.utils.set_random_seed(args.seed)
     build(config).save_weights(os.path.join(folder, "model.weights.h5"))
@@ -127,8 +143,13 @@ def step_breakdown(model, prompt, settings, seed, n=100) -> dict:
         model._begin(ids, (temperature, top_k, top_p), rng)
         prefill_ms.append(time.perf_counter() - t)
     ms = lambda v: round(median(v) * 1e3, 3)  # noqa: E731
-    return {"step_call_ms": ms(step_ms), "noise_ms": ms(noise_ms), "decode_ms_at_100": ms(decode_ms[-10:]),
-            "prefill_ms": ms(prefill_ms), "step_only_tokens_per_s": round(1 / median(step_ms), 1)}
+    return {
+        "step_call_ms": ms(step_ms),
+        "noise_ms": ms(noise_ms),
+        "decode_ms_at_100": ms(decode_ms[-10:]),
+        "prefill_ms": ms(prefill_ms),
+        "step_only_tokens_per_s": round(1 / median(step_ms), 1),
+    }
 
 
 def run(args) -> dict:
@@ -150,12 +171,17 @@ def run(args) -> dict:
     try:
         config = model.config
         vocab = model.tokenizer.vocab
-        prompt = "".join(vocab[1 + i % (len(vocab) - 1)] for i in range(args.prompt_tokens)) \
-            if model.tokenizer.level == "char" else " ".join(vocab[1:1 + args.prompt_tokens])
+        prompt = (
+            "".join(vocab[1 + i % (len(vocab) - 1)] for i in range(args.prompt_tokens))
+            if model.tokenizer.level == "char"
+            else " ".join(vocab[1 : 1 + args.prompt_tokens])
+        )
         room = config.seq_len - len(model._encode_prompt(prompt))
         if args.new_tokens > room:
-            log(f"note: {args.new_tokens} new tokens pass the {config.seq_len}-token context; the model re-prefills "
-                "when the window fills")
+            log(
+                f"note: {args.new_tokens} new tokens pass the {config.seq_len}-token context; the model re-prefills "
+                "when the window fills"
+            )
         settings = dict(temperature=args.temperature, top_k=args.top_k, top_p=1.0)
 
         with Timer() as compile_t:  # first call: traces and compiles prefill and step
@@ -165,8 +191,9 @@ def run(args) -> dict:
 
         totals, firsts, decode_rates = [], [], []
         for r in range(args.repeats):
-            total, first, pieces, last = timed_stream(model, prompt, args.new_tokens, seed=args.seed + 10 + r,
-                                                      **settings)
+            total, first, pieces, last = timed_stream(
+                model, prompt, args.new_tokens, seed=args.seed + 10 + r, **settings
+            )
             totals.append(total)
             firsts.append(first)
             if args.new_tokens > 1 and last > first:
@@ -174,8 +201,11 @@ def run(args) -> dict:
             log(f"repeat {r}: {args.new_tokens / total:.1f} tok/s, first piece {first * 1e3:.1f} ms, {pieces} pieces")
 
         # A sampling-setting change must not retrace or recompile: time the first call after each change.
-        changes = [dict(temperature=0.7, top_k=10, top_p=0.9), dict(temperature=1.3, top_k=0, top_p=0.5),
-                   dict(temperature=0.0, top_k=50, top_p=1.0)]
+        changes = [
+            dict(temperature=0.7, top_k=10, top_p=0.9),
+            dict(temperature=1.3, top_k=0, top_p=0.5),
+            dict(temperature=0.0, top_k=50, top_p=1.0),
+        ]
         change_firsts = []
         for i, change in enumerate(changes):
             total, first, _, _ = timed_stream(model, prompt, 4, seed=args.seed + 100 + i, **change)
@@ -186,18 +216,34 @@ def run(args) -> dict:
         breakdown = step_breakdown(model, prompt, settings, args.seed) if args.breakdown else None
         params = int(model.model.count_params())
         return {
-            "bench": "lm_generate", "impl": "seqlab", "backend": keras.backend.backend(), "compile": args.compile,
-            "model": args.model or "random", "arch": config.arch, "layers": config.layers, "heads": config.heads,
-            "dim": config.dim, "vocab": config.vocab_size, "context": config.seq_len, "params": params,
-            "new_tokens": args.new_tokens, "prompt_tokens": len(model._encode_prompt(prompt)), "top_k": args.top_k,
+            "bench": "lm_generate",
+            "impl": "seqlab",
+            "backend": keras.backend.backend(),
+            "compile": args.compile,
+            "model": args.model or "random",
+            "arch": config.arch,
+            "layers": config.layers,
+            "heads": config.heads,
+            "dim": config.dim,
+            "vocab": config.vocab_size,
+            "context": config.seq_len,
+            "params": params,
+            "new_tokens": args.new_tokens,
+            "prompt_tokens": len(model._encode_prompt(prompt)),
+            "top_k": args.top_k,
             "tokens_per_s": round(args.new_tokens / median(totals), 2),
             "decode_tokens_per_s": round(median(decode_rates), 2) if decode_rates else None,
             "first_token_ms": round(median(firsts) * 1e3, 2),
             "compile_s": round(compile_t.seconds, 3),
             "load_s": round(load.seconds, 3),
-            "setting_change": {"retraces": retraces, "tracing_counts": after,
-                               "first_token_ms": [round(f * 1e3, 2) for f in change_firsts]},
-            "repeats": args.repeats, "threads": args.threads or "default", "machine": machine(),
+            "setting_change": {
+                "retraces": retraces,
+                "tracing_counts": after,
+                "first_token_ms": [round(f * 1e3, 2) for f in change_firsts],
+            },
+            "repeats": args.repeats,
+            "threads": args.threads or "default",
+            "machine": machine(),
             **({"breakdown": breakdown} if breakdown else {}),
         }
     finally:

@@ -10,6 +10,7 @@ without XLA), one `train_on_batch` per step on random token batches.
 Last line of stdout, JSON: tokens_per_s (batch * seq * steps / time of the timed steps), step_ms (median),
 compile_s (the first step), params.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,16 @@ def run(args) -> dict:
     from lm.train import compile_model
 
     keras.utils.set_random_seed(args.seed)
-    config = LMConfig(arch=args.arch, level="char", vocab_size=args.vocab, seq_len=args.seq, layers=args.layers,
-                      dim=args.dim, heads=args.heads, dropout=args.dropout).validate()
+    config = LMConfig(
+        arch=args.arch,
+        level="char",
+        vocab_size=args.vocab,
+        seq_len=args.seq,
+        layers=args.layers,
+        dim=args.dim,
+        heads=args.heads,
+        dropout=args.dropout,
+    ).validate()
     model = build(config)
     total = args.warmup_steps + args.steps + 1
     compile_model(model, OptimizerConfig(lr=1e-3, warmup=10, decay="cosine"), total, jit=args.jit)
@@ -63,12 +72,25 @@ def run(args) -> dict:
         times.append(time.perf_counter() - t)
     elapsed = time.perf_counter() - start
     return {
-        "bench": "lm_train", "impl": "seqlab", "backend": keras.backend.backend(), "jit": args.jit,
-        "arch": args.arch, "layers": args.layers, "heads": args.heads, "dim": args.dim, "vocab": args.vocab,
-        "seq": args.seq, "batch": args.batch, "steps": args.steps, "params": int(model.count_params()),
+        "bench": "lm_train",
+        "impl": "seqlab",
+        "backend": keras.backend.backend(),
+        "jit": args.jit,
+        "arch": args.arch,
+        "layers": args.layers,
+        "heads": args.heads,
+        "dim": args.dim,
+        "vocab": args.vocab,
+        "seq": args.seq,
+        "batch": args.batch,
+        "steps": args.steps,
+        "params": int(model.count_params()),
         "tokens_per_s": round(args.batch * args.seq * args.steps / elapsed, 1),
-        "step_ms": round(median(times) * 1e3, 2), "compile_s": round(first.seconds, 3),
-        "loss_last": round(losses[-1], 4), "threads": args.threads or "default", "machine": machine(),
+        "step_ms": round(median(times) * 1e3, 2),
+        "compile_s": round(first.seconds, 3),
+        "loss_last": round(losses[-1], 4),
+        "threads": args.threads or "default",
+        "machine": machine(),
     }
 
 

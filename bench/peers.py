@@ -15,6 +15,7 @@ bert_train: BertForPreTraining (intermediate 4 x dim, GELU, dropout 0.1) with ML
   logits at every position (B x L x V), SeqLab only at the masked ones (B x 20 x V).
 Prints one JSON line (last line of stdout) with the same fields as the SeqLab benchmark.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,15 +76,26 @@ def _versions():
     import torch
     import transformers
 
-    return {"torch": torch.__version__, "transformers": transformers.__version__,
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def _gpt2(args):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    config = GPT2Config(vocab_size=args.vocab, n_positions=args.seq, n_embd=args.dim, n_layer=args.layers,
-                        n_head=args.heads, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+    config = GPT2Config(
+        vocab_size=args.vocab,
+        n_positions=args.seq,
+        n_embd=args.dim,
+        n_layer=args.layers,
+        n_head=args.heads,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
     return GPT2LMHeadModel(config)
 
 
@@ -93,8 +105,7 @@ def lm_generate(args) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     prompt = torch.randint(1, args.vocab, (1, args.prompt_tokens), generator=gen)
     mask = torch.ones_like(prompt)
-    kwargs = dict(attention_mask=mask, do_sample=True, top_k=args.top_k, use_cache=not args.no_cache,
-                  pad_token_id=0)
+    kwargs = dict(attention_mask=mask, do_sample=True, top_k=args.top_k, use_cache=not args.no_cache, pad_token_id=0)
 
     def generate(n):
         start = time.perf_counter()
@@ -110,13 +121,25 @@ def lm_generate(args) -> dict:
     totals = [generate(args.new_tokens) for _ in range(args.repeats)]
     firsts = [generate(1) for _ in range(max(3, args.repeats))]
     return {
-        "bench": "lm_generate", "impl": "transformers-gpt2", "backend": "torch",
-        "use_cache": not args.no_cache, "layers": args.layers, "heads": args.heads, "dim": args.dim,
-        "vocab": args.vocab, "context": args.seq, "params": sum(p.numel() for p in model.parameters()),
-        "new_tokens": args.new_tokens, "prompt_tokens": args.prompt_tokens, "top_k": args.top_k,
+        "bench": "lm_generate",
+        "impl": "transformers-gpt2",
+        "backend": "torch",
+        "use_cache": not args.no_cache,
+        "layers": args.layers,
+        "heads": args.heads,
+        "dim": args.dim,
+        "vocab": args.vocab,
+        "context": args.seq,
+        "params": sum(p.numel() for p in model.parameters()),
+        "new_tokens": args.new_tokens,
+        "prompt_tokens": args.prompt_tokens,
+        "top_k": args.top_k,
         "tokens_per_s": round(args.new_tokens / median(totals), 2),
-        "first_token_ms": round(median(firsts) * 1e3, 2), "compile_s": round(first_call.seconds, 3),
-        "repeats": args.repeats, **_versions(), "machine": machine(),
+        "first_token_ms": round(median(firsts) * 1e3, 2),
+        "compile_s": round(first_call.seconds, 3),
+        "repeats": args.repeats,
+        **_versions(),
+        "machine": machine(),
     }
 
 
@@ -150,15 +173,27 @@ def lm_train(args) -> dict:
     model = _gpt2(args)
     gen = torch.Generator().manual_seed(args.seed)
     batches = [torch.randint(0, args.vocab, (args.batch, args.seq), generator=gen) for _ in range(4)]
-    compile_s, times, elapsed, loss = _train_loop(torch, model, batches, args.steps, args.warmup_steps,
-                                                  lambda b: model(input_ids=b, labels=b).loss)
+    compile_s, times, elapsed, loss = _train_loop(
+        torch, model, batches, args.steps, args.warmup_steps, lambda b: model(input_ids=b, labels=b).loss
+    )
     return {
-        "bench": "lm_train", "impl": "transformers-gpt2", "backend": "torch", "layers": args.layers,
-        "heads": args.heads, "dim": args.dim, "vocab": args.vocab, "seq": args.seq, "batch": args.batch,
-        "steps": args.steps, "params": sum(p.numel() for p in model.parameters()),
+        "bench": "lm_train",
+        "impl": "transformers-gpt2",
+        "backend": "torch",
+        "layers": args.layers,
+        "heads": args.heads,
+        "dim": args.dim,
+        "vocab": args.vocab,
+        "seq": args.seq,
+        "batch": args.batch,
+        "steps": args.steps,
+        "params": sum(p.numel() for p in model.parameters()),
         "tokens_per_s": round(args.batch * args.seq * args.steps / elapsed, 1),
-        "step_ms": round(median(times) * 1e3, 2), "compile_s": round(compile_s, 3), "loss_last": round(loss, 4),
-        **_versions(), "machine": machine(),
+        "step_ms": round(median(times) * 1e3, 2),
+        "compile_s": round(compile_s, 3),
+        "loss_last": round(loss, 4),
+        **_versions(),
+        "machine": machine(),
     }
 
 
@@ -169,30 +204,52 @@ def bert_train(args) -> dict:
 
     from bench.bert_data import hf_labels, mlm_batch
 
-    config = BertConfig(vocab_size=args.vocab, hidden_size=args.dim, num_hidden_layers=args.layers,
-                        num_attention_heads=args.heads, intermediate_size=4 * args.dim,
-                        max_position_embeddings=max(512, args.seq))
+    config = BertConfig(
+        vocab_size=args.vocab,
+        hidden_size=args.dim,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        intermediate_size=4 * args.dim,
+        max_position_embeddings=max(512, args.seq),
+    )
     model = BertForPreTraining(config)
     rng = np.random.default_rng(args.seed)
     batches = []
     for _ in range(4):
         x, y, w = mlm_batch(rng, args.batch, args.seq, args.vocab, args.mask_rate, args.max_predictions)
-        batches.append({"input_ids": torch.from_numpy(x["token_ids"].astype(np.int64)),
-                        "token_type_ids": torch.from_numpy(x["segment_ids"].astype(np.int64)),
-                        "attention_mask": torch.from_numpy(x["padding_mask"].astype(np.int64)),
-                        "labels": torch.from_numpy(hf_labels(x, y, w, args.seq)),
-                        "next_sentence_label": torch.from_numpy(y["nsp"].astype(np.int64))})
-    compile_s, times, elapsed, loss = _train_loop(torch, model, batches, args.steps, args.warmup_steps,
-                                                  lambda b: model(**b).loss)
+        batches.append(
+            {
+                "input_ids": torch.from_numpy(x["token_ids"].astype(np.int64)),
+                "token_type_ids": torch.from_numpy(x["segment_ids"].astype(np.int64)),
+                "attention_mask": torch.from_numpy(x["padding_mask"].astype(np.int64)),
+                "labels": torch.from_numpy(hf_labels(x, y, w, args.seq)),
+                "next_sentence_label": torch.from_numpy(y["nsp"].astype(np.int64)),
+            }
+        )
+    compile_s, times, elapsed, loss = _train_loop(
+        torch, model, batches, args.steps, args.warmup_steps, lambda b: model(**b).loss
+    )
     return {
-        "bench": "bert_train", "impl": "transformers-bert", "backend": "torch", "precision": "fp32",
-        "layers": args.layers, "heads": args.heads, "dim": args.dim, "vocab": args.vocab, "seq": args.seq,
-        "batch": args.batch, "steps": args.steps, "max_predictions": args.max_predictions,
+        "bench": "bert_train",
+        "impl": "transformers-bert",
+        "backend": "torch",
+        "precision": "fp32",
+        "layers": args.layers,
+        "heads": args.heads,
+        "dim": args.dim,
+        "vocab": args.vocab,
+        "seq": args.seq,
+        "batch": args.batch,
+        "steps": args.steps,
+        "max_predictions": args.max_predictions,
         "params": sum(p.numel() for p in model.parameters()),
         "seqs_per_s": round(args.batch * args.steps / elapsed, 2),
         "tokens_per_s": round(args.batch * args.seq * args.steps / elapsed, 1),
-        "step_ms": round(median(times) * 1e3, 2), "compile_s": round(compile_s, 3), "loss_last": round(loss, 4),
-        **_versions(), "machine": machine(),
+        "step_ms": round(median(times) * 1e3, 2),
+        "compile_s": round(compile_s, 3),
+        "loss_last": round(loss, 4),
+        **_versions(),
+        "machine": machine(),
     }
 
 

@@ -45,6 +45,7 @@ or compare with --threads 1 too.
 Progress and a markdown table go to stderr; the last line of stdout is the JSON; --out also writes it (atomically).
 Exit 0 when every target is met, 1 when one is missed, 2 on bad arguments or a failed side, 3 without torch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,10 +61,12 @@ from bench.common import QUIET_ENV, Timer, emit, last_json, log, machine, median
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DECODE_TARGET, TRAIN_TARGET = 2.0, 1.0
 ALPHA = 0.6  # SeqLab's default length penalty, also given to Marian (which only ranks beams with it)
-FAIRNESS = ("MarianMT has random weights and never emits [END], so both sides run the same decoder steps: "
-            "Marian generate(num_beams=beam, use_cache=True, min_new_tokens = max_new_tokens = the longest SeqLab "
-            "output of the batch, [END] counted); SeqLab's loop runs at least that many (loop_steps). Same texts, "
-            "same tokenizer, text in and text out on both sides.")
+FAIRNESS = (
+    "MarianMT has random weights and never emits [END], so both sides run the same decoder steps: "
+    "Marian generate(num_beams=beam, use_cache=True, min_new_tokens = max_new_tokens = the longest SeqLab "
+    "output of the batch, [END] counted); SeqLab's loop runs at least that many (loop_steps). Same texts, "
+    "same tokenizer, text in and text out on both sides."
+)
 
 
 def parse(argv=None):
@@ -79,11 +82,18 @@ def parse(argv=None):
     p.add_argument("--train-steps", type=int, default=10, help="timed training steps (median)")
     p.add_argument("--train-warmup", type=int, default=3, help="untimed steps after the first (compiling) one")
     p.add_argument("--label-smoothing", type=float, default=0.1, help="translate.train's default")
-    p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
-                   help="XLA-compile SeqLab's train step (default: as translate.train does)")
+    p.add_argument(
+        "--jit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="XLA-compile SeqLab's train step (default: as translate.train does)",
+    )
     p.add_argument("--threads", type=int, default=0, help="both frameworks' threads (0: the machine's cores)")
-    p.add_argument("--peer-shape", help="take Marian's sizes and tokenizer from this translator instead (default: "
-                                        "the model; for an rnn model translate-transformer, else the rnn's sizes)")
+    p.add_argument(
+        "--peer-shape",
+        help="take Marian's sizes and tokenizer from this translator instead (default: "
+        "the model; for an rnn model translate-transformer, else the rnn's sizes)",
+    )
     p.add_argument("--peer-padding", default="longest", choices=["longest", "fixed"])
     p.add_argument("--no-peer", action="store_true", help="SeqLab only")
     p.add_argument("--no-breakdown", action="store_true", help="skip the where-the-time-goes measurements")
@@ -94,10 +104,14 @@ def parse(argv=None):
     args = p.parse_args(argv)
     if not 1 <= args.batch <= 32:
         p.error("--batch must be 1-32 (Translator.translate decodes at most 32 sentences a call)")
-    if min(args.sentences, args.beam, args.repeats, args.train_batch, args.train_steps) < 1 or \
-            min(args.batch1, args.train_warmup, args.threads) < 0:
-        p.error("--sentences, --beam, --repeats, --train-batch, --train-steps must be >= 1; --batch1, "
-                "--train-warmup, --threads >= 0")
+    if (
+        min(args.sentences, args.beam, args.repeats, args.train_batch, args.train_steps) < 1
+        or min(args.batch1, args.train_warmup, args.threads) < 0
+    ):
+        p.error(
+            "--sentences, --beam, --repeats, --train-batch, --train-steps must be >= 1; --batch1, "
+            "--train-warmup, --threads >= 0"
+        )
     if args.beam > 16:
         p.error("--beam must be at most 16 (Translator.translate's limit)")
     return args
@@ -107,7 +121,7 @@ def parse(argv=None):
 
 
 def _chunks(items, size):
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _read_config(folder: str) -> dict:
@@ -123,8 +137,9 @@ def _train_arrays(plan, tokenizer, config):
     from translate import data
 
     pairs = [Pair(s, t, "", str(i)) for i, (s, t) in enumerate(zip(plan["texts"], plan["targets"]))]
-    encoded = data.encode_pairs(pairs, tokenizer, max_src_len=config["max_src_len"],
-                                max_tgt_len=config["max_tgt_len"], too_long="truncate")
+    encoded = data.encode_pairs(
+        pairs, tokenizer, max_src_len=config["max_src_len"], max_tgt_len=config["max_tgt_len"], too_long="truncate"
+    )
     index = np.arange(plan["train_batch"]) % len(encoded)
     return encoded.source[index], encoded.decoder_input[index], encoded.decoder_target[index]
 
@@ -134,15 +149,25 @@ def _decode_stats(times_per_pass, chunks, tokens) -> dict:
     totals = [sum(t) for t in times_per_pass]
     seconds = median(totals)
     per_batch = [median([t[b] for t in times_per_pass]) for b in range(len(chunks))]
-    return {"sentences": sum(len(c) for c in chunks), "batches": len(chunks), "output_tokens": tokens,
-            "seconds": round(seconds, 4), "sentences_per_s": round(sum(len(c) for c in chunks) / seconds, 2),
-            "output_tokens_per_s": round(tokens / seconds, 1), "batch_ms": [round(t * 1e3, 2) for t in per_batch],
-            "passes_s": [round(t, 4) for t in totals]}
+    return {
+        "sentences": sum(len(c) for c in chunks),
+        "batches": len(chunks),
+        "output_tokens": tokens,
+        "seconds": round(seconds, 4),
+        "sentences_per_s": round(sum(len(c) for c in chunks) / seconds, 2),
+        "output_tokens_per_s": round(tokens / seconds, 1),
+        "batch_ms": [round(t * 1e3, 2) for t in per_batch],
+        "passes_s": [round(t, 4) for t in totals],
+    }
 
 
 def _per_step(full_s: float, one_step_s: float, steps: int) -> dict:
-    return {"one_step_ms": round(one_step_s * 1e3, 2), "full_ms": round(full_s * 1e3, 2), "steps": steps,
-            "per_step_ms": round((full_s - one_step_s) / max(steps - 1, 1) * 1e3, 3)}
+    return {
+        "one_step_ms": round(one_step_s * 1e3, 2),
+        "full_ms": round(full_s * 1e3, 2),
+        "steps": steps,
+        "per_step_ms": round((full_s - one_step_s) / max(steps - 1, 1) * 1e3, 3),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ SeqLab side
@@ -159,7 +184,7 @@ def seqlab_side(plan) -> dict:
     translator = Translator(plan["model_folder"])
     config, beam = translator.config, plan["beam"]
     chunks = _chunks(plan["texts"], plan["batch"])
-    singles = [[t] for t in plan["texts"][:plan["batch1"]]]
+    singles = [[t] for t in plan["texts"][: plan["batch1"]]]
 
     def one_pass(batches, **kw):
         times, outs = [], []
@@ -176,12 +201,14 @@ def seqlab_side(plan) -> dict:
         source = np.zeros((rows, config.max_src_len), np.int32)
         for r in range(rows):
             row = ids[r % len(ids)] if rows % len(ids) == 0 else ids[r] if r < len(ids) else ids[0]
-            source[r, :len(row)] = row
+            source[r, : len(row)] = row
         slots = 1 if kind == "greedy" else decode._bucket(beam)
         fn = decode._loop(translator.model, kind, rows, slots)
         start = time.perf_counter()
-        out = [np.asarray(x) for x in fn(source, np.asarray(beam, "int32"), np.asarray(max_len, "int32"),
-                                         np.asarray(ALPHA, "float32"))]
+        out = [
+            np.asarray(x)
+            for x in fn(source, np.asarray(beam, "int32"), np.asarray(max_len, "int32"), np.asarray(ALPHA, "float32"))
+        ]
         return time.perf_counter() - start, int(out[-1])
 
     def loop_steps(chunk) -> int | None:
@@ -208,8 +235,14 @@ def seqlab_side(plan) -> dict:
             log(f"  (greedy comparison not measured: {type(e).__name__}: {e})")
             return None
 
-    result = {"impl": "seqlab", "backend": keras.backend.backend(), "arch": config.arch,
-              "params": int(translator.model.count_params()), "decode": {}, "machine_at_start": machine()}
+    result = {
+        "impl": "seqlab",
+        "backend": keras.backend.backend(),
+        "arch": config.arch,
+        "params": int(translator.model.count_params()),
+        "decode": {},
+        "machine_at_start": machine(),
+    }
     for name, batches in (("batch", chunks), ("batch_1", singles)):
         if not batches:
             continue
@@ -222,10 +255,14 @@ def seqlab_side(plan) -> dict:
             passes.append(one_pass(batches)[0])
             log(f"[seqlab]   pass {r + 1}: {sum(passes[-1]):.3f} s")
         stats = _decode_stats(passes, batches, sum(map(sum, lengths)))
-        stats.update(warmup_s=round(warm.seconds, 3), lengths=lengths, longest=[max(x) for x in lengths],
-                     loop_steps=[loop_steps(b) for b in batches],
-                     unfinished=sum(not o.finished for out in outs for o in out),
-                     sample=outs[0][0].text[:120])
+        stats.update(
+            warmup_s=round(warm.seconds, 3),
+            lengths=lengths,
+            longest=[max(x) for x in lengths],
+            loop_steps=[loop_steps(b) for b in batches],
+            unfinished=sum(not o.finished for out in outs for o in out),
+            sample=outs[0][0].text[:120],
+        )
         result["decode"][name] = stats
     if not plan["no_breakdown"] and chunks:
         first = chunks[0]
@@ -261,8 +298,10 @@ def seqlab_train(plan, translator) -> dict:
     loss = smoothed_loss(plan["label_smoothing"])
     use_jit = TrainConfig.__dataclass_fields__["jit"].default if plan["jit"] is None else plan["jit"]
     model.compile(optimizer=make_optimizer(OptimizerConfig(), total), loss=loss, jit_compile=use_jit)
-    log(f"[seqlab] training at batch {len(source)}, {'with' if use_jit else 'without'} XLA as translate.train: "
-        "first step (traces)")
+    log(
+        f"[seqlab] training at batch {len(source)}, {'with' if use_jit else 'without'} XLA as translate.train: "
+        "first step (traces)"
+    )
     with Timer() as first:
         model.train_on_batch((source, dec_in), dec_out, sample_weight=weights)
     for _ in range(plan["train_warmup"]):
@@ -274,11 +313,19 @@ def seqlab_train(plan, translator) -> dict:
         times.append(time.perf_counter() - start)
     tokens = int(weights.sum())
     step = median(times)
-    out = {"batch": len(source), "jit": bool(use_jit), "target_tokens": tokens, "step_ms": round(step * 1e3, 2),
-           "target_tokens_per_s": round(tokens / step, 1), "compile_s": round(first.seconds, 3),
-           "loss_last": round(last, 4), "params": int(model.count_params()),
-           "shape": [list(source.shape), list(dec_in.shape)]}
+    out = {
+        "batch": len(source),
+        "jit": bool(use_jit),
+        "target_tokens": tokens,
+        "step_ms": round(step * 1e3, 2),
+        "target_tokens_per_s": round(tokens / step, 1),
+        "compile_s": round(first.seconds, 3),
+        "loss_last": round(last, 4),
+        "params": int(model.count_params()),
+        "shape": [list(source.shape), list(dec_in.shape)],
+    }
     if not plan["no_breakdown"]:
+
         def fn(s, d, y, w):
             return loss(y, model((s, d), training=True), sample_weight=w)
 
@@ -291,8 +338,7 @@ def seqlab_train(plan, translator) -> dict:
         w = weights.astype(np.float32)
         float(forward(source, dec_in, dec_out, w))
         fwd = median([_timed(lambda: float(forward(source, dec_in, dec_out, w))) for _ in range(5)])
-        out["breakdown_ms"] = {"forward_loss": round(fwd * 1e3, 2),
-                               "backward_and_update": round((step - fwd) * 1e3, 2)}
+        out["breakdown_ms"] = {"forward_loss": round(fwd * 1e3, 2), "backward_and_update": round((step - fwd) * 1e3, 2)}
     return out
 
 
@@ -309,13 +355,28 @@ def marian_config(shape: dict):
     from transformers import MarianConfig
 
     return MarianConfig(
-        vocab_size=shape["src_vocab"], decoder_vocab_size=shape["tgt_vocab"], share_encoder_decoder_embeddings=False,
-        tie_word_embeddings=True, d_model=shape["dim"], encoder_layers=shape["layers"],
-        decoder_layers=shape["layers"], encoder_attention_heads=shape["heads"], decoder_attention_heads=shape["heads"],
-        encoder_ffn_dim=shape["ffn_dim"], decoder_ffn_dim=shape["ffn_dim"],
-        max_position_embeddings=max(shape["max_src_len"], shape["max_tgt_len"]), activation_function="gelu",
-        dropout=shape["dropout"], attention_dropout=0.0, activation_dropout=0.0, pad_token_id=0, eos_token_id=3,
-        decoder_start_token_id=2, bos_token_id=None, forced_eos_token_id=None)
+        vocab_size=shape["src_vocab"],
+        decoder_vocab_size=shape["tgt_vocab"],
+        share_encoder_decoder_embeddings=False,
+        tie_word_embeddings=True,
+        d_model=shape["dim"],
+        encoder_layers=shape["layers"],
+        decoder_layers=shape["layers"],
+        encoder_attention_heads=shape["heads"],
+        decoder_attention_heads=shape["heads"],
+        encoder_ffn_dim=shape["ffn_dim"],
+        decoder_ffn_dim=shape["ffn_dim"],
+        max_position_embeddings=max(shape["max_src_len"], shape["max_tgt_len"]),
+        activation_function="gelu",
+        dropout=shape["dropout"],
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        pad_token_id=0,
+        eos_token_id=3,
+        decoder_start_token_id=2,
+        bos_token_id=None,
+        forced_eos_token_id=None,
+    )
 
 
 def marian_side(plan) -> dict:
@@ -337,15 +398,25 @@ def marian_side(plan) -> dict:
         width = width if fixed else max(len(r) for r in rows)
         out = np.zeros((len(rows), width), np.int64)
         for i, r in enumerate(rows):
-            out[i, :len(r)] = r[:width]
+            out[i, : len(r)] = r[:width]
         return torch.from_numpy(out)
 
     def translate(chunk, steps):
         ids = pad(tokenizer.source.encode_batch(chunk), shape["max_src_len"])
-        gen = GenerationConfig(num_beams=beam, use_cache=True, do_sample=False, max_new_tokens=steps,
-                               min_new_tokens=steps, length_penalty=ALPHA, early_stopping=False,
-                               decoder_start_token_id=2, pad_token_id=0, eos_token_id=3, bos_token_id=None,
-                               forced_eos_token_id=None)
+        gen = GenerationConfig(
+            num_beams=beam,
+            use_cache=True,
+            do_sample=False,
+            max_new_tokens=steps,
+            min_new_tokens=steps,
+            length_penalty=ALPHA,
+            early_stopping=False,
+            decoder_start_token_id=2,
+            pad_token_id=0,
+            eos_token_id=3,
+            bos_token_id=None,
+            forced_eos_token_id=None,
+        )
         with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=ids != 0, generation_config=gen)
         assert tuple(out.shape) == (len(chunk), steps + 1), (tuple(out.shape), steps)
@@ -359,18 +430,27 @@ def marian_side(plan) -> dict:
             times.append(time.perf_counter() - start)
         return times
 
-    result = {"impl": "transformers-marian", "backend": "torch", "params": sum(p.numel() for p in model.parameters()),
-              "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-              "torch": torch.__version__, "transformers": transformers.__version__,
-              "torch_threads": torch.get_num_threads(), "padding": plan["peer_padding"], "decode": {},
-              "machine_at_start": machine()}
-    batch1 = [[t] for t in plan["texts"][:plan["batch1"]]]
+    result = {
+        "impl": "transformers-marian",
+        "backend": "torch",
+        "params": sum(p.numel() for p in model.parameters()),
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "padding": plan["peer_padding"],
+        "decode": {},
+        "machine_at_start": machine(),
+    }
+    batch1 = [[t] for t in plan["texts"][: plan["batch1"]]]
     for name, batches in (("batch", _chunks(plan["texts"], plan["batch"])), ("batch_1", batch1)):
         if not batches:
             continue
         steps = plan["steps"][name]
-        log(f"[marian] beam-{beam} generate, {len(batches)} batch(es) of <= {len(batches[0])}, "
-            f"{min(steps)}-{max(steps)} steps: warm-up")
+        log(
+            f"[marian] beam-{beam} generate, {len(batches)} batch(es) of <= {len(batches[0])}, "
+            f"{min(steps)}-{max(steps)} steps: warm-up"
+        )
         with Timer() as warm:
             one_pass(batches, steps)
         passes = []
@@ -393,7 +473,7 @@ def marian_train(plan, model, tokenizer, shape, torch) -> dict:
 
     source, dec_in, dec_out = _train_arrays(plan, tokenizer, shape)
     if plan["peer_padding"] == "longest":
-        source = source[:, :int((source != 0).sum(1).max())]
+        source = source[:, : int((source != 0).sum(1).max())]
         width = int((dec_out != 0).sum(1).max())
         dec_in, dec_out = dec_in[:, :width], dec_out[:, :width]
     src = torch.from_numpy(source.astype("int64"))
@@ -409,8 +489,12 @@ def marian_train(plan, model, tokenizer, shape, torch) -> dict:
         t0 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         logits = model(input_ids=src, attention_mask=mask, decoder_input_ids=din).logits
-        loss = F.cross_entropy(logits.float().reshape(-1, vocab), labels.reshape(-1), ignore_index=-100,
-                               label_smoothing=plan["label_smoothing"])
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, vocab),
+            labels.reshape(-1),
+            ignore_index=-100,
+            label_smoothing=plan["label_smoothing"],
+        )
         t1 = time.perf_counter()
         loss.backward()
         t2 = time.perf_counter()
@@ -433,10 +517,16 @@ def marian_train(plan, model, tokenizer, shape, torch) -> dict:
             split[key].append(t)
     tokens = int((dec_out != 0).sum())
     seconds = median(times)
-    return {"batch": len(source), "target_tokens": tokens, "step_ms": round(seconds * 1e3, 2),
-            "target_tokens_per_s": round(tokens / seconds, 1), "compile_s": round(first.seconds, 3),
-            "loss_last": round(last, 4), "shape": [list(source.shape), list(dec_in.shape)],
-            "breakdown_ms": {k: round(median(v) * 1e3, 2) for k, v in split.items()}}
+    return {
+        "batch": len(source),
+        "target_tokens": tokens,
+        "step_ms": round(seconds * 1e3, 2),
+        "target_tokens_per_s": round(tokens / seconds, 1),
+        "compile_s": round(first.seconds, 3),
+        "loss_last": round(last, 4),
+        "shape": [list(source.shape), list(dec_in.shape)],
+        "breakdown_ms": {k: round(median(v) * 1e3, 2) for k, v in split.items()},
+    }
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -461,9 +551,12 @@ def _sentences(args, tokenizers, limits):
             skipped += 1
     if not chosen:
         raise ValueError(f"no sentence of {where} fits the model's max_src_len {min(limits)}")
-    return chosen, {"from": where, "count": len(chosen), "skipped_too_long": skipped,
-                    "source_tokens_mean": round(sum(len(tokenizers[0].source.encode(p.source)) for p in chosen)
-                                                / len(chosen), 1)}
+    return chosen, {
+        "from": where,
+        "count": len(chosen),
+        "skipped_too_long": skipped,
+        "source_tokens_mean": round(sum(len(tokenizers[0].source.encode(p.source)) for p in chosen) / len(chosen), 1),
+    }
 
 
 def _peer_shape(args, folder, config):
@@ -487,9 +580,14 @@ def _peer_shape(args, folder, config):
         return _read_config(other), other, "translate-transformer's sizes (an rnn has no Marian twin)"
     except (OSError, ValueError):
         heads = max(h for h in range(1, config["heads"] + 1) if config["dim"] % h == 0)
-        return {**config, "heads": heads}, folder, (
-            "the rnn's own dim, layers, ffn_dim and heads (an rnn has no Marian twin and translate-transformer is "
-            "not there)")
+        return (
+            {**config, "heads": heads},
+            folder,
+            (
+                "the rnn's own dim, layers, ffn_dim and heads (an rnn has no Marian twin and translate-transformer is "
+                "not there)"
+            ),
+        )
 
 
 def _side(name: str, plan_path: str, timeout: float) -> dict:
@@ -510,8 +608,15 @@ def _side(name: str, plan_path: str, timeout: float) -> dict:
 
 def _row(name, metric, mine, theirs, target):
     ratio = round(mine / theirs, 2) if mine and theirs else None
-    return {"row": name, "metric": metric, "seqlab": mine, "marian": theirs, "ratio": ratio, "target": target,
-            "pass": None if target is None or ratio is None else ratio >= target}
+    return {
+        "row": name,
+        "metric": metric,
+        "seqlab": mine,
+        "marian": theirs,
+        "ratio": ratio,
+        "target": target,
+        "pass": None if target is None or ratio is None else ratio >= target,
+    }
 
 
 def table(rows) -> str:
@@ -519,24 +624,33 @@ def table(rows) -> str:
     for r in rows:
         verdict = "" if r["pass"] is None else ("yes" if r["pass"] else "NO")
         target = f">= {r['target']}x" if r["target"] else ""
-        out.append(f"| {r['row']} | {r['metric']} | {r['seqlab']} | {r['marian'] if r['marian'] is not None else '-'}"
-                   f" | {r['ratio'] if r['ratio'] is not None else '-'} | {target} | {verdict} |")
+        out.append(
+            f"| {r['row']} | {r['metric']} | {r['seqlab']} | {r['marian'] if r['marian'] is not None else '-'}"
+            f" | {r['ratio'] if r['ratio'] is not None else '-'} | {target} | {verdict} |"
+        )
     return "\n".join(out)
 
 
 def breakdown_table(seqlab, marian) -> str:
     out = ["| where the time goes | SeqLab | MarianMT |", "|---|---:|---:|"]
     a, b = seqlab.get("decode_breakdown") or {}, (marian or {}).get("decode_breakdown") or {}
-    for key, label in (("one_step_ms", "decode batch, 1 step (encoder + setup + host), ms"),
-                       ("steps", "decoder steps in the batch"), ("per_step_ms", "cost per decoder step, ms"),
-                       ("full_ms", "whole batch, ms")):
+    for key, label in (
+        ("one_step_ms", "decode batch, 1 step (encoder + setup + host), ms"),
+        ("steps", "decoder steps in the batch"),
+        ("per_step_ms", "cost per decoder step, ms"),
+        ("full_ms", "whole batch, ms"),
+    ):
         out.append(f"| {label} | {a.get(key, '-')} | {b.get(key, '-')} |")
     greedy = a.get("greedy_same_rows")
     if greedy:
-        out.append(f"| greedy loop on the same {greedy['rows']} rows: cost per step, ms (the rest of beam's is its "
-                   f"top-k and cache reordering) | {greedy['per_step_ms']} | |")
-    ta, tb = (seqlab.get("train") or {}).get("breakdown_ms") or {}, ((marian or {}).get("train") or {}).get(
-        "breakdown_ms") or {}
+        out.append(
+            f"| greedy loop on the same {greedy['rows']} rows: cost per step, ms (the rest of beam's is its "
+            f"top-k and cache reordering) | {greedy['per_step_ms']} | |"
+        )
+    ta, tb = (
+        (seqlab.get("train") or {}).get("breakdown_ms") or {},
+        ((marian or {}).get("train") or {}).get("breakdown_ms") or {},
+    )
     out.append(f"| training step: forward + loss, ms | {ta.get('forward_loss', '-')} | {tb.get('forward_loss', '-')} |")
     rest = round(tb["backward"] + tb["clip_and_update"], 2) if tb else "-"
     out.append(f"| training step: backward + update, ms | {ta.get('backward_and_update', '-')} | {rest} |")
@@ -551,18 +665,32 @@ def run(args) -> tuple[dict, int]:
     config = _read_config(folder)
     shape, shape_folder, shape_note = _peer_shape(args, folder, config)
     tokenizers = [PairTokenizer.load(folder)] + ([] if shape_folder == folder else [PairTokenizer.load(shape_folder)])
-    limits = [config["max_src_len"], shape["max_src_len"]][:len(tokenizers)]
+    limits = [config["max_src_len"], shape["max_src_len"]][: len(tokenizers)]
     pairs, sentences = _sentences(args, tokenizers, limits)
     threads = args.threads or os.cpu_count()
-    plan = {"model_folder": folder, "peer_tokenizer": shape_folder, "peer_shape": shape,
-            "texts": [p.source for p in pairs], "targets": [p.target for p in pairs], "beam": args.beam,
-            "batch": args.batch, "batch1": args.batch1, "repeats": args.repeats, "train_batch": args.train_batch,
-            "train_steps": args.train_steps, "train_warmup": args.train_warmup,
-            "label_smoothing": args.label_smoothing, "jit": args.jit, "threads": threads,
-            "peer_padding": args.peer_padding,
-            "no_breakdown": args.no_breakdown}
-    log(f"translate_speed: {args.model} ({config['arch']}, {config['layers']} layers, {config['dim']}-d), "
-        f"{sentences['count']} sentences from {sentences['from']}, {threads} threads")
+    plan = {
+        "model_folder": folder,
+        "peer_tokenizer": shape_folder,
+        "peer_shape": shape,
+        "texts": [p.source for p in pairs],
+        "targets": [p.target for p in pairs],
+        "beam": args.beam,
+        "batch": args.batch,
+        "batch1": args.batch1,
+        "repeats": args.repeats,
+        "train_batch": args.train_batch,
+        "train_steps": args.train_steps,
+        "train_warmup": args.train_warmup,
+        "label_smoothing": args.label_smoothing,
+        "jit": args.jit,
+        "threads": threads,
+        "peer_padding": args.peer_padding,
+        "no_breakdown": args.no_breakdown,
+    }
+    log(
+        f"translate_speed: {args.model} ({config['arch']}, {config['layers']} layers, {config['dim']}-d), "
+        f"{sentences['count']} sentences from {sentences['from']}, {threads} threads"
+    )
     with tempfile.TemporaryDirectory(prefix="translate-speed-") as tmp:
         path = os.path.join(tmp, "plan.json")
         with open(path, "w", encoding="utf-8") as f:
@@ -583,40 +711,84 @@ def run(args) -> tuple[dict, int]:
         if not mine:
             continue
         n = f" ({mine['sentences']} sentences)"
-        rows.append(_row(label + n, "sentences/s", mine["sentences_per_s"], (theirs or {}).get("sentences_per_s"),
-                         DECODE_TARGET if key == "batch" else None))
-        rows.append(_row(label + n, "output tokens/s", mine["output_tokens_per_s"],
-                         (theirs or {}).get("output_tokens_per_s"), None))
+        rows.append(
+            _row(
+                label + n,
+                "sentences/s",
+                mine["sentences_per_s"],
+                (theirs or {}).get("sentences_per_s"),
+                DECODE_TARGET if key == "batch" else None,
+            )
+        )
+        rows.append(
+            _row(
+                label + n,
+                "output tokens/s",
+                mine["output_tokens_per_s"],
+                (theirs or {}).get("output_tokens_per_s"),
+                None,
+            )
+        )
     if seqlab.get("train"):
-        rows.append(_row(f"training, batch {args.train_batch}", "target tokens/s",
-                         seqlab["train"]["target_tokens_per_s"], (peer.get("train") or {}).get("target_tokens_per_s"),
-                         TRAIN_TARGET))
+        rows.append(
+            _row(
+                f"training, batch {args.train_batch}",
+                "target tokens/s",
+                seqlab["train"]["target_tokens_per_s"],
+                (peer.get("train") or {}).get("target_tokens_per_s"),
+                TRAIN_TARGET,
+            )
+        )
     judged = [r["pass"] for r in rows if r["pass"] is not None]
     report = {
-        "bench": "translate_speed", "model": args.model, "folder": folder, "arch": config["arch"],
-        "config": config, "sentences": sentences,
-        "settings": {"beam": args.beam, "alpha": ALPHA, "batch": args.batch, "batch1": args.batch1,
-                     "repeats": args.repeats, "train_batch": args.train_batch, "train_steps": args.train_steps,
-                     "train_warmup": args.train_warmup, "label_smoothing": args.label_smoothing, "threads": threads,
-                     "peer_padding": args.peer_padding},
-        "peer": {"impl": "transformers MarianMTModel, random weights, PyTorch CPU", "shape_from": shape_note,
-                 "same_architecture": twin, "use_cache": True, "num_beams": args.beam,
-                 "min_new_tokens_equals_max_new_tokens": True, "fairness": FAIRNESS},
+        "bench": "translate_speed",
+        "model": args.model,
+        "folder": folder,
+        "arch": config["arch"],
+        "config": config,
+        "sentences": sentences,
+        "settings": {
+            "beam": args.beam,
+            "alpha": ALPHA,
+            "batch": args.batch,
+            "batch1": args.batch1,
+            "repeats": args.repeats,
+            "train_batch": args.train_batch,
+            "train_steps": args.train_steps,
+            "train_warmup": args.train_warmup,
+            "label_smoothing": args.label_smoothing,
+            "threads": threads,
+            "peer_padding": args.peer_padding,
+        },
+        "peer": {
+            "impl": "transformers MarianMTModel, random weights, PyTorch CPU",
+            "shape_from": shape_note,
+            "same_architecture": twin,
+            "use_cache": True,
+            "num_beams": args.beam,
+            "min_new_tokens_equals_max_new_tokens": True,
+            "fairness": FAIRNESS,
+        },
         "rows": rows,
         "beam_sentences_per_s_ratio": next((r["ratio"] for r in rows if r["target"] == DECODE_TARGET), None),
         "train_tokens_per_s_ratio": next((r["ratio"] for r in rows if r["target"] == TRAIN_TARGET), None),
         "targets": {"decode": DECODE_TARGET, "train": TRAIN_TARGET},
         "targets_met": bool(judged) and all(judged) and not errors,
         "results": {"seqlab": seqlab, "marian": marian},
-        "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": machine(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     if errors:
         report["errors"] = errors
     log("\n" + table(rows) + "\n")
     if not args.no_breakdown:
         missed = [r["row"] + " " + r["metric"] for r in rows if r["pass"] is False]
-        log((f"missed: {'; '.join(missed)}. " if missed else "") + "Where the time goes:\n\n"
-            + breakdown_table(seqlab, marian) + "\n")
+        log(
+            (f"missed: {'; '.join(missed)}. " if missed else "")
+            + "Where the time goes:\n\n"
+            + breakdown_table(seqlab, marian)
+            + "\n"
+        )
     if args.out:
         from core import files
 

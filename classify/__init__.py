@@ -7,6 +7,7 @@
 Training and evaluation: `python -m classify train ...` / `python -m classify evaluate ...` (classify.train,
 classify.evaluate: library functions that take a TrainConfig / plain arguments).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,8 @@ def encode(tokenizer, texts: list[str], seq_len: int, tokens: list[str]) -> np.n
     cls, sep = tokens.index("[CLS]"), tokens.index("[SEP]")
     out = np.zeros((len(texts), seq_len), np.int32)
     for row, enc in enumerate(tokenizer.encode_batch(list(texts), add_special_tokens=False)):
-        ids = [cls] + enc.ids[:seq_len - 2] + [sep]
-        out[row, :len(ids)] = ids
+        ids = [cls] + enc.ids[: seq_len - 2] + [sep]
+        out[row, : len(ids)] = ids
     return out
 
 
@@ -45,8 +46,9 @@ class Classifier:
         self.predict("warm up")  # compile now: requests all have the same shape
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        logits = np.asarray(self.model.predict_on_batch(encode(self.tokenizer, texts, self.config.seq_len,
-                                                                self.tokens)), np.float64)
+        logits = np.asarray(
+            self.model.predict_on_batch(encode(self.tokenizer, texts, self.config.seq_len, self.tokens)), np.float64
+        )
         p = np.exp(logits - logits.max(-1, keepdims=True))
         return p / p.sum(-1, keepdims=True)
 
@@ -62,8 +64,13 @@ def resolve(name: str) -> str:
     core.resolve.ModelNotFoundError (an OSError and a ValueError) when there is none."""
     from core.resolve import resolve as lookup
 
-    return lookup(name, MODELS, kind="classifier", needs=FILES,
-                  allow_patterns=[*FILES, "README.md", "metrics.json", "loss_curve.png"])
+    return lookup(
+        name,
+        MODELS,
+        kind="classifier",
+        needs=FILES,
+        allow_patterns=[*FILES, "README.md", "metrics.json", "loss_curve.png"],
+    )
 
 
 def load(name: str = "sentiment") -> Classifier:

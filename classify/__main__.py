@@ -1,4 +1,5 @@
 """python -m classify train ... | python -m classify evaluate ... (see classify/cli.py)."""
+
 import os
 import sys
 

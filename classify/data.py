@@ -1,4 +1,5 @@
 """Labelled text for classification: the bundled movie-review sentiment set, a CSV/TSV file, or hf:NAME."""
+
 from __future__ import annotations
 
 import csv

@@ -1,8 +1,9 @@
 """Score a classifier on a data set's split: `python -m classify evaluate` (classify/cli.py).
 
-    from classify.evaluate import evaluate
-    evaluate("runs/sentiment-cnn", data="sentiment")     # {"accuracy": ..., "f1": ..., "examples": 1005}
+from classify.evaluate import evaluate
+evaluate("runs/sentiment-cnn", data="sentiment")     # {"accuracy": ..., "f1": ..., "examples": 1005}
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,11 @@ def scores(predicted: np.ndarray, truth: np.ndarray) -> dict:
         fp = float(((predicted == label) & (truth != label)).sum())
         fn = float(((predicted != label) & (truth == label)).sum())
         f1s.append(2 * tp / max(2 * tp + fp + fn, 1.0))
-    return {"accuracy": round(float((predicted == truth).mean()), 4), "f1": round(float(np.mean(f1s)), 4),
-            "examples": int(len(truth))}
+    return {
+        "accuracy": round(float((predicted == truth).mean()), 4),
+        "f1": round(float(np.mean(f1s)), 4),
+        "examples": int(len(truth)),
+    }
 
 
 def evaluate(model="sentiment", data: str = "sentiment", split: str = "test", seed: int = 0) -> dict:
@@ -36,5 +40,5 @@ def evaluate(model="sentiment", data: str = "sentiment", split: str = "test", se
     if tuple(names) != tuple(clf.labels):
         raise ValueError(f"the data's labels {list(names)} differ from the model's {list(clf.labels)}")
     rows = datasets.split(len(texts), seed)[split]
-    probs = np.concatenate([clf.probabilities([texts[i] for i in rows[j:j + 256]]) for j in range(0, len(rows), 256)])
+    probs = np.concatenate([clf.probabilities([texts[i] for i in rows[j : j + 256]]) for j in range(0, len(rows), 256)])
     return scores(probs.argmax(-1), labels[rows])

@@ -4,6 +4,7 @@ the mean of its tokens).
 Id 0 is [PAD] everywhere, and each model ignores it (masking, zeroed embeddings, attention mask), so padding
 never changes a prediction.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,15 +17,15 @@ from core.config import SavedConfig
 
 @dataclasses.dataclass
 class ClassifierConfig(SavedConfig):
-    arch: str = "bilstm"                    # bilstm | cnn | bert
+    arch: str = "bilstm"  # bilstm | cnn | bert
     vocab_size: int = 8000
     labels: tuple = ("negative", "positive")
     seq_len: int = 64
     dim: int = 128
     dropout: float = 0.3
-    init: str = "random"                    # bert only: where the encoder's weights came from
-    bert: dict | None = None                # bert only: the encoder's BertConfig
-    pool: str = "cls"                       # bert only: head on the pooled [CLS] (BERT's) or on the token mean
+    init: str = "random"  # bert only: where the encoder's weights came from
+    bert: dict | None = None  # bert only: the encoder's BertConfig
+    pool: str = "cls"  # bert only: head on the pooled [CLS] (BERT's) or on the token mean
 
     @classmethod
     def from_dict(cls, values: dict) -> ClassifierConfig:

@@ -1,9 +1,10 @@
 """One training budget for every trainer: `--steps N` or `--minutes M`, exactly one.
 
-    from core.budget import Budget
-    b = Budget(minutes=30).validate()
-    total = b.steps_for(seconds_per_step=0.4)     # a --minutes budget becomes steps once it is measured
+from core.budget import Budget
+b = Budget(minutes=30).validate()
+total = b.steps_for(seconds_per_step=0.4)     # a --minutes budget becomes steps once it is measured
 """
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ The card is a Hugging Face model card (huggingface_hub.ModelCard: YAML metadata,
 shows its tags and library; it is written atomically. History rows are dicts ({"step": 10, "train_loss": 2.3});
 a series is drawn wherever its key is present.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,23 +47,24 @@ def loss_curve(history: list[dict], path: str, series: list[tuple[str, str]], yl
 @dataclasses.dataclass
 class Card:
     title: str
-    summary: str                                        # a paragraph: what the model is
+    summary: str  # a paragraph: what the model is
     tags: list[str] = dataclasses.field(default_factory=list)
     language: str | None = "en"
-    facts: list[tuple[str, str]] = dataclasses.field(default_factory=list)        # a two-column table
+    facts: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # a two-column table
     commands: list[tuple[int, str | None]] = dataclasses.field(default_factory=list)  # (start step, command)
-    note: str | None = None                             # how the run came to be where its command does not say
-    usage: str | None = None                            # a runnable Python snippet
-    sections: list[tuple[str, str]] = dataclasses.field(default_factory=list)     # (heading, markdown)
-    plot: str | None = "loss_curve.png"                 # shown when that file exists in the folder
+    note: str | None = None  # how the run came to be where its command does not say
+    usage: str | None = None  # a runnable Python snippet
+    sections: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (heading, markdown)
+    plot: str | None = "loss_curve.png"  # shown when that file exists in the folder
 
     def reproduce(self) -> str:
         if len(self.commands) == 1:
             text = f"Reproduce:\n\n```\n{self.commands[0][1]}\n```\n"
         else:
             text = "Commands (each resumed the one before on the same folder, at the step shown):\n\n" + "".join(
-                f"- step {step}: " + (f"`{cmd}`" if cmd else "(not recorded: made before SeqLab kept commands)")
-                + "\n" for step, cmd in self.commands)
+                f"- step {step}: " + (f"`{cmd}`" if cmd else "(not recorded: made before SeqLab kept commands)") + "\n"
+                for step, cmd in self.commands
+            )
         return text + (f"\nNote: {self.note}\n" if self.note else "")
 
     def render(self, folder: str) -> str:

@@ -16,6 +16,7 @@ at any moment leaves the previous checkpoint or the new one. Older SeqLab checkp
     path = checkpoint.latest("runs/x")            # None when the run has not checkpointed yet
     state = checkpoint.restore(path, model, model.optimizer)
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,9 @@ def save(root: str, model, optimizer, state: dict) -> str:
         files.write_json(os.path.join(tmp, "state.json"), state)
     except Exception as e:  # disk full, read-only, quota: h5py and numpy raise different types
         shutil.rmtree(tmp, ignore_errors=True)
-        raise OSError(f"could not write checkpoint {final} ({type(e).__name__}: {e}); the previous checkpoint "
-                      "is kept") from None
+        raise OSError(
+            f"could not write checkpoint {final} ({type(e).__name__}: {e}); the previous checkpoint is kept"
+        ) from None
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     files.write_json(os.path.join(root, POINTER), {"latest": name})
@@ -113,8 +115,10 @@ def restore(path: str, model, optimizer) -> dict:
     for store, variables in stores:
         values = _read_npz(os.path.join(path, store))
         if len(values) != len(variables):
-            raise OSError(f"checkpoint {path} does not match this model ({store} holds {len(values)} variables, "
-                          f"the model has {len(variables)}): use another --out")
+            raise OSError(
+                f"checkpoint {path} does not match this model ({store} holds {len(values)} variables, "
+                f"the model has {len(variables)}): use another --out"
+            )
         for var, value in zip(variables, values):
             var.assign(value)
     return read_state(path)

@@ -13,6 +13,7 @@
         p.add_argument("--model", required=True)
         return cli.run(p, argv, lambda args: {"loss": 1.0})
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,12 @@ def alias(p: argparse.ArgumentParser, old: str, dest: str, **kwargs) -> None:
 
 
 def add_jit(p: argparse.ArgumentParser, default: bool) -> None:
-    p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=default,
-                   help=f"XLA-compile the train step (default {'on' if default else 'off'})")
+    p.add_argument(
+        "--jit",
+        action=argparse.BooleanOptionalAction,
+        default=default,
+        help=f"XLA-compile the train step (default {'on' if default else 'off'})",
+    )
 
 
 def emit(result: dict) -> None:

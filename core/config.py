@@ -1,13 +1,14 @@
 """One way for a model's config dataclass to live in its folder, and one way to check it.
 
-    @dataclasses.dataclass
-    class MyConfig(SavedConfig):
-        dim: int = 64
-        def validate(self):
-            check([(self.dim > 0, f"--dim must be positive, got {self.dim}")])
-            return self
-    MyConfig(dim=8).save("runs/x"); MyConfig.load("runs/x")      # runs/x/config.json, written atomically
+@dataclasses.dataclass
+class MyConfig(SavedConfig):
+    dim: int = 64
+    def validate(self):
+        check([(self.dim > 0, f"--dim must be positive, got {self.dim}")])
+        return self
+MyConfig(dim=8).save("runs/x"); MyConfig.load("runs/x")      # runs/x/config.json, written atomically
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,6 +46,7 @@ class SavedConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown and not cls.IGNORE_UNKNOWN:
-            raise ValueError(f"{os.path.join(folder, FILE)} has settings this version does not know: "
-                             f"{', '.join(unknown)}")
+            raise ValueError(
+                f"{os.path.join(folder, FILE)} has settings this version does not know: {', '.join(unknown)}"
+            )
         return cls.from_dict({k: v for k, v in values.items() if k in known})

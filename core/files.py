@@ -6,6 +6,7 @@ so a crash or kill -9 leaves the old file or the new one, never half of one.
     with files.atomic("runs/x/model.weights.h5") as tmp:   # for writers that want a path (h5py, matplotlib)
         model.save_weights(tmp)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -79,8 +80,9 @@ def check_space(folder: str, need: int, what: str = "this write") -> None:
     free = shutil.disk_usage(folder).free
     need += 1 << 20
     if free < need:
-        raise OSError(f"not enough disk space in {folder}: {free / 1e6:.1f} MB free, {what} needs about "
-                      f"{need / 1e6:.1f} MB")
+        raise OSError(
+            f"not enough disk space in {folder}: {free / 1e6:.1f} MB free, {what} needs about {need / 1e6:.1f} MB"
+        )
 
 
 def writable_folder(path: str, flag: str = "--out") -> str:

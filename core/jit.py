@@ -1,4 +1,5 @@
 """Compile a function once with the backend's own compiler (XLA on TensorFlow and on JAX)."""
+
 from __future__ import annotations
 
 import keras

@@ -1,5 +1,6 @@
 """TensorBoard scalars for every trainer (`tensorboard --logdir OUT/logs`); a no-op where TensorFlow is absent
 (the GPU machines run JAX alone), so training goes on without logs."""
+
 from __future__ import annotations
 
 

@@ -7,6 +7,7 @@ LayerNorm scales and biases (BERT's and GPT-2's rule: decaying them only pulls n
 The schedules are module-level, registered Keras objects whose get_config round-trips, so a compiled model saves
 and loads with them. A schedule never changes in place: `with_total(n)` returns a new one (see `set_total`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,11 +59,11 @@ SCHEDULES = {"cosine": WarmupCosine, "linear": WarmupLinear}
 
 @dataclasses.dataclass
 class OptimizerConfig:
-    lr: float = 1e-3              # peak learning rate
-    warmup: int = 100             # warm-up steps
-    decay: str = "cosine"         # cosine (to 0.1 x peak) | linear (to 0)
+    lr: float = 1e-3  # peak learning rate
+    warmup: int = 100  # warm-up steps
+    decay: str = "cosine"  # cosine (to 0.1 x peak) | linear (to 0)
     weight_decay: float = 0.01
-    clip_norm: float = 1.0        # global gradient-norm clipping; 0 turns it off
+    clip_norm: float = 1.0  # global gradient-norm clipping; 0 turns it off
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-7
@@ -85,9 +86,14 @@ def make_schedule(config: OptimizerConfig, total_steps: int):
 
 def make_optimizer(config: OptimizerConfig, total_steps: int) -> keras.optimizers.AdamW:
     config.validate()
-    opt = keras.optimizers.AdamW(learning_rate=make_schedule(config, total_steps), weight_decay=config.weight_decay,
-                                 beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon,
-                                 global_clipnorm=config.clip_norm or None)
+    opt = keras.optimizers.AdamW(
+        learning_rate=make_schedule(config, total_steps),
+        weight_decay=config.weight_decay,
+        beta_1=config.beta_1,
+        beta_2=config.beta_2,
+        epsilon=config.epsilon,
+        global_clipnorm=config.clip_norm or None,
+    )
     opt.exclude_from_weight_decay(var_names=NO_DECAY)
     return opt
 

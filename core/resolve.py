@@ -6,6 +6,7 @@
 Every package calls this, so every "not found" reads the same and is one exception type, ModelNotFoundError: an
 OSError (a missing file) and a ValueError (a bad argument) at once, so callers that catch either keep working.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,12 +27,19 @@ def is_hub_id(name: str) -> bool:
     return name.count("/") == 1 and not name.startswith((".", "/", "~")) and not name.endswith("/")
 
 
-def resolve(name, models_dir: str, kind: str = "model", needs: tuple[str, ...] = ("config.json",),
-            allow_patterns: list[str] | None = None) -> str:
+def resolve(
+    name,
+    models_dir: str,
+    kind: str = "model",
+    needs: tuple[str, ...] = ("config.json",),
+    allow_patterns: list[str] | None = None,
+) -> str:
     """The local folder for `name`; raises ModelNotFoundError with one line that says what was tried."""
     if not isinstance(name, str) or not name.strip():
-        raise ModelNotFoundError(f"give a {kind}: a bundled name ({', '.join(bundled(models_dir)) or 'none'}), "
-                                 "a folder or a Hugging Face Hub repo id (owner/name)")
+        raise ModelNotFoundError(
+            f"give a {kind}: a bundled name ({', '.join(bundled(models_dir)) or 'none'}), "
+            "a folder or a Hugging Face Hub repo id (owner/name)"
+        )
     if "/" not in name and name in bundled(models_dir):
         folder = os.path.join(models_dir, name)
     elif os.path.isdir(name):
@@ -43,12 +51,16 @@ def resolve(name, models_dir: str, kind: str = "model", needs: tuple[str, ...] =
             folder = snapshot_download(repo_id=name, allow_patterns=allow_patterns)
         except Exception as e:  # offline, missing repo, bad id, no rights: all need the same clear message
             reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-            raise ModelNotFoundError(f"{kind} {name!r} not found: no such folder, and as a Hugging Face Hub repo id "
-                                     f"it could not be fetched ({reason})") from None
+            raise ModelNotFoundError(
+                f"{kind} {name!r} not found: no such folder, and as a Hugging Face Hub repo id "
+                f"it could not be fetched ({reason})"
+            ) from None
     else:
-        raise ModelNotFoundError(f"{kind} {name!r} not found: not a bundled {kind} "
-                                 f"({', '.join(bundled(models_dir)) or 'none'}), a folder or a Hugging Face Hub "
-                                 "repo id (owner/name)")
+        raise ModelNotFoundError(
+            f"{kind} {name!r} not found: not a bundled {kind} "
+            f"({', '.join(bundled(models_dir)) or 'none'}), a folder or a Hugging Face Hub "
+            "repo id (owner/name)"
+        )
     missing = [f for f in needs if not os.path.exists(os.path.join(folder, f))]
     if missing:
         raise ModelNotFoundError(f"{folder} is not a SeqLab {kind} folder: it lacks {', '.join(missing)}")

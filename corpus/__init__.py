@@ -3,6 +3,7 @@
 A corpus is a list of documents (a play, a book of the Bible, a file). Each carries a `group` and the held-out
 split is made by group, so validation text never shares a play or book with training text.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,8 +41,10 @@ def load(spec: str) -> list[Document]:
     elif os.path.isfile(spec):
         docs = _blocks(read_text(spec), os.path.basename(spec))
     else:
-        raise CorpusError(f"corpus {spec!r} not found: not a named corpus ({', '.join(NAMED)}), "
-                          "an existing file or folder, or hf:DATASET")
+        raise CorpusError(
+            f"corpus {spec!r} not found: not a named corpus ({', '.join(NAMED)}), "
+            "an existing file or folder, or hf:DATASET"
+        )
     docs = [d for d in docs if d.text.strip()]
     if not docs:
         raise CorpusError(f"corpus {spec!r} is empty: it holds no text")

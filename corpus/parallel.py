@@ -35,6 +35,7 @@ Hebrew-letter headings are dropped without gluing words; tags and the KJV's para
 Splits: the Bibles by whole books, fixed (`VALIDATION_BOOKS`, `TEST_BOOKS`; about 5% each, never trained on);
 other sets by a hash of the source text, so a repeated source line always falls in the same split.
 """
+
 from __future__ import annotations
 
 import collections
@@ -65,8 +66,16 @@ PYSWORD = ("pysword==0.2.8", "pysword-0.2.8.tar.gz", "6302f350c22f39090e25567295
 # A gospel, an epistle, an Old Testament narrative and a prophet each (OSIS names); ~4.6% and ~5.3% of the pairs.
 VALIDATION_BOOKS = ("Mark", "Heb", "Ruth", "Dan")
 TEST_BOOKS = ("John", "1Cor", "Esth", "Amos")
-BOOK_NAMES = {"Mark": "Mark", "Heb": "Hebrews", "Ruth": "Ruth", "Dan": "Daniel",
-              "John": "John", "1Cor": "1 Corinthians", "Esth": "Esther", "Amos": "Amos"}
+BOOK_NAMES = {
+    "Mark": "Mark",
+    "Heb": "Hebrews",
+    "Ruth": "Ruth",
+    "Dan": "Daniel",
+    "John": "John",
+    "1Cor": "1 Corinthians",
+    "Esth": "Esther",
+    "Amos": "Amos",
+}
 VALIDATION_FRACTION = TEST_FRACTION = 0.05  # of a TSV or hf: set, by hash
 
 # Where a module numbers verses unlike the KJV versification its SWORD module is stored in ("Book.C" a chapter,
@@ -75,9 +84,22 @@ VALIDATION_FRACTION = TEST_FRACTION = 0.05  # of a TSV or hf: set, by hash
 # verses elsewhere; the WEB prints Romans 16:25-27 at the end of 14:23. Chapters with an empty slot on one side are
 # found by `_align` itself; these are the ones it cannot see.
 MISNUMBERED = {
-    "spaRV1909eb": ("Num.13", "Num.30", "1Sam.24", "Job.39", "Hos.12", "Jonah.2", "Judg.14.19-20", "2Sam.2.32",
-                    "1Kgs.16.29-30", "1Kgs.18.33-34", "1Kgs.22.43-53", "1Chr.1.30-32", "1Chr.2.34-35",
-                    "1Chr.21.16-30"),
+    "spaRV1909eb": (
+        "Num.13",
+        "Num.30",
+        "1Sam.24",
+        "Job.39",
+        "Hos.12",
+        "Jonah.2",
+        "Judg.14.19-20",
+        "2Sam.2.32",
+        "1Kgs.16.29-30",
+        "1Kgs.18.33-34",
+        "1Kgs.22.43-53",
+        "1Chr.1.30-32",
+        "1Chr.2.34-35",
+        "1Chr.21.16-30",
+    ),
     "engWEB2015eb": ("Rom.14.23",),
 }
 CACHE = os.path.join(named.CACHE, "parallel")
@@ -89,7 +111,7 @@ class Pair:
     source: str
     target: str
     group: str  # the book (OSIS name) of a Bible pair; "" for TSV and hf: pairs, which split by hash
-    key: str    # "Gen.1.1", "pairs.tsv:12", "hf:NAME#12"
+    key: str  # "Gen.1.1", "pairs.tsv:12", "hf:NAME#12"
 
 
 def load_pairs(spec: str, languages: tuple[str, str] | None = None) -> list[Pair]:
@@ -104,15 +126,17 @@ def load_pairs(spec: str, languages: tuple[str, str] | None = None) -> list[Pair
         return _load_hf(spec[3:], languages)
     if os.path.isfile(spec):
         return _load_tsv(spec)
-    raise CorpusError(f"parallel corpus {spec!r} not found: not a named pair ({', '.join(PAIRS)}), "
-                      "an existing TSV file, or hf:DATASET")
+    raise CorpusError(
+        f"parallel corpus {spec!r} not found: not a named pair ({', '.join(PAIRS)}), "
+        "an existing TSV file, or hf:DATASET"
+    )
 
 
 def split_of(pair: Pair) -> str:
-    """"train", "validation" or "test": a Bible pair by its book, any other by a hash of its source text."""
+    """ "train", "validation" or "test": a Bible pair by its book, any other by a hash of its source text."""
     if pair.group:
         return "validation" if pair.group in VALIDATION_BOOKS else "test" if pair.group in TEST_BOOKS else "train"
-    h = int.from_bytes(hashlib.sha256(pair.source.encode("utf-8")).digest()[:8], "big") / 2 ** 64
+    h = int.from_bytes(hashlib.sha256(pair.source.encode("utf-8")).digest()[:8], "big") / 2**64
     return "validation" if h < VALIDATION_FRACTION else "test" if h < VALIDATION_FRACTION + TEST_FRACTION else "train"
 
 
@@ -123,8 +147,10 @@ def split_pairs(pairs: list[Pair]) -> dict[str, list[Pair]]:
         out[split_of(p)].append(p)
     if not all(out.values()):
         counts = ", ".join(f"{k} {len(v)}" for k, v in out.items())
-        raise CorpusError(f"{len(pairs)} pairs are too few to split into train, validation and test ({counts}): "
-                          "give a few hundred at least")
+        raise CorpusError(
+            f"{len(pairs)} pairs are too few to split into train, validation and test ({counts}): "
+            "give a few hundred at least"
+        )
     return out
 
 
@@ -134,6 +160,7 @@ def cached_path(name: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- named Bibles
+
 
 def _load_named(name: str) -> list[Pair]:
     path = cached_path(name)
@@ -146,8 +173,10 @@ def _load_named(name: str) -> list[Pair]:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
         os.replace(tmp, path)  # atomic: a killed build never leaves a half cache behind
     with open(path, encoding="utf-8") as f:
-        return [Pair(r["source"], r["target"], r["book"], f"{r['book']}.{r['chapter']}.{r['verse']}")
-                for r in map(json.loads, f)]
+        return [
+            Pair(r["source"], r["target"], r["book"], f"{r['book']}.{r['chapter']}.{r['verse']}")
+            for r in map(json.loads, f)
+        ]
 
 
 def _align(src: dict, tgt: dict, src_module: str, tgt_module: str) -> list[dict]:
@@ -196,8 +225,9 @@ def _read_module(module: str) -> dict[str, str]:
             for book in books:
                 for c, n in enumerate(book.chapter_lengths, 1):
                     for v in range(1, n + 1):
-                        raw[f"{book.osis_name}.{c}.{v}"] = bible.get(books=[book.name], chapters=[c], verses=[v],
-                                                                     clean=False)
+                        raw[f"{book.osis_name}.{c}.{v}"] = bible.get(
+                            books=[book.name], chapters=[c], verses=[v], clean=False
+                        )
     verses = {k: clean_verse(s, k) for k, s in raw.items()}
     if module == "spaRV1909eb":
         verses = _modern_spanish(verses)
@@ -253,6 +283,7 @@ def _pysword():
     if folder not in sys.path:
         sys.path.insert(0, folder)
     import pysword.modules
+
     return pysword
 
 
@@ -267,8 +298,7 @@ def _added_words(m: re.Match) -> str:
     need a space ("no hablo"), an enclitic pronoun does not ("apretarle", "dadme")."""
     word, added, next_tag = m.group(1), m.group(2), m.group(3) or ""
     before_word = bool(next_tag)
-    attach = (_CLITICS.fullmatch(added) and not word[:1].isupper()
-              and (not before_word or word.endswith(("r", "ndo"))))
+    attach = _CLITICS.fullmatch(added) and not word[:1].isupper() and (not before_word or word.endswith(("r", "ndo")))
     return f"{word}{'' if attach else ' '}{added}{' ' if before_word else ''}{next_tag}"
 
 
@@ -295,14 +325,29 @@ def clean_verse(raw: str, key: str = "") -> str:
 _OLD_SPELLING = {"á": "a", "é": "e", "ó": "o", "ú": "u", "fué": "fue", "fuí": "fui", "dió": "dio", "vió": "vio"}
 _OLD_RE = re.compile(r"(?<!\w)(" + "|".join(_OLD_SPELLING) + r")(?!\w)", re.I)
 # Epistle ends where RV1909 adds a colophon after the final Amén (the KJV's is a <title>, dropped above).
-_COLOPHON_BOOKS = ("Rom", "1Cor", "2Cor", "Gal", "Eph", "Phil", "Col", "1Thess", "2Thess", "1Tim", "2Tim", "Titus",
-                   "Phlm", "Heb")
+_COLOPHON_BOOKS = (
+    "Rom",
+    "1Cor",
+    "2Cor",
+    "Gal",
+    "Eph",
+    "Phil",
+    "Col",
+    "1Thess",
+    "2Thess",
+    "1Tim",
+    "2Tim",
+    "Titus",
+    "Phlm",
+    "Heb",
+)
 
 
 def modern_spelling(text: str) -> str:
     def repl(m):
         new = _OLD_SPELLING[m.group(1).lower()]
         return new.capitalize() if m.group(1)[0].isupper() else new
+
     return _OLD_RE.sub(repl, text)
 
 
@@ -323,12 +368,17 @@ def _modern_spanish(verses: dict[str, str]) -> dict[str, str]:
         if first is None:
             return s
         last = first  # a run of capitals: "MI ALIENTO está"
-        while (last + 1 < len(words) and len(words[last + 1].group()) > 1 and words[last + 1].group().isupper()
-               and not s[words[last].end():words[last + 1].start()].strip()):
+        while (
+            last + 1 < len(words)
+            and len(words[last + 1].group()) > 1
+            and words[last + 1].group().isupper()
+            and not s[words[last].end() : words[last + 1].start()].strip()
+        ):
             last += 1
         start, end = words[first].start(), words[last].end()
-        text = " ".join(w.lower() if seen[w.lower()] >= seen[w.capitalize()] else w.capitalize()
-                        for w in s[start:end].split())
+        text = " ".join(
+            w.lower() if seen[w.lower()] >= seen[w.capitalize()] else w.capitalize() for w in s[start:end].split()
+        )
         if not s[:start].strip(" ¡¿(") or re.search(r"[.!?:][¡¿\s]*$", s[:start]):
             text = text[0].upper() + text[1:]
         return s[:start] + text + s[end:]
@@ -368,6 +418,7 @@ def straight_quotes(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- TSV and hf:
+
 
 def _load_tsv(path: str) -> list[Pair]:
     text = read_text(path)  # refuses binary and non-UTF-8 files, naming them
@@ -412,11 +463,16 @@ def _load_hf(name: str, languages: tuple[str, str] | None) -> list[Pair]:
     else:
         src, tgt = languages or (("source", "target") if {"source", "target"} <= set(columns) else (None, None))
         if src not in columns or tgt not in columns:
-            raise CorpusError(f"data set {name!r} has no `translation` column: pass languages=(SOURCE, TARGET) "
-                              f"naming two of its columns {columns}")
+            raise CorpusError(
+                f"data set {name!r} has no `translation` column: pass languages=(SOURCE, TARGET) "
+                f"naming two of its columns {columns}"
+            )
         rows = zip(ds[src], ds[tgt])
-    pairs = [Pair(" ".join(str(s).split()), " ".join(str(t).split()), "", f"hf:{name}#{i}")
-             for i, (s, t) in enumerate(rows) if s and t and str(s).strip() and str(t).strip()]
+    pairs = [
+        Pair(" ".join(str(s).split()), " ".join(str(t).split()), "", f"hf:{name}#{i}")
+        for i, (s, t) in enumerate(rows)
+        if s and t and str(s).strip() and str(t).strip()
+    ]
     if not pairs:
         raise CorpusError(f"data set {name!r} holds no non-empty {src} -> {tgt} pairs")
     return pairs

@@ -1,10 +1,11 @@
 """SeqLab language models: character/word LSTM and Transformer LMs that stream text token by token.
 
-    import lm
-    model = lm.load("char-transformer")          # bundled name, model folder, or Hub repo id
-    for piece in model.stream("ROMEO:\\n", max_new_tokens=200, temperature=0.8, seed=1):
-        print(piece, end="")
+import lm
+model = lm.load("char-transformer")          # bundled name, model folder, or Hub repo id
+for piece in model.stream("ROMEO:\\n", max_new_tokens=200, temperature=0.8, seed=1):
+    print(piece, end="")
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Token streams and batches. Batch n is a pure function of (seed, n), so a resumed run sees exactly the
 batches an uninterrupted one would have seen: the step count is the data position."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,7 @@ def windows(tokens: np.ndarray, seq_len: int):
     """Consecutive windows covering every token once, for evaluation: (inputs, targets, weights)."""
     n = max(1, -(-(len(tokens) - 1) // seq_len))
     padded = np.zeros(n * seq_len + 1, np.int32)
-    padded[:len(tokens)] = tokens
+    padded[: len(tokens)] = tokens
     inputs = padded[:-1].reshape(n, seq_len)
     targets = padded[1:].reshape(n, seq_len)
     weights = (np.arange(1, n * seq_len + 1) < len(tokens)).astype(np.float32).reshape(n, seq_len)

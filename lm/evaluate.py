@@ -5,6 +5,7 @@
 The last line on stdout is one JSON object: loss (nats/token), tokens, perplexity, and bits_per_char for a
 character-level model. `--text-file` is the old spelling of `--data`, kept for one release.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,12 +25,12 @@ def mean_loss(model, inputs, targets, weights, batch: int = 16) -> float:
 
     total, count = 0.0, 0.0
     for i in range(0, len(inputs), batch):
-        logits = ops.convert_to_numpy(model(inputs[i:i + batch], training=False)).astype(np.float64)
+        logits = ops.convert_to_numpy(model(inputs[i : i + batch], training=False)).astype(np.float64)
         logits -= logits.max(-1, keepdims=True)
         log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, targets[i:i + batch][..., None], -1)[..., 0]
-        total -= float((picked * weights[i:i + batch]).sum())
-        count += float(weights[i:i + batch].sum())
+        picked = np.take_along_axis(log_probs, targets[i : i + batch][..., None], -1)[..., 0]
+        total -= float((picked * weights[i : i + batch]).sum())
+        count += float(weights[i : i + batch].sum())
     return total / max(count, 1.0)
 
 

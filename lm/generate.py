@@ -11,6 +11,7 @@ one line, `error: ...` on stderr, exit 2, and come before anything is written.
 and the refill rule `needs_refill` when the context window fills), a `Detokenizer` (the text so far), and
 `StopStrings` (what of that text may be shown yet).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -52,7 +53,7 @@ class Detokenizer:
     def add(self, token: int) -> str:
         """Append a token; the whole text so far."""
         self.tokens.append(token)
-        self.text = self.tokenizer.decode(self.lead + self.tokens)[self.skip:]
+        self.text = self.tokenizer.decode(self.lead + self.tokens)[self.skip :]
         return self.text
 
 
@@ -63,8 +64,8 @@ class StopStrings:
     def __init__(self, stop: list[str] | None):
         self.stops = [s for s in stop or [] if s]
         self.hold = max((len(s) - 1 for s in self.stops), default=0)
-        self.shown = 0          # characters already given out
-        self.stopped = False    # a stop string appeared: nothing more is shown
+        self.shown = 0  # characters already given out
+        self.stopped = False  # a stop string appeared: nothing more is shown
 
     def piece(self, text: str) -> str:
         """The part of `text` not shown before that may be shown now ("" if none)."""
@@ -73,12 +74,12 @@ class StopStrings:
         end = min(hits) if hits else len(text) - self.hold
         if end <= self.shown:
             return ""
-        piece, self.shown = text[self.shown:end], end
+        piece, self.shown = text[self.shown : end], end
         return piece
 
     def rest(self, text: str) -> str:
         """At the end of the stream: the held-back tail (unless a stop string ended it)."""
-        return "" if self.stopped else text[self.shown:]
+        return "" if self.stopped else text[self.shown :]
 
 
 class LanguageModel:
@@ -126,7 +127,7 @@ class LanguageModel:
         ids = self.tokenizer.encode(prompt)
         if not ids:
             ids = self.tokenizer.encode("\n") or [0]
-        return ids[-(self.context_length - 1):]  # a long prompt keeps its end
+        return ids[-(self.context_length - 1) :]  # a long prompt keeps its end
 
     def _settings(self, temperature, top_k, top_p):
         if not np.isfinite(temperature) or temperature < 0:
@@ -139,7 +140,7 @@ class LanguageModel:
 
     def _begin(self, ids, settings, rng):
         padded = np.zeros((1, self.context_length), "int32")
-        padded[0, :len(ids)] = ids
+        padded[0, : len(ids)] = ids
         token, logits, state = self._prefill(padded, np.int32(len(ids)), *settings, self._noise(rng))
         return int(np.asarray(token)[0]), logits, state
 
@@ -149,8 +150,16 @@ class LanguageModel:
     def _chunk_noise(self, rng):
         return rng.random((CHUNK, 1, self.config.vocab_size), dtype=np.float32)
 
-    def stream(self, prompt: str, max_new_tokens: int = 200, temperature: float = 0.8, top_k: int = 0,
-               top_p: float = 1.0, seed: int | None = None, stop: list[str] | None = None):
+    def stream(
+        self,
+        prompt: str,
+        max_new_tokens: int = 200,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ):
         """Yield the new text piece by piece as tokens are produced. Ends before any `stop` string."""
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
@@ -180,12 +189,13 @@ class LanguageModel:
             tokens.append(token)
             if needs_refill(window, self.context_length):
                 # The window is full: start again from the most recent half, so positions stay in range.
-                keep = tokens[-(self.context_length // 2):]
+                keep = tokens[-(self.context_length // 2) :]
                 token, _, state = self._begin(keep, settings, rng)
                 window = len(keep)
                 continue
-            chunk, state = self._decode(np.array([token], "int32"), state, np.int32(window), *settings,
-                                        self._chunk_noise(rng))
+            chunk, state = self._decode(
+                np.array([token], "int32"), state, np.int32(window), *settings, self._chunk_noise(rng)
+            )
             window += CHUNK
             *ready, token = np.asarray(chunk).tolist()
             for t in ready:
@@ -215,8 +225,11 @@ def main(argv=None) -> int:
     p.add_argument("--top-k", type=int, default=0)
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--json", action="store_true", help="after the text, end stdout with one JSON line (the text, "
-                   "its pieces and seconds)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="after the text, end stdout with one JSON line (the text, its pieces and seconds)",
+    )
     return cli.run(p, argv, _generate)
 
 
@@ -238,8 +251,13 @@ def _generate(args) -> dict | None:
     if not args.json:
         return None
     sys.stdout.write("\n")
-    return {"model": args.model, "prompt": args.prompt, "text": "".join(text), "pieces": len(text),
-            "seconds": round(seconds, 3)}
+    return {
+        "model": args.model,
+        "prompt": args.prompt,
+        "text": "".join(text),
+        "pieces": len(text),
+        "seconds": round(seconds, 3),
+    }
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Both models expose the same three pieces:
   model.step(token, state, index)    -> (logits for the next token, state) costing the same at every index
 Shapes never depend on the index or the prompt length, so each piece compiles once.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,16 +19,16 @@ from core.config import SavedConfig, check
 
 @dataclasses.dataclass
 class LMConfig(SavedConfig):
-    arch: str = "transformer"          # transformer | lstm
-    level: str = "char"                # char | word
+    arch: str = "transformer"  # transformer | lstm
+    level: str = "char"  # char | word
     vocab_size: int = 0
-    seq_len: int = 256                 # context window (training length)
+    seq_len: int = 256  # context window (training length)
     layers: int = 4
     dim: int = 256
     heads: int = 4
     dropout: float = 0.1
-    cell: str = "lstm"                 # lstm | gru | rnn (recurrent arch only)
-    positions: str = "learned"         # learned | sine (transformer only)
+    cell: str = "lstm"  # lstm | gru | rnn (recurrent arch only)
+    positions: str = "learned"  # learned | sine (transformer only)
 
     def validate(self) -> LMConfig:
         checks = [
@@ -35,11 +36,15 @@ class LMConfig(SavedConfig):
             (self.level in ("char", "word"), f"--level must be char or word, got {self.level!r}"),
             (self.cell in ("lstm", "gru", "rnn"), f"--cell must be lstm, gru or rnn, got {self.cell!r}"),
             (self.positions in ("learned", "sine"), f"--positions must be learned or sine, got {self.positions!r}"),
-            (self.layers >= 1 and self.dim >= 1 and self.seq_len >= 2,
-             "--layers and --dim must be positive, --seq-len at least 2"),
+            (
+                self.layers >= 1 and self.dim >= 1 and self.seq_len >= 2,
+                "--layers and --dim must be positive, --seq-len at least 2",
+            ),
             (0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}"),
-            (self.arch != "transformer" or (self.heads >= 1 and self.dim % self.heads == 0),
-             f"--dim ({self.dim}) must be a multiple of --heads ({self.heads})"),
+            (
+                self.arch != "transformer" or (self.heads >= 1 and self.dim % self.heads == 0),
+                f"--dim ({self.dim}) must be a multiple of --heads ({self.heads})",
+            ),
         ]
         check(checks)
         return self
@@ -151,8 +156,10 @@ class RecurrentLM(keras.Model):
         self.config = config
         self.embed = layers.Embedding(config.vocab_size, config.dim)
         cell = _CELLS[config.cell]
-        self.rnns = [cell(config.dim, return_sequences=True, return_state=True, name=f"{config.cell}_{i}")
-                     for i in range(config.layers)]
+        self.rnns = [
+            cell(config.dim, return_sequences=True, return_state=True, name=f"{config.cell}_{i}")
+            for i in range(config.layers)
+        ]
         self.drop = layers.Dropout(config.dropout)
         self.head = layers.Dense(config.vocab_size)
 

@@ -3,6 +3,7 @@
 The settings arrive as tensors, not Python numbers, so changing them never retraces or recompiles, and the
 randomness arrives as uniform noise drawn outside (Gumbel-max), so a seed gives the same text on any backend.
 """
+
 from __future__ import annotations
 
 from keras import ops

@@ -2,6 +2,7 @@
 
 Id 0 is always [UNK], so text with characters or words the corpus never had still encodes.
 """
+
 from __future__ import annotations
 
 import collections
@@ -55,8 +56,10 @@ class Tokenizer:
         return out
 
     def save(self, folder: str) -> None:
-        files.write_text(os.path.join(folder, "tokenizer.json"),
-                         json.dumps({"level": self.level, "vocab": self.vocab}, ensure_ascii=False))
+        files.write_text(
+            os.path.join(folder, "tokenizer.json"),
+            json.dumps({"level": self.level, "vocab": self.vocab}, ensure_ascii=False),
+        )
 
     @classmethod
     def load(cls, folder: str) -> Tokenizer:

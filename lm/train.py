@@ -17,6 +17,7 @@ From Python, the same run without argparse:
     from lm.train import TrainConfig, train
     metrics = train(TrainConfig(corpus="shakespeare", out="runs/char", budget=Budget(steps=3000)), "my notebook")
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,17 +50,17 @@ VAL_WINDOWS = 64  # validation during training: a fixed slice of this many windo
 
 @dataclasses.dataclass
 class TrainConfig:
-    corpus: str                     # shakespeare, kjv, a text file or folder, or hf:NAME[:CONFIG]
-    out: str                        # the model folder; resumed when it holds a checkpoint
-    budget: Budget                  # --steps N or --minutes M
+    corpus: str  # shakespeare, kjv, a text file or folder, or hf:NAME[:CONFIG]
+    out: str  # the model folder; resumed when it holds a checkpoint
+    budget: Budget  # --steps N or --minutes M
     model: LMConfig = dataclasses.field(default_factory=LMConfig)  # vocab_size comes from the tokenizer
     optimizer: OptimizerConfig = dataclasses.field(default_factory=lambda: OptimizerConfig(decay="cosine"))
-    vocab_size: int = 8000          # word level: the most frequent words kept (char level: every character)
+    vocab_size: int = 8000  # word level: the most frequent words kept (char level: every character)
     batch_size: int = 32
     eval_every: int = 100
     checkpoint_every: int = 100
     seed: int = 0
-    jit: bool = True                # XLA-compile the train step
+    jit: bool = True  # XLA-compile the train step
 
     def validate(self) -> TrainConfig:
         self.budget.validate()
@@ -97,7 +98,7 @@ def train(config: TrainConfig, command: str) -> dict:
         model_config = dataclasses.replace(config.model, vocab_size=len(tokenizer))
     train_ids, val_ids = data.encode(tokenizer, train_text), data.encode(tokenizer, val_text)
     seq_len = model_config.seq_len
-    val_x, val_y, val_w = data.windows(val_ids[:seq_len * VAL_WINDOWS + 1], seq_len)
+    val_x, val_y, val_w = data.windows(val_ids[: seq_len * VAL_WINDOWS + 1], seq_len)
 
     # Model, budget, optimizer; then the checkpoint's weights, optimizer and RNG over them when resuming.
     keras.utils.set_random_seed(config.seed)
@@ -116,14 +117,23 @@ def train(config: TrainConfig, command: str) -> dict:
     # The loop: one batch, one step; validate, log and checkpoint every so often, and at the end.
     logs = TensorBoard(os.path.join(out, "logs"))
     started = time.perf_counter() - state["seconds"]
-    with tqdm(total=total, initial=state["step"], desc="train", unit="step", dynamic_ncols=True, file=sys.stderr,
-              mininterval=1.0) as bar:
+    with tqdm(
+        total=total,
+        initial=state["step"],
+        desc="train",
+        unit="step",
+        dynamic_ncols=True,
+        file=sys.stderr,
+        mininterval=1.0,
+    ) as bar:
         while not config.budget.over(state["step"], total, state["seconds"]):
             x, y = data.batch(train_ids, state["step"], config.batch_size, seq_len, config.seed)
             loss = float(model.train_on_batch(x, y))
             if not math.isfinite(loss):
-                raise cli.Failed(f"the loss became {loss} at step {state['step'] + 1}; training stopped. The last "
-                                 f"good checkpoint is kept in {out}: lower --lr and run again.")
+                raise cli.Failed(
+                    f"the loss became {loss} at step {state['step'] + 1}; training stopped. The last "
+                    f"good checkpoint is kept in {out}: lower --lr and run again."
+                )
             state["step"] += 1
             state["seconds"] = time.perf_counter() - started
             smoothed = state["smoothed_loss"]
@@ -131,25 +141,41 @@ def train(config: TrainConfig, command: str) -> dict:
             bar.update(1)
             last = config.budget.over(state["step"], total, state["seconds"])
             if state["step"] % config.eval_every == 0 or last:
-                row = {"step": state["step"], "train_loss": state["smoothed_loss"],
-                       "val_loss": mean_loss(model, val_x, val_y, val_w)}
+                row = {
+                    "step": state["step"],
+                    "train_loss": state["smoothed_loss"],
+                    "val_loss": mean_loss(model, val_x, val_y, val_w),
+                }
                 state["history"].append(row)
                 bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['val_loss']:.3f}")
                 lr = keras.ops.convert_to_numpy(model.optimizer.learning_rate)
-                logs.scalars(state["step"], {"loss/train": row["train_loss"], "loss/validation": row["val_loss"],
-                                             "learning_rate": lr})
+                logs.scalars(
+                    state["step"],
+                    {"loss/train": row["train_loss"], "loss/validation": row["val_loss"], "learning_rate": lr},
+                )
             if state["step"] % config.checkpoint_every == 0 or last:
                 checkpoint.save(out, model, model.optimizer, state)
 
     # The model folder: what lm.load reads, and what a reader of the card wants to know.
-    metrics = {"val_loss": mean_loss(model, *data.windows(val_ids, seq_len)), "step": state["step"],
-               "seconds": round(state["seconds"], 1), "corpus": config.corpus, "val_tokens": int(len(val_ids)),
-               "batch_size": config.batch_size, "parameters": int(model.count_params()),
-               "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})", "command": command}
+    metrics = {
+        "val_loss": mean_loss(model, *data.windows(val_ids, seq_len)),
+        "step": state["step"],
+        "seconds": round(state["seconds"], 1),
+        "corpus": config.corpus,
+        "val_tokens": int(len(val_ids)),
+        "batch_size": config.batch_size,
+        "parameters": int(model.count_params()),
+        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
+        "command": command,
+    }
     export(model, model_config, out)
     files.write_json(os.path.join(out, "metrics.json"), metrics)
-    loss_curve(state["history"], os.path.join(out, "loss_curve.png"),
-               [("train_loss", "train"), ("val_loss", "validation")], ylabel="loss (nats/token)")
+    loss_curve(
+        state["history"],
+        os.path.join(out, "loss_curve.png"),
+        [("train_loss", "train"), ("val_loss", "validation")],
+        ylabel="loss (nats/token)",
+    )
     model_card(out, model_config, metrics, state["commands"]).write(out)
     print(f"validation loss {metrics['val_loss']:.4f} after {state['step']} steps; model in {out}", file=sys.stderr)
     return metrics
@@ -159,8 +185,11 @@ def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool
     """The one way lm trains a model (bench.lm_train times exactly this): core's AdamW with warm-up and cosine
     decay over `total_steps`, next-token cross-entropy on logits. The optimizer is built here, before the first
     step: TensorFlow traces a first call that creates variables twice."""
-    model.compile(optimizer=make_optimizer(optimizer, total_steps),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
+    model.compile(
+        optimizer=make_optimizer(optimizer, total_steps),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit,
+    )
     model.optimizer.build(model.trainable_variables)
     return model
 
@@ -211,8 +240,14 @@ def with_run_record(state: dict, config: TrainConfig, command: str, total: int) 
 def check_same_run(config: TrainConfig, saved: LMConfig, state: dict) -> None:
     """The same command resumes; other settings would train on into a model its card does not describe."""
     m = config.model
-    wanted = {"arch": m.arch, "level": m.level, "layers": m.layers, "dim": m.dim, "seq_len": m.seq_len,
-              "dropout": m.dropout}
+    wanted = {
+        "arch": m.arch,
+        "level": m.level,
+        "layers": m.layers,
+        "dim": m.dim,
+        "seq_len": m.seq_len,
+        "dropout": m.dropout,
+    }
     if saved.arch == "transformer":
         wanted.update(heads=m.heads, positions=m.positions)
     else:
@@ -221,27 +256,33 @@ def check_same_run(config: TrainConfig, saved: LMConfig, state: dict) -> None:
     wanted.update({k: v for k, v in config.run_settings().items() if k in recorded})
     differ = checkpoint.differences(recorded, wanted, label=lambda k: "--" + k.replace("_", "-"))
     if differ:
-        raise cli.UsageError(f"{config.out} holds a run made with {', '.join(differ)}: resume with its own "
-                             "settings or use another --out")
+        raise cli.UsageError(
+            f"{config.out} holds a run made with {', '.join(differ)}: resume with its own settings or use another --out"
+        )
 
 
 def model_card(out: str, c: LMConfig, metrics: dict, commands: list) -> Card:
-    size = (f"{c.layers} layers, {c.dim}-d, {c.heads} heads, {c.positions} positions" if c.arch == "transformer"
-            else f"{c.layers} x {c.cell.upper()} {c.dim}")
+    size = (
+        f"{c.layers} layers, {c.dim}-d, {c.heads} heads, {c.positions} positions"
+        if c.arch == "transformer"
+        else f"{c.layers} x {c.cell.upper()} {c.dim}"
+    )
     bpc = f" ({metrics['val_loss'] / math.log(2):.3f} bits/char)" if c.level == "char" else ""
     return Card(
         title=os.path.basename(os.path.normpath(out)),
         summary=f"A {c.level}-level {c.arch} language model trained by SeqLab's `lm.train`: {size}, context "
-                f"{c.seq_len} tokens, vocabulary {c.vocab_size}, {metrics['parameters']:,} parameters.",
+        f"{c.seq_len} tokens, vocabulary {c.vocab_size}, {metrics['parameters']:,} parameters.",
         tags=["text-generation", c.arch, f"{c.level}-level"],
-        facts=[("corpus", f"`{metrics['corpus']}` (validation: held-out documents, {metrics['val_tokens']:,} "
-                          "tokens)"),
-               ("steps", f"{metrics['step']:,} at batch {metrics['batch_size']}"),
-               ("training time", f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"),
-               ("validation loss", f"{metrics['val_loss']:.4f} nats/token{bpc}")],
+        facts=[
+            ("corpus", f"`{metrics['corpus']}` (validation: held-out documents, {metrics['val_tokens']:,} tokens)"),
+            ("steps", f"{metrics['step']:,} at batch {metrics['batch_size']}"),
+            ("training time", f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"),
+            ("validation loss", f"{metrics['val_loss']:.4f} nats/token{bpc}"),
+        ],
         commands=[(step, command) for step, command in commands],
         usage=f"import lm\n\nmodel = lm.load({out!r})  # or the Hub repo id it was pushed to\n"
-              "print(model.generate(\"ROMEO:\\n\", max_new_tokens=200, temperature=0.8, seed=1))")
+        'print(model.generate("ROMEO:\\n", max_new_tokens=200, temperature=0.8, seed=1))',
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -273,14 +314,33 @@ def parser() -> argparse.ArgumentParser:
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
     """The CLI's only job besides parsing: arguments -> configs, checked before any work."""
-    model = LMConfig(arch=args.arch, level=args.level, seq_len=args.seq_len, layers=args.layers, dim=args.dim,
-                     heads=args.heads, dropout=args.dropout, cell=args.cell, positions=args.positions)
-    optimizer = OptimizerConfig(lr=args.lr, warmup=args.warmup, decay="cosine", weight_decay=args.weight_decay,
-                                clip_norm=args.clip_norm)
-    return TrainConfig(corpus=args.corpus, out=args.out, budget=Budget.from_args(args), model=model,
-                       optimizer=optimizer, vocab_size=args.vocab_size, batch_size=args.batch_size,
-                       eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
-                       jit=args.jit).validate()
+    model = LMConfig(
+        arch=args.arch,
+        level=args.level,
+        seq_len=args.seq_len,
+        layers=args.layers,
+        dim=args.dim,
+        heads=args.heads,
+        dropout=args.dropout,
+        cell=args.cell,
+        positions=args.positions,
+    )
+    optimizer = OptimizerConfig(
+        lr=args.lr, warmup=args.warmup, decay="cosine", weight_decay=args.weight_decay, clip_norm=args.clip_norm
+    )
+    return TrainConfig(
+        corpus=args.corpus,
+        out=args.out,
+        budget=Budget.from_args(args),
+        model=model,
+        optimizer=optimizer,
+        vocab_size=args.vocab_size,
+        batch_size=args.batch_size,
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        jit=args.jit,
+    ).validate()
 
 
 def main(argv=None) -> int:

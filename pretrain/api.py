@@ -3,6 +3,7 @@
 Inputs are padded to a few fixed lengths (BUCKETS) and masks to a fixed number of slots, so the compiled predict
 function is traced once per bucket (the three shortest warmed at load) and never again per request.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,14 +56,19 @@ class Pretrained:
         length = next((b for b in self.buckets if b >= n), None)
         if length is None:
             raise ValueError(f"input of {n} tokens is longer than the model's {self.config.max_positions}")
-        x = {"token_ids": np.zeros((1, length), np.int32), "segment_ids": np.zeros((1, length), np.int32),
-             "padding_mask": np.zeros((1, length), np.int32), "mask_positions": np.zeros((1, SLOTS), np.int32)}
+        x = {
+            "token_ids": np.zeros((1, length), np.int32),
+            "segment_ids": np.zeros((1, length), np.int32),
+            "padding_mask": np.zeros((1, length), np.int32),
+            "mask_positions": np.zeros((1, SLOTS), np.int32),
+        }
         x["token_ids"][0, :n], x["segment_ids"][0, :n], x["padding_mask"][0, :n] = ids, seg, 1
-        x["mask_positions"][0, :len(positions)] = positions
+        x["mask_positions"][0, : len(positions)] = positions
         return {k: np.asarray(v)[0] for k, v in self.model.predict_on_batch(x).items()}
 
     def _encode(self, a: str, b: str | None = None):
         from pretrain.data import pack_texts
+
         return pack_texts(self.tokenizer, a, b, self.config.max_positions, self.ids["[CLS]"], self.ids["[SEP]"])
 
     # ----------------------------------------------------------------------------------------------- public
@@ -70,17 +76,20 @@ class Pretrained:
         """For each [MASK] in `text`, the top_k (token, probability) predictions."""
         ids, seg = self._encode(text)
         where = np.nonzero(ids == self.ids["[MASK]"])[0]
-        pieces = self.tokenizer.encode(text, add_special_tokens=False).ids if len(ids) == self.config.max_positions \
-            else []  # only a text packed to the model's full length can have been cut
+        pieces = (
+            self.tokenizer.encode(text, add_special_tokens=False).ids if len(ids) == self.config.max_positions else []
+        )  # only a text packed to the model's full length can have been cut
         if pieces.count(self.ids["[MASK]"]) > len(where):
-            raise ValueError(f"the text is {len(pieces)} wordpieces, past the model's {len(ids) - 2}: a [MASK] "
-                             "after that would go unanswered; shorten the text")
+            raise ValueError(
+                f"the text is {len(pieces)} wordpieces, past the model's {len(ids) - 2}: a [MASK] "
+                "after that would go unanswered; shorten the text"
+            )
         if len(where) == 0:
             raise ValueError("fill_mask needs at least one [MASK] in the text, e.g. 'the lord is my [MASK]'")
         results = []
         for start in range(0, len(where), SLOTS):
-            chunk = where[start:start + SLOTS]
-            logits = self._run(ids, seg, chunk)["mlm"][:len(chunk)]
+            chunk = where[start : start + SLOTS]
+            logits = self._run(ids, seg, chunk)["mlm"][: len(chunk)]
             probs = np.exp(logits - logits.max(-1, keepdims=True))
             probs /= probs.sum(-1, keepdims=True)
             for p in probs:
@@ -97,7 +106,7 @@ class Pretrained:
     def embed(self, text: str) -> tuple[list[str], np.ndarray]:
         """Wordpiece tokens (with [CLS] and [SEP]) and their contextual vectors [n, hidden]."""
         ids, seg = self._encode(text)
-        return [self.tokens[i] for i in ids], self._run(ids, seg)["sequence"][:len(ids)]
+        return [self.tokens[i] for i in ids], self._run(ids, seg)["sequence"][: len(ids)]
 
 
 __all__ = ["MODELS", "ModelNotFoundError", "Pretrained", "load", "resolve"]

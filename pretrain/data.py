@@ -5,6 +5,7 @@ shards, so the training loop does no string work, runs on any Keras backend and 
 memory. Within a shard the sentences of a document are contiguous, so a run of consecutive sentences is one
 slice of the token array and an NSP segment is just (start, end) offsets.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,9 @@ def sentences(text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- shards on disk
-def write_shards(documents: list[list[str]], tokenizer, out_dir: str, seed: int = 0,
-                 shard_tokens: int | None = None) -> int:
+def write_shards(
+    documents: list[list[str]], tokenizer, out_dir: str, seed: int = 0, shard_tokens: int | None = None
+) -> int:
     """Tokenize documents (lists of sentences) into out_dir/shard-NNNNN/{tokens,sentences,documents}.npy.
 
     Documents are shuffled first so every shard mixes sources (NotNext segments come from the same shard).
@@ -55,8 +57,9 @@ def write_shards(documents: list[list[str]], tokenizer, out_dir: str, seed: int 
         dtype = np.uint16 if tokenizer.get_vocab_size() <= 65535 else np.uint32
         np.save(os.path.join(d, "tokens.npy"), np.fromiter((t for x in ids for t in x), dtype=dtype, count=lens.sum()))
         np.save(os.path.join(d, "sentences.npy"), np.concatenate([[0], np.cumsum(lens[keep])]))
-        per_doc = [int(keep[i:i + len(doc)].sum()) for i, doc in
-                   zip(np.cumsum([0] + [len(doc) for doc in buf[:-1]]), buf)]
+        per_doc = [
+            int(keep[i : i + len(doc)].sum()) for i, doc in zip(np.cumsum([0] + [len(doc) for doc in buf[:-1]]), buf)
+        ]
         per_doc = [n for n in per_doc if n]  # a document that tokenizes to nothing is no NotNext source
         np.save(os.path.join(d, "documents.npy"), np.concatenate([[0], np.cumsum(per_doc)]))
         n_shards, buf = n_shards + 1, []
@@ -160,11 +163,11 @@ def pack(tokens: np.ndarray, rows: np.ndarray, seq_len: int, cls: int, sep: int)
     for r, (a0, a1, b0, b1, _) in enumerate(rows):
         la, lb = a1 - a0, b1 - b0
         ids[r, 0] = cls
-        ids[r, 1:1 + la] = tokens[a0:a1]
+        ids[r, 1 : 1 + la] = tokens[a0:a1]
         ids[r, 1 + la] = sep
-        ids[r, 2 + la:2 + la + lb] = tokens[b0:b1]
+        ids[r, 2 + la : 2 + la + lb] = tokens[b0:b1]
         ids[r, 2 + la + lb] = sep
-        seg[r, 2 + la:3 + la + lb] = 1
+        seg[r, 2 + la : 3 + la + lb] = 1
     return ids, seg
 
 
@@ -190,8 +193,15 @@ def bert_max_predictions(seq_len: int, mask_rate: float = BERT_MASK_RATE) -> int
 
 
 # -------------------------------------------------------------------------------------------------- masking
-def mask_tokens(ids: np.ndarray, rng: np.random.Generator, vocab_size: int, mask_rate: float = BERT_MASK_RATE,
-                max_predictions: int = 20, mask_id: int = 4, special_ids=SPECIAL_IDS):
+def mask_tokens(
+    ids: np.ndarray,
+    rng: np.random.Generator,
+    vocab_size: int,
+    mask_rate: float = BERT_MASK_RATE,
+    max_predictions: int = 20,
+    mask_id: int = 4,
+    special_ids=SPECIAL_IDS,
+):
     """BERT's MLM corruption, vectorized: returns (masked ids, positions, labels, weights).
 
     `mask_rate` of the non-special tokens of each row (at least one, at most `max_predictions`) are chosen; of
@@ -235,8 +245,17 @@ class Batches:
     (integer work, no tokenizing), so "data position" is simply the step.
     """
 
-    def __init__(self, folder: str, seq_len: int, batch_size: int, vocab_size: int, mask_rate=BERT_MASK_RATE,
-                 max_predictions=BERT_MAX_PREDICTIONS, seed=0, specials=None):
+    def __init__(
+        self,
+        folder: str,
+        seq_len: int,
+        batch_size: int,
+        vocab_size: int,
+        mask_rate=BERT_MASK_RATE,
+        max_predictions=BERT_MAX_PREDICTIONS,
+        seed=0,
+        specials=None,
+    ):
         self.shards = open_shards(folder)
         self.seq_len, self.batch_size, self.vocab_size = seq_len, batch_size, vocab_size
         self.mask_rate, self.max_predictions, self.seed = mask_rate, max_predictions, seed
@@ -247,13 +266,18 @@ class Batches:
         """All pairs of an epoch, shuffled: (shard, a_start, a_end, b_start, b_end, label)."""
         if self._epoch != epoch:
             rng = np.random.default_rng([self.seed, epoch, 1])
-            parts = [np.column_stack([np.full(len(p), i), p]) for i, s in enumerate(self.shards)
-                     for p in [make_pairs(s, self.seq_len, rng)]]
+            parts = [
+                np.column_stack([np.full(len(p), i), p])
+                for i, s in enumerate(self.shards)
+                for p in [make_pairs(s, self.seq_len, rng)]
+            ]
             rows = np.concatenate(parts) if parts else np.zeros((0, 6), np.int64)
             self._epoch, self._rows = epoch, rows[rng.permutation(len(rows))]
         if len(self._rows) < self.batch_size:
-            raise ValueError(f"corpus gives {len(self._rows)} sentence pairs, fewer than one batch of "
-                             f"{self.batch_size}: use more text or a smaller --batch-size")
+            raise ValueError(
+                f"corpus gives {len(self._rows)} sentence pairs, fewer than one batch of "
+                f"{self.batch_size}: use more text or a smaller --batch-size"
+            )
         return self._rows
 
     def locate(self, step: int) -> tuple[int, int]:
@@ -270,12 +294,24 @@ class Batches:
         seg = np.zeros_like(ids)
         for shard in np.unique(rows[:, 0]):
             sel = rows[:, 0] == shard
-            ids[sel], seg[sel] = pack(self.shards[shard].tokens, rows[sel, 1:], self.seq_len,
-                                      self.specials["[CLS]"], self.specials["[SEP]"])
-        masked, pos, labels, weights = mask_tokens(ids, rng, self.vocab_size, self.mask_rate, self.max_predictions,
-                                                   self.specials["[MASK]"], self.specials.values())
-        x = {"token_ids": masked, "segment_ids": seg, "padding_mask": (ids != 0).astype(np.int32),
-             "mask_positions": pos}
+            ids[sel], seg[sel] = pack(
+                self.shards[shard].tokens, rows[sel, 1:], self.seq_len, self.specials["[CLS]"], self.specials["[SEP]"]
+            )
+        masked, pos, labels, weights = mask_tokens(
+            ids,
+            rng,
+            self.vocab_size,
+            self.mask_rate,
+            self.max_predictions,
+            self.specials["[MASK]"],
+            self.specials.values(),
+        )
+        x = {
+            "token_ids": masked,
+            "segment_ids": seg,
+            "padding_mask": (ids != 0).astype(np.int32),
+            "mask_positions": pos,
+        }
         y = {"mlm": labels, "nsp": rows[:, 5].astype(np.int32)}
         w = {"mlm": weights, "nsp": np.ones(len(rows), np.float32)}
         return x, y, w
@@ -287,8 +323,9 @@ class Batches:
         while True:
             rows = self.epoch_rows(epoch)
             while (i + 1) * self.batch_size <= len(rows):
-                yield self.batch(rows[i * self.batch_size:(i + 1) * self.batch_size],
-                                 np.random.default_rng([self.seed, step, 2]))
+                yield self.batch(
+                    rows[i * self.batch_size : (i + 1) * self.batch_size], np.random.default_rng([self.seed, step, 2])
+                )
                 i, step = i + 1, step + 1
             epoch, i = epoch + 1, 0
 
@@ -296,5 +333,7 @@ class Batches:
         """The first `max_batches` batches of epoch 0 with fixed masks: a validation set that never changes."""
         rows = self.epoch_rows(0)
         n = min(max_batches, len(rows) // self.batch_size)
-        return [self.batch(rows[k * self.batch_size:(k + 1) * self.batch_size],
-                           np.random.default_rng([self.seed, k, 3])) for k in range(n)]
+        return [
+            self.batch(rows[k * self.batch_size : (k + 1) * self.batch_size], np.random.default_rng([self.seed, k, 3]))
+            for k in range(n)
+        ]

@@ -4,6 +4,7 @@ F holds one sentence per line and a blank line between documents. Pairs and mask
 given (model, file, seed) always gives the same figures. The last line printed is one JSON object.
 `--docs-file` is the old spelling of `--data`, kept for one release.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,6 +24,7 @@ BATCH = 32
 def read_documents(path: str) -> list[list[str]]:
     import corpus
     from pretrain.data import sentences
+
     docs = [sentences(block) for block in re.split(r"\n\s*\n", corpus.read_text(path))]
     docs = [d for d in docs if d]
     if len(docs) < 2:
@@ -35,8 +37,9 @@ def _pad(a: np.ndarray) -> np.ndarray:
     return np.pad(a, [(0, BATCH - len(a))] + [(0, 0)] * (a.ndim - 1))
 
 
-def evaluate(bert, docs: list[list[str]], seed: int = 0, seq_len: int = 128, mask_rate=0.15,
-             max_predictions=None) -> dict:
+def evaluate(
+    bert, docs: list[list[str]], seed: int = 0, seq_len: int = 128, mask_rate=0.15, max_predictions=None
+) -> dict:
     """Masks as pretrain.train's validation does: 15%, with enough prediction slots for the length."""
     from pretrain import data
 
@@ -51,16 +54,27 @@ def evaluate(bert, docs: list[list[str]], seed: int = 0, seq_len: int = 128, mas
             rows = data.make_pairs(shard, seq_len, pair_rng)
             totals["pairs"] += len(rows)
             for start in range(0, len(rows), BATCH):
-                part = rows[start:start + BATCH]
+                part = rows[start : start + BATCH]
                 ids, seg = data.pack(shard.tokens, part, seq_len, bert.ids["[CLS]"], bert.ids["[SEP]"])
-                masked, pos, labels, weights = data.mask_tokens(ids, np.random.default_rng([seed, k, 3]),
-                                                                bert.config.vocab_size, mask_rate, max_predictions,
-                                                                bert.ids["[MASK]"], bert.ids.values())
+                masked, pos, labels, weights = data.mask_tokens(
+                    ids,
+                    np.random.default_rng([seed, k, 3]),
+                    bert.config.vocab_size,
+                    mask_rate,
+                    max_predictions,
+                    bert.ids["[MASK]"],
+                    bert.ids.values(),
+                )
                 k += BATCH
                 n = len(part)
-                out = bert.model.predict_on_batch({"token_ids": _pad(masked), "segment_ids": _pad(seg),
-                                                   "padding_mask": _pad((ids != 0).astype(np.int32)),
-                                                   "mask_positions": _pad(pos)})
+                out = bert.model.predict_on_batch(
+                    {
+                        "token_ids": _pad(masked),
+                        "segment_ids": _pad(seg),
+                        "padding_mask": _pad((ids != 0).astype(np.int32)),
+                        "mask_positions": _pad(pos),
+                    }
+                )
                 mlm, nsp = np.asarray(out["mlm"])[:n], np.asarray(out["nsp"])[:n]
                 logp = mlm - mlm.max(-1, keepdims=True)
                 logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
@@ -69,10 +83,13 @@ def evaluate(bert, docs: list[list[str]], seed: int = 0, seq_len: int = 128, mas
                 totals["correct"] += int((mlm.argmax(-1) == labels)[w].sum())
                 totals["masked"] += int(w.sum())
                 totals["nsp"] += int((nsp.argmax(-1) == part[:, 4]).sum())
-    return {"mlm_accuracy": totals["correct"] / max(1, totals["masked"]),
-            "mlm_loss": totals["loss"] / max(1, totals["masked"]),
-            "nsp_accuracy": totals["nsp"] / max(1, totals["pairs"]), "pairs": totals["pairs"],
-            "masked_tokens": totals["masked"]}
+    return {
+        "mlm_accuracy": totals["correct"] / max(1, totals["masked"]),
+        "mlm_loss": totals["loss"] / max(1, totals["masked"]),
+        "nsp_accuracy": totals["nsp"] / max(1, totals["pairs"]),
+        "pairs": totals["pairs"],
+        "masked_tokens": totals["masked"],
+    }
 
 
 def main(argv=None) -> int:

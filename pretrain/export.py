@@ -6,6 +6,7 @@ The keras layers map one to one onto HF's post-LayerNorm BertLayer; Keras kernel
 [in, out] and torch Linear weights [out, in], hence the transposes. The MLM decoder is tied to the word
 embeddings, so it is not stored.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,10 +26,12 @@ def hf_state_dict(model) -> dict[str, np.ndarray]:
     w = lambda v: np.asarray(v, np.float32)  # noqa: E731
     lin = lambda layer, name: {f"{name}.weight": w(layer.kernel).T.copy(), f"{name}.bias": w(layer.bias)}  # noqa: E731
     ln = lambda layer, name: {f"{name}.weight": w(layer.gamma), f"{name}.bias": w(layer.beta)}  # noqa: E731
-    sd = {"bert.embeddings.word_embeddings.weight": w(model.token_embedding.embeddings),
-          "bert.embeddings.position_embeddings.weight": w(model.position_embedding.position_embeddings),
-          "bert.embeddings.token_type_embeddings.weight": w(model.segment_embedding.embeddings),
-          **ln(model.embeddings_norm, "bert.embeddings.LayerNorm")}
+    sd = {
+        "bert.embeddings.word_embeddings.weight": w(model.token_embedding.embeddings),
+        "bert.embeddings.position_embeddings.weight": w(model.position_embedding.position_embeddings),
+        "bert.embeddings.token_type_embeddings.weight": w(model.segment_embedding.embeddings),
+        **ln(model.embeddings_norm, "bert.embeddings.LayerNorm"),
+    }
     for i, block in enumerate(model.blocks):
         p = f"bert.encoder.layer.{i}"
         part = encoder_parts(block)
@@ -51,13 +54,25 @@ def hf_state_dict(model) -> dict[str, np.ndarray]:
 
 
 def hf_config(c) -> dict:
-    return {"architectures": ["BertForPreTraining"], "model_type": "bert", "vocab_size": c.vocab_size,
-            "hidden_size": c.hidden_size, "num_hidden_layers": c.num_layers, "num_attention_heads": c.num_heads,
-            "intermediate_size": c.intermediate_size, "hidden_act": "gelu", "hidden_dropout_prob": c.dropout,
-            "attention_probs_dropout_prob": c.dropout, "max_position_embeddings": c.max_positions,
-            "type_vocab_size": c.type_vocab_size, "initializer_range": c.initializer_range,
-            "layer_norm_eps": c.layer_norm_epsilon, "pad_token_id": 0, "tie_word_embeddings": True,
-            "position_embedding_type": "absolute"}
+    return {
+        "architectures": ["BertForPreTraining"],
+        "model_type": "bert",
+        "vocab_size": c.vocab_size,
+        "hidden_size": c.hidden_size,
+        "num_hidden_layers": c.num_layers,
+        "num_attention_heads": c.num_heads,
+        "intermediate_size": c.intermediate_size,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": c.dropout,
+        "attention_probs_dropout_prob": c.dropout,
+        "max_position_embeddings": c.max_positions,
+        "type_vocab_size": c.type_vocab_size,
+        "initializer_range": c.initializer_range,
+        "layer_norm_eps": c.layer_norm_epsilon,
+        "pad_token_id": 0,
+        "tie_word_embeddings": True,
+        "position_embedding_type": "absolute",
+    }
 
 
 def export(bert, out: str) -> list[str]:
@@ -72,11 +87,24 @@ def export(bert, out: str) -> list[str]:
     files.write_json(os.path.join(out, "config.json"), hf_config(bert.config))
     with open(os.path.join(bert.folder, "vocab.txt"), encoding="utf-8") as f:
         files.write_text(os.path.join(out, "vocab.txt"), f.read())
-    specials = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
-                "mask_token": "[MASK]"}
-    files.write_json(os.path.join(out, "tokenizer_config.json"),
-                     {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "strip_accents": None,
-                      "tokenize_chinese_chars": True, "model_max_length": bert.config.max_positions, **specials})
+    specials = {
+        "unk_token": "[UNK]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]",
+    }
+    files.write_json(
+        os.path.join(out, "tokenizer_config.json"),
+        {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": True,
+            "strip_accents": None,
+            "tokenize_chinese_chars": True,
+            "model_max_length": bert.config.max_positions,
+            **specials,
+        },
+    )
     files.write_json(os.path.join(out, "special_tokens_map.json"), specials)
     written = ["config.json", "model.safetensors", "special_tokens_map.json", "tokenizer_config.json", "vocab.txt"]
     if bert.card:
@@ -98,8 +126,9 @@ def main(argv=None) -> int:
         from pretrain.api import load
 
         written = export(load(a.model), a.out)
-        print(f"wrote {a.out}: load it with transformers.BertForPreTraining.from_pretrained({a.out!r})",
-              file=sys.stderr)
+        print(
+            f"wrote {a.out}: load it with transformers.BertForPreTraining.from_pretrained({a.out!r})", file=sys.stderr
+        )
         return {"out": a.out, "files": written}
 
     return cli.run(p, argv, work)

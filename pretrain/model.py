@@ -5,6 +5,7 @@ embedding between input and MLM head does not reload from .keras (see stack-fact
 also what export.py maps onto Hugging Face's BertForPreTraining. The math matches HF's BertLayer exactly
 (post-LayerNorm blocks, eps 1e-12, exact erf GELU), so an exported model gives the same predictions.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,7 +53,6 @@ class BertConfig(SavedConfig):
         return cls(**values)
 
 
-
 def gelu(x):
     return keras.activations.gelu(x, approximate=False)  # HF's "gelu" is the exact erf form
 
@@ -69,24 +69,32 @@ class BertPretrainer(keras.Model):
         c = self.config = config
         self.all_outputs = all_outputs
         init = lambda: keras.initializers.TruncatedNormal(stddev=c.initializer_range)  # noqa: E731
-        self.token_embedding = keras.layers.Embedding(c.vocab_size, c.hidden_size, embeddings_initializer=init(),
-                                                      name="token_embedding")
-        self.segment_embedding = keras.layers.Embedding(c.type_vocab_size, c.hidden_size,
-                                                        embeddings_initializer=init(), name="segment_embedding")
-        self.position_embedding = keras_hub.layers.PositionEmbedding(c.max_positions, initializer=init(),
-                                                                     name="position_embedding")
+        self.token_embedding = keras.layers.Embedding(
+            c.vocab_size, c.hidden_size, embeddings_initializer=init(), name="token_embedding"
+        )
+        self.segment_embedding = keras.layers.Embedding(
+            c.type_vocab_size, c.hidden_size, embeddings_initializer=init(), name="segment_embedding"
+        )
+        self.position_embedding = keras_hub.layers.PositionEmbedding(
+            c.max_positions, initializer=init(), name="position_embedding"
+        )
         self.embeddings_norm = keras.layers.LayerNormalization(epsilon=c.layer_norm_epsilon, name="embeddings_norm")
         self.embeddings_dropout = keras.layers.Dropout(c.dropout)
         self.blocks = [
             keras_hub.layers.TransformerEncoder(
-                c.intermediate_size, c.num_heads, dropout=c.dropout, activation=gelu,
-                layer_norm_epsilon=c.layer_norm_epsilon, kernel_initializer=init(), normalize_first=False,
-                name=f"transformer_layer_{i}")
+                c.intermediate_size,
+                c.num_heads,
+                dropout=c.dropout,
+                activation=gelu,
+                layer_norm_epsilon=c.layer_norm_epsilon,
+                kernel_initializer=init(),
+                normalize_first=False,
+                name=f"transformer_layer_{i}",
+            )
             for i in range(c.num_layers)
         ]
         self.pooler = keras.layers.Dense(c.hidden_size, activation="tanh", kernel_initializer=init(), name="pooler")
-        self.mlm_dense = keras.layers.Dense(c.hidden_size, activation=gelu, kernel_initializer=init(),
-                                            name="mlm_dense")
+        self.mlm_dense = keras.layers.Dense(c.hidden_size, activation=gelu, kernel_initializer=init(), name="mlm_dense")
         self.mlm_norm = keras.layers.LayerNormalization(epsilon=c.layer_norm_epsilon, name="mlm_norm")
         self.nsp_dense = keras.layers.Dense(2, kernel_initializer=init(), name="nsp_dense")
 
@@ -114,8 +122,10 @@ class BertPretrainer(keras.Model):
 
     def call(self, inputs, training=False):
         seq, pooled = self.encode(inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"], training)
-        out = {"mlm": self.mlm_logits(seq, inputs["mask_positions"]),
-               "nsp": ops.cast(self.nsp_dense(pooled), "float32")}
+        out = {
+            "mlm": self.mlm_logits(seq, inputs["mask_positions"]),
+            "nsp": ops.cast(self.nsp_dense(pooled), "float32"),
+        }
         if self.all_outputs:
             out.update(sequence=ops.cast(seq, "float32"), pooled=ops.cast(pooled, "float32"))
         return out
@@ -123,9 +133,14 @@ class BertPretrainer(keras.Model):
 
 def dummy_inputs(batch=1, length=8, predictions=2):
     import numpy as np
+
     z = np.zeros((batch, length), "int32")
-    return {"token_ids": z, "segment_ids": z, "padding_mask": z + 1, "mask_positions": np.zeros((batch, predictions),
-                                                                                                  "int32")}
+    return {
+        "token_ids": z,
+        "segment_ids": z,
+        "padding_mask": z + 1,
+        "mask_positions": np.zeros((batch, predictions), "int32"),
+    }
 
 
 def build(config: BertConfig, all_outputs: bool = False) -> BertPretrainer:
@@ -153,6 +168,7 @@ def load(folder: str, all_outputs: bool = False) -> BertPretrainer:
 
 class EncoderParts(NamedTuple):
     """The sublayers of one keras_hub TransformerEncoder, in Hugging Face BertLayer's order."""
+
     attention: keras.layers.MultiHeadAttention  # its query_dense, key_dense, value_dense, output_dense are public
     attention_norm: keras.layers.LayerNormalization
     intermediate: keras.layers.Dense
@@ -165,13 +181,18 @@ def encoder_parts(block: keras_hub.layers.TransformerEncoder) -> EncoderParts:
     for its sublayers (keras_hub 0.32), and export (Keras -> BertForPreTraining names) and local_attention_init
     need each weight by role. These names have been stable since keras-nlp 0.4; if keras_hub renames them, only
     this function changes."""
-    return EncoderParts(block._self_attention_layer, block._self_attention_layer_norm,
-                        block._feedforward_intermediate_dense, block._feedforward_output_dense,
-                        block._feedforward_layer_norm)
+    return EncoderParts(
+        block._self_attention_layer,
+        block._self_attention_layer_norm,
+        block._feedforward_intermediate_dense,
+        block._feedforward_output_dense,
+        block._feedforward_layer_norm,
+    )
 
 
-def local_attention_init(model: BertPretrainer, offsets=(-2, -1, 1, 2), scale: float = 2.5, loudness: float = 2.0,
-                         layers=None, seed: int = 0) -> None:
+def local_attention_init(
+    model: BertPretrainer, offsets=(-2, -1, 1, 2), scale: float = 2.5, loudness: float = 2.0, layers=None, seed: int = 0
+) -> None:
     """Start the attention heads of `layers` (default all) each looking at a fixed neighbour i + offset.
 
     From the usual random init a small BERT sits for thousands of steps on the unigram plateau: attention is

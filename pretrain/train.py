@@ -13,6 +13,7 @@ schedule, the step retraced); then the training phase. After each step, Loop.aft
 the progress bar, the window means of the curve (WindowMeans), TensorBoard, validation + checkpoint every
 --checkpoint-every steps, and the budget. `--hidden` is the old spelling of `--dim`, kept for one release.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,12 +46,14 @@ ATTENTION_INITS = ("local", "random")
 
 
 # --------------------------------------------------------------------------------------------- configuration
-def bert_optimizer(lr: float = 1e-3, warmup: int = 100, weight_decay: float = 0.01,
-                   clip_norm: float = 1.0) -> OptimizerConfig:
+def bert_optimizer(
+    lr: float = 1e-3, warmup: int = 100, weight_decay: float = 0.01, clip_norm: float = 1.0
+) -> OptimizerConfig:
     """BERT's optimizer: AdamW (epsilon 1e-6), linear warm-up then linear decay to 0, global-norm clipping, no
     decay on LayerNorm and biases (core.optim's rule)."""
-    return OptimizerConfig(lr=lr, warmup=warmup, decay="linear", weight_decay=weight_decay, clip_norm=clip_norm,
-                           epsilon=1e-6)
+    return OptimizerConfig(
+        lr=lr, warmup=warmup, decay="linear", weight_decay=weight_decay, clip_norm=clip_norm, epsilon=1e-6
+    )
 
 
 def default_warmup(budget: Budget) -> int:
@@ -61,6 +64,7 @@ def default_warmup(budget: Budget) -> int:
 @dataclasses.dataclass
 class Architecture:
     """A preset (tiny L2/H128, mini L4/H256, small L4/H512, base L12/H768) and what overrides it."""
+
     preset: str = "tiny"
     layers: int | None = None
     dim: int | None = None  # hidden size; intermediate = 4 x dim
@@ -70,20 +74,26 @@ class Architecture:
     def bert_config(self, vocab_size: int = 8000):
         from pretrain.model import BertConfig
 
-        return BertConfig.preset(self.preset, vocab_size=vocab_size, num_layers=self.layers, hidden_size=self.dim,
-                                 num_heads=self.heads, dropout=self.dropout)
+        return BertConfig.preset(
+            self.preset,
+            vocab_size=vocab_size,
+            num_layers=self.layers,
+            hidden_size=self.dim,
+            num_heads=self.heads,
+            dropout=self.dropout,
+        )
 
 
 @dataclasses.dataclass
 class Masking:
-    rate: float = 0.15           # share of the tokens chosen for MLM in training
-    max_predictions: int = 20    # prediction slots per sequence
+    rate: float = 0.15  # share of the tokens chosen for MLM in training
+    max_predictions: int = 20  # prediction slots per sequence
 
 
 @dataclasses.dataclass
 class PretrainConfig:
     corpus: str
-    vocab: str                   # a folder holding vocab.txt (python -m pretrain.vocab)
+    vocab: str  # a folder holding vocab.txt (python -m pretrain.vocab)
     out: str
     budget: Budget
     optimizer: OptimizerConfig = dataclasses.field(default_factory=bert_optimizer)
@@ -91,7 +101,7 @@ class PretrainConfig:
     seq_len: int = 128
     batch_size: int = 32
     masking: Masking = dataclasses.field(default_factory=Masking)
-    precision: str = "fp32"      # fp32 | bf16 | fp16
+    precision: str = "fp32"  # fp32 | bf16 | fp16
     jit: bool = False
     checkpoint_every: int = 500  # steps between validations and checkpoints
     seed: int = 0
@@ -102,10 +112,15 @@ class PretrainConfig:
         """Every check that needs no file: bad input fails before the vocabulary or the corpus is read."""
         self.budget.validate()
         self.optimizer.validate()
-        for flag, value in (("--seq-len", self.seq_len), ("--batch-size", self.batch_size),
-                            ("--max-predictions", self.masking.max_predictions),
-                            ("--checkpoint-every", self.checkpoint_every), ("--layers", self.architecture.layers),
-                            ("--dim", self.architecture.dim), ("--heads", self.architecture.heads)):
+        for flag, value in (
+            ("--seq-len", self.seq_len),
+            ("--batch-size", self.batch_size),
+            ("--max-predictions", self.masking.max_predictions),
+            ("--checkpoint-every", self.checkpoint_every),
+            ("--layers", self.architecture.layers),
+            ("--dim", self.architecture.dim),
+            ("--heads", self.architecture.heads),
+        ):
             if value is not None and value <= 0:
                 raise UsageError(f"{flag} must be positive (got {value})")
         if not 0 < self.masking.rate < 1:
@@ -127,22 +142,44 @@ class PretrainConfig:
 
     def signature(self, bert_config) -> dict:
         """What a resume must not change (these keys are those of every checkpoint written so far)."""
-        return {"corpus": self.corpus, "config": dataclasses.asdict(bert_config), "seq_len": self.seq_len,
-                "batch_size": self.batch_size, "seed": self.seed, "mask_rate": self.masking.rate,
-                "max_predictions": self.masking.max_predictions}
+        return {
+            "corpus": self.corpus,
+            "config": dataclasses.asdict(bert_config),
+            "seq_len": self.seq_len,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "mask_rate": self.masking.rate,
+            "max_predictions": self.masking.max_predictions,
+        }
 
     def command(self) -> str:
         """The command line that trains this config (what a card records for a run started from Python)."""
         a, o, b = self.architecture, self.optimizer, self.budget
-        flags = [("--corpus", self.corpus), ("--vocab", self.vocab), ("--out", self.out), ("--preset", a.preset),
-                 ("--layers", a.layers), ("--dim", a.dim), ("--heads", a.heads), ("--dropout", a.dropout),
-                 ("--seq-len", self.seq_len), ("--batch-size", self.batch_size), ("--steps", b.steps),
-                 ("--minutes", b.minutes), ("--lr", o.lr), ("--warmup", o.warmup),
-                 ("--weight-decay", o.weight_decay), ("--clip-norm", o.clip_norm),
-                 ("--mask-rate", self.masking.rate), ("--max-predictions", self.masking.max_predictions),
-                 ("--precision", self.precision), ("--checkpoint-every", self.checkpoint_every),
-                 ("--attention-init", self.attention_init), ("--seed", self.seed),
-                 ("--push-to-hub", self.push_to_hub)]
+        flags = [
+            ("--corpus", self.corpus),
+            ("--vocab", self.vocab),
+            ("--out", self.out),
+            ("--preset", a.preset),
+            ("--layers", a.layers),
+            ("--dim", a.dim),
+            ("--heads", a.heads),
+            ("--dropout", a.dropout),
+            ("--seq-len", self.seq_len),
+            ("--batch-size", self.batch_size),
+            ("--steps", b.steps),
+            ("--minutes", b.minutes),
+            ("--lr", o.lr),
+            ("--warmup", o.warmup),
+            ("--weight-decay", o.weight_decay),
+            ("--clip-norm", o.clip_norm),
+            ("--mask-rate", self.masking.rate),
+            ("--max-predictions", self.masking.max_predictions),
+            ("--precision", self.precision),
+            ("--checkpoint-every", self.checkpoint_every),
+            ("--attention-init", self.attention_init),
+            ("--seed", self.seed),
+            ("--push-to-hub", self.push_to_hub),
+        ]
         argv = [x for flag, value in flags if value is not None for x in (flag, str(value))]
         return "python -m pretrain.train " + shlex.join(argv + (["--jit"] if self.jit else []))
 
@@ -156,21 +193,26 @@ def _rows(rows: list, columns: tuple[str, ...]) -> list[dict]:
 @dataclasses.dataclass
 class TrainState:
     """What a checkpoint's state.json holds, and the run's progress."""
+
     step: int = 0
     seconds: float = 0.0
-    total: int | None = None   # None: a --minutes run not yet calibrated
-    history: list[dict] = dataclasses.field(default_factory=list)     # training window means, every LOG_EVERY
+    total: int | None = None  # None: a --minutes run not yet calibrated
+    history: list[dict] = dataclasses.field(default_factory=list)  # training window means, every LOG_EVERY
     validation: list[dict] = dataclasses.field(default_factory=list)  # held-out set, every --checkpoint-every
-    commands: list[list] = dataclasses.field(default_factory=list)    # [start step, command line]
+    commands: list[list] = dataclasses.field(default_factory=list)  # [start step, command line]
     signature: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_json(cls, saved: dict) -> TrainState:
-        return cls(step=saved["step"], seconds=saved["seconds"], total=saved.get("total"),
-                   history=_rows(saved.get("history", []), METRICS),  # old: step, mlm loss/acc, nsp loss/acc
-                   validation=_rows(saved.get("validation", []), tuple(sorted(METRICS))),  # old: sorted names
-                   commands=saved.get("commands", [[0, None]]),  # None: made before commands were kept
-                   signature=saved.get("signature", {}))
+        return cls(
+            step=saved["step"],
+            seconds=saved["seconds"],
+            total=saved.get("total"),
+            history=_rows(saved.get("history", []), METRICS),  # old: step, mlm loss/acc, nsp loss/acc
+            validation=_rows(saved.get("validation", []), tuple(sorted(METRICS))),  # old: sorted names
+            commands=saved.get("commands", [[0, None]]),  # None: made before commands were kept
+            signature=saved.get("signature", {}),
+        )
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -190,9 +232,13 @@ def prepare_data(corpus_name: str, tokens: list[str], work: str, seed: int = 0, 
 
     docs = corpus.load(corpus_name)  # cheap once cached; its fingerprint notices a corpus that changed under a name
     fingerprint = hashlib.sha256("".join(f"{d.group}\t{len(d.text)}\n" for d in docs).encode()).hexdigest()[:16]
-    key = {"corpus": corpus_name, "documents": fingerprint,
-           "vocab": hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16],
-           "seed": seed, "val_fraction": VAL_FRACTION}
+    key = {
+        "corpus": corpus_name,
+        "documents": fingerprint,
+        "vocab": hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16],
+        "seed": seed,
+        "val_fraction": VAL_FRACTION,
+    }
     folder = os.path.join(work, "data")
     meta = os.path.join(folder, "key.json")
     if os.path.exists(meta):
@@ -200,8 +246,10 @@ def prepare_data(corpus_name: str, tokens: list[str], work: str, seed: int = 0, 
         if old == key:
             return folder
         if resuming and old.get("documents") != fingerprint:
-            raise UsageError(f"the documents of corpus {corpus_name!r} changed since this run's checkpoints in "
-                             f"{work}: resuming would mix two data sets; use another --out")
+            raise UsageError(
+                f"the documents of corpus {corpus_name!r} changed since this run's checkpoints in "
+                f"{work}: resuming would mix two data sets; use another --out"
+            )
     train_docs, val_docs = corpus.split(docs, VAL_FRACTION)  # not --seed: the same held-out text for every model
     tok = vocab.make_tokenizer(tokens)
     os.makedirs(folder, exist_ok=True)
@@ -219,9 +267,11 @@ def parallel_devices(batch_size: int) -> list:
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
+
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     elif backend == "jax":
         import jax
+
         devices = jax.devices()
     else:
         devices = []
@@ -237,10 +287,10 @@ def distribution_scope(devices: list, batch_size: int):
     set globally (keras.distribution.DataParallel) and the scope is a no-op; a no-op on one device."""
     if not devices:
         return contextlib.nullcontext()
-    print(f"data parallel over {len(devices)} devices, {batch_size // len(devices)} sequences each",
-          file=sys.stderr)
+    print(f"data parallel over {len(devices)} devices, {batch_size // len(devices)} sequences each", file=sys.stderr)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
+
         return tf.distribute.MirroredStrategy([d.name for d in devices]).scope()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return contextlib.nullcontext()
@@ -253,8 +303,10 @@ def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool
         optimizer=optim.make_optimizer(optimizer, total_steps),
         # MLM: mean over the real predictions only (unused slots have weight 0), as in BERT
         loss={"mlm": ce(from_logits=True, reduction="mean_with_sample_weight"), "nsp": ce(from_logits=True)},
-        weighted_metrics={"mlm": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
-                          "nsp": [keras.metrics.SparseCategoricalAccuracy("accuracy")]},
+        weighted_metrics={
+            "mlm": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
+            "nsp": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
+        },
         jit_compile=bool(jit),
     )
     model.optimizer.build(model.trainable_variables)
@@ -274,14 +326,23 @@ class Progress:
     def __init__(self, total: int | None, initial: int):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, initial=initial, desc="pretrain", unit="step", mininterval=1.0,
-                        dynamic_ncols=True, file=sys.stderr)
+        self.bar = tqdm(
+            total=total,
+            initial=initial,
+            desc="pretrain",
+            unit="step",
+            mininterval=1.0,
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
 
     def advance(self, means: dict | None = None) -> None:
         self.bar.update(1)
         if means:
-            self.bar.set_postfix_str(f"mlm {means['mlm_loss']:.3f}/{means['mlm_accuracy']:.3f} "
-                                     f"nsp {means['nsp_loss']:.3f}/{means['nsp_accuracy']:.3f}")
+            self.bar.set_postfix_str(
+                f"mlm {means['mlm_loss']:.3f}/{means['mlm_accuracy']:.3f} "
+                f"nsp {means['nsp_loss']:.3f}/{means['nsp_accuracy']:.3f}"
+            )
 
     def set_total(self, total: int) -> None:
         self.bar.total = total
@@ -308,8 +369,9 @@ class WindowMeans:
     def take(self, logs: dict) -> dict:
         """The means over the steps since the last take (or reset)."""
         now = {k: float(logs.get(k, 0.0)) for k in self.keys}
-        window = {k: (now[k] * self.steps - self.means[k] * self.taken) / max(1, self.steps - self.taken)
-                  for k in self.keys}
+        window = {
+            k: (now[k] * self.steps - self.means[k] * self.taken) / max(1, self.steps - self.taken) for k in self.keys
+        }
         self.taken, self.means = self.steps, now
         return window
 
@@ -349,8 +411,14 @@ class Loop:
     def fit(self, stream, steps: int) -> None:
         """Up to `steps` steps from the current one: fewer when the budget runs out or the loss becomes NaN."""
         self.phase_end = self.state.step + steps
-        self.model.fit(stream(self.state.step), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False,
-                       callbacks=[_AfterEachStep(self.begin, self.after_step)])
+        self.model.fit(
+            stream(self.state.step),
+            steps_per_epoch=steps,
+            epochs=1,
+            verbose=0,
+            shuffle=False,
+            callbacks=[_AfterEachStep(self.begin, self.after_step)],
+        )
 
     def calibrate(self, stream, steps: int) -> float | None:
         """A --minutes run's first phase: `steps` steps, then the seconds a step takes (the median of the later
@@ -358,7 +426,7 @@ class Loop:
         self.fit(stream, steps)
         if self.nan_at or len(self.durations) < steps:
             return None
-        return float(np.median(self.durations[len(self.durations) // 2:])) * 1.03
+        return float(np.median(self.durations[len(self.durations) // 2 :])) * 1.03
 
     def set_total(self, total: int) -> None:
         """The run's length, known at last: a new schedule, the train step retraced with it."""
@@ -394,9 +462,13 @@ class Loop:
         self.state.history.append({"step": self.state.step, **{k: round(v, 5) for k, v in means.items()}})
         # the rate from the schedule on the host: the optimizer's step counter is on the device (on JAX, not in
         # the model between steps)
-        self.tensorboard.scalars(self.state.step, {**{f"train/{k}": v for k, v in means.items()},
-                                                   "train/learning_rate": optim.current_lr(self.schedule,
-                                                                                           self.state.step)})
+        self.tensorboard.scalars(
+            self.state.step,
+            {
+                **{f"train/{k}": v for k, v in means.items()},
+                "train/learning_rate": optim.current_lr(self.schedule, self.state.step),
+            },
+        )
 
     def validate_and_checkpoint(self, model) -> None:
         row = {"step": self.state.step, **validate(model, self.val_batches)}
@@ -423,14 +495,18 @@ def resume_state(config: PretrainConfig, bert_config, work: str) -> tuple[str | 
         return None, TrainState(signature=signature)
     if state.signature != signature:
         old = state.signature
-        differ = checkpoint.differences(old, {k: v for k, v in signature.items() if k != "config"}) + \
-            checkpoint.differences(old.get("config", {}), signature["config"], label=lambda k: f"model {k}")
-        raise UsageError(f"{config.out} holds a run made with {', '.join(differ)}: resume with the same command or "
-                         "use another --out")
+        differ = checkpoint.differences(
+            old, {k: v for k, v in signature.items() if k != "config"}
+        ) + checkpoint.differences(old.get("config", {}), signature["config"], label=lambda k: f"model {k}")
+        raise UsageError(
+            f"{config.out} holds a run made with {', '.join(differ)}: resume with the same command or use another --out"
+        )
     steps = config.budget.steps
     if steps is not None and steps < state.step:
-        raise UsageError(f"--steps {steps} is below the step this run has reached ({state.step}): give at least "
-                         "that many (more trains it further) or use another --out")
+        raise UsageError(
+            f"--steps {steps} is below the step this run has reached ({state.step}): give at least "
+            "that many (more trains it further) or use another --out"
+        )
     return found, state
 
 
@@ -458,12 +534,27 @@ def train(config: PretrainConfig, command: str | None = None) -> dict:
     # ---- data: the first read of the corpus
     folder = prepare_data(config.corpus, tokens, work, config.seed, resuming=found is not None)
     specials = {s: tokens.index(s) for s in vocab.SPECIALS}
-    stream = data.Batches(os.path.join(folder, "train"), config.seq_len, config.batch_size, len(tokens),
-                          config.masking.rate, config.masking.max_predictions, config.seed, specials)
+    stream = data.Batches(
+        os.path.join(folder, "train"),
+        config.seq_len,
+        config.batch_size,
+        len(tokens),
+        config.masking.rate,
+        config.masking.max_predictions,
+        config.seed,
+        specials,
+    )
     # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare
-    val_batches = data.Batches(os.path.join(folder, "val"), config.seq_len, config.batch_size, len(tokens),
-                               data.BERT_MASK_RATE, data.bert_max_predictions(config.seq_len), config.seed,
-                               specials).fixed(VAL_BATCHES)
+    val_batches = data.Batches(
+        os.path.join(folder, "val"),
+        config.seq_len,
+        config.batch_size,
+        len(tokens),
+        data.BERT_MASK_RATE,
+        data.bert_max_predictions(config.seq_len),
+        config.seed,
+        specials,
+    ).fixed(VAL_BATCHES)
 
     # ---- model
     keras.mixed_precision.set_global_policy(POLICIES[config.precision])
@@ -471,8 +562,9 @@ def train(config: PretrainConfig, command: str | None = None) -> dict:
     with distribution_scope(devices, config.batch_size):
         model = bert.build(bert_config)
         if config.attention_init == "local" and found is None:
-            bert.local_attention_init(model, offsets=(-2, -1, 1, 2), layers=range((bert_config.num_layers + 1) // 2),
-                                      seed=config.seed)
+            bert.local_attention_init(
+                model, offsets=(-2, -1, 1, 2), layers=range((bert_config.num_layers + 1) // 2), seed=config.seed
+            )
         compile_model(model, config.optimizer, state.total or UNKNOWN_TOTAL, config.jit)
     if found:
         checkpoint.restore(found, model, model.optimizer)
@@ -494,14 +586,23 @@ def train(config: PretrainConfig, command: str | None = None) -> dict:
         loop.progress.close()
     if loop.nan_at:
         path, kept = read_state(work)
-        where = f"the last good checkpoint (step {kept.step}) is kept in {path}" if kept else \
-            "no checkpoint had been written yet"
-        raise cli.Failed(f"loss became NaN at step {loop.nan_at}; stopped ({where}). Try a lower --lr, a longer "
-                         "--warmup or --precision fp32.", code=3)
+        where = (
+            f"the last good checkpoint (step {kept.step}) is kept in {path}"
+            if kept
+            else "no checkpoint had been written yet"
+        )
+        raise cli.Failed(
+            f"loss became NaN at step {loop.nan_at}; stopped ({where}). Try a lower --lr, a longer "
+            "--warmup or --precision fp32.",
+            code=3,
+        )
     if added and state.step == start_step and len(state.commands) > 1:  # it trained nothing: not in the history
         state.commands.pop()
-        print(f"nothing to train: {config.out} is at step {state.step} of {state.total} "
-              "(a larger --steps trains it further)", file=sys.stderr)
+        print(
+            f"nothing to train: {config.out} is at step {state.step} of {state.total} "
+            "(a larger --steps trains it further)",
+            file=sys.stderr,
+        )
     if not state.validation or state.validation[-1]["step"] != state.step:
         state.validation.append({"step": state.step, **validate(model, val_batches)})
     return finish(config, model, tokens, state)
@@ -516,12 +617,20 @@ def finish(config: PretrainConfig, model, tokens: list[str], state: TrainState) 
     bert.save(model, out)
     vocab.write_vocab(tokens, out)
     last = {k: v for k, v in state.validation[-1].items() if k != "step"}
-    metrics = {**last, "steps": state.step, "seconds": round(state.seconds, 1),
-               "command": state.commands[-1][1] or config.command(), "corpus": config.corpus,
-               **({"commands": state.commands} if len(state.commands) > 1 else {}),
-               "preset": config.architecture.preset, "seq_len": config.seq_len, "batch_size": config.batch_size,
-               "attention_init": config.attention_init, "mask_rate": config.masking.rate,
-               "parameters": int(model.count_params())}
+    metrics = {
+        **last,
+        "steps": state.step,
+        "seconds": round(state.seconds, 1),
+        "command": state.commands[-1][1] or config.command(),
+        "corpus": config.corpus,
+        **({"commands": state.commands} if len(state.commands) > 1 else {}),
+        "preset": config.architecture.preset,
+        "seq_len": config.seq_len,
+        "batch_size": config.batch_size,
+        "attention_init": config.attention_init,
+        "mask_rate": config.masking.rate,
+        "parameters": int(model.count_params()),
+    }
     files.write_json(os.path.join(out, "metrics.json"), metrics)
     card.write(out, metrics, state.history, state.validation, state.commands, model.config)
     if config.push_to_hub:
@@ -537,8 +646,9 @@ def push(out: str, repo: str) -> None:
         api.create_repo(repo, exist_ok=True)
         api.upload_folder(folder_path=out, repo_id=repo, ignore_patterns=["work/*", ".*"])
     except Exception as e:  # offline, no token, no rights: the trained model is safe on disk either way
-        raise OSError(f"the model is saved in {out}, but pushing it to {repo} failed: {type(e).__name__}: {e}") \
-            from None
+        raise OSError(
+            f"the model is saved in {out}, but pushing it to {repo} failed: {type(e).__name__}: {e}"
+        ) from None
     print(f"pushed to https://huggingface.co/{repo}", file=sys.stderr)
 
 
@@ -558,8 +668,9 @@ def parser():
     p.add_argument("--batch-size", type=int, default=32)
     Budget.add_arguments(p)
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
-    p.add_argument("--warmup", type=int,
-                   help="warm-up steps (default 10%% of --steps, at most 1000; 200 with --minutes)")
+    p.add_argument(
+        "--warmup", type=int, help="warm-up steps (default 10%% of --steps, at most 1000; 200 with --minutes)"
+    )
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--clip-norm", type=float, default=1.0, help="global gradient-norm clipping")
     p.add_argument("--mask-rate", type=float, default=0.15)
@@ -568,9 +679,13 @@ def parser():
     cli.add_jit(p, default=False)
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (and validations)")
     p.add_argument("--push-to-hub", metavar="REPO", help="upload the finished model to this Hugging Face repo")
-    p.add_argument("--attention-init", choices=ATTENTION_INITS, default="local",
-                   help="local: the first half of the layers start with heads on fixed neighbours (i-2, i-1, i+1, "
-                        "i+2), which skips the unigram plateau; random: BERT's own N(0, 0.02)")
+    p.add_argument(
+        "--attention-init",
+        choices=ATTENTION_INITS,
+        default="local",
+        help="local: the first half of the layers start with heads on fixed neighbours (i-2, i-1, i+1, "
+        "i+2), which skips the unigram plateau; random: BERT's own N(0, 0.02)",
+    )
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -580,12 +695,22 @@ def config_from_args(a) -> PretrainConfig:
     budget = Budget.from_args(a)
     warmup = a.warmup if a.warmup is not None else default_warmup(budget)
     return PretrainConfig(
-        corpus=a.corpus, vocab=a.vocab, out=a.out, budget=budget,
+        corpus=a.corpus,
+        vocab=a.vocab,
+        out=a.out,
+        budget=budget,
         optimizer=bert_optimizer(a.lr, warmup, a.weight_decay, a.clip_norm),
         architecture=Architecture(a.preset, a.layers, a.dim, a.heads, a.dropout),
-        seq_len=a.seq_len, batch_size=a.batch_size, masking=Masking(a.mask_rate, a.max_predictions),
-        precision=a.precision, jit=a.jit, checkpoint_every=a.checkpoint_every, seed=a.seed,
-        attention_init=a.attention_init, push_to_hub=a.push_to_hub)
+        seq_len=a.seq_len,
+        batch_size=a.batch_size,
+        masking=Masking(a.mask_rate, a.max_predictions),
+        precision=a.precision,
+        jit=a.jit,
+        checkpoint_every=a.checkpoint_every,
+        seed=a.seed,
+        attention_init=a.attention_init,
+        push_to_hub=a.push_to_hub,
+    )
 
 
 def main(argv=None) -> int:

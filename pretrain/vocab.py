@@ -5,6 +5,7 @@ normalizer and pre-tokenizer are BERT's (lowercase, accents stripped, split on w
 the vocab.txt tokenizes identically in keras_hub's WordPieceTokenizer and transformers' BertTokenizer.
 The last stdout line is one JSON object: {"vocab": PATH, "tokens": N}.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,9 @@ def make_tokenizer(tokens: list[str]):
     """A `tokenizers.Tokenizer` for a vocabulary, adding no special tokens (packing adds [CLS]/[SEP])."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(tokens)}, unk_token="[UNK]",
-                                     max_input_chars_per_word=100))
+    tok = Tokenizer(
+        models.WordPiece({t: i for i, t in enumerate(tokens)}, unk_token="[UNK]", max_input_chars_per_word=100)
+    )
     tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.add_special_tokens([t for t in SPECIALS if t in tokens])  # "[MASK]" in a text stays one token
@@ -50,8 +52,9 @@ def train_vocab(texts, size: int) -> list[str]:
 
     tok = make_tokenizer(list(SPECIALS))
     tok.model = models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100)
-    trainer = trainers.WordPieceTrainer(vocab_size=size, special_tokens=list(SPECIALS),
-                                        continuing_subword_prefix="##", show_progress=False)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=size, special_tokens=list(SPECIALS), continuing_subword_prefix="##", show_progress=False
+    )
     tok.train_from_iterator(texts, trainer)
     vocab = tok.get_vocab()
     return sorted(vocab, key=vocab.get)

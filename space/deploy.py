@@ -5,6 +5,7 @@ else: no tests, caches, virtual environments, training checkpoints or logs. `--d
 uploads nothing (no token needed). The token comes only from the HF_TOKEN environment variable or a stored
 `hf auth login`; it is never printed.
 """
+
 import argparse
 import fnmatch
 import os
@@ -14,13 +15,47 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # What the Space runs: top-level files and folders, relative to the repository root.
-INCLUDE = ("app.py", "README.md", "requirements.txt", "LICENSE", "space", "core", "lm", "pretrain", "classify",
-           "corpus", "translate")
+INCLUDE = (
+    "app.py",
+    "README.md",
+    "requirements.txt",
+    "LICENSE",
+    "space",
+    "core",
+    "lm",
+    "pretrain",
+    "classify",
+    "corpus",
+    "translate",
+)
 # Never uploaded, wherever they appear (matched against each path component).
-EXCLUDE_DIRS = ("__pycache__", ".*", "tests", "venv", "env", "artifacts", "runs", "logs", "work", "node_modules",
-                "checkpoint-*", "*.egg-info", "wandb")
-EXCLUDE_FILES = ("*.pyc", "*.pyo", "*.tmp", "*.tmp[0-9]*", "*.log", ".*", "events.out.tfevents.*",
-                 "checkpoint.json", "optimizer.npz", "*.swp")
+EXCLUDE_DIRS = (
+    "__pycache__",
+    ".*",
+    "tests",
+    "venv",
+    "env",
+    "artifacts",
+    "runs",
+    "logs",
+    "work",
+    "node_modules",
+    "checkpoint-*",
+    "*.egg-info",
+    "wandb",
+)
+EXCLUDE_FILES = (
+    "*.pyc",
+    "*.pyo",
+    "*.tmp",
+    "*.tmp[0-9]*",
+    "*.log",
+    ".*",
+    "events.out.tfevents.*",
+    "checkpoint.json",
+    "optimizer.npz",
+    "*.swp",
+)
 
 
 def _excluded(name: str, patterns) -> bool:
@@ -68,8 +103,9 @@ def _size(n: int) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m space.deploy",
-                                description="Upload SeqLab's app to a Hugging Face Space.")
+    p = argparse.ArgumentParser(
+        prog="python -m space.deploy", description="Upload SeqLab's app to a Hugging Face Space."
+    )
     p.add_argument("--repo", required=True, help="the Space, as USER/SPACE (created if it does not exist)")
     p.add_argument("--dry-run", action="store_true", help="list the files that would be uploaded; upload nothing")
     p.add_argument("--private", action="store_true", help="create the Space as private (if it does not exist)")
@@ -98,8 +134,10 @@ def main(argv=None) -> int:
 
     token = get_token()  # HF_TOKEN, else the token stored by `hf auth login`
     if not token:
-        print("error: no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access)",
-              file=sys.stderr)
+        print(
+            "error: no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access)",
+            file=sys.stderr,
+        )
         return 2
     api = HfApi(token=token)
     try:

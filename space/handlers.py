@@ -7,6 +7,7 @@ argument names are the API's parameter names. Every bad input raises gr.Error wi
 problem; the server keeps serving afterwards. Validation and the chat framing (`chat_prompt`, `end_of_speech`)
 are plain functions.
 """
+
 import contextlib
 import logging
 import math
@@ -21,13 +22,13 @@ from space.models import Registry
 log = logging.getLogger("seqlab.space")
 
 # Documented limits (README "Limits").
-MAX_TEXT_CHARS = 2000          # message / prompt / fill-mask text / each sentence / text to classify
-MAX_MASKS = 5                  # [MASK] tokens per fill-mask request
-MAX_NEW_TOKENS = 500           # max_new_tokens in 1..500
-MAX_TEMPERATURE = 2.0          # temperature in 0..2 (0 = greedy)
-MAX_FILL_TOP_K = 20            # fill-mask top_k in 1..20
-MAX_SEED = 2**32 - 1           # seed in 0..2**32-1, or None for random
-MAX_BEAM = 8                   # translate beam in 1..8 (each power-of-two width compiles once)
+MAX_TEXT_CHARS = 2000  # message / prompt / fill-mask text / each sentence / text to classify
+MAX_MASKS = 5  # [MASK] tokens per fill-mask request
+MAX_NEW_TOKENS = 500  # max_new_tokens in 1..500
+MAX_TEMPERATURE = 2.0  # temperature in 0..2 (0 = greedy)
+MAX_FILL_TOP_K = 20  # fill-mask top_k in 1..20
+MAX_SEED = 2**32 - 1  # seed in 0..2**32-1, or None for random
+MAX_BEAM = 8  # translate beam in 1..8 (each power-of-two width compiles once)
 MASK = "[MASK]"
 
 # Chat is framed as play dialogue so a small Shakespeare LM can take part.
@@ -36,6 +37,7 @@ MODEL_SPEAKER = "JULIET"
 
 
 # ---------------------------------------------------------------- validation
+
 
 def _error(message: str) -> gr.Error:
     """A refusal shown to the user: a message naming the problem, logged as one line (no traceback), so a
@@ -54,8 +56,9 @@ def _text(value, name: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as e:  # a lone surrogate (JSON "\ud800"): no tokenizer can take it
-        raise _error(f"{name} is not valid Unicode: a lone surrogate {value[e.start]!r} at character {e.start}") \
-            from None
+        raise _error(
+            f"{name} is not valid Unicode: a lone surrogate {value[e.start]!r} at character {e.start}"
+        ) from None
     return value
 
 
@@ -70,8 +73,11 @@ def _number(value, name: str) -> float:
 def _shown(value) -> str:
     """A number for an error message; huge JSON integers (which `:g` cannot format) shortened."""
     if isinstance(value, int) and abs(value) >= 10**15:
-        return f"an integer of about 2^{value.bit_length()}" if value > 0 else \
-            f"a negative integer of about 2^{value.bit_length()}"
+        return (
+            f"an integer of about 2^{value.bit_length()}"
+            if value > 0
+            else f"a negative integer of about 2^{value.bit_length()}"
+        )
     return f"{value:g}"
 
 
@@ -105,18 +111,19 @@ def _ui_seed(value) -> int | None:
     """A seed typed in the UI (a textbox: empty = random) or given as a number."""
     if isinstance(value, str) and value.strip():
         if not re.fullmatch(r"\s*\d+\s*", value):
-            raise _error(f"seed must be a whole number from 0 to {MAX_SEED} (or empty for random), "
-                           f"got {value[:40]!r}")
+            raise _error(f"seed must be a whole number from 0 to {MAX_SEED} (or empty for random), got {value[:40]!r}")
         value = int(value)
     return _seed(value)
 
 
 def _sampling(m, max_new_tokens, temperature, top_k, top_p) -> dict:
     vocab = int(getattr(m.config, "vocab_size", 0) or 100_000)
-    return dict(max_new_tokens=_int(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS),
-                temperature=_float(temperature, "temperature", 0.0, MAX_TEMPERATURE),
-                top_k=_int(top_k, "top_k", 0, vocab),
-                top_p=_float(top_p, "top_p", 0.0, 1.0, low_open=True))
+    return dict(
+        max_new_tokens=_int(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS),
+        temperature=_float(temperature, "temperature", 0.0, MAX_TEMPERATURE),
+        top_k=_int(top_k, "top_k", 0, vocab),
+        top_p=_float(top_p, "top_p", 0.0, 1.0, low_open=True),
+    )
 
 
 @contextlib.contextmanager
@@ -139,6 +146,7 @@ def _model_errors():
 
 
 # ---------------------------------------------------------------- chat
+
 
 def _content_text(content) -> str:
     """A Gradio chat message's content as plain text (a string, or a list of parts in Gradio 6)."""
@@ -237,8 +245,11 @@ SILENCE = "…"  # the reply when the model ends its speech before saying anythi
 
 def _stream_reply(m, prompt: str, seed, **sampling) -> Iterator[str]:
     reply, count = "", [0]
-    with _stopped_log("chat", count), _model_errors(), \
-            contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces:
+    with (
+        _stopped_log("chat", count),
+        _model_errors(),
+        contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces,
+    ):
         for piece in pieces:
             reply += piece
             count[0] += 1
@@ -297,8 +308,9 @@ class Handlers:
         if not isinstance(model, str):
             raise _error(f"model must be a translator name (a string), got {type(model).__name__}")
         if model not in registry.translators:
-            raise _error(f"model {model[:100]!r} is not a loaded translator; choose one of: "
-                         f"{', '.join(registry.translators)}")
+            raise _error(
+                f"model {model[:100]!r} is not a loaded translator; choose one of: {', '.join(registry.translators)}"
+            )
         return registry.translators[model]
 
     def _classifier(self):
@@ -308,8 +320,15 @@ class Handlers:
 
     # ------------------------------------------------------------ chat
 
-    def chat(self, message: str, model: str | None = None, max_new_tokens: int = 200, temperature: float = 0.8,
-             top_k: int = 0, top_p: float = 1.0) -> Iterator[str]:
+    def chat(
+        self,
+        message: str,
+        model: str | None = None,
+        max_new_tokens: int = 200,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 1.0,
+    ) -> Iterator[str]:
         """Reply to one message as the next speaker in a play; streams the cumulative reply text.
 
         The message is framed as ROMEO's speech and the model answers as JULIET, ending at the end of the speech
@@ -317,8 +336,17 @@ class Handlers:
         """
         yield from self.chat_turn(message, [], model, max_new_tokens, temperature, top_k, top_p, None)
 
-    def chat_turn(self, message: str, history: list, model: str | None, max_new_tokens: int, temperature: float,
-                  top_k: int, top_p: float, seed: int | str | None = None) -> Iterator[str]:
+    def chat_turn(
+        self,
+        message: str,
+        history: list,
+        model: str | None,
+        max_new_tokens: int,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+        seed: int | str | None = None,
+    ) -> Iterator[str]:
         """The Chat tab's function (gr.ChatInterface): like `chat`, with the conversation so far and a seed."""
         message = _text(message, "message")
         m = self._lm(model)
@@ -330,8 +358,16 @@ class Handlers:
 
     # ------------------------------------------------------------ generate
 
-    def generate(self, prompt: str, model: str | None = None, max_new_tokens: int = 200, temperature: float = 0.8,
-                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> Iterator[str]:
+    def generate(
+        self,
+        prompt: str,
+        model: str | None = None,
+        max_new_tokens: int = 200,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> Iterator[str]:
         """Continue `prompt` with a language model; streams the new text so far (not the prompt).
 
         temperature 0 is greedy; top_k 0 and top_p 1 turn those filters off; the same seed gives the same text.
@@ -342,8 +378,11 @@ class Handlers:
         sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
         seed = _seed(seed)
         text, count = "", [0]
-        with _stopped_log("generate", count), _model_errors(), \
-                contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces:
+        with (
+            _stopped_log("generate", count),
+            _model_errors(),
+            contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces,
+        ):
             for piece in pieces:
                 text += piece
                 count[0] += 1
@@ -359,8 +398,17 @@ class Handlers:
         with _model_errors():
             return {show_token(t): float(p) for t, p in m.next_tokens(prompt, k=k)}
 
-    def compare(self, prompt: str, model_a: str, model_b: str, max_new_tokens: int, temperature: float, top_k: int,
-                top_p: float, seed: int | str | None) -> Iterator[tuple[str, str, str, str]]:
+    def compare(
+        self,
+        prompt: str,
+        model_a: str,
+        model_b: str,
+        max_new_tokens: int,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+        seed: int | str | None,
+    ) -> Iterator[tuple[str, str, str, str]]:
         """Generate from two models on the same prompt and seed, interleaved token by token.
 
         Yields (text_a, speed_a, text_b, speed_b); speed counts only the time spent inside each model.
@@ -371,8 +419,15 @@ class Handlers:
         for name in (model_a, model_b):
             m = self._lm(name)
             sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
-            runs.append({"stream": m.stream(prompt, seed=seed, **sampling), "text": "", "tokens": 0,
-                         "seconds": 0.0, "done": False})
+            runs.append(
+                {
+                    "stream": m.stream(prompt, seed=seed, **sampling),
+                    "text": "",
+                    "tokens": 0,
+                    "seconds": 0.0,
+                    "done": False,
+                }
+            )
 
         def speed(run) -> str:
             if not run["tokens"]:

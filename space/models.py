@@ -10,6 +10,7 @@ Which models: bundled ones by default (`lm.BUNDLED`, `pretrain.load("bert")`), o
 A model that cannot be loaded (Hub unreachable, missing folder) is logged, noted in the About tab, and the
 bundled models are loaded in its place, so the app always starts when the bundled models are there.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,6 +34,7 @@ class Registry:
     An LM is listed under its name (a folder's last part, or a bundled name); `aliases` maps what it was asked
     for by (the folder path or Hub repo id given in SEQLAB_LM_MODELS / --lm-models) to that name, so a client may
     pass either as `model`."""
+
     lms: dict[str, Any] = dataclasses.field(default_factory=dict)
     bert: Any | None = None
     classifier: Any | None = None
@@ -44,8 +46,10 @@ class Registry:
     @property
     def default_translator(self) -> str | None:
         """The Transformer when one is loaded (the better translator), else the first."""
-        return next((n for n, t in self.translators.items() if t.config.arch == "transformer"),
-                    next(iter(self.translators), None))
+        return next(
+            (n for n, t in self.translators.items() if t.config.arch == "transformer"),
+            next(iter(self.translators), None),
+        )
 
     @property
     def default_lm(self) -> str | None:
@@ -159,8 +163,7 @@ def _bundled_translators() -> list[str]:
     import translate
 
     # weights, not just config.json: a bundled model still training has the config only
-    return [n for n in translate.BUNDLED
-            if os.path.exists(os.path.join(translate.MODELS_DIR, n, "model.weights.h5"))]
+    return [n for n in translate.BUNDLED if os.path.exists(os.path.join(translate.MODELS_DIR, n, "model.weights.h5"))]
 
 
 def _load_translators(specs: list[str], registry: Registry, warm: bool) -> None:
@@ -178,8 +181,13 @@ def _load_translators(specs: list[str], registry: Registry, warm: bool) -> None:
             registry.translators[spec if t.name in registry.translators else t.name] = t
 
 
-def load(lm_models: str | list[str] | None = None, bert_model: str | None = None, warm: bool = True,
-         classifier: str | None = None, translators: str | list[str] | None = None) -> Registry:
+def load(
+    lm_models: str | list[str] | None = None,
+    bert_model: str | None = None,
+    warm: bool = True,
+    classifier: str | None = None,
+    translators: str | list[str] | None = None,
+) -> Registry:
     """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones."""
     registry = Registry()
     lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))
@@ -195,8 +203,11 @@ def load(lm_models: str | list[str] | None = None, bert_model: str | None = None
         for spec in fallback:
             _load_lm(spec, registry, warm)
     if not registry.lms:
-        raise RuntimeError("no language model could be loaded: " + " ".join(registry.notices)
-                           + " (bundled models live in lm/models/; set SEQLAB_LM_MODELS to a model folder)")
+        raise RuntimeError(
+            "no language model could be loaded: "
+            + " ".join(registry.notices)
+            + " (bundled models live in lm/models/; set SEQLAB_LM_MODELS to a model folder)"
+        )
     if not _load_bert(bert_spec or DEFAULT_BERT, registry, warm) and bert_spec and bert_spec != DEFAULT_BERT:
         registry.notices.append(f"Using the bundled BERT model {DEFAULT_BERT!r} instead.")
         _load_bert(DEFAULT_BERT, registry, warm)
@@ -208,8 +219,9 @@ def load(lm_models: str | list[str] | None = None, bert_model: str | None = None
             registry.notices.append(f"Using the bundled classifier {DEFAULT_CLASSIFIER!r} instead.")
     if registry.classifier is None:
         registry.notices.append("No classifier is loaded: Classify answers with an error.")
-    _load_translators(_split(translators) or _split(os.environ.get("SEQLAB_TRANSLATORS")) or _bundled_translators(),
-                      registry, warm)
+    _load_translators(
+        _split(translators) or _split(os.environ.get("SEQLAB_TRANSLATORS")) or _bundled_translators(), registry, warm
+    )
     if not registry.translators:
         registry.notices.append("No translator is loaded: Translate answers with an error.")
     return registry

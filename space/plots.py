@@ -5,6 +5,7 @@
 Rows are what attends (target tokens), columns what is attended to (source tokens); each row sums to 1. The
 figure is sized for a phone-width screen: at most ~6.5 inches wide, labels shrink as the tokens grow in number.
 """
+
 from __future__ import annotations
 
 import numpy as np

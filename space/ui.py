@@ -4,6 +4,7 @@
 the public API endpoints are the methods named in `API`; every UI event is private, so `Client.view_api()`
 lists exactly these. To add an endpoint, write a typed method in space/handlers.py and name it here.
 """
+
 import json
 import os
 import re
@@ -17,12 +18,12 @@ from space.models import Registry
 # The public API: each api_name is the Handlers method of that name (its argument names are the parameter names)
 API = ("chat", "generate", "fill_mask", "next_sentence", "classify", "translate")
 
-QUEUE_MAX_SIZE = 32            # requests waiting or running; more get "Queue is full! Please try again."
-CONCURRENCY_LIMIT = 2          # requests of one kind (one event) running at once on this 2-core machine
+QUEUE_MAX_SIZE = 32  # requests waiting or running; more get "Queue is full! Please try again."
+CONCURRENCY_LIMIT = 2  # requests of one kind (one event) running at once on this 2-core machine
 # Largest HTTP request body: 1 MB of text fits even as escaped JSON (so the handler can refuse it by name, e.g.
 # "text is too long: 1,048,576 characters"); bigger bodies get 413 before Gradio reads them into memory.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
-MAX_UPLOAD = "1mb"             # the app takes no files; uploads are capped anyway
+MAX_UPLOAD = "1mb"  # the app takes no files; uploads are capped anyway
 
 PRIVATE = "private"
 
@@ -50,12 +51,18 @@ CLASSIFY_EXAMPLES = [
     "A tedious, overlong mess.",
 ]
 PAIR_EXAMPLES = [
-    ["In the beginning God created the heaven and the earth.",
-     "And the earth was without form, and void; and darkness was upon the face of the deep."],
-    ["In the beginning God created the heaven and the earth.",
-     "And the king of Egypt called for the midwives, and said unto them, Why have ye done this thing?"],
-    ["The LORD is my shepherd; I shall not want.",
-     "He maketh me to lie down in green pastures: he leadeth me beside the still waters."],
+    [
+        "In the beginning God created the heaven and the earth.",
+        "And the earth was without form, and void; and darkness was upon the face of the deep.",
+    ],
+    [
+        "In the beginning God created the heaven and the earth.",
+        "And the king of Egypt called for the midwives, and said unto them, Why have ye done this thing?",
+    ],
+    [
+        "The LORD is my shepherd; I shall not want.",
+        "He maketh me to lie down in green pastures: he leadeth me beside the still waters.",
+    ],
 ]
 
 TRANSLATE_EXAMPLES = [
@@ -114,13 +121,25 @@ def _generate_ui(h: handlers.Handlers):
             if time.perf_counter() - last >= UI_UPDATE_SECONDS:
                 text_a, speed_a, text_b, speed_b = latest
                 # the candidates go once; later updates carry only what changed
-                yield (labels[0] if not last else gr.skip()), text_a, speed_a, \
-                    (labels[1] if not last else gr.skip()), text_b, speed_b
+                yield (
+                    (labels[0] if not last else gr.skip()),
+                    text_a,
+                    speed_a,
+                    (labels[1] if not last else gr.skip()),
+                    text_b,
+                    speed_b,
+                )
                 last, latest = time.perf_counter(), None
         if latest is not None:
             text_a, speed_a, text_b, speed_b = latest
-            yield (labels[0] if not last else gr.skip()), text_a, speed_a, \
-                (labels[1] if not last else gr.skip()), text_b, speed_b
+            yield (
+                (labels[0] if not last else gr.skip()),
+                text_a,
+                speed_a,
+                (labels[1] if not last else gr.skip()),
+                text_b,
+                speed_b,
+            )
 
     return generate_ui
 
@@ -161,8 +180,9 @@ def _translate_ui(h: handlers.Handlers, names: list[str]):
                 index = min(int(str(layer).split()[-1]), layers) - 1 if layer else layers - 1
                 pick = None if head in (None, "", MEAN_HEADS) else int(str(head).split()[-1]) - 1
                 weights = t.attention_map(layer=index, head=pick)
-                title = f"{name}: cross-attention, layer {index + 1}, " + \
-                    ("mean of the heads" if pick is None else f"head {pick + 1}")
+                title = f"{name}: cross-attention, layer {index + 1}, " + (
+                    "mean of the heads" if pick is None else f"head {pick + 1}"
+                )
             plot = attention_heatmap(weights, t.target_tokens, t.source_tokens, title) if t.target_tokens else None
             score = f"log probability {t.score:.2f} (length-normalised){'' if t.finished else ', cut at the limit'}"
             outputs += [t.text, score, plot]
@@ -179,12 +199,17 @@ def _translator_info(c) -> str:
 
 def _model_info(name, model) -> str:
     c = model.config
-    parts = [getattr(c, "arch", "?"), f"{getattr(c, 'level', '?')}-level",
-             f"context {getattr(model, 'context_length', '?')} tokens", f"vocabulary {getattr(c, 'vocab_size', '?')}"]
+    parts = [
+        getattr(c, "arch", "?"),
+        f"{getattr(c, 'level', '?')}-level",
+        f"context {getattr(model, 'context_length', '?')} tokens",
+        f"vocabulary {getattr(c, 'vocab_size', '?')}",
+    ]
     return f"**{name}**: " + ", ".join(str(p) for p in parts)
 
 
 # ---------------------------------------------------------------- layout
+
 
 def build(registry: Registry) -> gr.Blocks:
     """The page and its API over the models in `registry`: every handler gets them from here, none looks them up."""
@@ -201,27 +226,31 @@ def build(registry: Registry) -> gr.Blocks:
         # The public API first, so these names are taken before any UI event is named.
         for api_name in API:
             gr.api(getattr(h, api_name), api_name=api_name)
-        gr.Markdown("# SeqLab\nSmall language models and a small BERT, trained from scratch with Keras. "
-                    "Chat with a Shakespeare LM, compare an LSTM with a Transformer, fill in masked words "
-                    "ask whether one sentence follows another, classify a review, and translate English into "
-                    "Spanish while watching what the translator attends to.")
+        gr.Markdown(
+            "# SeqLab\nSmall language models and a small BERT, trained from scratch with Keras. "
+            "Chat with a Shakespeare LM, compare an LSTM with a Transformer, fill in masked words "
+            "ask whether one sentence follows another, classify a review, and translate English into "
+            "Spanish while watching what the translator attends to."
+        )
         if registry.notices:
             gr.Markdown("> ⚠️ " + "\n>\n> ⚠️ ".join(registry.notices))
 
         with gr.Tabs():
             # ---------------- Chat
             with gr.Tab("Chat", id="chat"):
-                gr.Markdown(f"You speak as **{handlers.USER_SPEAKER}**; the model answers as "
-                            f"**{handlers.MODEL_SPEAKER}**, one speech at a time, as in a play.")
+                gr.Markdown(
+                    f"You speak as **{handlers.USER_SPEAKER}**; the model answers as "
+                    f"**{handlers.MODEL_SPEAKER}**, one speech at a time, as in a play."
+                )
                 with gr.Row():
                     chat_model = gr.Dropdown(names, value=default, label="Model", scale=2)
                     chat_seed = gr.Textbox(value="", label="Seed (empty = random)", placeholder="random", scale=1)
                 with gr.Accordion("Sampling", open=False):
                     with gr.Row():
-                        chat_max = gr.Slider(1, handlers.MAX_NEW_TOKENS, value=200, step=1,
-                                             label="Max new tokens")
-                        chat_temp = gr.Slider(0, handlers.MAX_TEMPERATURE, value=0.8, step=0.05,
-                                              label="Temperature (0 = greedy)")
+                        chat_max = gr.Slider(1, handlers.MAX_NEW_TOKENS, value=200, step=1, label="Max new tokens")
+                        chat_temp = gr.Slider(
+                            0, handlers.MAX_TEMPERATURE, value=0.8, step=0.05, label="Temperature (0 = greedy)"
+                        )
                         chat_top_k = gr.Slider(0, max_top_k, value=0, step=1, label="Top-k (0 = off)")
                         chat_top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p")
                 gr.ChatInterface(
@@ -242,8 +271,9 @@ def build(registry: Registry) -> gr.Blocks:
                 prompt = gr.Textbox(label="Prompt", lines=3, value=GENERATE_EXAMPLES[0])
                 with gr.Row():
                     gen_max = gr.Slider(1, handlers.MAX_NEW_TOKENS, value=200, step=1, label="Max new tokens")
-                    gen_temp = gr.Slider(0, handlers.MAX_TEMPERATURE, value=0.8, step=0.05,
-                                         label="Temperature (0 = greedy)")
+                    gen_temp = gr.Slider(
+                        0, handlers.MAX_TEMPERATURE, value=0.8, step=0.05, label="Temperature (0 = greedy)"
+                    )
                     gen_top_k = gr.Slider(0, max_top_k, value=0, step=1, label="Top-k (0 = off)")
                     gen_top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p")
                     gen_seed = gr.Textbox(value="1234", label="Seed (empty = random)", placeholder="random")
@@ -264,7 +294,8 @@ def build(registry: Registry) -> gr.Blocks:
                     generate_ui,
                     [prompt, model_a, model_b, gen_max, gen_temp, gen_top_k, gen_top_p, gen_seed],
                     [label_a, text_a, speed_a, label_b, text_b, speed_b],
-                    api_name="ui_generate", api_visibility=PRIVATE,
+                    api_name="ui_generate",
+                    api_visibility=PRIVATE,
                 )
                 gen_stop.click(None, None, None, cancels=[gen_event], api_name="ui_stop", api_visibility=PRIVATE)
                 gr.Examples(GENERATE_EXAMPLES, [prompt], label="Prompts", api_visibility=PRIVATE)
@@ -277,15 +308,23 @@ def build(registry: Registry) -> gr.Blocks:
                     mask_top_k = gr.Slider(1, handlers.MAX_FILL_TOP_K, value=5, step=1, label="Top-k")
                     mask_btn = gr.Button("Fill", variant="primary")
                 with gr.Row():
-                    mask_labels = [gr.Label(label=f"[MASK] {i + 1}", visible=i == 0)
-                                   for i in range(handlers.MAX_MASKS)]
+                    mask_labels = [gr.Label(label=f"[MASK] {i + 1}", visible=i == 0) for i in range(handlers.MAX_MASKS)]
                 mask_inputs = [mask_text, mask_top_k]
                 mask_btn.click(fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask", api_visibility=PRIVATE)
-                mask_text.submit(fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask_submit",
-                                 api_visibility=PRIVATE)
-                gr.Examples(FILL_MASK_EXAMPLES, [mask_text], mask_labels, fn=fill_mask_ui, run_on_click=True,
-                            cache_examples=False, label="Examples (click to run)", api_name="ui_fill_mask_example",
-                            api_visibility=PRIVATE)
+                mask_text.submit(
+                    fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask_submit", api_visibility=PRIVATE
+                )
+                gr.Examples(
+                    FILL_MASK_EXAMPLES,
+                    [mask_text],
+                    mask_labels,
+                    fn=fill_mask_ui,
+                    run_on_click=True,
+                    cache_examples=False,
+                    label="Examples (click to run)",
+                    api_name="ui_fill_mask_example",
+                    api_visibility=PRIVATE,
+                )
 
             # ---------------- Sentence pair
             with gr.Tab("Sentence pair", id="next_sentence"):
@@ -295,79 +334,137 @@ def build(registry: Registry) -> gr.Blocks:
                     sentence_b = gr.Textbox(label="Sentence B", lines=2, value=PAIR_EXAMPLES[0][1])
                 pair_btn = gr.Button("Predict", variant="primary")
                 pair_label = gr.Label(label="Next sentence?")
-                pair_btn.click(h.next_sentence, [sentence_a, sentence_b], pair_label,
-                               api_name="ui_next_sentence", api_visibility=PRIVATE)
-                gr.Examples(PAIR_EXAMPLES, [sentence_a, sentence_b], pair_label, fn=h.next_sentence,
-                            run_on_click=True, cache_examples=False,
-                            example_labels=["Genesis 1:1 → 1:2 (true continuation)",
-                                            "Genesis 1:1 → Exodus 1:18 (random pair)",
-                                            "Psalm 23:1 → 23:2 (true continuation)"],
-                            label="Examples (click to run)", api_name="ui_next_sentence_example",
-                            api_visibility=PRIVATE)
+                pair_btn.click(
+                    h.next_sentence,
+                    [sentence_a, sentence_b],
+                    pair_label,
+                    api_name="ui_next_sentence",
+                    api_visibility=PRIVATE,
+                )
+                gr.Examples(
+                    PAIR_EXAMPLES,
+                    [sentence_a, sentence_b],
+                    pair_label,
+                    fn=h.next_sentence,
+                    run_on_click=True,
+                    cache_examples=False,
+                    example_labels=[
+                        "Genesis 1:1 → 1:2 (true continuation)",
+                        "Genesis 1:1 → Exodus 1:18 (random pair)",
+                        "Psalm 23:1 → 23:2 (true continuation)",
+                    ],
+                    label="Examples (click to run)",
+                    api_name="ui_next_sentence_example",
+                    api_visibility=PRIVATE,
+                )
 
             # ---------------- Classify
             with gr.Tab("Classify", id="classify"):
                 clf = registry.classifier
-                gr.Markdown("Is a movie review positive or negative? "
-                            + (f"Classifier **{getattr(clf, 'name', 'sentiment')}** (see the About tab)."
-                               if clf is not None else "**No classifier is loaded on this server.**"))
+                gr.Markdown(
+                    "Is a movie review positive or negative? "
+                    + (
+                        f"Classifier **{getattr(clf, 'name', 'sentiment')}** (see the About tab)."
+                        if clf is not None
+                        else "**No classifier is loaded on this server.**"
+                    )
+                )
                 clf_text = gr.Textbox(label="Review", lines=3, value=CLASSIFY_EXAMPLES[0])
                 clf_btn = gr.Button("Classify", variant="primary")
                 clf_label = gr.Label(label="Sentiment", num_top_classes=2)
                 clf_btn.click(h.classify, [clf_text], clf_label, api_name="ui_classify", api_visibility=PRIVATE)
-                clf_text.submit(h.classify, [clf_text], clf_label, api_name="ui_classify_submit",
-                                api_visibility=PRIVATE)
-                gr.Examples([[e] for e in CLASSIFY_EXAMPLES], [clf_text], clf_label, fn=h.classify,
-                            run_on_click=True, cache_examples=False, label="Examples (click to run)",
-                            api_name="ui_classify_example", api_visibility=PRIVATE)
+                clf_text.submit(
+                    h.classify, [clf_text], clf_label, api_name="ui_classify_submit", api_visibility=PRIVATE
+                )
+                gr.Examples(
+                    [[e] for e in CLASSIFY_EXAMPLES],
+                    [clf_text],
+                    clf_label,
+                    fn=h.classify,
+                    run_on_click=True,
+                    cache_examples=False,
+                    label="Examples (click to run)",
+                    api_name="ui_classify_example",
+                    api_visibility=PRIVATE,
+                )
 
             # ---------------- Translate
             with gr.Tab("Translate", id="translate"):
                 t_names = list(registry.translators)
-                gr.Markdown("English in, Spanish out: a bi-GRU with Bahdanau attention and a Transformer, trained on "
-                            "Bible verses (World English Bible → Reina-Valera 1909 in modern spelling), side by side. "
-                            "Each map shows which source words every output word attended to."
-                            + ("" if t_names else "\n\n**No translator is loaded on this server.**"))
+                gr.Markdown(
+                    "English in, Spanish out: a bi-GRU with Bahdanau attention and a Transformer, trained on "
+                    "Bible verses (World English Bible → Reina-Valera 1909 in modern spelling), side by side. "
+                    "Each map shows which source words every output word attended to."
+                    + ("" if t_names else "\n\n**No translator is loaded on this server.**")
+                )
                 tr_text = gr.Textbox(label="English", lines=2, value=TRANSLATE_EXAMPLES[0])
-                deepest = max([t.config.layers for t in registry.translators.values()
-                               if t.config.arch == "transformer"] or [1])
-                heads = max([t.config.heads for t in registry.translators.values()
-                             if t.config.arch == "transformer"] or [1])
+                deepest = max(
+                    [t.config.layers for t in registry.translators.values() if t.config.arch == "transformer"] or [1]
+                )
+                heads = max(
+                    [t.config.heads for t in registry.translators.values() if t.config.arch == "transformer"] or [1]
+                )
                 with gr.Row():
                     tr_beam = gr.Slider(1, handlers.MAX_BEAM, value=4, step=1, label="Beam width (1 = greedy)")
-                    tr_layer = gr.Dropdown([f"layer {i}" for i in range(1, deepest + 1)], value=f"layer {deepest}",
-                                           label="Transformer layer")
-                    tr_head = gr.Dropdown([MEAN_HEADS] + [f"head {i}" for i in range(1, heads + 1)],
-                                          value=MEAN_HEADS, label="Transformer head")
+                    tr_layer = gr.Dropdown(
+                        [f"layer {i}" for i in range(1, deepest + 1)],
+                        value=f"layer {deepest}",
+                        label="Transformer layer",
+                    )
+                    tr_head = gr.Dropdown(
+                        [MEAN_HEADS] + [f"head {i}" for i in range(1, heads + 1)],
+                        value=MEAN_HEADS,
+                        label="Transformer head",
+                    )
                 tr_btn = gr.Button("Translate", variant="primary")
                 tr_outputs = []
                 with gr.Row(equal_height=False):
                     for name in t_names:
                         with gr.Column():
-                            tr_outputs += [gr.Textbox(label=f"{name}", lines=2, interactive=False),
-                                           gr.Markdown("", elem_classes="seqlab-speed"),
-                                           gr.Plot(label=f"{name}: attention (target × source)", show_label=False)]
+                            tr_outputs += [
+                                gr.Textbox(label=f"{name}", lines=2, interactive=False),
+                                gr.Markdown("", elem_classes="seqlab-speed"),
+                                gr.Plot(label=f"{name}: attention (target × source)", show_label=False),
+                            ]
                 translate_ui = _translate_ui(h, t_names)
                 tr_inputs = [tr_text, tr_beam, tr_layer, tr_head]
                 for i, trigger in enumerate((tr_btn.click, tr_text.submit, tr_layer.change, tr_head.change)):
                     trigger(translate_ui, tr_inputs, tr_outputs, api_name=f"ui_translate_{i}", api_visibility=PRIVATE)
-                gr.Examples([[e] for e in TRANSLATE_EXAMPLES], [tr_text], tr_outputs,
-                            fn=lambda text: translate_ui(text, 4, f"layer {deepest}", MEAN_HEADS),
-                            run_on_click=True, cache_examples=False, label="Examples (click to run)",
-                            api_name="ui_translate_example", api_visibility=PRIVATE)
+                gr.Examples(
+                    [[e] for e in TRANSLATE_EXAMPLES],
+                    [tr_text],
+                    tr_outputs,
+                    fn=lambda text: translate_ui(text, 4, f"layer {deepest}", MEAN_HEADS),
+                    run_on_click=True,
+                    cache_examples=False,
+                    label="Examples (click to run)",
+                    api_name="ui_translate_example",
+                    api_visibility=PRIVATE,
+                )
 
             # ---------------- About
             with gr.Tab("About", id="about"):
                 if registry.notices:
                     gr.Markdown("### Notices\n" + "\n".join(f"- {n}" for n in registry.notices))
-                gr.Markdown("### Models\n" + "\n".join(f"- {_model_info(n, m)}" for n, m in registry.lms.items())
-                            + (f"\n- **{getattr(registry.bert, 'name', 'bert')}**: BERT (masked LM + next sentence)"
-                               if registry.bert is not None else "")
-                            + (f"\n- **{getattr(registry.classifier, 'name', 'sentiment')}**: sentiment classifier "
-                               f"({getattr(getattr(registry.classifier, 'config', None), 'arch', '?')})"
-                               if registry.classifier is not None else "")
-                            + "".join(f"\n- **{n}**: translator, {_translator_info(t.config)}"
-                                      for n, t in registry.translators.items()))
+                gr.Markdown(
+                    "### Models\n"
+                    + "\n".join(f"- {_model_info(n, m)}" for n, m in registry.lms.items())
+                    + (
+                        f"\n- **{getattr(registry.bert, 'name', 'bert')}**: BERT (masked LM + next sentence)"
+                        if registry.bert is not None
+                        else ""
+                    )
+                    + (
+                        f"\n- **{getattr(registry.classifier, 'name', 'sentiment')}**: sentiment classifier "
+                        f"({getattr(getattr(registry.classifier, 'config', None), 'arch', '?')})"
+                        if registry.classifier is not None
+                        else ""
+                    )
+                    + "".join(
+                        f"\n- **{n}**: translator, {_translator_info(t.config)}"
+                        for n, t in registry.translators.items()
+                    )
+                )
                 cards = list(registry.lms.items())
                 if registry.bert is not None:
                     cards.append((getattr(registry.bert, "name", "bert"), registry.bert))
@@ -379,12 +476,20 @@ def build(registry: Registry) -> gr.Blocks:
                         gr.Markdown(_card_markdown(getattr(model, "card", "") or f"# {name}"))
                         curve = _loss_curve(model)
                         if curve:
-                            gr.Image(curve, label=f"{name}: loss curve", show_label=True, interactive=False,
-                                     height=320, buttons=[])
+                            gr.Image(
+                                curve,
+                                label=f"{name}: loss curve",
+                                show_label=True,
+                                interactive=False,
+                                height=320,
+                                buttons=[],
+                            )
                 gr.Markdown(_limits_markdown())
-                gr.Markdown("### API\nThe endpoints `/chat`, `/generate`, `/fill_mask`, `/next_sentence`, "
-                            "`/classify` and `/translate` "
-                            "can be called with `gradio_client`: see *Use via API* at the bottom of the page.")
+                gr.Markdown(
+                    "### API\nThe endpoints `/chat`, `/generate`, `/fill_mask`, `/next_sentence`, "
+                    "`/classify` and `/translate` "
+                    "can be called with `gradio_client`: see *Use via API* at the bottom of the page."
+                )
     return demo
 
 
@@ -397,11 +502,23 @@ class BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     async def _refuse(self, send, size: str) -> None:
-        body = json.dumps({"error": f"Request body too large: {size} bytes, the limit is {self.max_bytes:,} bytes "
-                                    f"(text inputs take at most {handlers.MAX_TEXT_CHARS:,} characters)"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        body = json.dumps(
+            {
+                "error": f"Request body too large: {size} bytes, the limit is {self.max_bytes:,} bytes "
+                f"(text inputs take at most {handlers.MAX_TEXT_CHARS:,} characters)"
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send):
@@ -442,7 +559,15 @@ def launch(demo: gr.Blocks, server_name: str | None = None, server_port: int | N
     from starlette.middleware import Middleware
 
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
-    return demo.launch(server_name=server_name, server_port=server_port, ssr_mode=False, prevent_thread_lock=True,
-                       theme=gr.themes.Soft(), css=CSS, footer_links=["api", "gradio"], quiet=True,
-                       max_file_size=MAX_UPLOAD,
-                       app_kwargs={"middleware": [Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)]})
+    return demo.launch(
+        server_name=server_name,
+        server_port=server_port,
+        ssr_mode=False,
+        prevent_thread_lock=True,
+        theme=gr.themes.Soft(),
+        css=CSS,
+        footer_links=["api", "gradio"],
+        quiet=True,
+        max_file_size=MAX_UPLOAD,
+        app_kwargs={"middleware": [Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)]},
+    )

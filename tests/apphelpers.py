@@ -8,6 +8,7 @@ test_browser.py share it without a conftest. Models:
     train`, on the tiny BERT's vocabulary) is cached apart, under ~/.cache/seqlab/test-app-classifier/.
   - SEQLAB_TEST_MODELS=bundled: the bundled models (lm/models, pretrain/models), as `python app.py` uses them.
 """
+
 import atexit
 import hashlib
 import os
@@ -23,14 +24,23 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
 CACHE = os.path.join(os.environ.get("SEQLAB_CACHE", os.path.expanduser("~/.cache/seqlab")), "test-app-models")
-QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-         "HF_DATASETS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+QUIET = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "PYTHONUNBUFFERED": "1",
+}
 
 SPEAKERS = ["ROMEO", "JULIET", "NURSE", "MERCUTIO", "FRIAR LAURENCE", "TYBALT"]
-PLAY_WORDS = ("love night light fair sweet death sword moon thou art my heart dear good lord what say you "
-              "speak soft the of and to a is in that me").split()
-BIBLE_WORDS = ("and the lord said unto them god earth heaven light darkness day night was good made created in "
-               "beginning of waters he his it shall be upon face deep spirit moved").split()
+PLAY_WORDS = (
+    "love night light fair sweet death sword moon thou art my heart dear good lord what say you "
+    "speak soft the of and to a is in that me"
+).split()
+BIBLE_WORDS = (
+    "and the lord said unto them god earth heaven light darkness day night was good made created in "
+    "beginning of waters he his it shall be upon face deep spirit moved"
+).split()
 
 
 def _env(**extra) -> dict:
@@ -50,8 +60,10 @@ def _write_corpora(folder: str) -> tuple[str, str]:
         return " ".join(rng.choice(words) for _ in range(rng.randint(4, 10))).capitalize() + "."
 
     for scene in range(6):
-        speeches = [f"{SPEAKERS[i % len(SPEAKERS)]}:\n" + "\n".join(line(PLAY_WORDS) for _ in range(rng.randint(1, 3)))
-                    + "\n" for i in range(30)]
+        speeches = [
+            f"{SPEAKERS[i % len(SPEAKERS)]}:\n" + "\n".join(line(PLAY_WORDS) for _ in range(rng.randint(1, 3))) + "\n"
+            for i in range(30)
+        ]
         with open(os.path.join(play, f"scene{scene}.txt"), "w") as f:
             f.write("\n".join(speeches))
     for chapter in range(12):
@@ -60,13 +72,53 @@ def _write_corpora(folder: str) -> tuple[str, str]:
     return play, bible
 
 
-LM_ARGS = ["--level", "char", "--steps", "30", "--layers", "1", "--dim", "32", "--seq-len", "128",
-           "--batch-size", "16", "--eval-every", "30", "--checkpoint-every", "30"]
+LM_ARGS = [
+    "--level",
+    "char",
+    "--steps",
+    "30",
+    "--layers",
+    "1",
+    "--dim",
+    "32",
+    "--seq-len",
+    "128",
+    "--batch-size",
+    "16",
+    "--eval-every",
+    "30",
+    "--checkpoint-every",
+    "30",
+]
 BERT_ARGS = ["--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "64", "--steps", "10", "--batch-size", "8"]
-TRANSLATE_ARGS = ["--steps", "20", "--layers", "1", "--dim", "32", "--heads", "2", "--ffn-dim", "64", "--vocab-size",
-                  "300", "--max-len", "24", "--batch-size", "16", "--eval-every", "20", "--checkpoint-every", "20"]
-EN_ES = dict(zip("the light night good lord earth heaven day water god said made love sweet".split(),
-                 "la luz noche bueno señor tierra cielo día agua dios dijo hizo amor dulce".split()))
+TRANSLATE_ARGS = [
+    "--steps",
+    "20",
+    "--layers",
+    "1",
+    "--dim",
+    "32",
+    "--heads",
+    "2",
+    "--ffn-dim",
+    "64",
+    "--vocab-size",
+    "300",
+    "--max-len",
+    "24",
+    "--batch-size",
+    "16",
+    "--eval-every",
+    "20",
+    "--checkpoint-every",
+    "20",
+]
+EN_ES = dict(
+    zip(
+        "the light night good lord earth heaven day water god said made love sweet".split(),
+        "la luz noche bueno señor tierra cielo día agua dios dijo hizo amor dulce".split(),
+    )
+)
 
 
 def _write_pairs(folder: str) -> str:
@@ -93,8 +145,10 @@ def _hash_sources(h, packages) -> str:
 
 
 def _source_hash() -> str:
-    return _hash_sources(hashlib.sha256(repr((LM_ARGS, BERT_ARGS, TRANSLATE_ARGS)).encode()),
-                         ("core", "lm", "pretrain", "corpus", "translate"))
+    return _hash_sources(
+        hashlib.sha256(repr((LM_ARGS, BERT_ARGS, TRANSLATE_ARGS)).encode()),
+        ("core", "lm", "pretrain", "corpus", "translate"),
+    )
 
 
 def _run_all(commands: list[list[str]], log_dir: str) -> None:
@@ -115,9 +169,13 @@ def tiny_models() -> dict[str, str]:
     """Folders of a tiny char transformer, char LSTM, BERT and two translators: {"transformer", "lstm", "bert",
     "translate-rnn", "translate-transformer"}."""
     folder = os.path.join(CACHE, _source_hash())
-    models = {"transformer": os.path.join(folder, "tiny-transformer"), "lstm": os.path.join(folder, "tiny-lstm"),
-              "bert": os.path.join(folder, "tiny-bert"), "translate-rnn": os.path.join(folder, "tiny-translate-rnn"),
-              "translate-transformer": os.path.join(folder, "tiny-translate-transformer")}
+    models = {
+        "transformer": os.path.join(folder, "tiny-transformer"),
+        "lstm": os.path.join(folder, "tiny-lstm"),
+        "bert": os.path.join(folder, "tiny-bert"),
+        "translate-rnn": os.path.join(folder, "tiny-translate-rnn"),
+        "translate-transformer": os.path.join(folder, "tiny-translate-transformer"),
+    }
     done = os.path.join(folder, "done")
     if os.environ.get("SEQLAB_TEST_FRESH") == "1":
         shutil.rmtree(folder, ignore_errors=True)
@@ -131,15 +189,50 @@ def tiny_models() -> dict[str, str]:
         out = {k: os.path.join(work, os.path.basename(v)) for k, v in models.items()}
         common = [*LM_ARGS, "--corpus", play]
         vocab = os.path.join(work, "bert-vocab")
-        subprocess.run([PYTHON, "-m", "pretrain.vocab", "--corpus", bible, "--size", "200", "--out", vocab],
-                       cwd=ROOT, env=_env(), check=True, capture_output=True)
-        _run_all([
-            [PYTHON, "-m", "lm.train", "--arch", "transformer", "--heads", "2", *common, "--out", out["transformer"]],
-            [PYTHON, "-m", "lm.train", "--arch", "lstm", *common, "--out", out["lstm"]],
-            [PYTHON, "-m", "pretrain.train", "--corpus", bible, "--vocab", vocab, "--out", out["bert"], *BERT_ARGS],
-        ], work)
-        _run_all([[PYTHON, "-m", "translate.train", "--pair", pairs, "--arch", arch, *TRANSLATE_ARGS,
-                   "--out", out[f"translate-{arch}"]] for arch in ("rnn", "transformer")], work)
+        subprocess.run(
+            [PYTHON, "-m", "pretrain.vocab", "--corpus", bible, "--size", "200", "--out", vocab],
+            cwd=ROOT,
+            env=_env(),
+            check=True,
+            capture_output=True,
+        )
+        _run_all(
+            [
+                [
+                    PYTHON,
+                    "-m",
+                    "lm.train",
+                    "--arch",
+                    "transformer",
+                    "--heads",
+                    "2",
+                    *common,
+                    "--out",
+                    out["transformer"],
+                ],
+                [PYTHON, "-m", "lm.train", "--arch", "lstm", *common, "--out", out["lstm"]],
+                [PYTHON, "-m", "pretrain.train", "--corpus", bible, "--vocab", vocab, "--out", out["bert"], *BERT_ARGS],
+            ],
+            work,
+        )
+        _run_all(
+            [
+                [
+                    PYTHON,
+                    "-m",
+                    "translate.train",
+                    "--pair",
+                    pairs,
+                    "--arch",
+                    arch,
+                    *TRANSLATE_ARGS,
+                    "--out",
+                    out[f"translate-{arch}"],
+                ]
+                for arch in ("rnn", "transformer")
+            ],
+            work,
+        )
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(work, folder)
         open(done, "w").close()
@@ -182,16 +275,23 @@ def tiny_classifier() -> str:
         for i in range(240):
             label = "positive" if i % 2 else "negative"
             words = POSITIVE_WORDS if i % 2 else NEGATIVE_WORDS
-            sentence = [rng.choice(NEUTRAL_WORDS) for _ in range(rng.randint(2, 5))] + \
-                [rng.choice(words) for _ in range(rng.randint(1, 3))]
+            sentence = [rng.choice(NEUTRAL_WORDS) for _ in range(rng.randint(2, 5))] + [
+                rng.choice(words) for _ in range(rng.randint(1, 3))
+            ]
             rng.shuffle(sentence)
             rows.append(" ".join(sentence) + "\t" + label)
         data = os.path.join(work, "reviews.tsv")
         with open(data, "w") as f:
             f.write("\n".join(rows) + "\n")
         out = os.path.join(work, "tiny-classifier")
-        done = subprocess.run([PYTHON, "-m", "classify", "train", *CLASSIFIER_ARGS, "--data", data, "--vocab", vocab,
-                               "--out", out], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [PYTHON, "-m", "classify", "train", *CLASSIFIER_ARGS, "--data", data, "--vocab", vocab, "--out", out],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"classify train failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
         shutil.rmtree(folder, ignore_errors=True)
@@ -206,8 +306,10 @@ def tiny_classifier() -> str:
 
 
 def bundled_present() -> bool:
-    lm_ok = all(os.path.exists(os.path.join(ROOT, "lm", "models", n, "model.weights.h5"))
-                for n in ("char-transformer", "char-lstm"))
+    lm_ok = all(
+        os.path.exists(os.path.join(ROOT, "lm", "models", n, "model.weights.h5"))
+        for n in ("char-transformer", "char-lstm")
+    )
     return lm_ok and os.path.exists(os.path.join(ROOT, "pretrain", "models", "bert", "model.weights.h5"))
 
 
@@ -226,9 +328,13 @@ class AppServer:
         self.log_path = tempfile.mktemp(prefix="seqlab-app-", suffix=".log")
         self._log = open(self.log_path, "w")
         start = time.perf_counter()
-        self.proc = subprocess.Popen([PYTHON, "app.py"], cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=_env(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port),
-                                              **(env or {})))
+        self.proc = subprocess.Popen(
+            [PYTHON, "app.py"],
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=_env(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port), **(env or {})),
+        )
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.log_text()[-4000:]}")
@@ -276,9 +382,12 @@ def model_env() -> dict:
     if os.environ.get("SEQLAB_TEST_MODELS") == "bundled":
         return {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODEL": "", "SEQLAB_CLASSIFIER": "", "SEQLAB_TRANSLATORS": ""}
     models = tiny_models()
-    return {"SEQLAB_LM_MODELS": f"{models['transformer']},{models['lstm']}", "SEQLAB_BERT_MODEL": models["bert"],
-            "SEQLAB_CLASSIFIER": tiny_classifier(),
-            "SEQLAB_TRANSLATORS": f"{models['translate-rnn']},{models['translate-transformer']}"}
+    return {
+        "SEQLAB_LM_MODELS": f"{models['transformer']},{models['lstm']}",
+        "SEQLAB_BERT_MODEL": models["bert"],
+        "SEQLAB_CLASSIFIER": tiny_classifier(),
+        "SEQLAB_TRANSLATORS": f"{models['translate-rnn']},{models['translate-transformer']}",
+    }
 
 
 class ExternalServer:

@@ -1,4 +1,5 @@
 """Small real inputs shared by the tests: a tiny play-shaped corpus and a way to run SeqLab's CLIs."""
+
 from __future__ import annotations
 
 import contextlib
@@ -7,8 +8,14 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-           GRADIO_ANALYTICS_ENABLED="False")
+ENV = dict(
+    os.environ,
+    TF_CPP_MIN_LOG_LEVEL="3",
+    PYTHONPATH=ROOT,
+    HF_HUB_OFFLINE="1",
+    HF_DATASETS_OFFLINE="1",
+    GRADIO_ANALYTICS_ENABLED="False",
+)
 
 SPEAKERS = ["ROMEO", "JULIET", "NURSE", "FRIAR"]
 LINES = [
@@ -33,8 +40,7 @@ def tiny_corpus(folder: str, speeches: int = 400) -> str:
 
 
 def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
 @contextlib.contextmanager
@@ -44,12 +50,15 @@ def tiny_disk(folder, size: str):
     import pytest
 
     os.makedirs(folder, exist_ok=True)
-    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                           capture_output=True, text=True)
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
     if mount.returncode != 0:
         who = "as root" if os.geteuid() == 0 else f"as uid {os.geteuid()}, not root"
-        pytest.skip(f"needs root to mount a tmpfs for the full-disk test (CI runs as root); running {who}, "
-                    f"mount said: {mount.stderr.strip() or mount.returncode}")
+        pytest.skip(
+            f"needs root to mount a tmpfs for the full-disk test (CI runs as root); running {who}, "
+            f"mount said: {mount.stderr.strip() or mount.returncode}"
+        )
     try:
         yield folder
     finally:

@@ -4,6 +4,7 @@ No mocks: tiny models are trained for the session (see apphelpers.py) and served
 (those tests are marked slow). The handlers and the chat framing are also tested in process, quickly: over
 registries of small stand-in LMs (real tokenizers) and plain functions.
 """
+
 import json
 import math
 import os
@@ -54,6 +55,7 @@ def model_names(client):
 
 # ---------------------------------------------------------------- API surface
 
+
 @slow
 def test_view_api_lists_exactly_the_six_endpoints(client):
     info = client.view_api(return_format="dict", print_info=False)
@@ -78,12 +80,21 @@ def test_page_serves(server):
 
 # ---------------------------------------------------------------- /generate
 
+
 @slow
 def test_generate_returns_text_and_is_reproducible(client, model_names):
     for model in model_names:
         a = client.predict("ROMEO:\n", model, 40, 0.8, 0, 1.0, 7, api_name="/generate")
-        b = client.predict(prompt="ROMEO:\n", model=model, max_new_tokens=40, temperature=0.8, top_k=0, top_p=1.0,
-                           seed=7, api_name="/generate")
+        b = client.predict(
+            prompt="ROMEO:\n",
+            model=model,
+            max_new_tokens=40,
+            temperature=0.8,
+            top_k=0,
+            top_p=1.0,
+            seed=7,
+            api_name="/generate",
+        )
         assert isinstance(a, str) and a
         assert a == b, f"{model}: same prompt and seed gave different text"
 
@@ -105,6 +116,7 @@ def test_generate_streams_with_submit(client):
 
 
 # ---------------------------------------------------------------- /chat
+
 
 @slow
 def test_chat_streams_partial_replies(client):
@@ -134,6 +146,7 @@ def test_chat_reply_is_one_speech(client):
 
 # ---------------------------------------------------------------- BERT endpoints
 
+
 @slow
 def test_fill_mask_one_mask_gives_a_mapping(client):
     result = client.predict("and the lord [MASK] unto them", 5, api_name="/fill_mask")
@@ -152,13 +165,17 @@ def test_fill_mask_several_masks_give_a_list(client):
 
 @slow
 def test_next_sentence(client):
-    result = client.predict("In the beginning God created the heaven and the earth.",
-                            "And the earth was without form, and void", api_name="/next_sentence")
+    result = client.predict(
+        "In the beginning God created the heaven and the earth.",
+        "And the earth was without form, and void",
+        api_name="/next_sentence",
+    )
     assert set(result) == {"IsNext", "NotNext"}
     assert 0 <= result["IsNext"] <= 1 and math.isclose(result["IsNext"] + result["NotNext"], 1, abs_tol=1e-6)
 
 
 # ---------------------------------------------------------------- /classify
+
 
 @slow
 def test_classify_gives_positive_and_negative(client):
@@ -172,8 +189,13 @@ def test_classify_gives_positive_and_negative(client):
 def test_a_classifier_that_cannot_load_falls_back_to_the_bundled_one():
     """The classifier asked for cannot be loaded: the app says so, serves the bundled one, /classify answers."""
     tiny = apphelpers.tiny_models()
-    server = apphelpers.AppServer({"SEQLAB_LM_MODELS": tiny["transformer"], "SEQLAB_BERT_MODEL": tiny["bert"],
-                                   "SEQLAB_CLASSIFIER": "/no/such/classifier"}, )
+    server = apphelpers.AppServer(
+        {
+            "SEQLAB_LM_MODELS": tiny["transformer"],
+            "SEQLAB_BERT_MODEL": tiny["bert"],
+            "SEQLAB_CLASSIFIER": "/no/such/classifier",
+        },
+    )
     try:
         assert "Classifier '/no/such/classifier' could not be loaded" in server.log_text()
         client = Client(server.url, verbose=False)
@@ -244,8 +266,9 @@ def test_translate_answers_with_each_translator_and_beam_1_is_greedy(client):
     for name in names:
         out = client.predict("the good lord said", name, 4, api_name="/translate")
         assert isinstance(out, str)
-        assert client.predict("the good lord said", name, 1, api_name="/translate") == \
-            client.predict("the good lord said", name, 1, api_name="/translate")
+        assert client.predict("the good lord said", name, 1, api_name="/translate") == client.predict(
+            "the good lord said", name, 1, api_name="/translate"
+        )
     assert isinstance(client.predict("the light", api_name="/translate"), str)  # model and beam default
 
 
@@ -263,25 +286,30 @@ def test_server_keeps_serving_after_errors(client):
 def test_non_finite_numbers_are_refused(server, value, shown):
     """gradio_client cannot send NaN (JSON has none), but a raw HTTP client can: the server refuses it."""
     body = f'{{"data": ["hi", null, 10, {value}, 0, 1.0, null]}}'.encode()
-    request = urllib.request.Request(server.url + "gradio_api/call/generate", data=body,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        server.url + "gradio_api/call/generate", data=body, headers={"Content-Type": "application/json"}
+    )
     event = json.loads(urllib.request.urlopen(request, timeout=10).read())["event_id"]
     stream = urllib.request.urlopen(f"{server.url}gradio_api/call/generate/{event}", timeout=30).read().decode()
     assert "event: error" in stream and f"temperature must be a finite number, got {shown}" in stream
 
 
 @slow
-@pytest.mark.parametrize("api,data,message", [
-    ("classify", ["\ud800 bad"], "text is not valid Unicode: a lone surrogate '\\ud800' at character 0"),
-    ("generate", ["a\udfff", None, 5, 0.8, 0, 1.0, None], "prompt is not valid Unicode"),
-    ("fill_mask", ["the [MASK] \udc80", 5], "text is not valid Unicode"),
-])
+@pytest.mark.parametrize(
+    "api,data,message",
+    [
+        ("classify", ["\ud800 bad"], "text is not valid Unicode: a lone surrogate '\\ud800' at character 0"),
+        ("generate", ["a\udfff", None, 5, 0.8, 0, 1.0, None], "prompt is not valid Unicode"),
+        ("fill_mask", ["the [MASK] \udc80", 5], "text is not valid Unicode"),
+    ],
+)
 def test_lone_surrogates_are_refused(server, api, data, message):
     """JSON can carry a lone surrogate (\\ud800), which no tokenizer takes; gradio_client cannot send one
     (it fails to encode it), a raw HTTP client can: the server refuses it by name."""
     body = json.dumps({"data": data}, ensure_ascii=True).encode()  # the surrogate as a \\udXXX escape
-    request = urllib.request.Request(server.url + f"gradio_api/call/{api}", data=body,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        server.url + f"gradio_api/call/{api}", data=body, headers={"Content-Type": "application/json"}
+    )
     event = json.loads(urllib.request.urlopen(request, timeout=10).read())["event_id"]
     stream = urllib.request.urlopen(f"{server.url}gradio_api/call/{api}/{event}", timeout=30).read().decode()
     error = re.search(r"^event: error\ndata: (.*)$", stream, re.M)
@@ -289,6 +317,7 @@ def test_lone_surrogates_are_refused(server, api, data, message):
 
 
 # ---------------------------------------------------------------- cancel, queue
+
 
 def _wait_first_output(job, timeout=30):
     start = time.perf_counter()
@@ -302,8 +331,10 @@ def test_cancel_stops_generation_and_frees_the_workers(client, server):
     """Cancel (the Stop button's API twin) ends the generator mid-way and the next request starts at once."""
     log_before = server.log_text().count("stopped by the client")
     # /generate runs its 500 tokens for sure (a /chat reply may end at its speech's end before the cancel)
-    jobs = [client.submit("ROMEO:\n", max_new_tokens=500, temperature=1.0, api_name="/generate"),
-            client.submit("JULIET:\n", max_new_tokens=500, temperature=1.0, api_name="/generate")]
+    jobs = [
+        client.submit("ROMEO:\n", max_new_tokens=500, temperature=1.0, api_name="/generate"),
+        client.submit("JULIET:\n", max_new_tokens=500, temperature=1.0, api_name="/generate"),
+    ]
     for job in jobs:  # both workers (concurrency limit 2) are busy generating
         _wait_first_output(job)
     for job in jobs:
@@ -339,8 +370,7 @@ def test_full_queue_answers_busy_not_hang(server):
     try:
         deadline = time.perf_counter() + 60
         while time.perf_counter() < deadline and len(busy) < 2:
-            busy = [j for j in jobs if j.done() and j.exception() is not None
-                    and "Queue is full" in str(j.exception())]
+            busy = [j for j in jobs if j.done() and j.exception() is not None and "Queue is full" in str(j.exception())]
             time.sleep(0.1)
         assert len(busy) >= 2, "expected the overflow to be refused as busy"
     finally:
@@ -372,6 +402,7 @@ def test_concurrent_requests_all_answered(server):
 
 # ---------------------------------------------------------------- start-up, deploy
 
+
 @slow
 def test_startup_log_and_first_requests(server, client):
     """Every model is loaded (and warmed) before the app says it is ready; the first request on a path the warm-up
@@ -381,8 +412,10 @@ def test_startup_log_and_first_requests(server, client):
     if isinstance(server, apphelpers.AppServer):
         assert log.index("loaded classifier") < log.index("SeqLab ready on")
         assert log.count("loaded language model") >= 2 and "loaded bert model" in log
-    answers = [client.predict("NURSE:\n", max_new_tokens=20, top_k=5, top_p=0.9, seed=3, api_name="/generate")
-               for _ in range(3)]
+    answers = [
+        client.predict("NURSE:\n", max_new_tokens=20, top_k=5, top_p=0.9, seed=3, api_name="/generate")
+        for _ in range(3)
+    ]
     assert isinstance(answers[0], str) and answers[0] and answers.count(answers[0]) == 3
 
 
@@ -402,8 +435,13 @@ def test_a_model_may_be_named_by_the_folder_it_was_loaded_from(client, model_nam
 def test_unreachable_model_is_reported_and_bundled_models_fill_in():
     """An LM that cannot be loaded (a Hub repo, offline here) is logged, shown in About, and the app still serves."""
     tiny = apphelpers.tiny_models()
-    server = apphelpers.AppServer({"SEQLAB_LM_MODELS": f"nobody/not-a-real-seqlab-model,{tiny['transformer']}",
-                                   "SEQLAB_BERT_MODEL": tiny["bert"], "HF_HUB_OFFLINE": "1"})
+    server = apphelpers.AppServer(
+        {
+            "SEQLAB_LM_MODELS": f"nobody/not-a-real-seqlab-model,{tiny['transformer']}",
+            "SEQLAB_BERT_MODEL": tiny["bert"],
+            "HF_HUB_OFFLINE": "1",
+        }
+    )
     try:
         assert "Language model 'nobody/not-a-real-seqlab-model' could not be loaded" in server.log_text()
         config = urllib.request.urlopen(server.url + "config", timeout=10).read().decode()
@@ -421,31 +459,54 @@ def test_unreachable_model_is_reported_and_bundled_models_fill_in():
 
 
 def test_deploy_dry_run_lists_the_app_files_only():
-    done = subprocess.run([sys.executable, "-m", "space.deploy", "--repo", "someone/seqlab", "--dry-run"],
-                          cwd=apphelpers.ROOT, capture_output=True, text=True,
-                          env=apphelpers._env(HF_TOKEN="hf_secret_x"))
+    done = subprocess.run(
+        [sys.executable, "-m", "space.deploy", "--repo", "someone/seqlab", "--dry-run"],
+        cwd=apphelpers.ROOT,
+        capture_output=True,
+        text=True,
+        env=apphelpers._env(HF_TOKEN="hf_secret_x"),
+    )
     assert done.returncode == 0, done.stderr
     files = [line.split()[0] for line in done.stdout.splitlines()[1:]]
     assert "app.py" in files and "space/ui.py" in files and "space/handlers.py" in files
     assert "lm/generate.py" in files and "requirements.txt" in files
     assert "classify/__init__.py" in files and "classify/model.py" in files  # /classify runs on the Space
     # every package the app imports, the shared core and the translator included (the Space fails without them)
-    imported = {m.split(".")[0] for m in subprocess.run(
-        [sys.executable, "-c", "import sys, app, space.models, space.handlers, space.ui, translate.translator, "
-         "translate.decode, lm.generate, pretrain.api, classify.model; print(' '.join(sys.modules))"],
-        cwd=apphelpers.ROOT, capture_output=True, text=True, env=apphelpers._env()).stdout.split()}
+    imported = {
+        m.split(".")[0]
+        for m in subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, app, space.models, space.handlers, space.ui, translate.translator, "
+                "translate.decode, lm.generate, pretrain.api, classify.model; print(' '.join(sys.modules))",
+            ],
+            cwd=apphelpers.ROOT,
+            capture_output=True,
+            text=True,
+            env=apphelpers._env(),
+        ).stdout.split()
+    }
     local = {p for p in imported if os.path.exists(os.path.join(apphelpers.ROOT, p, "__init__.py"))}
     assert {"core", "translate", "lm", "space"} <= local
     assert all(f"{p}/__init__.py" in files for p in local), sorted(p for p in local if f"{p}/__init__.py" not in files)
-    assert not [f for f in files if f.startswith(("tests/", ".venv", "artifacts/")) or "__pycache__" in f
-                or f.endswith(".pyc") or "/checkpoint-" in f or "/logs/" in f]
+    assert not [
+        f
+        for f in files
+        if f.startswith(("tests/", ".venv", "artifacts/"))
+        or "__pycache__" in f
+        or f.endswith(".pyc")
+        or "/checkpoint-" in f
+        or "/logs/" in f
+    ]
     assert "hf_secret_x" not in done.stdout + done.stderr
 
 
 # ---------------------------------------------------------------- handlers and chat framing (in process, quick)
 
-PLAY = ("ROMEO:\nJULIET:\nBut soft, what light through yonder window breaks? S0123456789 R. mine. Blank. "
-        "word THE END Now?")
+PLAY = (
+    "ROMEO:\nJULIET:\nBut soft, what light through yonder window breaks? S0123456789 R. mine. Blank. word THE END Now?"
+)
 
 
 class EchoLM:
@@ -492,8 +553,10 @@ def test_chat_prompt_is_play_dialogue_within_the_context():
     m = EchoLM("m")
     history = []
     for i in range(40):
-        history += [{"role": "user", "content": f"S{i}, mine.\n\nBlank."},
-                    {"role": "assistant", "content": [{"type": "text", "text": f"R{i}."}]}]
+        history += [
+            {"role": "user", "content": f"S{i}, mine.\n\nBlank."},
+            {"role": "assistant", "content": [{"type": "text", "text": f"R{i}."}]},
+        ]
     prompt = handlers.chat_prompt(m, "Now?", history, max_new_tokens=20)
     assert prompt.endswith("ROMEO:\nNow?\n\nJULIET:\n")
     assert "JULIET:\nR39.\n\nROMEO:\nNow?" in prompt and "S0," not in prompt  # the most recent turns are kept
@@ -519,7 +582,7 @@ def test_a_message_longer_than_the_context_keeps_its_end_and_its_speaker_line(le
     budget = max(m.context_length // 2, m.context_length - 10) - 1
     assert len(ids) <= budget  # so the model's own cut (the last context - 1 ids) leaves it whole
     end = m.tokenizer.encode("word THE END\n\nJULIET:\n")
-    assert ids[-len(end):] == end and ids[:len(m.tokenizer.encode("ROMEO:\n"))] == m.tokenizer.encode("ROMEO:\n")
+    assert ids[-len(end) :] == end and ids[: len(m.tokenizer.encode("ROMEO:\n"))] == m.tokenizer.encode("ROMEO:\n")
     assert len(ids) > budget - 12  # as much of the message as fits (within a word or two)
     assert "S1" not in prompt and prompt.count("JULIET:") == 1  # no room for older turns
 
@@ -536,13 +599,16 @@ def test_the_chat_handler_sends_the_model_that_prompt():
     assert m.prompts == [handlers.chat_prompt(m, message, [], 10)]
 
 
-@pytest.mark.parametrize("text,reply,ended", [
-    ("Good night, good night!\n\nROMEO:\nSleep", "Good night, good night!", True),
-    ("Good night!\nROMEO:\nSleep dwell", "Good night!", True),
-    ("Good night!\nFRIAR LAURENCE:\n", "Good night!", True),
-    ("Good night! parting is\nsuch sweet sorrow", "Good night! parting is\nsuch sweet sorrow", False),
-    ("Say: what light", "Say: what light", False),
-])
+@pytest.mark.parametrize(
+    "text,reply,ended",
+    [
+        ("Good night, good night!\n\nROMEO:\nSleep", "Good night, good night!", True),
+        ("Good night!\nROMEO:\nSleep dwell", "Good night!", True),
+        ("Good night!\nFRIAR LAURENCE:\n", "Good night!", True),
+        ("Good night! parting is\nsuch sweet sorrow", "Good night! parting is\nsuch sweet sorrow", False),
+        ("Say: what light", "Say: what light", False),
+    ],
+)
 def test_end_of_speech(text, reply, ended):
     from space import handlers
 

@@ -4,6 +4,7 @@ SeqLab's benchmarks run in this process (TensorFlow is imported once); the peers
 when torch and transformers are installed. Tests over ~10 s are marked slow (`pytest -m "not slow"` skips them);
 the app start-up benchmark takes ~30 s on 2 cores, so it also runs only with SEQLAB_SLOW_TESTS=1.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,8 +28,27 @@ def _json_of(capsys) -> dict:
 def test_lm_generate_random_weights(capsys):
     from bench import lm_generate
 
-    assert lm_generate.main(["--layers", "1", "--heads", "2", "--dim", "32", "--vocab", "20", "--seq", "48",
-                             "--new-tokens", "6", "--repeats", "1"]) == 0
+    assert (
+        lm_generate.main(
+            [
+                "--layers",
+                "1",
+                "--heads",
+                "2",
+                "--dim",
+                "32",
+                "--vocab",
+                "20",
+                "--seq",
+                "48",
+                "--new-tokens",
+                "6",
+                "--repeats",
+                "1",
+            ]
+        )
+        == 0
+    )
     r = _json_of(capsys)
     assert r["bench"] == "lm_generate" and r["params"] > 0 and r["new_tokens"] == 6
     assert r["tokens_per_s"] > 0 and r["first_token_ms"] > 0 and r["compile_s"] > 0
@@ -40,8 +60,30 @@ def test_lm_generate_random_weights(capsys):
 def test_lm_train(capsys):
     from bench import lm_train
 
-    assert lm_train.main(["--layers", "1", "--heads", "2", "--dim", "32", "--vocab", "20", "--seq", "16",
-                          "--batch", "2", "--steps", "2", "--warmup-steps", "0", "--no-jit"]) == 0
+    assert (
+        lm_train.main(
+            [
+                "--layers",
+                "1",
+                "--heads",
+                "2",
+                "--dim",
+                "32",
+                "--vocab",
+                "20",
+                "--seq",
+                "16",
+                "--batch",
+                "2",
+                "--steps",
+                "2",
+                "--warmup-steps",
+                "0",
+                "--no-jit",
+            ]
+        )
+        == 0
+    )
     r = _json_of(capsys)
     assert r["bench"] == "lm_train" and r["tokens_per_s"] > 0 and r["step_ms"] > 0
     assert r["params"] > 0 and r["loss_last"] > 0
@@ -50,9 +92,32 @@ def test_lm_train(capsys):
 def test_bert_train(capsys):
     from bench import bert_train
 
-    assert bert_train.main(["--layers", "1", "--heads", "2", "--dim", "32", "--vocab", "60", "--seq", "16",
-                            "--batch", "2", "--steps", "2", "--warmup-steps", "0", "--max-predictions", "4",
-                            "--no-jit"]) == 0
+    assert (
+        bert_train.main(
+            [
+                "--layers",
+                "1",
+                "--heads",
+                "2",
+                "--dim",
+                "32",
+                "--vocab",
+                "60",
+                "--seq",
+                "16",
+                "--batch",
+                "2",
+                "--steps",
+                "2",
+                "--warmup-steps",
+                "0",
+                "--max-predictions",
+                "4",
+                "--no-jit",
+            ]
+        )
+        == 0
+    )
     r = _json_of(capsys)
     assert r["bench"] == "bert_train" and r["seqs_per_s"] > 0 and r["tokens_per_s"] > 0 and r["params"] > 0
     assert r["gflop_per_s"] > 0
@@ -85,9 +150,13 @@ def test_gpu_flops_formula():
 def test_compare_judges_rows():
     from bench import compare
 
-    row = compare.judge("gen_4l128", {"tokens_per_s": 900.0, "first_token_ms": 12.0,
-                                      "setting_change": {"retraces": 0}}, {"tokens_per_s": 150.0},
-                        "tokens_per_s", 5.0)
+    row = compare.judge(
+        "gen_4l128",
+        {"tokens_per_s": 900.0, "first_token_ms": 12.0, "setting_change": {"retraces": 0}},
+        {"tokens_per_s": 150.0},
+        "tokens_per_s",
+        5.0,
+    )
     assert row["ratio"] == 6.0 and row["pass"]
     slow = compare.judge("bert_l2h128", {"seqs_per_s": 40.0}, {"seqs_per_s": 30.0}, "seqs_per_s", 2.0)
     assert slow["ratio"] == 1.33 and not slow["pass"]
@@ -96,16 +165,27 @@ def test_compare_judges_rows():
     text = compare.table([row, slow, broken])
     assert "| gen_4l128 | tokens_per_s | 900.0 | 150.0 | 6.0 | >= 5.0x | 12.0 / None | yes |" in text
     # --quick keeps the module and subcommand, swaps the shape
-    assert compare._args("bench.peers lm_train --layers 4", "--layers 1") == ["-m", "bench.peers", "lm_train",
-                                                                               "--layers", "1"]
+    assert compare._args("bench.peers lm_train --layers 4", "--layers 1") == [
+        "-m",
+        "bench.peers",
+        "lm_train",
+        "--layers",
+        "1",
+    ]
 
 
 PEER_RUNS = [
     ("lm_generate", "--layers 1 --heads 2 --dim 32 --vocab 20 --seq 48 --new-tokens 6 --repeats 1", "tokens_per_s"),
-    ("lm_train", "--layers 1 --heads 2 --dim 32 --vocab 20 --seq 16 --batch 2 --steps 2 --warmup-steps 0",
-     "tokens_per_s"),
-    ("bert_train", "--layers 1 --heads 2 --dim 32 --vocab 60 --seq 16 --batch 2 --steps 2 --warmup-steps 0 "
-     "--max-predictions 4", "seqs_per_s"),
+    (
+        "lm_train",
+        "--layers 1 --heads 2 --dim 32 --vocab 20 --seq 16 --batch 2 --steps 2 --warmup-steps 0",
+        "tokens_per_s",
+    ),
+    (
+        "bert_train",
+        "--layers 1 --heads 2 --dim 32 --vocab 60 --seq 16 --batch 2 --steps 2 --warmup-steps 0 --max-predictions 4",
+        "seqs_per_s",
+    ),
 ]
 
 

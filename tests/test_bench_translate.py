@@ -3,6 +3,7 @@
 The numbers are meaningless at this size; the test checks the plumbing: both sides run, the JSON carries the
 fields the README table is made from, and every rate is positive.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,8 +16,12 @@ import pytest
 from tests.helpers import run
 
 HAS_PEERS = all(importlib.util.find_spec(m) for m in ("torch", "transformers"))
-WORDS = dict(zip("the cat dog house red green big small runs sees eats old new man".split(),
-                 "el gato perro casa rojo verde grande pequeño corre ve come viejo nuevo hombre".split()))
+WORDS = dict(
+    zip(
+        "the cat dog house red green big small runs sees eats old new man".split(),
+        "el gato perro casa rojo verde grande pequeño corre ve come viejo nuevo hombre".split(),
+    )
+)
 
 
 @pytest.mark.slow
@@ -29,19 +34,70 @@ def test_translate_speed_on_a_tiny_model(tmp_path, capsys):
             words = [rng.choice(list(WORDS)) for _ in range(rng.randint(3, 7))]
             f.write(" ".join(words) + "\t" + " ".join(WORDS[w] for w in words) + "\n")
     model = str(tmp_path / "model")
-    done = run("-m", "translate.train", "--pair", str(tsv), "--out", model, "--arch", "transformer", "--layers", "1",
-               "--dim", "32", "--heads", "2", "--ffn-dim", "64", "--vocab-size", "100", "--max-len", "16",
-               "--batch-size", "8", "--steps", "2", "--warmup", "1", "--eval-every", "2", "--checkpoint-every", "2",
-               "--no-jit", timeout=300)
+    done = run(
+        "-m",
+        "translate.train",
+        "--pair",
+        str(tsv),
+        "--out",
+        model,
+        "--arch",
+        "transformer",
+        "--layers",
+        "1",
+        "--dim",
+        "32",
+        "--heads",
+        "2",
+        "--ffn-dim",
+        "64",
+        "--vocab-size",
+        "100",
+        "--max-len",
+        "16",
+        "--batch-size",
+        "8",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--eval-every",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--no-jit",
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     from bench import translate_speed
     from bench.common import last_json
 
     out = tmp_path / "results" / "speed.json"
-    code = translate_speed.main(["--model", model, "--tsv", str(tsv), "--sentences", "4", "--batch", "4",
-                                 "--batch1", "1", "--repeats", "1", "--train-batch", "8", "--train-steps", "2",
-                                 "--train-warmup", "0", "--out", str(out)])
+    code = translate_speed.main(
+        [
+            "--model",
+            model,
+            "--tsv",
+            str(tsv),
+            "--sentences",
+            "4",
+            "--batch",
+            "4",
+            "--batch1",
+            "1",
+            "--repeats",
+            "1",
+            "--train-batch",
+            "8",
+            "--train-steps",
+            "2",
+            "--train-warmup",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert code in (0, 1), captured.err[-3000:]  # 1: a target missed, which tiny noisy shapes may do
     r = last_json(captured.out)

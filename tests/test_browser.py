@@ -2,6 +2,7 @@
 
 Needs `apt-get install chromium` (the test is skipped without /usr/bin/chromium). Screenshots go to artifacts/.
 """
+
 import os
 import re
 import sys
@@ -12,13 +13,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apphelpers  # noqa: E402
 
 CHROMIUM = os.environ.get("SEQLAB_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = os.path.join(apphelpers.ROOT, "artifacts")
 
-pytestmark = [pytest.mark.slow,  # a real server and a real browser
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}: apt-get install "
-                                 "chromium (or set SEQLAB_CHROMIUM)")]
+pytestmark = [
+    pytest.mark.slow,  # a real server and a real browser
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"no Chromium at {CHROMIUM}: apt-get install chromium (or set SEQLAB_CHROMIUM)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +77,10 @@ def test_chat_streams_a_reply(page):
     bot = page.locator(".message.bot").last
     bot.wait_for()
     # the reply streams in; the Stop button shows while it does and goes when the reply is done
-    page.wait_for_function("() => { const b = document.querySelectorAll('.message.bot');"
-                           " return b.length && b[b.length - 1].innerText.trim().length > 0; }")
+    page.wait_for_function(
+        "() => { const b = document.querySelectorAll('.message.bot');"
+        " return b.length && b[b.length - 1].innerText.trim().length > 0; }"
+    )
     page.locator("button.stop-button").wait_for(state="hidden", timeout=60_000)
     shot(page, "chat")
     assert bot.inner_text().strip()
@@ -102,8 +115,10 @@ def test_generate_side_by_side(page):
     tab(page, "Generate")
     page.get_by_role("button", name="Generate", exact=True).click()
     page.get_by_text(re.compile(r"tokens/s")).first.wait_for()
-    page.wait_for_function("() => [...document.querySelectorAll('*')].filter(e => e.children.length === 0 && "
-                           "/tokens\\/s/.test(e.textContent)).length >= 2")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('*')].filter(e => e.children.length === 0 && "
+        "/tokens\\/s/.test(e.textContent)).length >= 2"
+    )
     page.wait_for_timeout(1500)
     shot(page, "generate")
     outputs = page.get_by_label("Continuation", exact=True)
@@ -163,9 +178,11 @@ def test_translate_tab_shows_both_translations_and_their_attention_maps(page):
     before = maps.nth(1).get_attribute("src")
     page.get_by_label("Transformer head").click()  # another head redraws the Transformer's map
     page.get_by_role("option", name="head 1").click()
-    page.wait_for_function("([sel, old]) => { const m = document.querySelectorAll(sel); "
-                           "return m.length > 1 && m[1].src !== old; }",
-                           arg=[".gradio-container img[src^='data:image/png']", before], timeout=30_000)
+    page.wait_for_function(
+        "([sel, old]) => { const m = document.querySelectorAll(sel); return m.length > 1 && m[1].src !== old; }",
+        arg=[".gradio-container img[src^='data:image/png']", before],
+        timeout=30_000,
+    )
 
 
 def test_about_shows_cards(page):

@@ -3,6 +3,7 @@
 tests/data/bundled_reference.json was written by tests/data/record_bundled_reference.py on the code before the
 change; each test here repeats that script's calls for one package and compares.
 """
+
 import json
 import os
 
@@ -45,10 +46,17 @@ def test_bundled_berts_give_the_recorded_fill_mask_nsp_and_embedding(name):
     for text, recorded in zip(texts, want["fill_mask"]):
         got = bert.fill_mask(text, top_k=5)
         assert [[token for token, _ in mask] for mask in got] == [[token for token, _ in mask] for mask in recorded]
-        np.testing.assert_allclose([[p for _, p in mask] for mask in got], [[p for _, p in mask] for mask in recorded],
-                                   rtol=0, atol=1e-6, err_msg=text)
-    pairs = [("I went to the shop to buy bread.", "It was closed, so I came home hungry."),
-             ("to be, or not to be:", "that is the question")]
+        np.testing.assert_allclose(
+            [[p for _, p in mask] for mask in got],
+            [[p for _, p in mask] for mask in recorded],
+            rtol=0,
+            atol=1e-6,
+            err_msg=text,
+        )
+    pairs = [
+        ("I went to the shop to buy bread.", "It was closed, so I came home hungry."),
+        ("to be, or not to be:", "that is the question"),
+    ]
     np.testing.assert_allclose([bert.next_sentence(a, b) for a, b in pairs], want["nsp"], rtol=0, atol=1e-6)
     embed_sum = float(np.asarray(bert.embed("the lord is my shepherd")[1], np.float64).sum())
     assert embed_sum == pytest.approx(want["embed_sum"], abs=1e-6)

@@ -3,6 +3,7 @@
 Tests that train (in a subprocess: each imports TensorFlow) are marked slow; the CLI, data, optimizer and lookup
 tests are quick.
 """
+
 import json
 import os
 import subprocess
@@ -17,8 +18,13 @@ from tests.helpers import ENV, ROOT, run
 
 GOOD = ["wonderful", "moving", "brilliant", "funny", "gorgeous", "touching"]
 BAD = ["boring", "dull", "awful", "tedious", "clumsy", "lifeless"]
-FRAMES = ["a {} film", "the story is {} and the cast is {}", "what a {} movie", "{} from start to end",
-          "the acting was {} , really {}"]
+FRAMES = [
+    "a {} film",
+    "the story is {} and the cast is {}",
+    "what a {} movie",
+    "{} from start to end",
+    "the acting was {} , really {}",
+]
 
 
 def _reviews(n=400):
@@ -42,8 +48,28 @@ def setup(tmp_path_factory):
     vocab = str(root / "vocab")
     assert run("-m", "pretrain.vocab", "--corpus", str(docs), "--size", "200", "--out", vocab).returncode == 0
     bert = str(root / "bert")
-    done = run("-m", "pretrain.train", "--corpus", str(docs), "--vocab", vocab, "--out", bert, "--steps", "10",
-               "--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "32", "--batch-size", "8")
+    done = run(
+        "-m",
+        "pretrain.train",
+        "--corpus",
+        str(docs),
+        "--vocab",
+        vocab,
+        "--out",
+        bert,
+        "--steps",
+        "10",
+        "--layers",
+        "1",
+        "--dim",
+        "32",
+        "--heads",
+        "2",
+        "--seq-len",
+        "32",
+        "--batch-size",
+        "8",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return root, str(data), vocab, bert
 
@@ -51,8 +77,25 @@ def setup(tmp_path_factory):
 def _args(setup, arch, out, *extra):
     root, data, vocab, bert = setup
     init = ["--init", bert] if arch == "bert" else ["--vocab", vocab]
-    return ["train", "--arch", arch, "--data", data, "--out", out, "--epochs", "3", "--seq-len", "16", "--dim", "16",
-            "--batch-size", "16", *init, *extra]
+    return [
+        "train",
+        "--arch",
+        arch,
+        "--data",
+        data,
+        "--out",
+        out,
+        "--epochs",
+        "3",
+        "--seq-len",
+        "16",
+        "--dim",
+        "16",
+        "--batch-size",
+        "16",
+        *init,
+        *extra,
+    ]
 
 
 def _train(setup, arch, *extra):
@@ -132,10 +175,12 @@ def straight(setup):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("epoch,before", [(3, True), (1, False)],
-                         ids=["killed-before-checkpoint-3", "killed-after-checkpoint-1"])
-def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninterrupted_one(setup, straight, epoch,
-                                                                                           before):
+@pytest.mark.parametrize(
+    "epoch,before", [(3, True), (1, False)], ids=["killed-before-checkpoint-3", "killed-after-checkpoint-1"]
+)
+def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninterrupted_one(
+    setup, straight, epoch, before
+):
     """BERT with dropout, AdamW and its schedule: the run is killed (SIGKILL) after an epoch's training, before its
     checkpoint (epoch 3: resumed from epoch 2) or just after it (epoch 1, always the best so far: its
     model.weights.h5 was not exported yet); the same command resumes and gives the uninterrupted run's history,
@@ -143,8 +188,9 @@ def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninte
     killed = str(setup[0] / f"resume-killed-{epoch}")
     args = _args(setup, "bert", killed, *RESUME)
     script = KILL_AT_SAVE.replace("N", str(epoch)).replace("BEFORE", str(before))
-    done = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, env=ENV, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == -9, done.stderr[-2000:]
     last = epoch - 1 if before else epoch
     assert json.load(open(os.path.join(killed, "checkpoint.json")))["latest"] == f"checkpoint-{20 * last}"
@@ -167,8 +213,9 @@ def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninte
         for name in a:
             np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6, err_msg=name)
     m1, m2 = (json.load(open(os.path.join(f, "metrics.json"))) for f in (straight, killed))
-    assert {k: v for k, v in m1.items() if k not in ("seconds", "command")} == \
-        {k: v for k, v in m2.items() if k not in ("seconds", "command")}
+    assert {k: v for k, v in m1.items() if k not in ("seconds", "command")} == {
+        k: v for k, v in m2.items() if k not in ("seconds", "command")
+    }
     card = open(os.path.join(killed, "README.md")).read()
     assert "- step 0: `python -m classify train" in card and f"- step {20 * last}: `python -m classify train" in card
 
@@ -246,13 +293,16 @@ def test_bilstm_and_cnn_keep_a_constant_adam_rate():
         assert type(opt) is keras.optimizers.Adam and float(opt.learning_rate) == pytest.approx(want)
 
 
-@pytest.mark.parametrize("bad,message", [
-    ({"epochs": 0}, "--epochs, --batch-size, --dim and --minutes must be positive"),
-    ({"minutes": 0}, "--epochs, --batch-size, --dim and --minutes must be positive"),
-    ({"seq_len": 3}, "--seq-len must be at least 4"),
-    ({"dropout": 1.0}, "--dropout must be in [0, 1)"),
-    ({"arch": "rnn"}, "--arch must be one of bilstm, cnn, bert"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"epochs": 0}, "--epochs, --batch-size, --dim and --minutes must be positive"),
+        ({"minutes": 0}, "--epochs, --batch-size, --dim and --minutes must be positive"),
+        ({"seq_len": 3}, "--seq-len must be at least 4"),
+        ({"dropout": 1.0}, "--dropout must be in [0, 1)"),
+        ({"arch": "rnn"}, "--arch must be one of bilstm, cnn, bert"),
+    ],
+)
 def test_train_config_validates(bad, message):
     from classify.train import TrainConfig
 
@@ -264,16 +314,31 @@ def test_train_config_validates(bad, message):
 def test_cli_lists_both_subcommands_and_refuses_bad_arguments_before_reading_data(tmp_path):
     done = run("-m", "classify", "--help")
     assert done.returncode == 0 and "train" in done.stdout and "evaluate" in done.stdout
-    done = run("-m", "classify", "train", "--arch", "cnn", "--out", str(tmp_path / "o"), "--epochs", "0",
-               "--data", "/no/such/data.csv")
-    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == \
-        "error: --epochs, --batch-size, --dim and --minutes must be positive"
+    done = run(
+        "-m",
+        "classify",
+        "train",
+        "--arch",
+        "cnn",
+        "--out",
+        str(tmp_path / "o"),
+        "--epochs",
+        "0",
+        "--data",
+        "/no/such/data.csv",
+    )
+    assert (
+        done.returncode == 2
+        and done.stderr.strip().splitlines()[-1]
+        == "error: --epochs, --batch-size, --dim and --minutes must be positive"
+    )
     assert not os.path.exists(tmp_path / "o")
     done = run("-m", "classify", "train", "--arch", "rnn", "--out", str(tmp_path / "o"))
     assert done.returncode == 2 and "invalid choice: 'rnn'" in done.stderr
     done = run("-m", "classify", "evaluate", "--model", "no-such-classifier")
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(
-        "error: classifier 'no-such-classifier' not found: not a bundled classifier (sentiment)")
+        "error: classifier 'no-such-classifier' not found: not a bundled classifier (sentiment)"
+    )
 
 
 def test_the_old_train_spelling_still_trains_for_one_release(tmp_path):
@@ -305,9 +370,11 @@ def test_bad_data_is_a_clear_error(tmp_path):
 
 def test_a_header_row_of_any_names_is_not_a_training_row(tmp_path):
     from classify import data
+
     path = tmp_path / "kaggle.csv"
-    path.write_text("review,sentiment\n" + "".join(f"film {i},{'positive' if i % 2 else 'negative'}\n"
-                                                  for i in range(10)))
+    path.write_text(
+        "review,sentiment\n" + "".join(f"film {i},{'positive' if i % 2 else 'negative'}\n" for i in range(10))
+    )
     texts, labels, names = data.load(str(path))
     assert names == ("negative", "positive") and len(texts) == 10 and "review" not in texts
 
@@ -322,6 +389,21 @@ def test_a_vocabulary_other_than_the_pretrained_ones_is_refused(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "vocab.txt").write_text("\n".join(tokens) + "\n")
-    done = run("-m", "classify", "train", "--arch", "bert", "--data", str(data), "--init", "bert-imdb",
-               "--vocab", str(other), "--out", str(tmp_path / "o"), "--epochs", "1")
+    done = run(
+        "-m",
+        "classify",
+        "train",
+        "--arch",
+        "bert",
+        "--data",
+        str(data),
+        "--init",
+        "bert-imdb",
+        "--vocab",
+        str(other),
+        "--out",
+        str(tmp_path / "o"),
+        "--epochs",
+        "1",
+    )
     assert done.returncode == 2 and "is not the vocabulary" in done.stderr and "Traceback" not in done.stderr

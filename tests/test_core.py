@@ -1,4 +1,5 @@
 """The shared core: each part does what its docstring promises, on real files and real Keras objects."""
+
 import json
 import os
 
@@ -137,9 +138,14 @@ def test_card_is_a_hub_model_card_with_commands_and_curve(tmp_path):
     history = [{"step": s, "train_loss": 3 - s / 10} for s in range(1, 20)] + [{"step": 20, "val_loss": 1.5}]
     assert loss_curve(history, str(tmp_path / "loss_curve.png"), [("train_loss", "train"), ("val_loss", "validation")])
     assert not loss_curve([], str(tmp_path / "none.png"), [("train_loss", "train")])
-    Card(title="tiny", summary="A test model.", tags=["test"], facts=[("steps", "20")],
-         commands=[(0, "python -m lm.train --steps 10"), (10, "python -m lm.train --steps 20")],
-         usage="print(1)").write(str(tmp_path))
+    Card(
+        title="tiny",
+        summary="A test model.",
+        tags=["test"],
+        facts=[("steps", "20")],
+        commands=[(0, "python -m lm.train --steps 10"), (10, "python -m lm.train --steps 20")],
+        usage="print(1)",
+    ).write(str(tmp_path))
     from huggingface_hub import ModelCard
 
     card = ModelCard.load(str(tmp_path / "README.md"))

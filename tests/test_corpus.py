@@ -1,4 +1,3 @@
-
 import pytest
 
 import corpus
@@ -25,12 +24,15 @@ def test_plain_file_split_takes_whole_stretches(tmp_path):
     assert all(held[i + 49] - held[i] == 49 and held[i] % 50 == 0 for i in range(0, 100, 50))
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "not found"),
-    (b"", "empty"),
-    (b"\x00\x01\x02binary", "binary"),
-    (b"caf\xe9 latin-1", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "not found"),
+        (b"", "empty"),
+        (b"\x00\x01\x02binary", "binary"),
+        (b"caf\xe9 latin-1", "not UTF-8"),
+    ],
+)
 def test_bad_corpora_name_the_problem(tmp_path, content, message):
     path = tmp_path / "c.txt"
     if content is not None:
@@ -76,6 +78,7 @@ def test_modern_corpora_sotu_speeches_and_snippet_documents():
     assert len(reviews) == 25_000 and reviews[0].text.startswith("I rented I AM CURIOUS-YELLOW")
     assert "<br" not in corpus.text_of(reviews[:500])
     from classify.data import load as load_labelled
+
     movie_texts, _, _ = load_labelled("sentiment")
     lines = set((text + corpus.text_of(reviews)).lower().splitlines())
     # the classifiers' test set (Rotten Tomatoes snippets) stays out of every pretraining corpus; only stock

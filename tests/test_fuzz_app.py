@@ -11,6 +11,7 @@ gradio_client cannot: NaN / Infinity and lone surrogates (gradio_client fails on
 also goes through gradio_client. Every call must end in a normal answer or an error event whose message names
 the problem; no HTTP 5xx, no traceback in the server log, and a normal call works afterwards.
 """
+
 import concurrent.futures
 import http.client
 import json
@@ -70,8 +71,7 @@ class RawClient:
     def call(self, api: str, data: list):
         # ensure_ascii keeps lone surrogates as \\udXXX escapes (valid JSON syntax); allow_nan sends NaN/Infinity
         body = json.dumps({"data": data}, ensure_ascii=True, allow_nan=True).encode()
-        status, payload = self._request("POST", f"/gradio_api/call/{api}", body,
-                                        {"Content-Type": "application/json"})
+        status, payload = self._request("POST", f"/gradio_api/call/{api}", body, {"Content-Type": "application/json"})
         if status != 200:
             return ("http", status, payload[:500].decode(errors="replace"))
         event_id = json.loads(payload)["event_id"]
@@ -92,26 +92,157 @@ class RawClient:
 # ---------------------------------------------------------------- the generator
 
 WHITESPACE = ["", " ", "   ", "\t", "\n", "\r\n", " \t\n ", "\u00a0", "\u3000", "\u2028", "\u200b"]
-CONTROL = ["\x00", "\x00\x00abc", "a\x00b", "\x01\x02\x03", "\x1b[31mred\x1b[0m", "\x7f", "\x08\x08", "\f\v",
-           "\ufeff", "\ufffd", "\uffff", "\U0010ffff"]
+CONTROL = [
+    "\x00",
+    "\x00\x00abc",
+    "a\x00b",
+    "\x01\x02\x03",
+    "\x1b[31mred\x1b[0m",
+    "\x7f",
+    "\x08\x08",
+    "\f\v",
+    "\ufeff",
+    "\ufffd",
+    "\uffff",
+    "\U0010ffff",
+]
 SURROGATES = ["\ud800", "\udfff", "a\ud83d", "\ude00b", "x\udc80y", "\ud800\ud800"]  # lone, not pairs
-EMOJI_RTL = ["😀", "👩‍👩‍👧‍👦", "🇫🇷", "مرحبا بالعالم", "שלום עולם", "\u202eevil\u202c", "\u200f\u200e",
-             "Z̴̢̛͎a̶l̷g̸o̵",
-             "日本語のテキスト", "ﷺ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "e\u0301" * 5]
-MASKS = ["[MASK]", "[MASK][MASK]", "[MASK] [MASK] [MASK]", "[mask]", "[ MASK ]", "[MASK", "MASK]", "[[MASK]]",
-         "[MASK]" * 6, "[MASK]" * 5, "[MASK]\n[MASK]", "x[MASK]y", "[MASK].", "\u00a0[MASK]\u00a0"]
-SPECIAL = ["[CLS]", "[SEP]", "[PAD]", "[UNK]", "[CLS] [SEP] [PAD]", "[SEP][SEP]", "<|endoftext|>", "<s></s>",
-           "[PAD]" * 50, "##ing", "ROMEO:\n", "JULIET:\n\n", "\n\n\n"]
-WORDS = ["the", "lord", "said", "love", "night", "film", "moving", "gorgeous", "boring", "unto", "and", "light",
-         "ROMEO:", "1234567890", "-1", "NaN", "None", "null", "true", "{}", "[]", "'; DROP TABLE x;--", "<script>",
-         "%s%s%n", "../../etc/passwd", "C:\\Windows", "${HOME}", "{{7*7}}"]
+EMOJI_RTL = [
+    "😀",
+    "👩‍👩‍👧‍👦",
+    "🇫🇷",
+    "مرحبا بالعالم",
+    "שלום עולם",
+    "\u202eevil\u202c",
+    "\u200f\u200e",
+    "Z̴̢̛͎a̶l̷g̸o̵",
+    "日本語のテキスト",
+    "ﷺ",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "e\u0301" * 5,
+]
+MASKS = [
+    "[MASK]",
+    "[MASK][MASK]",
+    "[MASK] [MASK] [MASK]",
+    "[mask]",
+    "[ MASK ]",
+    "[MASK",
+    "MASK]",
+    "[[MASK]]",
+    "[MASK]" * 6,
+    "[MASK]" * 5,
+    "[MASK]\n[MASK]",
+    "x[MASK]y",
+    "[MASK].",
+    "\u00a0[MASK]\u00a0",
+]
+SPECIAL = [
+    "[CLS]",
+    "[SEP]",
+    "[PAD]",
+    "[UNK]",
+    "[CLS] [SEP] [PAD]",
+    "[SEP][SEP]",
+    "<|endoftext|>",
+    "<s></s>",
+    "[PAD]" * 50,
+    "##ing",
+    "ROMEO:\n",
+    "JULIET:\n\n",
+    "\n\n\n",
+]
+WORDS = [
+    "the",
+    "lord",
+    "said",
+    "love",
+    "night",
+    "film",
+    "moving",
+    "gorgeous",
+    "boring",
+    "unto",
+    "and",
+    "light",
+    "ROMEO:",
+    "1234567890",
+    "-1",
+    "NaN",
+    "None",
+    "null",
+    "true",
+    "{}",
+    "[]",
+    "'; DROP TABLE x;--",
+    "<script>",
+    "%s%s%n",
+    "../../etc/passwd",
+    "C:\\Windows",
+    "${HOME}",
+    "{{7*7}}",
+]
 NON_STRINGS = [None, 0, 1, -1, 1.5, True, False, [], ["a"], {}, {"text": "x"}, float("nan"), float("inf"), 10**30]
-NUMBERS = [0, 1, 2, -1, -0.0, 0.5, 1.0, 2.5, 1e9, -1e9, 1e308, -1e308, 1e-320, float("nan"), float("inf"),
-           float("-inf"), 10**30, -(10**30), 10**400, 2**32, 2**32 - 1, 2**63, "10", "", "abc", None, True, False,
-           [], [1], {}, {"value": 1}]
-MODEL_NAMES = [None, "", "  ", "../../etc", "../../etc/passwd", "/etc/passwd", "..", ".", "char-transformer",
-               "no-such-model", "TINY-TRANSFORMER", "tiny-transformer ", "\x00", "x" * 5000, "😀", "\ud800",
-               "nobody/not-a-model", "https://example.com/model", 5, 1.5, True, [], {}, ["tiny-lstm"]]
+NUMBERS = [
+    0,
+    1,
+    2,
+    -1,
+    -0.0,
+    0.5,
+    1.0,
+    2.5,
+    1e9,
+    -1e9,
+    1e308,
+    -1e308,
+    1e-320,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    10**30,
+    -(10**30),
+    10**400,
+    2**32,
+    2**32 - 1,
+    2**63,
+    "10",
+    "",
+    "abc",
+    None,
+    True,
+    False,
+    [],
+    [1],
+    {},
+    {"value": 1},
+]
+MODEL_NAMES = [
+    None,
+    "",
+    "  ",
+    "../../etc",
+    "../../etc/passwd",
+    "/etc/passwd",
+    "..",
+    ".",
+    "char-transformer",
+    "no-such-model",
+    "TINY-TRANSFORMER",
+    "tiny-transformer ",
+    "\x00",
+    "x" * 5000,
+    "😀",
+    "\ud800",
+    "nobody/not-a-model",
+    "https://example.com/model",
+    5,
+    1.5,
+    True,
+    [],
+    {},
+    ["tiny-lstm"],
+]
 
 
 def huge_text(rng) -> str:
@@ -150,8 +281,12 @@ def fuzz_text(rng, masks: bool = False) -> object:
     if rng.random() < 0.05:
         parts.append("y" * rng.choice([1990, 2000]))  # at or just under the limit (valid length)
     if rng.random() < 0.03:  # random code points from all planes (no surrogates: those are above)
-        parts.append("".join(chr(rng.choice([rng.randrange(0x20, 0xD800), rng.randrange(0xE000, 0x110000)]))
-                             for _ in range(rng.randint(1, 40))))
+        parts.append(
+            "".join(
+                chr(rng.choice([rng.randrange(0x20, 0xD800), rng.randrange(0xE000, 0x110000)]))
+                for _ in range(rng.randint(1, 40))
+            )
+        )
     return "".join(parts)
 
 
@@ -167,13 +302,20 @@ def fields(api: str, names: list[str]) -> list[tuple]:
     def number(valid):
         return valid, lambda rng: rng.choice(NUMBERS)
 
-    sampling = [model, number([1, 2, 4, 8]), number([0, 0.5, 0.8, 1.0, 2.0]), number([0, 1, 5, 40]),
-                number([1.0, 0.9, 0.5, 1e-6])]
-    return {"chat": [text, *sampling],
-            "generate": [text, *sampling, number([None, 0, 7, 2**32 - 1])],
-            "fill_mask": [(PLAIN_MASKED, lambda rng: fuzz_text(rng, masks=True)), number([1, 3, 5, 20])],
-            "next_sentence": [text, text],
-            "classify": [text]}[api]
+    sampling = [
+        model,
+        number([1, 2, 4, 8]),
+        number([0, 0.5, 0.8, 1.0, 2.0]),
+        number([0, 1, 5, 40]),
+        number([1.0, 0.9, 0.5, 1e-6]),
+    ]
+    return {
+        "chat": [text, *sampling],
+        "generate": [text, *sampling, number([None, 0, 7, 2**32 - 1])],
+        "fill_mask": [(PLAIN_MASKED, lambda rng: fuzz_text(rng, masks=True)), number([1, 3, 5, 20])],
+        "next_sentence": [text, text],
+        "classify": [text],
+    }[api]
 
 
 def make_inputs(api: str, n: int, names: list[str], seed: int = 0) -> list[list]:
@@ -194,11 +336,13 @@ def make_inputs(api: str, n: int, names: list[str], seed: int = 0) -> list[list]
 
 # ---------------------------------------------------------------- checks
 
-PARAMS = {"chat": ["message", "model", "max_new_tokens", "temperature", "top_k", "top_p"],
-          "generate": ["prompt", "model", "max_new_tokens", "temperature", "top_k", "top_p", "seed"],
-          "fill_mask": ["text", "top_k", "[MASK]"],
-          "next_sentence": ["sentence_a", "sentence_b"],
-          "classify": ["text", "classifier"]}
+PARAMS = {
+    "chat": ["message", "model", "max_new_tokens", "temperature", "top_k", "top_p"],
+    "generate": ["prompt", "model", "max_new_tokens", "temperature", "top_k", "top_p", "seed"],
+    "fill_mask": ["text", "top_k", "[MASK]"],
+    "next_sentence": ["sentence_a", "sentence_b"],
+    "classify": ["text", "classifier"],
+}
 
 
 def valid_answer(api: str, value) -> bool:
@@ -210,8 +354,9 @@ def valid_answer(api: str, value) -> bool:
     if api == "fill_mask":
         return probs(value) or (isinstance(value, list) and value and all(probs(d) for d in value))
     if api == "next_sentence":
-        return probs(value) and set(value) == {"IsNext", "NotNext"} and \
-            math.isclose(sum(value.values()), 1, abs_tol=1e-6)
+        return (
+            probs(value) and set(value) == {"IsNext", "NotNext"} and math.isclose(sum(value.values()), 1, abs_tol=1e-6)
+        )
     if api == "classify":
         return probs(value) and math.isclose(sum(value.values()), 1, abs_tol=1e-6)
     return False
@@ -222,9 +367,13 @@ def names_the_problem(api: str, message) -> bool:
     return isinstance(message, str) and len(message) >= 10 and any(p in message for p in PARAMS[api])
 
 
-NORMAL = {"chat": ["Good morrow.", None, 4, 0.8, 0, 1.0], "generate": ["ROMEO:\n", None, 4, 0.8, 0, 1.0, 1],
-          "fill_mask": ["the lord [MASK] unto them", 5], "next_sentence": ["a b", "c d"],
-          "classify": ["A gorgeous, moving film."]}
+NORMAL = {
+    "chat": ["Good morrow.", None, 4, 0.8, 0, 1.0],
+    "generate": ["ROMEO:\n", None, 4, 0.8, 0, 1.0, 1],
+    "fill_mask": ["the lord [MASK] unto them", 5],
+    "next_sentence": ["a b", "c d"],
+    "classify": ["A gorgeous, moving film."],
+}
 
 
 @pytest.fixture(scope="module")
@@ -264,15 +413,18 @@ def test_fuzz_endpoint(server, lm_names, api):
     answered = [i for i, r in enumerate(results) if r[0] == "ok"]
     refused = [i for i, r in enumerate(results) if r[0] == "error" and names_the_problem(api, r[1])]
     bad_answers = [(inputs[i], results[i]) for i in answered if not valid_answer(api, results[i][1])]
-    unexplained = [(inputs[i], results[i]) for i, r in enumerate(results) if r[0] == "error"
-                   and not names_the_problem(api, r[1])]
+    unexplained = [
+        (inputs[i], results[i]) for i, r in enumerate(results) if r[0] == "error" and not names_the_problem(api, r[1])
+    ]
     http_errors = [(inputs[i], results[i]) for i, r in enumerate(results) if r[0] == "http"]
     tracebacks = server.log_text()[log_start:].count("Traceback")
     refusal_kinds = sorted({re.sub(r"(got|at character|about) .*", r"\1 ...", results[i][1])[:60] for i in refused})
-    print(f"\nfuzz /{api}: tried {len(inputs)}, answered {len(answered)}, refused-with-message {len(refused)}, "
-          f"unexplained errors {len(unexplained)}, HTTP errors {len(http_errors)}, bad answers {len(bad_answers)}, "
-          f"server tracebacks {tracebacks}; {seconds:.1f} s ({len(inputs) / seconds:.0f} calls/s); "
-          f"{len(refusal_kinds)} kinds of refusal")
+    print(
+        f"\nfuzz /{api}: tried {len(inputs)}, answered {len(answered)}, refused-with-message {len(refused)}, "
+        f"unexplained errors {len(unexplained)}, HTTP errors {len(http_errors)}, bad answers {len(bad_answers)}, "
+        f"server tracebacks {tracebacks}; {seconds:.1f} s ({len(inputs) / seconds:.0f} calls/s); "
+        f"{len(refusal_kinds)} kinds of refusal"
+    )
     SUMMARY[api] = dict(tried=len(inputs), answered=len(answered), refused=len(refused), seconds=seconds)
 
     def show(items):
@@ -310,17 +462,25 @@ def test_fuzz_sample_through_gradio_client(server, lm_names):
             assert valid_answer(api, value), (args, value)
             answered += 1
         counts[api] = (tried, answered, refused, unsendable)
-        print(f"\ngradio_client /{api}: tried {tried}, answered {answered}, refused-with-message {refused}, "
-              f"not sendable by the client {unsendable}")
+        print(
+            f"\ngradio_client /{api}: tried {tried}, answered {answered}, refused-with-message {refused}, "
+            f"not sendable by the client {unsendable}"
+        )
     assert isinstance(client.predict("ROMEO:\n", max_new_tokens=3, api_name="/generate"), str)
 
 
 # ---------------------------------------------------------------- request size
 
+
 def test_one_megabyte_text_is_refused_quickly(server):
     client = Client(server.url, verbose=False)
-    for api, args in [("/classify", ("x" * MB,)), ("/chat", ("x" * MB,)), ("/fill_mask", ("[MASK] " + "x" * MB,)),
-                      ("/next_sentence", ("a", "x" * MB)), ("/generate", ("😀" * (MB // 4),))]:
+    for api, args in [
+        ("/classify", ("x" * MB,)),
+        ("/chat", ("x" * MB,)),
+        ("/fill_mask", ("[MASK] " + "x" * MB,)),
+        ("/next_sentence", ("a", "x" * MB)),
+        ("/generate", ("😀" * (MB // 4),)),
+    ]:
         start = time.perf_counter()
         with pytest.raises(AppError) as e:
             client.predict(*args, api_name=api)
@@ -371,8 +531,15 @@ def test_oversized_request_body_gets_413_before_it_is_read(server):
 def test_malformed_requests_are_refused_without_5xx(server):
     """Requests gradio_client would never send: bad JSON, invalid UTF-8, wrong shapes, missing arguments."""
     raw = RawClient(server.url)
-    cases = [b"not json", b'{"data": 5}', b'{"data": ["\xff\xfe [MASK]", 5]}', b'{"data": ["a\x00b [MASK]", 5]}',
-             b"{}", b'{"data": null}', b"[" * 10000 + b"]" * 10000]
+    cases = [
+        b"not json",
+        b'{"data": 5}',
+        b'{"data": ["\xff\xfe [MASK]", 5]}',
+        b'{"data": ["a\x00b [MASK]", 5]}',
+        b"{}",
+        b'{"data": null}',
+        b"[" * 10000 + b"]" * 10000,
+    ]
     for body in cases:
         status, payload = raw._request("POST", "/gradio_api/call/fill_mask", body, {"Content-Type": "application/json"})
         assert 400 <= status < 500 or status == 200, (body[:40], status, payload[:200])

@@ -4,6 +4,7 @@ Generation tests use tiny models with seeded random weights, saved as model fold
 not depend on training); training tests run `lm.train.train(TrainConfig(...))` in this process without XLA, a few
 seconds each. The `slow` ones run the command lines end to end in subprocesses.
 """
+
 import json
 import os
 import shutil
@@ -27,15 +28,37 @@ from lm.train import TrainConfig, compile_model, export, model_card, train
 from tests.helpers import run, tiny_corpus
 
 COMMAND = "python -m lm.train --corpus tiny.txt --steps 20 (tiny)"
-TINY = ["--layers", "2", "--dim", "32", "--heads", "2", "--seq-len", "32", "--batch-size", "8",
-        "--eval-every", "10", "--checkpoint-every", "10"]
+TINY = [
+    "--layers",
+    "2",
+    "--dim",
+    "32",
+    "--heads",
+    "2",
+    "--seq-len",
+    "32",
+    "--batch-size",
+    "8",
+    "--eval-every",
+    "10",
+    "--checkpoint-every",
+    "10",
+]
 
 
 def tiny_run(corpus: str, out: str, steps: int, **model) -> TrainConfig:
     """The TINY command line as a TrainConfig, without XLA (it compiles slower than these runs take)."""
     shape = {"layers": 2, "dim": 32, "heads": 2, "seq_len": 32, **model}
-    return TrainConfig(corpus=corpus, out=out, budget=Budget(steps=steps), model=LMConfig(**shape), batch_size=8,
-                       eval_every=10, checkpoint_every=10, jit=False)
+    return TrainConfig(
+        corpus=corpus,
+        out=out,
+        budget=Budget(steps=steps),
+        model=LMConfig(**shape),
+        batch_size=8,
+        eval_every=10,
+        checkpoint_every=10,
+        jit=False,
+    )
 
 
 def lm_train(capsys, *argv: str) -> tuple[int, str, str]:
@@ -131,8 +154,10 @@ def test_char_tokenizer_round_trips_any_text_it_was_trained_on(corpus_text, more
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet="ab\n", max_size=3), max_size=30),
-       st.lists(st.text(alphabet="ab\n", max_size=3), max_size=3))
+@given(
+    st.lists(st.text(alphabet="ab\n", max_size=3), max_size=30),
+    st.lists(st.text(alphabet="ab\n", max_size=3), max_size=3),
+)
 def test_stop_strings_show_exactly_the_text_before_the_first_stop(pieces, stop):
     """Whatever the tokens decode to, the pieces shown add up to the text before the earliest stop string, and
     no piece is shown that a later token could turn into the start of one."""
@@ -146,7 +171,7 @@ def test_stop_strings_show_exactly_the_text_before_the_first_stop(pieces, stop):
     else:
         shown += release.rest(text)
     hits = [text.find(s) for s in stop if s and s in text]
-    assert shown == (text[:min(hits)] if hits else text)
+    assert shown == (text[: min(hits)] if hits else text)
 
 
 def test_refill_rule_keeps_every_write_inside_the_context():
@@ -191,14 +216,14 @@ def _greedy_uncached(model, prompt: str, n: int) -> str:
         tokens.append(token)
         context.append(token)
         if needs_refill(window, model.context_length):
-            context = tokens[-(model.context_length // 2):]
+            context = tokens[-(model.context_length // 2) :]
             token, window = argmax(), len(context)
             continue
         for _ in range(CHUNK - 1):
             tokens.append(argmax())
             context.append(tokens[-1])
         token, window = argmax(), window + CHUNK
-    return model.tokenizer.decode(tokens[len(ids) - 1:len(ids) + n])[len(model.tokenizer.decode(ids[-1:])):]
+    return model.tokenizer.decode(tokens[len(ids) - 1 : len(ids) + n])[len(model.tokenizer.decode(ids[-1:])) :]
 
 
 @pytest.mark.parametrize("arch", ["transformer", "lstm"])
@@ -211,7 +236,7 @@ def test_cached_greedy_generation_equals_uncached(loaded, arch):
     for _ in range(16):  # recompute the whole sequence for every token
         logits = np.asarray(model.model(np.array([ids], "int32")))
         ids.append(int(logits[0, -1].argmax()))
-    assert fast == model.tokenizer.decode(ids)[len(prompt):]
+    assert fast == model.tokenizer.decode(ids)[len(prompt) :]
 
 
 @pytest.mark.parametrize("arch", ["transformer", "lstm"])
@@ -228,8 +253,10 @@ def test_sampling_settings_seeds_and_no_retracing(loaded):
     greedy = model.generate("JULIET:\n", temperature=0, **kw)
     assert model.generate("JULIET:\n", top_k=1, seed=5, **kw) == greedy
     assert model.generate("JULIET:\n", top_p=1e-6, seed=6, **kw) == greedy
-    texts = {model.generate("JULIET:\n", temperature=t, top_k=k, top_p=p, seed=s, **kw)
-             for t, k, p, s in [(1.5, 0, 1.0, 1), (1.5, 0, 1.0, 2), (0.7, 5, 0.9, 1), (1.0, 50, 0.5, 4)]}
+    texts = {
+        model.generate("JULIET:\n", temperature=t, top_k=k, top_p=p, seed=s, **kw)
+        for t, k, p, s in [(1.5, 0, 1.0, 1), (1.5, 0, 1.0, 2), (0.7, 5, 0.9, 1), (1.0, 50, 0.5, 4)]
+    }
     assert len(texts) >= 3  # different settings and seeds really change the text
     assert model._decode.experimental_get_tracing_count() == 1
     assert model._prefill.experimental_get_tracing_count() == 1
@@ -242,12 +269,13 @@ def test_stream_yields_pieces_and_honours_stop_and_long_prompts(loaded):
     full = model.generate("ROMEO:\n", max_new_tokens=40, temperature=0)
     stop = full[5:7]  # whatever the model writes, cut before its first occurrence
     stopped = model.generate("ROMEO:\n", max_new_tokens=40, temperature=0, stop=[stop])
-    assert stopped == full[:full.find(stop)]
+    assert stopped == full[: full.find(stop)]
     assert model.generate("ROMEO:\n", max_new_tokens=40, temperature=0, stop=["no such text"]) == full
     assert list(model.stream("ROMEO:\n", max_new_tokens=0)) == []
     long_prompt = "x" * 10 + "ROMEO:\n" * 200  # far beyond the context: keeps its end
-    assert model.generate(long_prompt, max_new_tokens=5, temperature=0) == \
-        model.generate("ROMEO:\n" * 20, max_new_tokens=5, temperature=0)
+    assert model.generate(long_prompt, max_new_tokens=5, temperature=0) == model.generate(
+        "ROMEO:\n" * 20, max_new_tokens=5, temperature=0
+    )
     with pytest.raises(ValueError, match="top_p"):
         model.generate("a", top_p=0)
     with pytest.raises(ValueError, match="temperature"):
@@ -276,18 +304,25 @@ def test_model_folder_is_complete(trained, corpus_file):
     from huggingface_hub import ModelCard
 
     folder = trained[0]
-    for name in ("config.json", "model.weights.h5", "tokenizer.json", "metrics.json", "README.md",
-                 "loss_curve.png"):
+    for name in ("config.json", "model.weights.h5", "tokenizer.json", "metrics.json", "README.md", "loss_curve.png"):
         assert os.path.getsize(os.path.join(folder, name)) > 0, name
     metrics = json.load(open(os.path.join(folder, "metrics.json")))
     assert metrics["step"] == 20 and metrics["command"] == COMMAND
     assert metrics["val_loss"] < np.log(json.load(open(os.path.join(folder, "config.json")))["vocab_size"])
     card = ModelCard.load(os.path.join(folder, "README.md"))
     assert card.data.library_name == "keras" and {"seqlab", "transformer", "char-level"} <= set(card.data.tags)
-    for fact in ("2 layers, 32-d, 2 heads, learned positions", "context 32 tokens", f"`{corpus_file}`",
-                 "| steps | 20 at batch 8 |", "min on", "CPU cores", f"{metrics['val_loss']:.4f} nats/token",
-                 f"({metrics['val_loss'] / np.log(2):.3f} bits/char)", f"```\n{COMMAND}\n```",
-                 "![loss curve](loss_curve.png)"):
+    for fact in (
+        "2 layers, 32-d, 2 heads, learned positions",
+        "context 32 tokens",
+        f"`{corpus_file}`",
+        "| steps | 20 at batch 8 |",
+        "min on",
+        "CPU cores",
+        f"{metrics['val_loss']:.4f} nats/token",
+        f"({metrics['val_loss'] / np.log(2):.3f} bits/char)",
+        f"```\n{COMMAND}\n```",
+        "![loss curve](loss_curve.png)",
+    ):
         assert fact in card.text, fact
     assert os.listdir(os.path.join(folder, "logs"))  # TensorBoard events
     lstm = LMConfig(arch="lstm", cell="gru", layers=2, dim=32, vocab_size=10)
@@ -326,8 +361,10 @@ def test_old_lm_checkpoints_still_resume(trained, corpus_file, tmp_path, capsys)
     np.savez(os.path.join(path, "optimizer.npz"), *values)  # arr_0, arr_1, ...
     os.remove(os.path.join(path, "rng.npz"))
     state = json.load(open(os.path.join(path, "state.json")))
-    json.dump({k: state[k] for k in ("step", "seconds", "history", "run", "total_steps")},
-              open(os.path.join(path, "state.json"), "w"))
+    json.dump(
+        {k: state[k] for k in ("step", "seconds", "history", "run", "total_steps")},
+        open(os.path.join(path, "state.json"), "w"),
+    )
 
     restored = []
     for folder in (new, path):
@@ -360,8 +397,11 @@ def test_resume_extends_a_finished_run_and_refuses_other_settings(trained, corpu
     # other settings on the same folder would train on into a model its config and card do not describe; they
     # are refused before the corpus is read (kjv is not even looked at)
     base = ["--corpus", corpus_file, "--out", out, "--steps", "50", *TINY, "--no-jit"]
-    for change, message in ((["--dim", "48"], "--dim 32 (not 48)"), (["--batch-size", "4"], "--batch-size 8 (not 4)"),
-                            (["--corpus", "kjv"], f"--corpus {corpus_file} (not kjv)")):
+    for change, message in (
+        (["--dim", "48"], "--dim 32 (not 48)"),
+        (["--batch-size", "4"], "--batch-size 8 (not 4)"),
+        (["--corpus", "kjv"], f"--corpus {corpus_file} (not kjv)"),
+    ):
         code, stdout, err = lm_train(capsys, *base, *change)
         assert code == 2 and message in err and err.startswith("error: ") and not stdout, err
     assert not os.path.exists(os.path.join(out, "checkpoint-50"))
@@ -378,8 +418,10 @@ def test_word_level_model_generates_with_spaces_and_evaluates(corpus_file, tmp_p
     generated = model.generate("ROMEO:\n", max_new_tokens=12, temperature=0)
     assert generated and all(w in text for w in generated.split() if w.isalpha())
     # what follows a word starts with the space between them, so prompt + output reads right
-    firsts = [model.generate("It is the east, and Juliet is the", max_new_tokens=1, temperature=1.0, seed=s)
-              for s in range(20)]
+    firsts = [
+        model.generate("It is the east, and Juliet is the", max_new_tokens=1, temperature=1.0, seed=s)
+        for s in range(20)
+    ]
     assert not [f for f in firsts if f[:1].isalnum()], firsts
     assert [f for f in firsts if f[:1] == " " and f[1:2].isalnum()], firsts
     held_out = "JULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\n"
@@ -392,19 +434,64 @@ def test_train_generate_and_evaluate_clis(corpus_file, tmp_path):
     """The three commands end to end, a word-level LSTM this time; each one's last stdout line is JSON
     (lm.generate's with --json)."""
     out = str(tmp_path / "cli")
-    done = run("-m", "lm.train", "--corpus", corpus_file, "--out", out, "--steps", "10", *TINY, "--arch", "lstm",
-               "--level", "word", "--vocab-size", "50", "--no-jit")
+    done = run(
+        "-m",
+        "lm.train",
+        "--corpus",
+        corpus_file,
+        "--out",
+        out,
+        "--steps",
+        "10",
+        *TINY,
+        "--arch",
+        "lstm",
+        "--level",
+        "word",
+        "--vocab-size",
+        "50",
+        "--no-jit",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[-1]) == json.load(open(os.path.join(out, "metrics.json")))
     assert len(lm.load(out).tokenizer) == 50
-    gen = run("-m", "lm.generate", "--model", out, "--prompt", "ROMEO:", "--max-new-tokens", "25", "--seed", "1",
-              "--top-k", "10", "--top-p", "0.9")
+    gen = run(
+        "-m",
+        "lm.generate",
+        "--model",
+        out,
+        "--prompt",
+        "ROMEO:",
+        "--max-new-tokens",
+        "25",
+        "--seed",
+        "1",
+        "--top-k",
+        "10",
+        "--top-p",
+        "0.9",
+    )
     assert gen.returncode == 0, gen.stderr[-2000:]
     assert gen.stdout.startswith("ROMEO:") and len(gen.stdout.split()) >= 10 and "pieces" not in gen.stdout
-    as_json = run("-m", "lm.generate", "--model", out, "--prompt", "ROMEO:", "--max-new-tokens", "25", "--seed", "1",
-                  "--top-k", "10", "--top-p", "0.9", "--json")
+    as_json = run(
+        "-m",
+        "lm.generate",
+        "--model",
+        out,
+        "--prompt",
+        "ROMEO:",
+        "--max-new-tokens",
+        "25",
+        "--seed",
+        "1",
+        "--top-k",
+        "10",
+        "--top-p",
+        "0.9",
+        "--json",
+    )
     result = json.loads(as_json.stdout.splitlines()[-1])
-    assert as_json.stdout.startswith(gen.stdout) and result["text"] == gen.stdout[len("ROMEO:"):]
+    assert as_json.stdout.startswith(gen.stdout) and result["text"] == gen.stdout[len("ROMEO:") :]
     held_out = tmp_path / "held.txt"
     held_out.write_text("JULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\n\n")
     for flag in ("--data", "--text-file"):  # --text-file: the spelling before issue 14
@@ -416,14 +503,17 @@ def test_train_generate_and_evaluate_clis(corpus_file, tmp_path):
         assert "bits_per_char" not in result
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--corpus", "/no/such/file", "--steps", "5"], "not found"),
-    (["--corpus", "shakespeare", "--steps", "-3"], "budget must be positive"),
-    # checked before the corpus is read: the missing file is never reached
-    (["--corpus", "/no/such/file", "--steps", "5", "--dim", "30", "--heads", "4"], "multiple of --heads"),
-    (["--corpus", "/no/such/file", "--steps", "5", "--lr", "0"], "--lr must be positive"),
-    (["--corpus", "/no/such/file", "--steps", "5", "--eval-every", "0"], "--eval-every"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--corpus", "/no/such/file", "--steps", "5"], "not found"),
+        (["--corpus", "shakespeare", "--steps", "-3"], "budget must be positive"),
+        # checked before the corpus is read: the missing file is never reached
+        (["--corpus", "/no/such/file", "--steps", "5", "--dim", "30", "--heads", "4"], "multiple of --heads"),
+        (["--corpus", "/no/such/file", "--steps", "5", "--lr", "0"], "--lr must be positive"),
+        (["--corpus", "/no/such/file", "--steps", "5", "--eval-every", "0"], "--eval-every"),
+    ],
+)
 def test_bad_cli_input_exits_with_a_clear_message(tmp_path, capsys, args, message):
     code, stdout, err = lm_train(capsys, "--out", str(tmp_path / "bad"), *args)
     assert code == 2 and err.startswith("error: ") and message in err and not stdout, err
@@ -448,8 +538,9 @@ def test_unknown_model_name_is_a_clear_error(tmp_path, capsys):
         lm.load(str(tmp_path))  # a real folder, but no model in it
     assert main(["--model", "no-such-model"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: language model 'no-such-model' not found: not a bundled language model "
-                          "(char-lstm, char-transformer)")
+    assert err.startswith(
+        "error: language model 'no-such-model' not found: not a bundled language model (char-lstm, char-transformer)"
+    )
 
 
 @pytest.mark.slow
@@ -463,16 +554,32 @@ def test_hub_repo_ids_go_through_huggingface_hub(trained, tmp_path):
 
     repo = tmp_path / "hub" / "models--seqlab--tiny-lm"
     revision = "0" * 40
-    shutil.copytree(trained[0], repo / "snapshots" / revision,
-                    ignore=shutil.ignore_patterns("checkpoint*", "logs"))
+    shutil.copytree(trained[0], repo / "snapshots" / revision, ignore=shutil.ignore_patterns("checkpoint*", "logs"))
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     env = dict(ENV, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"))
 
     def generate(model):
-        return subprocess.run([sys.executable, "-m", "lm.generate", "--model", model, "--prompt", "ROMEO:",
-                               "--max-new-tokens", "10", "--temperature", "0"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lm.generate",
+                "--model",
+                model,
+                "--prompt",
+                "ROMEO:",
+                "--max-new-tokens",
+                "10",
+                "--temperature",
+                "0",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     done = generate("seqlab/tiny-lm")
     assert done.returncode == 0, done.stderr[-2000:]

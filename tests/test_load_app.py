@@ -11,6 +11,7 @@ it is read after a warm-up round, half-way and at the end.
 
 In the test suite the run is SEQLAB_LOAD_SECONDS long (default 30 s).
 """
+
 import argparse
 import os
 import sys
@@ -53,16 +54,18 @@ def one_round(client, user: int, i: int, stats: dict, lock: threading.Lock, chat
     ttft = None
     try:
         if kind == "chat":
-            job = client.submit(CHAT_MESSAGES[(user + i) % len(CHAT_MESSAGES)], None, chat_tokens, 0.8, 0, 1.0,
-                                api_name="/chat")
+            job = client.submit(
+                CHAT_MESSAGES[(user + i) % len(CHAT_MESSAGES)], None, chat_tokens, 0.8, 0, 1.0, api_name="/chat"
+            )
             for part in job:
                 if ttft is None and part:
                     ttft = time.perf_counter() - start
             result = job.result()
             ok = isinstance(result, str)
         elif kind == "generate":
-            ok = isinstance(client.predict("ROMEO:\n", max_new_tokens=20, seed=user * 1000 + i,
-                                           api_name="/generate"), str)
+            ok = isinstance(
+                client.predict("ROMEO:\n", max_new_tokens=20, seed=user * 1000 + i, api_name="/generate"), str
+            )
         elif kind == "fill_mask":
             ok = isinstance(client.predict("and the lord [MASK] unto them", 5, api_name="/fill_mask"), dict)
         elif kind == "next_sentence":
@@ -91,8 +94,10 @@ def run_load(url: str, seconds: float, users: int = USERS, pid: int | None = Non
     clients = [Client(url, verbose=False) for _ in range(users)]
     # warm-up: every user calls every endpoint once (all code paths, all sessions, connection pools)
     warm = {"outcomes": {}, "latency": {}, "ttft": [], "errors": [], "in_flight_max": 0}
-    threads = [threading.Thread(target=lambda u=u: [one_round(clients[u], u, i, warm, lock) for i in range(8)])
-               for u in range(users)]
+    threads = [
+        threading.Thread(target=lambda u=u: [one_round(clients[u], u, i, warm, lock) for i in range(8)])
+        for u in range(users)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -140,14 +145,22 @@ def run_load(url: str, seconds: float, users: int = USERS, pid: int | None = Non
     stats["requests"] = total
     stats["ttft_p50"] = _percentile(stats["ttft"], 50)
     stats["ttft_p95"] = _percentile(stats["ttft"], 95)
-    log(f"load: {users} users for {stats['seconds']:.0f} s: {total} requests ({total / stats['seconds']:.1f}/s), "
+    log(
+        f"load: {users} users for {stats['seconds']:.0f} s: {total} requests ({total / stats['seconds']:.1f}/s), "
         + ", ".join(f"{k} {v}" for k, v in sorted(stats["outcomes"].items()))
-        + f"; {stats['in_flight_max']} in flight at most")
-    log(f"load: /chat time to first token p50 {stats['ttft_p50'] * 1000:.0f} ms, p95 {stats['ttft_p95'] * 1000:.0f} ms "
-        f"({len(stats['ttft'])} streams)")
-    log("load: latency p50/p95 per endpoint: " + ", ".join(
-        f"/{k} {_percentile(v, 50) * 1000:.0f}/{_percentile(v, 95) * 1000:.0f} ms ({len(v)})"
-        for k, v in sorted(stats["latency"].items())))
+        + f"; {stats['in_flight_max']} in flight at most"
+    )
+    log(
+        f"load: /chat time to first token p50 {stats['ttft_p50'] * 1000:.0f} ms, p95 {stats['ttft_p95'] * 1000:.0f} ms "
+        f"({len(stats['ttft'])} streams)"
+    )
+    log(
+        "load: latency p50/p95 per endpoint: "
+        + ", ".join(
+            f"/{k} {_percentile(v, 50) * 1000:.0f}/{_percentile(v, 95) * 1000:.0f} ms ({len(v)})"
+            for k, v in sorted(stats["latency"].items())
+        )
+    )
     if stats["rss"]:
         log("load: app RSS " + ", ".join(f"{k} {v:.0f} MB" for k, v in stats["rss"].items()))
     for e in stats["errors"][:10]:

@@ -3,6 +3,7 @@
 Everything is real (no mocks) and tiny: synthetic documents written to tmp_path, L1/H32 models. Tests that train
 in a subprocess or for long are marked slow (`pytest -m "not slow"` skips them).
 """
+
 import json
 import os
 import signal
@@ -17,9 +18,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "32", "--batch-size", "8"]
 
-WORDS = {"farm": "cow sheep barn hay field plough milk goat".split(),
-         "sea": "ship wave sail fish tide anchor shore net".split(),
-         "war": "sword shield king spear battle army horse camp".split()}
+WORDS = {
+    "farm": "cow sheep barn hay field plough milk goat".split(),
+    "sea": "ship wave sail fish tide anchor shore net".split(),
+    "war": "sword shield king spear battle army horse camp".split(),
+}
 
 
 def make_documents(n_docs=30, n_sentences=12, seed=0):
@@ -29,8 +32,12 @@ def make_documents(n_docs=30, n_sentences=12, seed=0):
     docs = []
     for d in range(n_docs):
         words = WORDS[topics[d % len(topics)]]
-        docs.append([f"the {rng.choice(words)} and the {rng.choice(words)} by the {rng.choice(words)} ."
-                     for _ in range(n_sentences)])
+        docs.append(
+            [
+                f"the {rng.choice(words)} and the {rng.choice(words)} by the {rng.choice(words)} ."
+                for _ in range(n_sentences)
+            ]
+        )
     return docs
 
 
@@ -45,6 +52,7 @@ def corpus_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def vocab_dir(corpus_dir, tmp_path_factory):
     from pretrain import vocab
+
     out = str(tmp_path_factory.mktemp("vocab"))
     assert vocab.main(["--corpus", corpus_dir, "--size", "120", "--out", out]) == 0
     return out
@@ -54,9 +62,26 @@ def vocab_dir(corpus_dir, tmp_path_factory):
 def trained(corpus_dir, vocab_dir, tmp_path_factory):
     """A real (tiny) training run, done in-process once for the tests that need a trained model."""
     from pretrain import train
+
     out = str(tmp_path_factory.mktemp("model"))
-    args = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out, "--steps", "60", "--lr", "3e-3",
-            "--warmup", "5", "--checkpoint-every", "30", "--dropout", "0"] + TINY
+    args = [
+        "--corpus",
+        corpus_dir,
+        "--vocab",
+        vocab_dir,
+        "--out",
+        out,
+        "--steps",
+        "60",
+        "--lr",
+        "3e-3",
+        "--warmup",
+        "5",
+        "--checkpoint-every",
+        "30",
+        "--dropout",
+        "0",
+    ] + TINY
     assert train.main(args) == 0
     return out
 
@@ -64,6 +89,7 @@ def trained(corpus_dir, vocab_dir, tmp_path_factory):
 def saved_state(out: str) -> dict:
     """The state.json of a run's latest checkpoint, as written (core.checkpoint's layout)."""
     from core import checkpoint
+
     return checkpoint.read_state(checkpoint.latest(os.path.join(out, "work", "checkpoints")))
 
 
@@ -74,6 +100,7 @@ def column(rows: list[dict], key: str) -> list:
 @pytest.fixture(scope="module")
 def bert(trained):
     import pretrain
+
     return pretrain.load(trained)
 
 
@@ -98,12 +125,16 @@ def test_vocab_has_bert_specials_and_loads_identically_in_keras_hub_and_transfor
 
 def test_vocab_without_mask_is_refused(tmp_path, corpus_dir):
     from pretrain import train
+
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n")
     with pytest.raises(ValueError, match=r"\[MASK\]"):
         from pretrain.vocab import read_vocab
+
         read_vocab(str(tmp_path))
-    assert train.main(["--corpus", corpus_dir, "--vocab", str(tmp_path), "--out", str(tmp_path / "o"),
-                       "--steps", "1"]) == 2
+    assert (
+        train.main(["--corpus", corpus_dir, "--vocab", str(tmp_path), "--out", str(tmp_path / "o"), "--steps", "1"])
+        == 2
+    )
 
 
 # ------------------------------------------------------------------------------------------------ NSP pairs
@@ -127,8 +158,8 @@ def test_pairs_isnext_consecutive_notnext_other_document(tmp_path, vocab_dir):
     assert 0.4 < (rows[:, 4] == data.NOT_NEXT).mean() < 0.6
     ids, seg = data.pack(shard.tokens, rows[:4], 32, cls=2, sep=3)
     la, lb = rows[0, 1] - rows[0, 0], rows[0, 3] - rows[0, 2]
-    assert ids[0, 0] == 2 and ids[0, 1 + la] == 3 and ids[0, 2 + la + lb] == 3 and not ids[0, 3 + la + lb:].any()
-    assert seg[0, :2 + la].sum() == 0 and seg[0, 2 + la:3 + la + lb].all() and not seg[0, 3 + la + lb:].any()
+    assert ids[0, 0] == 2 and ids[0, 1 + la] == 3 and ids[0, 2 + la + lb] == 3 and not ids[0, 3 + la + lb :].any()
+    assert seg[0, : 2 + la].sum() == 0 and seg[0, 2 + la : 3 + la + lb].all() and not seg[0, 3 + la + lb :].any()
 
 
 def test_masking_statistics_and_specials_never_masked():
@@ -187,6 +218,7 @@ def test_a_document_that_tokenizes_to_nothing_is_skipped(vocab_dir, tmp_path):
     docs = make_documents(n_docs=3, n_sentences=4) + [["\u200b", "\ufeff\u00ad"]]
     out = str(tmp_path / "s")
     from core import files
+
     os.makedirs(os.path.join(files.temp_name(out), "shard-00000"))  # what a run killed while tokenizing leaves
     data.write_shards(docs, tok, out)
     shard = data.open_shards(out)[0]
@@ -198,8 +230,18 @@ def test_a_document_that_tokenizes_to_nothing_is_skipped(vocab_dir, tmp_path):
 # ------------------------------------------------------------------------------------------------ model
 def small_model():
     from pretrain.model import BertConfig, build
-    return build(BertConfig(vocab_size=50, num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64,
-                            max_positions=64, dropout=0.0))
+
+    return build(
+        BertConfig(
+            vocab_size=50,
+            num_layers=1,
+            hidden_size=32,
+            num_heads=2,
+            intermediate_size=64,
+            max_positions=64,
+            dropout=0.0,
+        )
+    )
 
 
 def example(n_real=10, length=16):
@@ -208,8 +250,12 @@ def example(n_real=10, length=16):
     ids[:, :n_real] = rng.integers(5, 50, (2, n_real))
     seg = np.zeros_like(ids)
     seg[:, 5:n_real] = 1
-    return {"token_ids": ids, "segment_ids": seg, "padding_mask": (ids != 0).astype(np.int32),
-            "mask_positions": np.array([[1, 3, 7], [2, 4, 9]], np.int32)}
+    return {
+        "token_ids": ids,
+        "segment_ids": seg,
+        "padding_mask": (ids != 0).astype(np.int32),
+        "mask_positions": np.array([[1, 3, 7], [2, 4, 9]], np.int32),
+    }
 
 
 def test_padding_is_never_attended():
@@ -227,6 +273,7 @@ def test_padding_is_never_attended():
 
 def test_mlm_head_is_tied_to_the_input_embedding_and_only_scores_masked_positions():
     from keras import ops
+
     m = small_model()
     x = example()
     seq, _ = m.encode(x["token_ids"], x["segment_ids"], x["padding_mask"])
@@ -246,14 +293,25 @@ def test_local_attention_init_points_each_head_at_its_neighbour():
     import keras
 
     from pretrain.model import BertConfig, build, local_attention_init
+
     keras.utils.set_random_seed(0)  # the other weights are random: a fixed draw keeps the test from flickering
-    m = build(BertConfig(vocab_size=500, num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128,
-                         max_positions=64, dropout=0.0))
+    m = build(
+        BertConfig(
+            vocab_size=500,
+            num_layers=2,
+            hidden_size=64,
+            num_heads=4,
+            intermediate_size=128,
+            max_positions=64,
+            dropout=0.0,
+        )
+    )
     before = [np.asarray(w).copy() for w in m.blocks[1].weights]
     local_attention_init(m, offsets=(-2, -1, 1, 2), layers=[0])
     ids = np.random.default_rng(0).integers(5, 500, (4, 48)).astype("int32")
-    x = m.embeddings_norm(m.token_embedding(ids) + m.segment_embedding(ids * 0) +
-                          m.position_embedding(m.token_embedding(ids)))
+    x = m.embeddings_norm(
+        m.token_embedding(ids) + m.segment_embedding(ids * 0) + m.position_embedding(m.token_embedding(ids))
+    )
     _, scores = m.blocks[0]._self_attention_layer(x, x, return_attention_scores=True)
     scores = np.asarray(scores)  # [batch, head, query, key]
     for head, offset in enumerate((-2, -1, 1, 2)):
@@ -266,6 +324,7 @@ def test_local_attention_init_points_each_head_at_its_neighbour():
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     from pretrain import model as bert
+
     m = small_model()
     bert.save(m, str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["config.json", "model.weights.h5"]
@@ -292,15 +351,33 @@ def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
     assert "Validation" in card and f"{metrics['mlm_accuracy']:.4f}" in card
     assert f'pretrain.load("{trained}")' in card  # the card's own snippet loads this model, not a bundled one
     from pretrain.card import _load_name
+
     assert _load_name(os.path.join(ROOT, "pretrain", "models", "bert")) == "bert"  # bundled: its short name
 
 
 def test_training_curve_does_not_depend_on_how_often_it_validates(trained, corpus_dir, vocab_dir, tmp_path):
     """Validation inside fit once leaked its batches into the next training windows of the curve."""
     from pretrain import train
+
     out = str(tmp_path / "rare")
-    args = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out, "--steps", "60", "--lr", "3e-3",
-            "--warmup", "5", "--checkpoint-every", "1000", "--dropout", "0"] + TINY
+    args = [
+        "--corpus",
+        corpus_dir,
+        "--vocab",
+        vocab_dir,
+        "--out",
+        out,
+        "--steps",
+        "60",
+        "--lr",
+        "3e-3",
+        "--warmup",
+        "5",
+        "--checkpoint-every",
+        "1000",
+        "--dropout",
+        "0",
+    ] + TINY
     assert train.main(args) == 0
     rare, often = saved_state(out)["history"], saved_state(trained)["history"]
     assert column(rare, "step") == column(often, "step")
@@ -310,6 +387,7 @@ def test_training_curve_does_not_depend_on_how_often_it_validates(trained, corpu
 
 def test_held_out_documents_do_not_depend_on_the_seed(corpus_dir, vocab_dir, tmp_path):
     from pretrain import data, train, vocab
+
     tokens = vocab.read_vocab(vocab_dir)
     held = []
     for seed in (0, 1):
@@ -323,16 +401,33 @@ def test_card_carries_every_fact_and_a_note_for_what_the_command_does_not_say(tr
 
     from pretrain import card
     from pretrain import model as bert
+
     metrics = json.load(open(os.path.join(trained, "metrics.json")))
     state = saved_state(trained)
-    card.write(str(tmp_path), {**metrics, "note": "trained on one H100"}, state["history"], state["validation"],
-               state["commands"], bert.BertConfig.load(trained))
+    card.write(
+        str(tmp_path),
+        {**metrics, "note": "trained on one H100"},
+        state["history"],
+        state["validation"],
+        state["commands"],
+        bert.BertConfig.load(trained),
+    )
     text = (tmp_path / "README.md").read_text()
     assert f"```\n{metrics['command']}\n```\n\nNote: trained on one H100" in text
-    for fact in ("| Corpus | `", "(batch 8, sequence 32)", "| Parameters | ", "`python -m pretrain.vocab --corpus",
-                 "| Initial attention | `local`", "| Masking | 15% of the tokens", "## Validation (held-out",
-                 f"| {metrics['mlm_accuracy']:.4f} | {metrics['mlm_loss']:.4f} |", "![loss curve](loss_curve.png)",
-                 f'bert = pretrain.load("{tmp_path}")', "python -m pretrain.export", "## Limits"):
+    for fact in (
+        "| Corpus | `",
+        "(batch 8, sequence 32)",
+        "| Parameters | ",
+        "`python -m pretrain.vocab --corpus",
+        "| Initial attention | `local`",
+        "| Masking | 15% of the tokens",
+        "## Validation (held-out",
+        f"| {metrics['mlm_accuracy']:.4f} | {metrics['mlm_loss']:.4f} |",
+        "![loss curve](loss_curve.png)",
+        f'bert = pretrain.load("{tmp_path}")',
+        "python -m pretrain.export",
+        "## Limits",
+    ):
         assert fact in text, fact
     meta = ModelCard.load(str(tmp_path / "README.md")).data
     assert meta.library_name == "keras" and {"bert", "fill-mask", "seqlab"} <= set(meta.tags)
@@ -342,8 +437,23 @@ def test_card_carries_every_fact_and_a_note_for_what_the_command_does_not_say(tr
 @pytest.mark.slow
 def test_interrupted_run_resumes_with_the_same_command(corpus_dir, vocab_dir, tmp_path):
     out = str(tmp_path / "run")
-    cmd = [sys.executable, "-m", "pretrain.train", "--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out,
-           "--steps", "400", "--checkpoint-every", "25", "--seed", "3"] + TINY
+    cmd = [
+        sys.executable,
+        "-m",
+        "pretrain.train",
+        "--corpus",
+        corpus_dir,
+        "--vocab",
+        vocab_dir,
+        "--out",
+        out,
+        "--steps",
+        "400",
+        "--checkpoint-every",
+        "25",
+        "--seed",
+        "3",
+    ] + TINY
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     latest = os.path.join(out, "work", "checkpoints", "checkpoint.json")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -369,14 +479,30 @@ class Killed(BaseException):
 
 
 @pytest.mark.slow
-def test_a_run_with_dropout_interrupted_after_a_checkpoint_reproduces_the_straight_run(corpus_dir, vocab_dir, tmp_path,
-                                                                                       monkeypatch):
+def test_a_run_with_dropout_interrupted_after_a_checkpoint_reproduces_the_straight_run(
+    corpus_dir, vocab_dir, tmp_path, monkeypatch
+):
     """The checkpoint holds the dropout RNG and the optimizer and the data stream is a function of the step, so
     the resumed half draws the same masks and batches: the same history, to the rounding of the rows."""
     from core import checkpoint
     from pretrain import train
-    base = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--steps", "20", "--checkpoint-every", "10", "--lr", "3e-3",
-            "--warmup", "5", "--dropout", "0.1"] + TINY
+
+    base = [
+        "--corpus",
+        corpus_dir,
+        "--vocab",
+        vocab_dir,
+        "--steps",
+        "20",
+        "--checkpoint-every",
+        "10",
+        "--lr",
+        "3e-3",
+        "--warmup",
+        "5",
+        "--dropout",
+        "0.1",
+    ] + TINY
     straight, interrupted = str(tmp_path / "straight"), str(tmp_path / "interrupted")
     assert train.main(base + ["--out", straight]) == 0
     save = checkpoint.save
@@ -401,6 +527,7 @@ def test_a_run_with_dropout_interrupted_after_a_checkpoint_reproduces_the_straig
 @pytest.mark.slow
 def test_larger_steps_extend_a_finished_run_and_changed_documents_are_refused(vocab_dir, tmp_path, capsys):
     from pretrain import train
+
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i, doc in enumerate(make_documents()):
@@ -431,20 +558,24 @@ def test_larger_steps_extend_a_finished_run_and_changed_documents_are_refused(vo
     os.remove(os.path.join(checkpoints, "checkpoint.json"))
     with open(os.path.join(checkpoints, "latest"), "w") as f:
         f.write("step-00000020")
-    old_history = [[h["step"], h["mlm_loss"], h["mlm_accuracy"], h["nsp_loss"], h["nsp_accuracy"]]
-                   for h in state["history"]]
-    old_validation = [[v["step"], v["mlm_accuracy"], v["mlm_loss"], v["nsp_accuracy"], v["nsp_loss"]]
-                      for v in state["validation"]]
+    old_history = [
+        [h["step"], h["mlm_loss"], h["mlm_accuracy"], h["nsp_loss"], h["nsp_accuracy"]] for h in state["history"]
+    ]
+    old_validation = [
+        [v["step"], v["mlm_accuracy"], v["mlm_loss"], v["nsp_accuracy"], v["nsp_loss"]] for v in state["validation"]
+    ]
     del state["commands"]
-    json.dump({**state, "history": old_history, "validation": old_validation},
-              open(os.path.join(checkpoints, "step-00000020", "state.json"), "w"))
+    json.dump(
+        {**state, "history": old_history, "validation": old_validation},
+        open(os.path.join(checkpoints, "step-00000020", "state.json"), "w"),
+    )
     capsys.readouterr()
     assert train.main(base + ["--steps", "30"]) == 0
     assert f"resuming {out} at step 20" in capsys.readouterr().err
     assert sorted(os.listdir(checkpoints)) == ["checkpoint-30", "checkpoint.json"]  # the old layout is gone
     resumed = saved_state(out)
-    assert resumed["history"][:len(state["history"])] == state["history"]  # the old rows, read as dicts
-    assert resumed["validation"][:len(state["validation"])] == state["validation"]
+    assert resumed["history"][: len(state["history"])] == state["history"]  # the old rows, read as dicts
+    assert resumed["validation"][: len(state["validation"])] == state["validation"]
     assert column(resumed["history"], "step")[-1] == 30 and column(resumed["validation"], "step")[-1] == 30
     assert [step for step, _ in json.load(open(os.path.join(out, "metrics.json")))["commands"]] == [0, 20]
     assert "step 0: (not recorded" in open(os.path.join(out, "README.md")).read()
@@ -458,27 +589,48 @@ def test_larger_steps_extend_a_finished_run_and_changed_documents_are_refused(vo
 
 def test_resuming_with_other_settings_names_them(trained, corpus_dir, vocab_dir, capsys):
     from pretrain import train
-    args = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--out", trained, "--steps", "60", "--lr", "3e-3",
-            "--warmup", "5", "--checkpoint-every", "30", "--dropout", "0"] + TINY
+
+    args = [
+        "--corpus",
+        corpus_dir,
+        "--vocab",
+        vocab_dir,
+        "--out",
+        trained,
+        "--steps",
+        "60",
+        "--lr",
+        "3e-3",
+        "--warmup",
+        "5",
+        "--checkpoint-every",
+        "30",
+        "--dropout",
+        "0",
+    ] + TINY
     capsys.readouterr()
     assert train.main(args[:-2] + ["--batch-size", "4", "--hidden", "48"]) == 2  # --hidden: --dim's old name
     err = capsys.readouterr().err
     assert "batch_size 8 (not 4)" in err and "model hidden_size 32 (not 48)" in err and "Traceback" not in err, err
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"--corpus": "/no/such/corpus"}, "not found"),
-    # every argument check comes before the corpus is read: these name the argument, not the missing corpus
-    ({"--corpus": "/no/such/corpus", "--seq-len": "4096"}, "beyond"),
-    ({"--corpus": "/no/such/corpus", "--steps": "-3"}, "positive"),
-    ({"--corpus": "/no/such/corpus", "--mask-rate": "1.5"}, "--mask-rate"),
-    ({"--corpus": "/no/such/corpus", "--dim": "33"}, "not divisible by 2 heads"),
-    ({"--corpus": "/no/such/corpus", "--lr": "0"}, "--lr must be positive"),
-    ({"--corpus": "/no/such/corpus", "--preset": "huge"}, "unknown preset"),
-    ({"--out": "/proc/seqlab-cannot-write"}, "cannot write"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"--corpus": "/no/such/corpus"}, "not found"),
+        # every argument check comes before the corpus is read: these name the argument, not the missing corpus
+        ({"--corpus": "/no/such/corpus", "--seq-len": "4096"}, "beyond"),
+        ({"--corpus": "/no/such/corpus", "--steps": "-3"}, "positive"),
+        ({"--corpus": "/no/such/corpus", "--mask-rate": "1.5"}, "--mask-rate"),
+        ({"--corpus": "/no/such/corpus", "--dim": "33"}, "not divisible by 2 heads"),
+        ({"--corpus": "/no/such/corpus", "--lr": "0"}, "--lr must be positive"),
+        ({"--corpus": "/no/such/corpus", "--preset": "huge"}, "unknown preset"),
+        ({"--out": "/proc/seqlab-cannot-write"}, "cannot write"),
+    ],
+)
 def test_bad_input_is_one_clear_line(change, message, corpus_dir, vocab_dir, tmp_path, capsys):
     from pretrain import train
+
     args = {"--corpus": corpus_dir, "--vocab": vocab_dir, "--out": str(tmp_path / "o"), "--steps": "2", **change}
     assert train.main(TINY + [x for kv in args.items() for x in kv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -487,25 +639,48 @@ def test_bad_input_is_one_clear_line(change, message, corpus_dir, vocab_dir, tmp
 
 @pytest.mark.slow
 def test_cli_error_has_no_traceback(vocab_dir, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "pretrain.train", "--corpus", "/no/such", "--vocab", vocab_dir,
-                           "--out", str(tmp_path), "--steps", "5"], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=ROOT))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pretrain.train",
+            "--corpus",
+            "/no/such",
+            "--vocab",
+            vocab_dir,
+            "--out",
+            str(tmp_path),
+            "--steps",
+            "5",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr and "error: corpus" in done.stderr
 
 
 def test_the_cli_only_parses_and_builds_a_config():
     """The library takes a PretrainConfig; the CLI's defaults and aliases become its fields."""
     from pretrain import train
+
     base = ["--corpus", "c", "--vocab", "v", "--out", "o"]
     c = train.config_from_args(train.parser().parse_args(base + ["--steps", "300", "--hidden", "48", "--jit"]))
     assert isinstance(c, train.PretrainConfig) and c.architecture.dim == 48 and c.jit  # --hidden: --dim's old name
-    assert (c.optimizer.decay, c.optimizer.epsilon, c.optimizer.warmup, c.optimizer.clip_norm) == ("linear", 1e-6, 30,
-                                                                                                  1.0)
+    assert (c.optimizer.decay, c.optimizer.epsilon, c.optimizer.warmup, c.optimizer.clip_norm) == (
+        "linear",
+        1e-6,
+        30,
+        1.0,
+    )
     assert c.budget.steps == 300 and c.masking == train.Masking(0.15, 20) and c.precision == "fp32"
     c = train.config_from_args(train.parser().parse_args(base + ["--minutes", "2", "--no-jit"]))
     assert not c.jit and c.optimizer.warmup == 200 and c.budget.seconds == 120
-    assert "--dim 48" in train.PretrainConfig("c", "v", "o", train.Budget(steps=5),
-                                              architecture=train.Architecture(dim=48)).command()
+    assert (
+        "--dim 48"
+        in train.PretrainConfig("c", "v", "o", train.Budget(steps=5), architecture=train.Architecture(dim=48)).command()
+    )
     with pytest.raises(SystemExit):  # one budget, exactly
         train.parser().parse_args(base + ["--steps", "3", "--minutes", "1"])
 
@@ -523,8 +698,9 @@ def test_bert_optimizer_keeps_the_numbers_pretrain_always_used():
         return peak * step / warmup if step < warmup else peak * max(0.0, (total - step) / (total - warmup))
 
     steps = [0, 1, 5, 9, 10, 11, 50, 99, 100, 150]
-    np.testing.assert_allclose([optim.current_lr(opt._learning_rate, s) for s in steps], [before(s) for s in steps],
-                               rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        [optim.current_lr(opt._learning_rate, s) for s in steps], [before(s) for s in steps], rtol=1e-6, atol=1e-12
+    )
     assert opt.epsilon == 1e-6 and opt.global_clipnorm == 1.0 and opt.clipnorm is None and opt.weight_decay == 0.02
     decayed = {v.path for v in model.trainable_variables if opt._use_weight_decay(v)}
     assert decayed and not [p for p in decayed if any(k in p for k in ("gamma", "beta", "bias", "norm"))]
@@ -534,9 +710,12 @@ def test_bert_optimizer_keeps_the_numbers_pretrain_always_used():
 
 def test_vocab_prints_json_last_and_checks_its_size_before_reading(corpus_dir, tmp_path, capsys):
     from pretrain import vocab
+
     assert vocab.main(["--corpus", corpus_dir, "--size", "60", "--out", str(tmp_path)]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"vocab": str(tmp_path / "vocab.txt"),
-                                                                           "tokens": 60}
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
+        "vocab": str(tmp_path / "vocab.txt"),
+        "tokens": 60,
+    }
     assert vocab.main(["--corpus", "/no/such/corpus", "--size", "3", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == "error: --size 3 is too small for a WordPiece vocabulary"
 
@@ -544,6 +723,7 @@ def test_vocab_prints_json_last_and_checks_its_size_before_reading(corpus_dir, t
 # ---------------------------------------------------------------------------------- evaluate / export / load
 def test_evaluate_prints_deterministic_json(bert, trained, tmp_path, capsys):
     from pretrain import evaluate
+
     docs = make_documents(n_docs=6, n_sentences=10, seed=7)
     path = tmp_path / "docs.txt"
     path.write_text("\n\n".join("\n".join(d) for d in docs) + "\n")
@@ -559,6 +739,7 @@ def test_evaluate_prints_deterministic_json(bert, trained, tmp_path, capsys):
 
 def test_evaluate_reads_every_shard_of_a_large_file(bert, monkeypatch, tmp_path):
     from pretrain import data, evaluate
+
     docs = make_documents(n_docs=30, n_sentences=10, seed=7)
     whole = evaluate.evaluate(bert, docs, seed=5)
     monkeypatch.setattr(data, "SHARD_TOKENS", 100)  # what a file of tens of millions of characters gives
@@ -590,9 +771,9 @@ def test_export_matches_transformers(bert, tmp_path, capsys):
     assert ids.tolist() == ours_ids.tolist() and seg.tolist() == ours_seg.tolist()
     where = np.nonzero(ids == 4)[0]
     mine = bert._run(ids, seg, where)
-    np.testing.assert_allclose(o.prediction_logits[0].numpy()[where], mine["mlm"][:len(where)], atol=1e-4)
+    np.testing.assert_allclose(o.prediction_logits[0].numpy()[where], mine["mlm"][: len(where)], atol=1e-4)
     np.testing.assert_allclose(o.seq_relationship_logits[0].numpy(), mine["nsp"], atol=1e-4)
-    np.testing.assert_allclose(o.hidden_states[-1][0].numpy(), mine["sequence"][:len(ids)], atol=1e-4)
+    np.testing.assert_allclose(o.hidden_states[-1][0].numpy(), mine["sequence"][: len(ids)], atol=1e-4)
     fill = transformers.pipeline("fill-mask", model=out, tokenizer=out, top_k=3)("the cow and the [MASK] by the barn .")
     ours = bert.fill_mask("the cow and the [MASK] by the barn .", top_k=3)[0]
     assert [r["token_str"] for r in fill] == [t for t, _ in ours]
@@ -601,6 +782,7 @@ def test_export_matches_transformers(bert, tmp_path, capsys):
 
 def test_load_api(bert, trained, monkeypatch):
     import pretrain
+
     two = bert.fill_mask("the [MASK] and the [MASK] by the barn .", top_k=4)
     assert len(two) == 2 and all(len(r) == 4 for r in two)
     assert all(isinstance(t, str) and 0 <= p <= 1 for r in two for t, p in r)
@@ -630,9 +812,26 @@ def test_load_api(bert, trained, monkeypatch):
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(corpus_dir, vocab_dir, tmp_path, capsys):
     from pretrain import train
+
     out = str(tmp_path / "nan")
-    args = TINY + ["--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out, "--steps", "40", "--lr", "1e38",
-                   "--warmup", "0", "--checkpoint-every", "1", "--clip-norm", "1e30"]
+    args = TINY + [
+        "--corpus",
+        corpus_dir,
+        "--vocab",
+        vocab_dir,
+        "--out",
+        out,
+        "--steps",
+        "40",
+        "--lr",
+        "1e38",
+        "--warmup",
+        "0",
+        "--checkpoint-every",
+        "1",
+        "--clip-norm",
+        "1e30",
+    ]
     assert train.main(args) == 3
     err = capsys.readouterr().err
     assert "loss became NaN" in err and "Traceback" not in err
@@ -645,15 +844,37 @@ def test_bf16_run_then_a_failed_push_keeps_the_model(corpus_dir, vocab_dir, tmp_
     """--precision bf16 trains and saves a usable float32 model; a push that cannot reach the Hub says so in one
     line and loses nothing (offline here, the same path as a missing token or a repo without rights)."""
     out = str(tmp_path / "bf16")
-    done = subprocess.run([sys.executable, "-m", "pretrain.train", "--corpus", corpus_dir, "--vocab", vocab_dir,
-                           "--out", out, "--steps", "6", "--precision", "bf16", "--push-to-hub", "seqlab/none"] + TINY,
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, PYTHONPATH=ROOT, HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pretrain.train",
+            "--corpus",
+            corpus_dir,
+            "--vocab",
+            vocab_dir,
+            "--out",
+            out,
+            "--steps",
+            "6",
+            "--precision",
+            "bf16",
+            "--push-to-hub",
+            "seqlab/none",
+        ]
+        + TINY,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=ROOT, HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert f"the model is saved in {out}, but pushing it to seqlab/none failed" in done.stderr
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     assert metrics["steps"] == 6 and np.isfinite(metrics["mlm_loss"])
     import pretrain
+
     (guesses,) = pretrain.load(out).fill_mask("the cow and the [MASK] by the barn .")
     assert len(guesses) == 5 and all(np.isfinite(p) and 0 <= p <= 1 for _, p in guesses)
 
@@ -664,10 +885,34 @@ def test_jax_on_two_devices_validates_mid_run_resumes_and_loads_on_tensorflow(co
     so pretrain.train runs data parallel. Validation and checkpoints inside fit once failed on JAX (fit keeps the
     weights outside the model between steps); the weights it writes load on TensorFlow."""
     out = str(tmp_path / "jax")
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    base = [sys.executable, "-m", "pretrain.train", "--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out,
-            "--checkpoint-every", "15", "--lr", "3e-3", "--warmup", "5", "--dropout", "0", "--jit"] + TINY
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        KERAS_BACKEND="jax",
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
+    base = [
+        sys.executable,
+        "-m",
+        "pretrain.train",
+        "--corpus",
+        corpus_dir,
+        "--vocab",
+        vocab_dir,
+        "--out",
+        out,
+        "--checkpoint-every",
+        "15",
+        "--lr",
+        "3e-3",
+        "--warmup",
+        "5",
+        "--dropout",
+        "0",
+        "--jit",
+    ] + TINY
     # every 15 steps: off the 10-step logging rhythm, so no other read of the model syncs it first
     first = subprocess.run(base + ["--steps", "30"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -679,10 +924,17 @@ def test_jax_on_two_devices_validates_mid_run_resumes_and_loads_on_tensorflow(co
     assert second.returncode == 0, second.stderr[-2000:]
     assert f"resuming {out} at step 30" in second.stderr
     assert json.loads(second.stdout.strip().splitlines()[-1])["steps"] == 40
-    odd = subprocess.run(base + ["--steps", "2", "--batch-size", "7", "--out", str(tmp_path / "odd")], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=300)
+    odd = subprocess.run(
+        base + ["--steps", "2", "--batch-size", "7", "--out", str(tmp_path / "odd")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert odd.returncode == 2 and "--batch-size 7 does not split evenly over 2 devices" in odd.stderr
     import pretrain
+
     (guesses,) = pretrain.load(out).fill_mask("the cow and the [MASK] by the barn .")  # this process: TensorFlow
     assert guesses[0][0] in WORDS["farm"] + ["the", "and", "by", "."], guesses
 
@@ -701,8 +953,25 @@ def test_tensorflow_on_two_devices_matches_one_device_and_resumes(trained, corpu
     replicas instead of averaged would read double), then resume like a one-device run."""
     out = str(tmp_path / "mirrored")
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    base = [sys.executable, "-c", SPLIT_CPU, "--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out,
-            "--lr", "3e-3", "--warmup", "5", "--checkpoint-every", "30", "--dropout", "0"] + TINY
+    base = [
+        sys.executable,
+        "-c",
+        SPLIT_CPU,
+        "--corpus",
+        corpus_dir,
+        "--vocab",
+        vocab_dir,
+        "--out",
+        out,
+        "--lr",
+        "3e-3",
+        "--warmup",
+        "5",
+        "--checkpoint-every",
+        "30",
+        "--dropout",
+        "0",
+    ] + TINY
     first = subprocess.run(base + ["--steps", "60"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "data parallel over 2 devices, 4 sequences each" in first.stderr
@@ -722,11 +991,31 @@ def test_tensorflow_on_two_devices_matches_one_device_and_resumes(trained, corpu
 def test_full_disk_while_checkpointing_is_a_clear_error(corpus_dir, vocab_dir, tmp_path):
     """The token shards fit, a checkpoint does not: refused before writing (h5py can crash on a full disk)."""
     from tests.helpers import tiny_disk
+
     with tiny_disk(tmp_path / "disk", "400k") as disk:
-        done = subprocess.run([sys.executable, "-m", "pretrain.train", "--corpus", corpus_dir, "--vocab", vocab_dir,
-                               "--out", str(disk / "m"), "--steps", "4", "--checkpoint-every", "2"] + TINY,
-                              cwd=ROOT, capture_output=True, text=True, timeout=300,
-                              env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"))
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pretrain.train",
+                "--corpus",
+                corpus_dir,
+                "--vocab",
+                vocab_dir,
+                "--out",
+                str(disk / "m"),
+                "--steps",
+                "4",
+                "--checkpoint-every",
+                "2",
+            ]
+            + TINY,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"),
+        )
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
         assert "not enough disk space" in done.stderr
         assert not [n for n in os.listdir(disk / "m" / "work" / "checkpoints") if n.startswith(".tmp")]

@@ -1,4 +1,5 @@
 """Training that fails: kill -9 mid-run, a full disk, broken weights files. Nothing is lost or half-written."""
+
 import json
 import os
 import shutil
@@ -13,8 +14,26 @@ import pytest
 import lm
 from tests.helpers import ENV, ROOT, run, tiny_corpus, tiny_disk
 
-ARGS = ["--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "32", "--batch-size", "8", "--dropout", "0.1",
-        "--eval-every", "5", "--checkpoint-every", "10", "--steps", "60"]
+ARGS = [
+    "--layers",
+    "1",
+    "--dim",
+    "32",
+    "--heads",
+    "2",
+    "--seq-len",
+    "32",
+    "--batch-size",
+    "8",
+    "--dropout",
+    "0.1",
+    "--eval-every",
+    "5",
+    "--checkpoint-every",
+    "10",
+    "--steps",
+    "60",
+]
 
 
 def _train(corpus, out):
@@ -30,8 +49,9 @@ def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(t
     assert clean.returncode == 0, clean.stderr[-2000:]
 
     out = str(tmp_path / "killed")
-    proc = subprocess.Popen(_train(corpus, out), cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _train(corpus, out), cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     pointer = os.path.join(out, "checkpoint.json")
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -83,8 +103,17 @@ def small_model(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("small")
     out = str(root / "m")
-    train(TrainConfig(corpus=tiny_corpus(str(root)), out=out, budget=Budget(steps=2), jit=False,
-                      model=LMConfig(layers=1, dim=16, heads=2, seq_len=16), batch_size=4), command="test")
+    train(
+        TrainConfig(
+            corpus=tiny_corpus(str(root)),
+            out=out,
+            budget=Budget(steps=2),
+            jit=False,
+            model=LMConfig(layers=1, dim=16, heads=2, seq_len=16),
+            batch_size=4,
+        ),
+        command="test",
+    )
     return out
 
 
@@ -96,7 +125,7 @@ def test_broken_weights_file_gives_an_error_naming_the_file(small_model, tmp_pat
     if damage == "missing":
         os.remove(weights)
     else:
-        open(weights, "wb").write(data[:len(data) // 2] if damage == "truncate" else b"not hdf5" * 100)
+        open(weights, "wb").write(data[: len(data) // 2] if damage == "truncate" else b"not hdf5" * 100)
     message = "is missing" if damage == "missing" else "is truncated or corrupted"
     with pytest.raises(OSError, match=f"model.weights.h5 {message}"):
         lm.load(out)

@@ -1,4 +1,5 @@
 """translate.train, translate.evaluate and the translate.load API, on a tiny real pair file (issue 15)."""
+
 import json
 import os
 import random
@@ -8,12 +9,40 @@ import pytest
 
 from tests.helpers import run
 
-WORDS = dict(zip("the cat dog house red green big small runs sees eats old new man woman child tree water".split(),
-                 "el gato perro casa rojo verde grande pequeño corre ve come viejo nuevo hombre mujer niño árbol agua"
-                 .split()))
-TINY = ["--layers", "1", "--dim", "64", "--heads", "2", "--ffn-dim", "128", "--vocab-size", "200", "--max-len", "16",
-        "--batch-size", "16", "--warmup", "10", "--eval-every", "20", "--checkpoint-every", "20", "--lr", "2e-3",
-        "--label-smoothing", "0", "--dropout", "0"]
+WORDS = dict(
+    zip(
+        "the cat dog house red green big small runs sees eats old new man woman child tree water".split(),
+        "el gato perro casa rojo verde grande pequeño corre ve come viejo nuevo hombre mujer niño árbol agua".split(),
+    )
+)
+TINY = [
+    "--layers",
+    "1",
+    "--dim",
+    "64",
+    "--heads",
+    "2",
+    "--ffn-dim",
+    "128",
+    "--vocab-size",
+    "200",
+    "--max-len",
+    "16",
+    "--batch-size",
+    "16",
+    "--warmup",
+    "10",
+    "--eval-every",
+    "20",
+    "--checkpoint-every",
+    "20",
+    "--lr",
+    "2e-3",
+    "--label-smoothing",
+    "0",
+    "--dropout",
+    "0",
+]
 
 
 def pair_file(folder, n=1500, seed=0) -> str:
@@ -34,8 +63,9 @@ def trained(tmp_path_factory):
     models = {}
     for arch in ("transformer", "rnn"):
         out = str(root / arch)
-        done = run("-m", "translate.train", "--pair", tsv, "--out", out, "--arch", arch, "--steps", "300", *TINY,
-                   timeout=600)
+        done = run(
+            "-m", "translate.train", "--pair", tsv, "--out", out, "--arch", arch, "--steps", "300", *TINY, timeout=600
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         models[arch] = (out, json.loads(done.stdout.strip().splitlines()[-1]))
     return tsv, models
@@ -73,9 +103,16 @@ def test_save_load_round_trip_and_the_api(trained):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text, beam, message", [
-    ("", 4, "text is empty"), ("the cat " * 40, 4, "over this model's limit"), ("the cat", 0, "beam must be"),
-    ("the cat", 99, "beam must be"), ("ЖЖЖ", 4, "no known subwords")])
+@pytest.mark.parametrize(
+    "text, beam, message",
+    [
+        ("", 4, "text is empty"),
+        ("the cat " * 40, 4, "over this model's limit"),
+        ("the cat", 0, "beam must be"),
+        ("the cat", 99, "beam must be"),
+        ("ЖЖЖ", 4, "no known subwords"),
+    ],
+)
 def test_bad_input_gets_a_clear_error(trained, text, beam, message):
     import translate
 
@@ -103,8 +140,17 @@ def test_evaluate_prints_bleu_chrf_and_signatures_as_its_last_line(trained, tmp_
     tsv, models = trained
     small = tmp_path / "small.tsv"
     small.write_text("".join(open(tsv).readlines()[:40]))
-    done = run("-m", "translate.evaluate", "--model", models["transformer"][0], "--tsv", str(small), "--beam", "2",
-               "--copy-baseline")
+    done = run(
+        "-m",
+        "translate.evaluate",
+        "--model",
+        models["transformer"][0],
+        "--tsv",
+        str(small),
+        "--beam",
+        "2",
+        "--copy-baseline",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["sentences"] == 40 and 0 <= result["bleu"] <= 100 and result["bleu"] > result["copy_bleu"]
@@ -112,8 +158,18 @@ def test_evaluate_prints_bleu_chrf_and_signatures_as_its_last_line(trained, tmp_
 
 
 def test_bad_arguments_fail_before_any_data_is_read(tmp_path):
-    done = run("-m", "translate.train", "--pair", "no-such-pair", "--out", str(tmp_path), "--steps", "10",
-               "--label-smoothing", "1.5")
+    done = run(
+        "-m",
+        "translate.train",
+        "--pair",
+        "no-such-pair",
+        "--out",
+        str(tmp_path),
+        "--steps",
+        "10",
+        "--label-smoothing",
+        "1.5",
+    )
     assert done.returncode == 2 and "--label-smoothing must be in [0, 1)" in done.stderr
     done = run("-m", "translate.train", "--pair", "web-es", "--out", str(tmp_path), "--steps", "10", "--minutes", "1")
     assert done.returncode == 2 and "not allowed with argument" in done.stderr

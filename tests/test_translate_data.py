@@ -1,4 +1,5 @@
 """Parallel corpora, subword vocabularies and translation batches (issue 15)."""
+
 import json
 
 import numpy as np
@@ -13,23 +14,29 @@ from translate import data
 from translate.tokenizer import END, PAD, START, PairTokenizer
 
 # Genesis 1:1 as the WEB module stores it: the footnote sits between "God" and "created" with no space.
-WEB_GEN_1_1 = ('<w lemma="strong:H0430">In</w> <w lemma="strong:H7225">beginning</w>, <w lemma="strong:H0430">God'
-               '</w><note placement="foot"><reference type="annotateRef">1:1 </reference>The Hebrew word rendered '
-               '“God” is “אֱלֹהִ֑ים” (Elohim).</note><w lemma="strong:H1254">created</w> <w>the</w> <w>earth</w>. ')
+WEB_GEN_1_1 = (
+    '<w lemma="strong:H0430">In</w> <w lemma="strong:H7225">beginning</w>, <w lemma="strong:H0430">God'
+    '</w><note placement="foot"><reference type="annotateRef">1:1 </reference>The Hebrew word rendered '
+    '“God” is “אֱלֹהִ֑ים” (Elohim).</note><w lemma="strong:H1254">created</w> <w>the</w> <w>earth</w>. '
+)
 
 
 def test_a_note_becomes_a_word_gap_and_tags_and_pilcrows_go():
     assert parallel.clean_verse(WEB_GEN_1_1) == "In beginning, God created the earth."
     # a note before punctuation or after a space leaves no space of its own
     assert parallel.clean_verse("<w>earth</w><note>n</note>. <note>m</note> <w>And</w>") == "earth. And"
-    kjv = ('<div type="x-milestone" subType="x-preverse" sID="pv9"/> ¶ <w>These</w> <transChange type="added">are'
-           '</transChange> the <divineName><w>LORD</w></divineName>’s &amp; <title>Written to the Romans</title>')
+    kjv = (
+        '<div type="x-milestone" subType="x-preverse" sID="pv9"/> ¶ <w>These</w> <transChange type="added">are'
+        "</transChange> the <divineName><w>LORD</w></divineName>’s &amp; <title>Written to the Romans</title>"
+    )
     assert parallel.clean_verse(kjv) == "These are the LORD’s &"
     # milestones between words are spaces; a speaker label (Song of Songs) is not text
     assert parallel.clean_verse('<speaker>Beloved</speaker> <l sID="a"/>Let<l eID="a"/><l sID="b"/>him') == "Let him"
     # the RV1909's added words: a space before a word, none before an enclitic pronoun
-    rv = ('<w>su alabanza</w><transChange type="added">sea</transChange><w>en la congregación</w> '
-          '<w>haz</w><transChange type="added">lo</transChange> <w>presto</w>')
+    rv = (
+        '<w>su alabanza</w><transChange type="added">sea</transChange><w>en la congregación</w> '
+        '<w>haz</w><transChange type="added">lo</transChange> <w>presto</w>'
+    )
     assert parallel.clean_verse(rv) == "su alabanza sea en la congregación hazlo presto"
     assert parallel.clean_verse("ALEPH. <w>BIENAVENTURADOS</w> los", "Ps.119.1") == "BIENAVENTURADOS los"
 
@@ -38,13 +45,22 @@ def test_spanish_reads_todays_spelling():
     old = "Y fué á Jehová, é hizo ó dió; Á él vió"
     assert parallel.modern_spelling(old) == "Y fue a Jehová, e hizo o dio; A él vio"
     assert parallel.modern_spelling("está allá, qué más") == "está allá, qué más"  # accents inside words stay
-    verses = {"Gen.1.1": "EN el principio crió Dios", "Gen.1.2": "Y la tierra en Moisés y en el aliento",
-              "Gen.2.1": "Y MOISÉS dijo á ellos", "Gen.3.1": "MI ALIENTO está", "Ps.3.1": "Salmo. ¡OH Jehová",
-              "Heb.13.25": "La gracia sea con todos vosotros. Amén. Fué escrita á los Hebreos desde Italia."}
+    verses = {
+        "Gen.1.1": "EN el principio crió Dios",
+        "Gen.1.2": "Y la tierra en Moisés y en el aliento",
+        "Gen.2.1": "Y MOISÉS dijo á ellos",
+        "Gen.3.1": "MI ALIENTO está",
+        "Ps.3.1": "Salmo. ¡OH Jehová",
+        "Heb.13.25": "La gracia sea con todos vosotros. Amén. Fué escrita á los Hebreos desde Italia.",
+    }
     got = parallel._modern_spanish(dict(verses))
     assert got["Heb.13.25"] == "La gracia sea con todos vosotros. Amén."  # the colophon goes
     assert [got[k] for k in ("Gen.1.1", "Gen.2.1", "Gen.3.1", "Ps.3.1")] == [
-        "En el principio crió Dios", "Y Moisés dijo a ellos", "Mi aliento está", "Salmo. ¡Oh Jehová"]
+        "En el principio crió Dios",
+        "Y Moisés dijo a ellos",
+        "Mi aliento está",
+        "Salmo. ¡Oh Jehová",
+    ]
 
 
 def test_web_quotes_open_and_close_within_the_verse_and_are_straight():
@@ -60,7 +76,9 @@ def test_alignment_keeps_keys_in_both_and_leaves_out_misnumbered_chapters():
     rows = parallel._align(src, tgt, "engWEB2015eb", "spaRV1909eb")
     # Gen.2 has a verse empty on one side only (numbered differently there); Jonah.2 is listed as misnumbered
     assert [(r["book"], r["chapter"], r["verse"], r["source"], r["target"]) for r in rows] == [
-        ("Gen", 1, 1, "a", "A"), ("Gen", 1, 2, "b", "B")]
+        ("Gen", 1, 1, "a", "A"),
+        ("Gen", 1, 2, "b", "B"),
+    ]
     assert parallel._listed("1Kgs.22.50", ["1Kgs.22.43-53"]) and not parallel._listed("1Kgs.22.42", ["1Kgs.22.43-53"])
 
 
@@ -85,13 +103,16 @@ def test_bible_split_never_shares_a_book_and_hash_split_is_stable():
         parallel.split_pairs(lines[:3])
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is empty"),
-    (b"hello\thola\n\ngood\n", "line 3: expected source<TAB>target, got 0 tabs"),
-    (b"a\tb\tc\n", "line 1: expected source<TAB>target, got 2 tabs"),
-    (b"a\t \n", "line 1: .*an empty side"),
-    (b"caf\xe9\tcafe\n", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"hello\thola\n\ngood\n", "line 3: expected source<TAB>target, got 0 tabs"),
+        (b"a\tb\tc\n", "line 1: expected source<TAB>target, got 2 tabs"),
+        (b"a\t \n", "line 1: .*an empty side"),
+        (b"caf\xe9\tcafe\n", "not UTF-8"),
+    ],
+)
 def test_tsv_errors_name_the_file_and_line(tmp_path, content, message):
     path = tmp_path / "pairs.tsv"
     path.write_bytes(content)
@@ -103,8 +124,10 @@ def test_tsv_errors_name_the_file_and_line(tmp_path, content, message):
 def test_tsv_pairs(tmp_path):
     path = tmp_path / "pairs.tsv"
     path.write_text("Hello  world\tHola mundo\r\n\nGood night\tBuenas noches\n", encoding="utf-8")
-    assert parallel.load_pairs(str(path)) == [Pair("Hello world", "Hola mundo", "", "pairs.tsv:1"),
-                                              Pair("Good night", "Buenas noches", "", "pairs.tsv:3")]
+    assert parallel.load_pairs(str(path)) == [
+        Pair("Hello world", "Hola mundo", "", "pairs.tsv:1"),
+        Pair("Good night", "Buenas noches", "", "pairs.tsv:3"),
+    ]
     with pytest.raises(corpus.CorpusError, match="not found"):
         parallel.load_pairs(str(tmp_path / "missing.tsv"))
 
@@ -126,15 +149,24 @@ def test_hf_path_on_local_data_sets(tmp_path):
     folder = tmp_path / "saved"
     datasets.Dataset.from_dict({"english": ["one", "two"], "german": ["eins", "zwei"]}).save_to_disk(str(folder))
     assert parallel.load_pairs(f"hf:{folder}", languages=("english", "german"))[1] == Pair(
-        "two", "zwei", "", f"hf:{folder}#1")
+        "two", "zwei", "", f"hf:{folder}#1"
+    )
     with pytest.raises(corpus.CorpusError, match="naming two of its columns"):
         parallel.load_pairs(f"hf:{folder}")
     with pytest.raises(corpus.CorpusError, match="could not load"):
         parallel.load_pairs(f"hf:json:{tmp_path / 'nothing.jsonl'}")
 
 
-WORDS = [("light", "luz"), ("water", "agua"), ("bread", "pan"), ("door", "puerta"), ("word", "palabra"),
-         ("king", "rey")]
+WORDS = [
+    ("light", "luz"),
+    ("water", "agua"),
+    ("bread", "pan"),
+    ("door", "puerta"),
+    ("word", "palabra"),
+    ("king", "rey"),
+]
+
+
 def test_a_deb_that_fails_its_sha256_is_removed_and_named(tmp_path, monkeypatch):
     monkeypatch.setattr(named, "CACHE", str(tmp_path))
     monkeypatch.setattr(parallel, "CACHE", str(tmp_path / "parallel"))
@@ -145,8 +177,10 @@ def test_a_deb_that_fails_its_sha256_is_removed_and_named(tmp_path, monkeypatch)
     assert not bad.exists() and not (tmp_path / "parallel").exists()
 
 
-TRAIN = [Pair(f"The {en} of the house {i}, {en}.", f"La {es} de la casa {i}, ¿{es}?", "", str(i))
-         for i, (en, es) in enumerate(WORDS * 40)]
+TRAIN = [
+    Pair(f"The {en} of the house {i}, {en}.", f"La {es} de la casa {i}, ¿{es}?", "", str(i))
+    for i, (en, es) in enumerate(WORDS * 40)
+]
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +227,7 @@ def test_batches_shift_by_one_and_drop_what_does_not_fit(tok):
     for r in range(10):
         n = int((enc.decoder_target[r] != PAD).sum())
         assert enc.decoder_input[r, 0] == START and enc.decoder_target[r, n - 1] == END
-        assert (enc.decoder_input[r, 1:n] == enc.decoder_target[r, :n - 1]).all()  # shifted by one
+        assert (enc.decoder_input[r, 1:n] == enc.decoder_target[r, : n - 1]).all()  # shifted by one
         assert (enc.decoder_input[r, n:] == PAD).all()
         assert tok.target.decode(enc.decoder_target[r]) == pairs[r].target
     cut = data.encode_pairs(pairs, tok, max_src_len=16, max_tgt_len=20, too_long="truncate")

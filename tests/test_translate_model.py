@@ -1,4 +1,5 @@
 """Translation models and decoding (translate/model.py, translate/decode.py) on tiny random and trained models."""
+
 import functools
 import itertools
 import json
@@ -12,8 +13,9 @@ import pytest
 from translate import decode
 from translate.model import END, START, BahdanauAttention, TranslatorConfig, build
 
-TINY = dict(src_vocab=23, tgt_vocab=19, max_src_len=12, max_tgt_len=10, layers=2, dim=16, heads=2, ffn_dim=32,
-            dropout=0.0)
+TINY = dict(
+    src_vocab=23, tgt_vocab=19, max_src_len=12, max_tgt_len=10, layers=2, dim=16, heads=2, ffn_dim=32, dropout=0.0
+)
 KINDS = {
     "rnn-gru": dict(arch="rnn", cell="gru"),
     "rnn-lstm": dict(arch="rnn", cell="lstm"),
@@ -40,7 +42,7 @@ def reverse_task(n, seed, width=8):
         tokens = rng.integers(4, 14, length)
         source[i, :length] = tokens
         target[i, :length], target[i, length] = tokens[::-1], END
-        decoder_input[i, 0], decoder_input[i, 1:length + 1] = START, tokens[::-1]
+        decoder_input[i, 0], decoder_input[i, 1 : length + 1] = START, tokens[::-1]
     return source, decoder_input, target
 
 
@@ -49,11 +51,24 @@ def trained(kind):
     """A small model trained with plain compile/fit on the reverse task; returns it and the loss before/after."""
     steps = 350 if kind == "transformer" else 250  # 250 were enough on TensorFlow, not with JAX's random numbers
     keras.utils.set_random_seed(0)
-    model = build(TranslatorConfig(src_vocab=14, tgt_vocab=14, max_src_len=8, max_tgt_len=9, layers=1, dim=64,
-                                   heads=4, ffn_dim=128, dropout=0.0, **KINDS[kind]))
+    model = build(
+        TranslatorConfig(
+            src_vocab=14,
+            tgt_vocab=14,
+            max_src_len=8,
+            max_tgt_len=9,
+            layers=1,
+            dim=64,
+            heads=4,
+            ffn_dim=128,
+            dropout=0.0,
+            **KINDS[kind],
+        )
+    )
     lr = 5e-3 if kind == "transformer" else 1e-2
-    model.compile(keras.optimizers.Adam(lr), keras.losses.SparseCategoricalCrossentropy(from_logits=True,
-                                                                                        ignore_class=0))
+    model.compile(
+        keras.optimizers.Adam(lr), keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    )
     source, decoder_input, target = reverse_task(64 * steps, seed=0)
     before = model.evaluate((source[:256], decoder_input[:256]), target[:256], verbose=0)
     model.fit((source, decoder_input), target, batch_size=64, epochs=1, verbose=0)
@@ -77,10 +92,15 @@ def decoder_inputs(n, length, seed=1, vocab=19):
 
 
 def test_config_validates_and_round_trips(tmp_path):
-    for bad, words in [(dict(arch="cnn"), "--arch"), (dict(cell="rnn"), "--cell"),
-                       (dict(attention="dot"), "--attention"), (dict(tgt_vocab=3), "special"),
-                       (dict(arch="rnn", dim=15), "even"),
-                       (dict(arch="transformer", dim=18, heads=4), "multiple"), (dict(dropout=1.0), "--dropout")]:
+    for bad, words in [
+        (dict(arch="cnn"), "--arch"),
+        (dict(cell="rnn"), "--cell"),
+        (dict(attention="dot"), "--attention"),
+        (dict(tgt_vocab=3), "special"),
+        (dict(arch="rnn", dim=15), "even"),
+        (dict(arch="transformer", dim=18, heads=4), "multiple"),
+        (dict(dropout=1.0), "--dropout"),
+    ]:
         with pytest.raises(ValueError, match=words):
             TranslatorConfig(**dict(TINY, **bad)).validate()
     config = TranslatorConfig(**TINY, arch="rnn", cell="lstm")
@@ -202,7 +222,7 @@ def test_beam_search_results_are_what_teacher_forcing_says(kind):
         score, weights = teacher_forced(model, src, result.ids, 0.6, result.finished)
         assert result.score == pytest.approx(score, abs=1e-4)
         real = int((src > 0).sum())
-        np.testing.assert_allclose(result.attention, weights[:len(result.ids), ..., :real], atol=1e-5)
+        np.testing.assert_allclose(result.attention, weights[: len(result.ids), ..., :real], atol=1e-5)
     assert len({len(r.ids) for r in results}) > 1
 
 
@@ -236,7 +256,7 @@ def test_a_batch_decodes_as_each_sentence_alone(kind):
     model, source = trained(kind)[0], reverse_task(4, seed=3)[0]
     together = decode.translate_ids(model, source, beam=3)
     for i, t in enumerate(together):
-        alone = decode.translate_ids(model, source[i:i + 1], beam=3)[0]
+        alone = decode.translate_ids(model, source[i : i + 1], beam=3)[0]
         assert alone.ids == t.ids and alone.score == pytest.approx(t.score, abs=1e-5)
         np.testing.assert_allclose(alone.attention, t.attention, atol=1e-5)
     assert len({len(t.ids) for t in together}) > 1
@@ -251,8 +271,13 @@ def test_no_retracing_across_lengths_widths_and_settings():
         decode.translate_ids(model, sources(4, 12), beam=beam)
         first.append(time.perf_counter() - start)
     traced, later = dict(decode.TRACES), []
-    for width, beam, n, max_len, alpha in [(3, 3, 3, 4, 0.0), (12, 4, 4, 10, 1.0), (7, 1, 3, 6, 0.6),
-                                           (5, 3, 4, 2, 0.2), (1, 1, 4, 9, 2.0)]:
+    for width, beam, n, max_len, alpha in [
+        (3, 3, 3, 4, 0.0),
+        (12, 4, 4, 10, 1.0),
+        (7, 1, 3, 6, 0.6),
+        (5, 3, 4, 2, 0.2),
+        (1, 1, 4, 9, 2.0),
+    ]:
         start = time.perf_counter()
         decode.translate_ids(model, sources(n, width, seed=width), beam=beam, max_len=max_len, alpha=alpha)
         later.append(time.perf_counter() - start)

@@ -9,6 +9,7 @@
 Data: corpus.parallel (verse-aligned Bibles, TSV, hf:) -> translate.tokenizer (BPE) -> translate.data (batches)
 -> translate.model (the two architectures) -> translate.train / translate.decode (greedy, beam) -> this API.
 """
+
 from __future__ import annotations
 
 import os

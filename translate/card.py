@@ -1,4 +1,5 @@
 """The model card (README.md) and loss curve of a trained translator, through core.card."""
+
 from __future__ import annotations
 
 import os
@@ -8,38 +9,65 @@ from core.card import Card, loss_curve
 
 def _describe(c) -> str:
     if c.arch == "rnn":
-        attention = {"bahdanau": "Bahdanau (additive) attention", "luong": "Luong (multiplicative) attention",
-                     "none": "no attention (the decoder starts from the encoder's last state only)"}[c.attention]
-        return (f"a bidirectional {c.cell.upper()} encoder ({c.dim // 2} units each way) and a {c.cell.upper()} "
-                f"decoder ({c.dim} units) with {attention}")
-    return (f"a Transformer encoder-decoder, {c.layers}+{c.layers} layers, {c.dim}-d, {c.heads} heads, FFN "
-            f"{c.ffn_dim}, {c.positions} positions, tied target embeddings")
+        attention = {
+            "bahdanau": "Bahdanau (additive) attention",
+            "luong": "Luong (multiplicative) attention",
+            "none": "no attention (the decoder starts from the encoder's last state only)",
+        }[c.attention]
+        return (
+            f"a bidirectional {c.cell.upper()} encoder ({c.dim // 2} units each way) and a {c.cell.upper()} "
+            f"decoder ({c.dim} units) with {attention}"
+        )
+    return (
+        f"a Transformer encoder-decoder, {c.layers}+{c.layers} layers, {c.dim}-d, {c.heads} heads, FFN "
+        f"{c.ffn_dim}, {c.positions} positions, tied target embeddings"
+    )
 
 
 def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
-    loss_curve(history, os.path.join(folder, "loss_curve.png"), [("train_loss", "train (smoothed targets)"),
-                                                                 ("val_loss", "validation")],
-               ylabel="loss (nats/target token)")
+    loss_curve(
+        history,
+        os.path.join(folder, "loss_curve.png"),
+        [("train_loss", "train (smoothed targets)"), ("val_loss", "validation")],
+        ylabel="loss (nats/target token)",
+    )
     name = os.path.basename(os.path.normpath(folder))
     Card(
         title=name,
         summary=f"A translator trained from scratch by SeqLab's `translate.train` on `{metrics['pair']}`: "
-                f"{_describe(config)}; {metrics['parameters']:,} parameters, subword (BPE) vocabularies of "
-                f"{config.src_vocab:,} source and {config.tgt_vocab:,} target tokens.",
-        tags=["translation", "seq2seq", config.arch], language=None,
-        facts=[("pair", f"`{metrics['pair']}` ({metrics['train_pairs']:,} training pairs; "
-                        f"{metrics['dropped_pairs']:,} over {config.max_src_len} subwords left out)"),
-               ("steps", f"{metrics['step']:,} at batch {metrics['batch_size']}"),
-               ("training time", f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"),
-               ("validation loss", f"{metrics['val_loss']:.4f} nats/target token"),
-               ("validation BLEU (greedy)", f"{metrics['val_bleu_greedy']:.1f} on the first "
-                                            f"{metrics['bleu_pairs']} verses (chrF {metrics['val_chrf_greedy']:.1f})")],
+        f"{_describe(config)}; {metrics['parameters']:,} parameters, subword (BPE) vocabularies of "
+        f"{config.src_vocab:,} source and {config.tgt_vocab:,} target tokens.",
+        tags=["translation", "seq2seq", config.arch],
+        language=None,
+        facts=[
+            (
+                "pair",
+                f"`{metrics['pair']}` ({metrics['train_pairs']:,} training pairs; "
+                f"{metrics['dropped_pairs']:,} over {config.max_src_len} subwords left out)",
+            ),
+            ("steps", f"{metrics['step']:,} at batch {metrics['batch_size']}"),
+            ("training time", f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"),
+            ("validation loss", f"{metrics['val_loss']:.4f} nats/target token"),
+            (
+                "validation BLEU (greedy)",
+                f"{metrics['val_bleu_greedy']:.1f} on the first "
+                f"{metrics['bleu_pairs']} verses (chrF {metrics['val_chrf_greedy']:.1f})",
+            ),
+        ],
         commands=[tuple(c) for c in metrics["commands"]],
         usage=f'import translate\nt = translate.load("{folder}")\n'
-              'print(t.translate("Where is the train station?", beam=4)[0].text)',
-        sections=[("Evaluate", f"`python -m translate.evaluate --model {folder} --pair {metrics['pair']} --split test`"
-                               " scores the held-out test books with sacrebleu (BLEU, chrF, signatures)."),
-                  ("Limits", "Trained on Bible verses only: it knows that register (and the 1909 Spanish of its "
-                             "targets, in modern spelling), translates one sentence at a time, and carries the "
-                             "biases of those texts.")],
+        'print(t.translate("Where is the train station?", beam=4)[0].text)',
+        sections=[
+            (
+                "Evaluate",
+                f"`python -m translate.evaluate --model {folder} --pair {metrics['pair']} --split test`"
+                " scores the held-out test books with sacrebleu (BLEU, chrF, signatures).",
+            ),
+            (
+                "Limits",
+                "Trained on Bible verses only: it knows that register (and the 1909 Spanish of its "
+                "targets, in modern spelling), translates one sentence at a time, and carries the "
+                "biases of those texts.",
+            ),
+        ],
     ).write(folder)

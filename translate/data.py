@@ -16,6 +16,7 @@ length bucketing, which would give every batch its own shape. A pair that does n
 Batch n is a pure function of (seed, n), like lm/data.py's: the pairs are dealt out epoch by epoch, each epoch in
 its own fixed permutation, so a run resumed at step n sees exactly the batches an uninterrupted one would have.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,12 +29,12 @@ from translate.tokenizer import END, PAD, START
 
 @dataclasses.dataclass
 class Encoded:
-    source: np.ndarray          # (N, max_src_len) int32
-    decoder_input: np.ndarray   # (N, max_tgt_len) int32: [START] + target
+    source: np.ndarray  # (N, max_src_len) int32
+    decoder_input: np.ndarray  # (N, max_tgt_len) int32: [START] + target
     decoder_target: np.ndarray  # (N, max_tgt_len) int32: target + [END]
-    kept: np.ndarray            # index of each row's pair in the list encoded
-    dropped: int = 0            # pairs over a limit, left out (too_long="drop")
-    truncated: int = 0          # pairs over a limit, cut (too_long="truncate")
+    kept: np.ndarray  # index of each row's pair in the list encoded
+    dropped: int = 0  # pairs over a limit, left out (too_long="drop")
+    truncated: int = 0  # pairs over a limit, cut (too_long="truncate")
 
     def __len__(self) -> int:
         return len(self.source)
@@ -60,7 +61,7 @@ def encode_pairs(pairs, tokenizer, max_src_len: int = 64, max_tgt_len: int = 64,
     arrays = [np.full((len(rows), width), PAD, np.int32) for width in (max_src_len, max_tgt_len, max_tgt_len)]
     for r, row in enumerate(rows):
         for array, ids in zip(arrays, row):
-            array[r, :len(ids)] = ids
+            array[r, : len(ids)] = ids
     return Encoded(*arrays, kept=np.asarray(kept, np.int64), dropped=dropped, truncated=truncated)
 
 
@@ -92,7 +93,7 @@ def batches(data: Encoded, batch_size: int):
     for start in range(0, len(data), batch_size):
         parts = []
         for array in (data.source, data.decoder_input, data.decoder_target):
-            part = array[start:start + batch_size]
+            part = array[start : start + batch_size]
             if len(part) < batch_size:
                 part = np.concatenate([part, np.full((batch_size - len(part), array.shape[1]), PAD, np.int32)])
             parts.append(part)

@@ -8,6 +8,7 @@ a bucket never retraces or recompiles; each (batch, beam) bucket compiles once. 
 (TensorFlow), the whole loop under XLA used the least CPU time, ahead of the same loop in a tf.function without
 XLA and of an XLA-compiled step called once per token from Python.
 """
+
 from __future__ import annotations
 
 import collections
@@ -24,10 +25,10 @@ TRACES = collections.Counter()  # how often each loop was traced (the tests chec
 
 @dataclasses.dataclass
 class Result:
-    ids: list[int]          # target token ids, without [END]
-    score: float            # sum of the tokens' log probs (with [END]) / ((5 + length) / 6) ** alpha
-    attention: np.ndarray   # (len(ids), S) rnn or (len(ids), layers, heads, S) transformer; S = real source length
-    finished: bool          # False when max_len cut the hypothesis off before [END]
+    ids: list[int]  # target token ids, without [END]
+    score: float  # sum of the tokens' log probs (with [END]) / ((5 + length) / 6) ** alpha
+    attention: np.ndarray  # (len(ids), S) rnn or (len(ids), layers, heads, S) transformer; S = real source length
+    finished: bool  # False when max_len cut the hypothesis off before [END]
 
 
 def length_penalty(length, alpha):
@@ -53,9 +54,16 @@ def greedy(model, source, max_len, alpha):
     n, steps_max = ops.shape(source)[0], model.config.max_tgt_len
     never = _never(model.config.tgt_vocab)
     memory = model.encode(source)
-    carry = (ops.zeros((), "int32"), ops.full((n,), START, "int32"), model.init_state(memory, n),
-             ops.zeros((n,), "bool"), ops.zeros((n,), "float32"), ops.zeros((n,), "int32"),
-             ops.zeros((n, steps_max), "int32"), ops.zeros((n, steps_max) + _attention_shape(model.config, source)))
+    carry = (
+        ops.zeros((), "int32"),
+        ops.full((n,), START, "int32"),
+        model.init_state(memory, n),
+        ops.zeros((n,), "bool"),
+        ops.zeros((n,), "float32"),
+        ops.zeros((n,), "int32"),
+        ops.zeros((n, steps_max), "int32"),
+        ops.zeros((n, steps_max) + _attention_shape(model.config, source)),
+    )
 
     def cond(t, token, state, done, logp, length, tokens, attention):
         return ops.logical_and(t < max_len, ops.logical_not(ops.all(done)))
@@ -93,10 +101,18 @@ def beam_search(model, source, width, max_len, alpha, beams):
     logp = ops.broadcast_to(ops.where(slot == 0, 0.0, -np.inf)[None, :], (n, beams))
     pad_only = ops.where(ops.arange(vocab) == PAD, 0.0, -np.inf)
     offsets = (ops.arange(n) * beams)[:, None]
-    carry = (ops.zeros((), "int32"), ops.full((rows,), START, "int32"), model.init_state(memory, rows),
-             ops.zeros((n, beams), "bool"), logp, ops.zeros((n, beams), "int32"), ops.zeros((n, beams), "float32"),
-             ops.zeros((n, beams, steps_max), "int32"), ops.zeros((n, beams, steps_max), "int32"),
-             ops.zeros((rows, steps_max) + _attention_shape(model.config, source)))
+    carry = (
+        ops.zeros((), "int32"),
+        ops.full((rows,), START, "int32"),
+        model.init_state(memory, rows),
+        ops.zeros((n, beams), "bool"),
+        logp,
+        ops.zeros((n, beams), "int32"),
+        ops.zeros((n, beams), "float32"),
+        ops.zeros((n, beams, steps_max), "int32"),
+        ops.zeros((n, beams, steps_max), "int32"),
+        ops.zeros((rows, steps_max) + _attention_shape(model.config, source)),
+    )
 
     def cond(t, token, state, done, logp, length, score, tokens, parents, attention):
         settled = ops.logical_or(done, ops.isinf(logp))  # finished, or a slot that holds nothing
@@ -106,7 +122,7 @@ def beam_search(model, source, width, max_len, alpha, beams):
         logits, weights, state = model.decode_step(token, state, t, memory)
         logprobs = ops.reshape(ops.log_softmax(ops.cast(logits, "float32"), axis=-1), (n, beams, vocab))
         logprobs = ops.where(done[..., None], pad_only, logprobs + _never(vocab))
-        total = logp[..., None] + logprobs                                       # (n, beams, vocab)
+        total = logp[..., None] + logprobs  # (n, beams, vocab)
         grown = length + ops.cast(ops.logical_not(done), "int32")
         normalized = total / length_penalty(grown, alpha)[..., None]
         score, pick = ops.top_k(ops.reshape(normalized, (n, beams * vocab)), beams)  # sorted, best first
@@ -159,21 +175,28 @@ def _results(ids, attention, score, length, done, source) -> list[Result]:
     for i in range(len(source)):
         n = int(length[i]) - int(bool(done[i]))  # drop [END]
         real = int(np.max(np.nonzero(source[i])[0], initial=-1)) + 1
-        out.append(Result([int(x) for x in ids[i, :n]], float(score[i]), attention[i, :n, ..., :real],
-                          bool(done[i])))
+        out.append(Result([int(x) for x in ids[i, :n]], float(score[i]), attention[i, :n, ..., :real], bool(done[i])))
     return out
 
 
-def search(model, source, beam: int = 4, alpha: float = 0.6, max_len: int | None = None,
-           method: str = "auto", batch_size: int = 32) -> list[Result]:
+def search(
+    model,
+    source,
+    beam: int = 4,
+    alpha: float = 0.6,
+    max_len: int | None = None,
+    method: str = "auto",
+    batch_size: int = 32,
+) -> list[Result]:
     """One batch of sources (N <= batch_size, max_src_len). method: auto (greedy at beam 1) | greedy | beam."""
     n = len(source)
     batch = _bucket(n, batch_size)
     padded = np.concatenate([source, np.repeat(source[:1], batch - n, axis=0)])  # filler rows: copies of row 0
     kind = "greedy" if method == "greedy" or (method == "auto" and beam == 1) else "beam"
     beams = 1 if kind == "greedy" else _bucket(beam)
-    out = _loop(model, kind, batch, beams)(padded, np.asarray(beam, "int32"), np.asarray(max_len, "int32"),
-                                               np.asarray(alpha, "float32"))
+    out = _loop(model, kind, batch, beams)(
+        padded, np.asarray(beam, "int32"), np.asarray(max_len, "int32"), np.asarray(alpha, "float32")
+    )
     out = [np.asarray(x) for x in out]
     if kind == "greedy":
         tokens, attention, score, length, done, _ = out
@@ -191,8 +214,15 @@ def search(model, source, beam: int = 4, alpha: float = 0.6, max_len: int | None
     return _results(ids, chosen, score[:, 0], length[:, 0], done[:, 0], source)
 
 
-def translate_ids(model, source_ids, beam: int = 4, alpha: float = 0.6, max_len: int | None = None,
-                  batch_size: int = 32, method: str = "auto") -> list[Result]:
+def translate_ids(
+    model,
+    source_ids,
+    beam: int = 4,
+    alpha: float = 0.6,
+    max_len: int | None = None,
+    batch_size: int = 32,
+    method: str = "auto",
+) -> list[Result]:
     """Translate source ids (N, S), padded with 0 at the end, in batches of batch_size. One Result per row."""
     config = model.config
     max_len = config.max_tgt_len if max_len is None else int(max_len)
@@ -208,13 +238,13 @@ def translate_ids(model, source_ids, beam: int = 4, alpha: float = 0.6, max_len:
     if source.ndim != 2:
         raise ValueError(f"source_ids must be (sentences, tokens), got shape {source.shape}")
     if source.shape[1] > config.max_src_len:
-        if source[:, config.max_src_len:].any():
+        if source[:, config.max_src_len :].any():
             raise ValueError(f"a source has more than max_src_len={config.max_src_len} tokens; cut it first")
-        source = source[:, :config.max_src_len]
+        source = source[:, : config.max_src_len]
     # Always the model's full source width, so the sentence length is data, never a shape.
     source = np.pad(source, ((0, 0), (0, config.max_src_len - source.shape[1])))
     results = []
     for start in range(0, len(source), batch_size):
-        chunk = source[start:start + batch_size]
+        chunk = source[start : start + batch_size]
         results += search(model, chunk, int(beam), float(alpha), max_len, method, batch_size)
     return results

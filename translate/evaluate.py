@@ -7,6 +7,7 @@ The last line is one JSON object: bleu, chrf, their sacrebleu signatures, the nu
 pair whose two sides are one language (kjv-web) or with --copy-baseline, the copy baseline: the source itself
 scored as the translation, so the gain over copying is visible.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,12 @@ def _bleu_chrf(hypotheses: list[str], references: list[str]) -> dict:
 
     bleu, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
     b, c = bleu.corpus_score(hypotheses, [references]), chrf.corpus_score(hypotheses, [references])
-    return {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "bleu_signature": str(bleu.get_signature()),
-            "chrf_signature": str(chrf.get_signature())}
+    return {
+        "bleu": round(b.score, 2),
+        "chrf": round(c.score, 2),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+    }
 
 
 def score(translator, pairs, beam: int = 4, copy_baseline: bool = False, progress: bool = False) -> dict:
@@ -41,19 +46,21 @@ def score(translator, pairs, beam: int = 4, copy_baseline: bool = False, progres
         sources.append(p.source if len(ids) <= limit else translator.tokenizer.source.decode(ids[:limit]))
     hypotheses = []
     for start in tqdm(range(0, len(sources), CHUNK), disable=not progress, file=sys.stderr, desc="translate"):
-        hypotheses += [t.text for t in translator.translate(sources[start:start + CHUNK], beam=beam)]
+        hypotheses += [t.text for t in translator.translate(sources[start : start + CHUNK], beam=beam)]
     references = [p.target for p in pairs]
     result = {**_bleu_chrf(hypotheses, references), "sentences": len(pairs), "beam": beam}
     if copy_baseline:
         copy = _bleu_chrf([p.source for p in pairs], references)
         result.update(copy_bleu=copy["bleu"], copy_chrf=copy["chrf"])
-    result["examples"] = [{"source": p.source, "reference": p.target, "translation": h}
-                          for p, h in list(zip(pairs, hypotheses))[:3]]
+    result["examples"] = [
+        {"source": p.source, "reference": p.target, "translation": h} for p, h in list(zip(pairs, hypotheses))[:3]
+    ]
     return result
 
 
-def evaluate(model: str, pair: str | None, split: str, tsv: str | None, beam: int, limit: int | None,
-             copy_baseline: bool) -> dict:
+def evaluate(
+    model: str, pair: str | None, split: str, tsv: str | None, beam: int, limit: int | None, copy_baseline: bool
+) -> dict:
     import translate
     from corpus import parallel
 

@@ -9,6 +9,7 @@ Both models expose the same pieces:
 Token ids: [PAD]=0 [UNK]=1 [START]=2 [END]=3; sources are padded with 0 at the end. Shapes never depend on the
 index or on the sentences' lengths, so decoding compiles once (translate/decode.py).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,43 +25,55 @@ NEG = -1e9  # a finite "minus infinity": a fully padded row softmaxes to uniform
 
 @dataclasses.dataclass
 class TranslatorConfig(SavedConfig):
-    arch: str = "transformer"          # transformer | rnn
-    cell: str = "gru"                  # gru | lstm (rnn only)
-    attention: str = "bahdanau"        # bahdanau | luong | none (rnn only)
-    positions: str = "learned"         # learned | sine (transformer only)
+    arch: str = "transformer"  # transformer | rnn
+    cell: str = "gru"  # gru | lstm (rnn only)
+    attention: str = "bahdanau"  # bahdanau | luong | none (rnn only)
+    positions: str = "learned"  # learned | sine (transformer only)
     src_vocab: int = 0
     tgt_vocab: int = 0
-    max_src_len: int = 64              # source tokens
-    max_tgt_len: int = 64              # decoder positions: [START] + target, i.e. target + [END]
-    layers: int = 3                    # per side: encoder and decoder blocks (rnn: stacked cells, 1 = the course)
-    dim: int = 256                     # rnn: decoder units; each encoder direction has dim // 2
+    max_src_len: int = 64  # source tokens
+    max_tgt_len: int = 64  # decoder positions: [START] + target, i.e. target + [END]
+    layers: int = 3  # per side: encoder and decoder blocks (rnn: stacked cells, 1 = the course)
+    dim: int = 256  # rnn: decoder units; each encoder direction has dim // 2
     heads: int = 4
     ffn_dim: int = 1024
     dropout: float = 0.1
-    attention_dim: int = 0             # rnn + bahdanau: the additive score's hidden size (0: --dim). Teacher forcing
-                                       # builds a (batch, target, source, attention_dim) tensor: its main cost
+    attention_dim: int = 0  # rnn + bahdanau: the additive score's hidden size (0: --dim). Teacher forcing
+    # builds a (batch, target, source, attention_dim) tensor: its main cost
     # Label smoothing is a property of the loss, so it lives with the training settings, not here.
 
     def validate(self) -> TranslatorConfig:
         checks = [
             (self.arch in ("transformer", "rnn"), f"--arch must be transformer or rnn, got {self.arch!r}"),
             (self.cell in ("gru", "lstm"), f"--cell must be gru or lstm, got {self.cell!r}"),
-            (self.attention in ("bahdanau", "luong", "none"),
-             f"--attention must be bahdanau, luong or none, got {self.attention!r}"),
+            (
+                self.attention in ("bahdanau", "luong", "none"),
+                f"--attention must be bahdanau, luong or none, got {self.attention!r}",
+            ),
             (self.positions in ("learned", "sine"), f"--positions must be learned or sine, got {self.positions!r}"),
-            (self.src_vocab > END and self.tgt_vocab > END,
-             f"--src-vocab and --tgt-vocab must exceed the 4 special tokens, got {self.src_vocab} and "
-             f"{self.tgt_vocab}"),
-            (self.max_src_len >= 1 and self.max_tgt_len >= 2,
-             f"--max-src-len must be >= 1 and --max-tgt-len >= 2, got {self.max_src_len} and {self.max_tgt_len}"),
-            (self.layers >= 1 and self.dim >= 2 and self.ffn_dim >= 1,
-             "--layers, --dim and --ffn-dim must be positive"),
+            (
+                self.src_vocab > END and self.tgt_vocab > END,
+                f"--src-vocab and --tgt-vocab must exceed the 4 special tokens, got {self.src_vocab} and "
+                f"{self.tgt_vocab}",
+            ),
+            (
+                self.max_src_len >= 1 and self.max_tgt_len >= 2,
+                f"--max-src-len must be >= 1 and --max-tgt-len >= 2, got {self.max_src_len} and {self.max_tgt_len}",
+            ),
+            (
+                self.layers >= 1 and self.dim >= 2 and self.ffn_dim >= 1,
+                "--layers, --dim and --ffn-dim must be positive",
+            ),
             (0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}"),
             (self.attention_dim >= 0, f"--attention-dim must be >= 0, got {self.attention_dim}"),
-            (self.arch != "rnn" or self.dim % 2 == 0,
-             f"--dim ({self.dim}) must be even: the bidirectional encoder gives each direction half"),
-            (self.arch != "transformer" or (self.heads >= 1 and self.dim % self.heads == 0),
-             f"--dim ({self.dim}) must be a multiple of --heads ({self.heads})"),
+            (
+                self.arch != "rnn" or self.dim % 2 == 0,
+                f"--dim ({self.dim}) must be even: the bidirectional encoder gives each direction half",
+            ),
+            (
+                self.arch != "transformer" or (self.heads >= 1 and self.dim % self.heads == 0),
+                f"--dim ({self.dim}) must be a multiple of --heads ({self.heads})",
+            ),
         ]
         check(checks)
         return self
@@ -140,8 +153,10 @@ class RNNTranslator(keras.Model):
         self.src_embed = layers.Embedding(config.src_vocab, config.dim, name="src_embed")
         # Each direction has dim // 2 units, so [forward; backward] is dim wide: it is the decoder's first state
         # as it is (no projection), and the attention's values.
-        self.encoders = [layers.Bidirectional(rnn(half, return_sequences=True, return_state=True),
-                                              name=f"encoder_{i}") for i in range(config.layers)]
+        self.encoders = [
+            layers.Bidirectional(rnn(half, return_sequences=True, return_state=True), name=f"encoder_{i}")
+            for i in range(config.layers)
+        ]
         self.tgt_embed = layers.Embedding(config.tgt_vocab, config.dim, name="tgt_embed")
         self.decoders = [rnn(config.dim, return_sequences=True, name=f"decoder_{i}") for i in range(config.layers)]
         attention = {"bahdanau": BahdanauAttention, "luong": LuongAttention}.get(config.attention)
@@ -235,7 +250,7 @@ class DecoderBlock(layers.Layer):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         x = x + self.drop(self.proj(ops.reshape(attended, (b, t, -1))), training=training)
         q = self._heads(self.cross_q(self.ln2(x)))
-        scores = ops.einsum("bthd,bshd->bhts", q, cross_k) / (self.head_dim ** 0.5)
+        scores = ops.einsum("bthd,bshd->bhts", q, cross_k) / (self.head_dim**0.5)
         weights = masked_softmax(scores, source_mask[:, None, None, :])  # explicit: we return the weights
         context = ops.einsum("bhts,bshd->bthd", weights, cross_v)
         x = x + self.drop(self.cross_proj(ops.reshape(context, (b, t, -1))), training=training)
@@ -244,8 +259,9 @@ class DecoderBlock(layers.Layer):
 
     def call(self, x, cross_k, cross_v, source_mask, training=False):
         q, k, v = [self._heads(z) for z in ops.split(self.qkv(self.ln1(x)), 3, axis=-1)]
-        return self._rest(x, ops.dot_product_attention(q, k, v, is_causal=True), cross_k, cross_v, source_mask,
-                          training)
+        return self._rest(
+            x, ops.dot_product_attention(q, k, v, is_causal=True), cross_k, cross_v, source_mask, training
+        )
 
     def step(self, x, k_cache, v_cache, index, cross_k, cross_v, source_mask):
         """x (B, 1, D); caches (B, max_tgt_len, heads, head_dim). Attends to cache positions <= index."""
@@ -254,8 +270,9 @@ class DecoderBlock(layers.Layer):
         write = ops.cast(positions == index, k.dtype)[None, :, None, None]
         k_cache = k_cache * (1 - write) + k * write
         v_cache = v_cache * (1 - write) + v * write
-        visible = ops.broadcast_to((positions <= index)[None, None, None, :],
-                                   (ops.shape(x)[0], self.heads, 1, ops.shape(k_cache)[1]))
+        visible = ops.broadcast_to(
+            (positions <= index)[None, None, None, :], (ops.shape(x)[0], self.heads, 1, ops.shape(k_cache)[1])
+        )
         attended = ops.dot_product_attention(q, k_cache, v_cache, mask=visible)
         x, weights = self._rest(x, attended, cross_k, cross_v, source_mask, False)
         return x, weights, k_cache, v_cache
@@ -271,17 +288,24 @@ class TransformerTranslator(keras.Model):
 
         self.config = config
         self.src_embed = layers.Embedding(config.src_vocab, config.dim, name="src_embed")
-        self.tgt_embed = layers.ReversibleEmbedding(config.tgt_vocab, config.dim, tie_weights=True,
-                                                    name="tgt_embed")
+        self.tgt_embed = layers.ReversibleEmbedding(config.tgt_vocab, config.dim, tie_weights=True, name="tgt_embed")
         if config.positions == "learned":
             self.src_pos = keras_hub.layers.PositionEmbedding(config.max_src_len, name="src_pos")
             self.tgt_pos = keras_hub.layers.PositionEmbedding(config.max_tgt_len, name="tgt_pos")
         else:
             self.src_pos = self.tgt_pos = keras_hub.layers.SinePositionEncoding()
         self.drop = layers.Dropout(config.dropout)
-        self.encoders = [keras_hub.layers.TransformerEncoder(config.ffn_dim, config.heads, dropout=config.dropout,
-                                                             activation="gelu", normalize_first=True,
-                                                             name=f"encoder_{i}") for i in range(config.layers)]
+        self.encoders = [
+            keras_hub.layers.TransformerEncoder(
+                config.ffn_dim,
+                config.heads,
+                dropout=config.dropout,
+                activation="gelu",
+                normalize_first=True,
+                name=f"encoder_{i}",
+            )
+            for i in range(config.layers)
+        ]
         self.enc_norm = layers.LayerNormalization(epsilon=1e-5, name="enc_norm")
         self.decoders = [DecoderBlock(config, name=f"decoder_{i}") for i in range(config.layers)]
         self.dec_norm = layers.LayerNormalization(epsilon=1e-5, name="dec_norm")
@@ -325,8 +349,9 @@ class TransformerTranslator(keras.Model):
         x = self._embed(self.tgt_embed, self.tgt_pos, token[:, None], start_index=index)
         ks, vs, weights = [], [], []
         for i, block in enumerate(self.decoders):
-            x, w, k, v = block.step(x, k_cache[:, i], v_cache[:, i], index, memory["cross_k"][:, i],
-                                    memory["cross_v"][:, i], memory["mask"])
+            x, w, k, v = block.step(
+                x, k_cache[:, i], v_cache[:, i], index, memory["cross_k"][:, i], memory["cross_v"][:, i], memory["mask"]
+            )
             ks.append(k)
             vs.append(v)
             weights.append(w[:, :, 0])

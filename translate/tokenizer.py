@@ -18,6 +18,7 @@ the sources (KJV -> WEB: both English), decided by `joint=None` from the trainin
 once, as `tokenizer.json`; separate ones as `tokenizer-source.json` and `tokenizer-target.json`.
 Specials are exactly [PAD]=0 [UNK]=1 [START]=2 [END]=3; an unknown character encodes as [UNK] and decodes as "⁇".
 """
+
 from __future__ import annotations
 
 import collections
@@ -45,12 +46,18 @@ class SubwordTokenizer:
     def train(cls, texts: list[str], vocab_size: int = 8000) -> SubwordTokenizer:
         tok = Tokenizer(models.BPE(unk_token="[UNK]"))
         # the same text however it was typed: composed accents, single spaces
-        tok.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "),
-                                               normalizers.Strip()])
+        tok.normalizer = normalizers.Sequence(
+            [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip()]
+        )
         tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])
         tok.decoder = decoders.Metaspace()
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS), min_frequency=2,
-                                      limit_alphabet=1000, show_progress=False)
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=list(SPECIALS),
+            min_frequency=2,
+            limit_alphabet=1000,
+            show_progress=False,
+        )
         tok.train_from_iterator(texts, trainer, length=len(texts))
         return cls(tok)
 

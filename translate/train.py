@@ -7,6 +7,7 @@ dropout RNG and data position (batch n is a pure function of the seed and n) all
 trains further. Other settings on that folder are refused, each named. The folder ends up holding config.json,
 model.weights.h5, the tokenizer, metrics.json, loss_curve.png and a model card README.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,9 +32,9 @@ BLEU_PAIRS = 200  # a quick validation BLEU (greedy) for the card; translate.eva
 
 @dataclasses.dataclass
 class TrainConfig:
-    pair: str                                  # web-es | kjv-web | a TSV file | hf:NAME[:CONFIG]
+    pair: str  # web-es | kjv-web | a TSV file | hf:NAME[:CONFIG]
     out: str
-    model: TranslatorConfig                    # src_vocab / tgt_vocab are filled from the tokenizer
+    model: TranslatorConfig  # src_vocab / tgt_vocab are filled from the tokenizer
     budget: Budget
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     vocab_size: int = 8000
@@ -117,30 +118,47 @@ def train(config: TrainConfig, command: str) -> dict:
         tokenizer, model_config = PairTokenizer.load(out), TranslatorConfig.load(out)
         saved = checkpoint.read_state(resume)
         wanted = dataclasses.replace(config.model, src_vocab=model_config.src_vocab, tgt_vocab=model_config.tgt_vocab)
-        differ = checkpoint.differences(dataclasses.asdict(model_config), dataclasses.asdict(wanted),
-                                        label=lambda k: "--" + k.replace("_", "-")) + \
-            checkpoint.differences(saved["run"], config.run_settings(), label=lambda k: "--" + k.replace("_", "-"))
+        differ = checkpoint.differences(
+            dataclasses.asdict(model_config), dataclasses.asdict(wanted), label=lambda k: "--" + k.replace("_", "-")
+        ) + checkpoint.differences(saved["run"], config.run_settings(), label=lambda k: "--" + k.replace("_", "-"))
         if differ:
-            raise ValueError(f"{out} holds a run made with {', '.join(differ)}: resume with its own settings or use "
-                             "another --out")
+            raise ValueError(
+                f"{out} holds a run made with {', '.join(differ)}: resume with its own settings or use another --out"
+            )
     else:
         tokenizer = PairTokenizer.train(splits["train"], config.vocab_size)
-        model_config = dataclasses.replace(config.model, src_vocab=len(tokenizer.source),
-                                           tgt_vocab=len(tokenizer.target)).validate()
+        model_config = dataclasses.replace(
+            config.model, src_vocab=len(tokenizer.source), tgt_vocab=len(tokenizer.target)
+        ).validate()
     lengths = dict(max_src_len=model_config.max_src_len, max_tgt_len=model_config.max_tgt_len)
     train_data = data.encode_pairs(splits["train"], tokenizer, **lengths)
     val_data = data.encode_pairs(splits["validation"][:VAL_PAIRS], tokenizer, **lengths)
-    print(f"{len(train_data):,} training pairs ({train_data.dropped:,} over the length limits left out), "
-          f"{len(val_data)} validation pairs for the loss", file=sys.stderr)
+    print(
+        f"{len(train_data):,} training pairs ({train_data.dropped:,} over the length limits left out), "
+        f"{len(val_data)} validation pairs for the loss",
+        file=sys.stderr,
+    )
 
     keras.utils.set_random_seed(config.seed)
     model = build(model_config)
-    state = checkpoint.read_state(resume) if resume else \
-        {"step": 0, "seconds": 0.0, "total_steps": config.budget.steps, "history": [], "commands": [],
-         "run": config.run_settings()}
+    state = (
+        checkpoint.read_state(resume)
+        if resume
+        else {
+            "step": 0,
+            "seconds": 0.0,
+            "total_steps": config.budget.steps,
+            "history": [],
+            "commands": [],
+            "run": config.run_settings(),
+        }
+    )
     total = config.budget.steps or state["total_steps"] or 10**9  # --minutes: measured below, then fixed
-    model.compile(optimizer=make_optimizer(config.optimizer, total), loss=smoothed_loss(config.label_smoothing),
-                  jit_compile=config.jit)
+    model.compile(
+        optimizer=make_optimizer(config.optimizer, total),
+        loss=smoothed_loss(config.label_smoothing),
+        jit_compile=config.jit,
+    )
     if resume:
         checkpoint.restore(resume, model, model.optimizer)
         print(f"resumed from {resume} at step {state['step']}", file=sys.stderr)
@@ -149,23 +167,34 @@ def train(config: TrainConfig, command: str) -> dict:
         tokenizer.save(out)
     if config.budget.steps is not None:
         if config.budget.steps < state["step"]:
-            raise ValueError(f"--steps {config.budget.steps} is below the step this run has reached "
-                             f"({state['step']}): give more to train further, or use another --out")
+            raise ValueError(
+                f"--steps {config.budget.steps} is below the step this run has reached "
+                f"({state['step']}): give more to train further, or use another --out"
+            )
         state["total_steps"] = config.budget.steps
     if not state["commands"] or state["commands"][-1][1] != command:
         state["commands"].append([state["step"], command])
 
     logs = TensorBoard(os.path.join(out, "logs"))
-    bar = tqdm(total=total if total < 10**9 else None, initial=state["step"], desc="train", unit="step",
-               dynamic_ncols=True, file=sys.stderr, mininterval=1.0)
+    bar = tqdm(
+        total=total if total < 10**9 else None,
+        initial=state["step"],
+        desc="train",
+        unit="step",
+        dynamic_ncols=True,
+        file=sys.stderr,
+        mininterval=1.0,
+    )
     started, seconds0, running, calibrated_at = time.perf_counter(), state["seconds"], None, None
     while state["step"] < total and state["seconds"] < config.budget.seconds:
         source, dec_in, dec_out = data.batch(train_data, state["step"], config.batch_size, config.seed)
         loss = float(model.train_on_batch((source, dec_in), dec_out, sample_weight=(dec_out != 0)))
         if not math.isfinite(loss):
             bar.close()
-            raise cli.Failed(f"the loss became {loss} at step {state['step'] + 1}; training stopped. The last good "
-                             f"checkpoint is kept in {out}: lower --lr and run again.")
+            raise cli.Failed(
+                f"the loss became {loss} at step {state['step'] + 1}; training stopped. The last good "
+                f"checkpoint is kept in {out}: lower --lr and run again."
+            )
         state["step"] += 1
         state["seconds"] = seconds0 + time.perf_counter() - started
         running = loss if running is None else 0.95 * running + 0.05 * loss
@@ -178,16 +207,27 @@ def train(config: TrainConfig, command: str) -> dict:
                 total = state["total_steps"] = config.budget.steps_for(per_step, state["seconds"], state["step"])
                 set_total(model, total)
                 bar.total = total
-                print(f"\n{per_step:.3f} s/step: --minutes {config.budget.minutes} is about {total} steps",
-                      file=sys.stderr)
+                print(
+                    f"\n{per_step:.3f} s/step: --minutes {config.budget.minutes} is about {total} steps",
+                    file=sys.stderr,
+                )
         last = state["step"] >= total or state["seconds"] >= config.budget.seconds
         if state["step"] % config.eval_every == 0 or last:
-            row = {"step": state["step"], "train_loss": round(running, 4),
-                   "val_loss": round(validation_loss(model, val_data, config.batch_size), 4)}
+            row = {
+                "step": state["step"],
+                "train_loss": round(running, 4),
+                "val_loss": round(validation_loss(model, val_data, config.batch_size), 4),
+            }
             state["history"].append(row)
             bar.set_postfix(loss=f"{running:.3f}", val=f"{row['val_loss']:.3f}")
-            logs.scalars(state["step"], {"loss/train": row["train_loss"], "loss/validation": row["val_loss"],
-                                         "learning_rate": current_lr(model.optimizer._learning_rate, state["step"])})
+            logs.scalars(
+                state["step"],
+                {
+                    "loss/train": row["train_loss"],
+                    "loss/validation": row["val_loss"],
+                    "learning_rate": current_lr(model.optimizer._learning_rate, state["step"]),
+                },
+            )
         if state["step"] % config.checkpoint_every == 0 or last:
             checkpoint.save(out, model, model.optimizer, state)
     bar.close()
@@ -198,17 +238,29 @@ def train(config: TrainConfig, command: str) -> dict:
     checkpoint.export_weights(model, build(model_config), os.path.join(out, "model.weights.h5"))
     translator = Translator(out)
     quick = score(translator, splits["validation"][:BLEU_PAIRS], beam=1)
-    metrics = {"val_loss": validation_loss(model, val_data, config.batch_size), "val_bleu_greedy": quick["bleu"],
-               "val_chrf_greedy": quick["chrf"], "bleu_pairs": quick["sentences"], "step": state["step"],
-               "seconds": round(state["seconds"], 1), "pair": config.pair, "train_pairs": len(train_data),
-               "dropped_pairs": train_data.dropped, "batch_size": config.batch_size,
-               "parameters": int(model.count_params()),
-               "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})", "commands": state["commands"],
-               "command": command}
+    metrics = {
+        "val_loss": validation_loss(model, val_data, config.batch_size),
+        "val_bleu_greedy": quick["bleu"],
+        "val_chrf_greedy": quick["chrf"],
+        "bleu_pairs": quick["sentences"],
+        "step": state["step"],
+        "seconds": round(state["seconds"], 1),
+        "pair": config.pair,
+        "train_pairs": len(train_data),
+        "dropped_pairs": train_data.dropped,
+        "batch_size": config.batch_size,
+        "parameters": int(model.count_params()),
+        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
+        "commands": state["commands"],
+        "command": command,
+    }
     files.write_json(os.path.join(out, "metrics.json"), metrics)
     card.write(out, model_config, metrics, state["history"])
-    print(f"validation loss {metrics['val_loss']:.4f}, greedy BLEU {quick['bleu']:.1f} on {quick['sentences']} "
-          f"validation verses after {state['step']} steps; model in {out}", file=sys.stderr)
+    print(
+        f"validation loss {metrics['val_loss']:.4f}, greedy BLEU {quick['bleu']:.1f} on {quick['sentences']} "
+        f"validation verses after {state['step']} steps; model in {out}",
+        file=sys.stderr,
+    )
     return {k: v for k, v in metrics.items() if k != "commands"}
 
 
@@ -243,15 +295,34 @@ def parser():
 
 
 def config_of(args) -> TrainConfig:
-    model = TranslatorConfig(arch=args.arch, cell=args.cell, attention=args.attention, attention_dim=args.attention_dim,
-                             positions=args.positions,
-                             max_src_len=args.max_len, max_tgt_len=args.max_len + 1, layers=args.layers,
-                             dim=args.dim, heads=args.heads, ffn_dim=args.ffn_dim, dropout=args.dropout)
-    return TrainConfig(pair=args.pair, out=args.out, model=model, budget=Budget(args.steps, args.minutes),
-                       optimizer=OptimizerConfig(lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay),
-                       vocab_size=args.vocab_size, batch_size=args.batch_size, label_smoothing=args.label_smoothing,
-                       eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
-                       jit=args.jit).validate()
+    model = TranslatorConfig(
+        arch=args.arch,
+        cell=args.cell,
+        attention=args.attention,
+        attention_dim=args.attention_dim,
+        positions=args.positions,
+        max_src_len=args.max_len,
+        max_tgt_len=args.max_len + 1,
+        layers=args.layers,
+        dim=args.dim,
+        heads=args.heads,
+        ffn_dim=args.ffn_dim,
+        dropout=args.dropout,
+    )
+    return TrainConfig(
+        pair=args.pair,
+        out=args.out,
+        model=model,
+        budget=Budget(args.steps, args.minutes),
+        optimizer=OptimizerConfig(lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay),
+        vocab_size=args.vocab_size,
+        batch_size=args.batch_size,
+        label_smoothing=args.label_smoothing,
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        jit=args.jit,
+    ).validate()
 
 
 def main(argv=None) -> int:

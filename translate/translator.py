@@ -1,10 +1,11 @@
 """A trained translator ready to use: text in, translations out, each with its tokens, attention and score.
 
-    import translate
-    t = translate.load("translate-transformer")          # bundled name, model folder or Hub repo id
-    [out] = t.translate("Where is the train station?", beam=4)
-    out.text, out.source_tokens, out.target_tokens, out.attention.shape, out.score
+import translate
+t = translate.load("translate-transformer")          # bundled name, model folder or Hub repo id
+[out] = t.translate("Where is the train station?", beam=4)
+out.text, out.source_tokens, out.target_tokens, out.attention.shape, out.score
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,11 +21,11 @@ MAX_SENTENCES = 64
 class Translation:
     source: str
     text: str
-    source_tokens: list[str]       # subword pieces ("▁" marks a space before)
+    source_tokens: list[str]  # subword pieces ("▁" marks a space before)
     target_tokens: list[str]
-    attention: np.ndarray          # (target, source) for the rnn; (target, layers, heads, source) for the transformer
-    score: float                   # log probability with GNMT's length penalty
-    finished: bool                 # False when the length limit cut the output before [END]
+    attention: np.ndarray  # (target, source) for the rnn; (target, layers, heads, source) for the transformer
+    score: float  # log probability with GNMT's length penalty
+    finished: bool  # False when the length limit cut the output before [END]
 
     def attention_map(self, layer: int = -1, head: int | None = None) -> np.ndarray:
         """(target, source): the rnn's map, or one transformer layer's, one head or the mean of its heads."""
@@ -65,15 +66,17 @@ class Translator:
         ids = self.tokenizer.source.encode(text)
         limit = self.config.max_src_len
         if len(ids) > limit:
-            raise ValueError(f"the text is {len(ids)} subwords, over this model's limit of {limit}: split it into "
-                             "shorter sentences")
+            raise ValueError(
+                f"the text is {len(ids)} subwords, over this model's limit of {limit}: split it into shorter sentences"
+            )
         pieces = self.tokenizer.source.pieces(ids)
         if all(i == 1 or piece == "▁" for i, piece in zip(ids, pieces)):  # [UNK]s and bare word gaps only
             raise ValueError(f"no known subwords in {text[:40]!r}: this model knows none of its characters")
         return ids
 
-    def translate(self, text_or_list, beam: int = 4, alpha: float = 0.6, max_len: int | None = None) \
-            -> list[Translation]:
+    def translate(
+        self, text_or_list, beam: int = 4, alpha: float = 0.6, max_len: int | None = None
+    ) -> list[Translation]:
         """Translations of one text or a list of texts (one Translation each), by beam search (beam 1: greedy)."""
         from translate.decode import translate_ids
 
@@ -87,11 +90,18 @@ class Translator:
         rows = [self._source_ids(t) for t in texts]
         source = np.zeros((len(rows), self.config.max_src_len), np.int32)
         for r, ids in enumerate(rows):
-            source[r, :len(ids)] = ids
+            source[r, : len(ids)] = ids
         results = translate_ids(self.model, source, beam=int(beam), alpha=alpha, max_len=max_len)
         src_side, tgt_side = self.tokenizer.source, self.tokenizer.target
-        return [Translation(source=t, text=tgt_side.decode(r.ids), source_tokens=src_side.pieces(ids),
-                            target_tokens=tgt_side.pieces(r.ids),
-                            attention=np.asarray(r.attention, np.float32), score=r.score, finished=r.finished)
-                for t, ids, r in zip(texts, rows, results)]
-
+        return [
+            Translation(
+                source=t,
+                text=tgt_side.decode(r.ids),
+                source_tokens=src_side.pieces(ids),
+                target_tokens=tgt_side.pieces(r.ids),
+                attention=np.asarray(r.attention, np.float32),
+                score=r.score,
+                finished=r.finished,
+            )
+            for t, ids, r in zip(texts, rows, results)
+        ]

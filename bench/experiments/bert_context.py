@@ -8,6 +8,7 @@ measure the KL between the two predicted distributions. A context-blind model gi
 Counters: a left-bigram and a (left, right)-trigram table from the training split, scored on the held-out split.
 Uses the shards that pretrain.train wrote into pretrain/models/bert/work/data (run the bundled command first).
 """
+
 import os
 import sys
 from collections import Counter, defaultdict
@@ -56,14 +57,19 @@ def counters() -> dict:
     tri = defaultdict(Counter)
     for a, b, c in zip(t[:-2], t[1:-1], t[2:]):  # a b c: b guessed from (a, c)
         tri[(a, c)][b] += 1
-    hits = [(tri[(a, c)].most_common(1)[0][0] if (a, c) in tri else left[a]) == b
-            for a, b, c in zip(v[:-2], v[1:-1], v[2:])]
-    return {"left_bigram_accuracy": round(float((left[v[:-1]] == v[1:]).mean()), 4),
-            "trigram_accuracy": round(float(np.mean(hits)), 4), "held_out_tokens": int(len(v))}
+    hits = [
+        (tri[(a, c)].most_common(1)[0][0] if (a, c) in tri else left[a]) == b for a, b, c in zip(v[:-2], v[1:-1], v[2:])
+    ]
+    return {
+        "left_bigram_accuracy": round(float((left[v[:-1]] == v[1:]).mean()), 4),
+        "trigram_accuracy": round(float(np.mean(hits)), 4),
+        "held_out_tokens": int(len(v)),
+    }
 
 
 if __name__ == "__main__":
     import argparse
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", help="a SeqLab BERT folder to probe")
     p.add_argument("--counts", action="store_true", help="the n-gram counter baselines instead")

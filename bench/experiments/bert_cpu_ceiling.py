@@ -12,6 +12,7 @@
    long this machine needs for them at the best measured rate.
 Writes bench/results/bert_cpu_ceiling.json.
 """
+
 import json
 import os
 import subprocess
@@ -21,12 +22,32 @@ import time
 from record import ROOT, no_arguments, update
 
 OUT = os.path.join(ROOT, "bench", "results", "bert_cpu_ceiling.json")
-SHAPE = ["--layers", "4", "--heads", "4", "--dim", "224", "--seq", "128", "--batch", "32", "--vocab", "8000",
-         "--max-predictions", "40", "--mask-rate", "0.3", "--steps", "20"]
-VARIANTS = {"tensorflow fp32 (the bundled run)": ({}, []),
-            "tensorflow fp32 --jit": ({}, ["--jit"]),
-            "tensorflow bf16": ({}, ["--precision", "bf16"]),
-            "jax fp32 --jit": ({"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}, ["--jit"])}
+SHAPE = [
+    "--layers",
+    "4",
+    "--heads",
+    "4",
+    "--dim",
+    "224",
+    "--seq",
+    "128",
+    "--batch",
+    "32",
+    "--vocab",
+    "8000",
+    "--max-predictions",
+    "40",
+    "--mask-rate",
+    "0.3",
+    "--steps",
+    "20",
+]
+VARIANTS = {
+    "tensorflow fp32 (the bundled run)": ({}, []),
+    "tensorflow fp32 --jit": ({}, ["--jit"]),
+    "tensorflow bf16": ({}, ["--precision", "bf16"]),
+    "jax fp32 --jit": ({"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}, ["--jit"]),
+}
 GPU_RUN = os.path.join(ROOT, "bench", "results", "gpu_pretrain_h100.json")  # its bert-d0: MLM 0.447, NSP 0.896
 CPU_RUN = os.path.join(ROOT, "pretrain", "models", "bert", "metrics.json")  # the bundled bert, trained here
 
@@ -40,8 +61,13 @@ def sequences(metrics: dict) -> int:
 def step_rates() -> dict:
     rates = {}
     for name, (env, flags) in VARIANTS.items():
-        done = subprocess.run([sys.executable, "-m", "bench.bert_train", *SHAPE, *flags], cwd=ROOT,
-                              env=dict(os.environ, PYTHONPATH=ROOT, **env), capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.bert_train", *SHAPE, *flags],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=ROOT, **env),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode:
             raise SystemExit(f"{name} failed:\n{done.stderr[-2000:]}")
         row = json.loads(done.stdout.strip().splitlines()[-1])
@@ -55,9 +81,12 @@ def matmul_ceiling(dtype: str) -> dict:
     import tensorflow as tf
 
     rows, h, vocab, slots = 32 * 128, 224, 8000, 32 * 40
-    shapes = {"q, k, v, attention output (x4 per layer)": ((rows, h, h), 4 * 4),
-              "feed-forward in": ((rows, h, 4 * h), 4), "feed-forward out": ((rows, 4 * h, h), 4),
-              "MLM output (tied embedding)": ((slots, h, vocab), 1)}
+    shapes = {
+        "q, k, v, attention output (x4 per layer)": ((rows, h, h), 4 * 4),
+        "feed-forward in": ((rows, h, 4 * h), 4),
+        "feed-forward out": ((rows, 4 * h, h), 4),
+        "MLM output (tied embedding)": ((slots, h, vocab), 1),
+    }
     out, work, seconds = {}, 0.0, 0.0
     for name, ((m, k, n), count) in shapes.items():
         a = tf.cast(tf.random.normal((m, k)), dtype)
@@ -86,10 +115,12 @@ def main() -> None:
     gpu_sequences = sequences(json.load(open(GPU_RUN))["runs"]["bert-d0"])
     result = {
         "note": "bench.bert_train at the bundled bert's shape, 20 timed steps each, on an idle 2-core machine; "
-                "ceiling = the step's matmuls timed alone (TensorFlow, oneDNN)",
-        "step": rates, "matmul_ceiling_gflop_per_s": ceiling,
-        "share_of_fp32_ceiling": round(rates["tensorflow fp32 (the bundled run)"]["gflop_per_s"]
-                                       / ceiling["float32"]["weighted"], 2),
+        "ceiling = the step's matmuls timed alone (TensorFlow, oneDNN)",
+        "step": rates,
+        "matmul_ceiling_gflop_per_s": ceiling,
+        "share_of_fp32_ceiling": round(
+            rates["tensorflow fp32 (the bundled run)"]["gflop_per_s"] / ceiling["float32"]["weighted"], 2
+        ),
         "targets_arithmetic": {
             "gpu_sequences_to_0.447_0.896": gpu_sequences,
             "cpu_hour_sequences": cpu_sequences,

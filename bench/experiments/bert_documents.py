@@ -15,6 +15,7 @@ This script rebuilds the old documents from the same packages, takes the previou
   document a book, three seeds, both models.
 The docs files go to runs/bert-documents/ for `python -m pretrain.evaluate`.
 """
+
 import os
 import re
 import subprocess
@@ -56,8 +57,9 @@ def previous_model() -> str:
     folder = os.path.join(OUT, f"bert-{PREVIOUS}")
     os.makedirs(folder, exist_ok=True)
     for name in ("config.json", "model.weights.h5", "vocab.txt"):
-        blob = subprocess.run(["git", "show", f"{PREVIOUS}:pretrain/models/bert/{name}"], cwd=ROOT,
-                              capture_output=True, check=True).stdout
+        blob = subprocess.run(
+            ["git", "show", f"{PREVIOUS}:pretrain/models/bert/{name}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
         open(os.path.join(folder, name), "wb").write(blob)
     return folder
 
@@ -83,26 +85,36 @@ def main() -> None:
     _, new_val = corpus.split(corpus.load("kjv,shakespeare"), 0.1, seed=0)
     new_held = {d.group for d in new_val}
     both = [d for d in held_old if d[2] in new_held]
-    print(f"{len(groups)} old groups, {len(old_held)} held out; retrained model held out {sorted(new_held)}; "
-          f"held out by both: {sorted({d[2] for d in both})}", flush=True)
+    print(
+        f"{len(groups)} old groups, {len(old_held)} held out; retrained model held out {sorted(new_held)}; "
+        f"held out by both: {sorted({d[2] for d in both})}",
+        flush=True,
+    )
 
-    files = {"chapters_scenes": write_docs(os.path.join(OUT, "previous-heldout-chapters-scenes.txt"),
-                                           [t for t, _, _ in held_old]),
-             "books_plays": write_docs(os.path.join(OUT, "previous-heldout-books-plays.txt"),
-                                       by_book_or_play(held_old)),
-             "both": write_docs(os.path.join(OUT, "both-heldout-books.txt"), by_book_or_play(both))}
+    files = {
+        "chapters_scenes": write_docs(
+            os.path.join(OUT, "previous-heldout-chapters-scenes.txt"), [t for t, _, _ in held_old]
+        ),
+        "books_plays": write_docs(os.path.join(OUT, "previous-heldout-books-plays.txt"), by_book_or_play(held_old)),
+        "both": write_docs(os.path.join(OUT, "both-heldout-books.txt"), by_book_or_play(both)),
+    }
     previous = pretrain.load(previous_model())
     keep = ("mlm_accuracy", "nsp_accuracy", "pairs")
-    nsp_documents = {"note": "the previous bundled bert (trained with chapters and scenes as documents) evaluated "
-                             "with pretrain.evaluate on its own held-out text, documents as chapters/scenes vs "
-                             "merged into books/plays (same sentences)"}
+    nsp_documents = {
+        "note": "the previous bundled bert (trained with chapters and scenes as documents) evaluated "
+        "with pretrain.evaluate on its own held-out text, documents as chapters/scenes vs "
+        "merged into books/plays (same sentences)"
+    }
     for name in ("chapters_scenes", "books_plays"):
         r = evaluate(previous, read_documents(files[name]), seed=0)
         nsp_documents[name] = {k: round(r[k], 4) if k != "pairs" else r[k] for k in keep}
         print(name, nsp_documents[name], flush=True)
-    both_heldout = {"note": f"chapters of {', '.join(sorted({d[2] for d in both}))}: the only text held out from "
-                            f"both the previous bundled bert ({PREVIOUS}, chapters/scenes split) and the retrained "
-                            "one (books/plays split); pretrain.evaluate, one document per book", "seeds": [0, 1, 2]}
+    both_heldout = {
+        "note": f"chapters of {', '.join(sorted({d[2] for d in both}))}: the only text held out from "
+        f"both the previous bundled bert ({PREVIOUS}, chapters/scenes split) and the retrained "
+        "one (books/plays split); pretrain.evaluate, one document per book",
+        "seeds": [0, 1, 2],
+    }
     for label, model in ((f"previous_{PREVIOUS}", previous), ("retrained", pretrain.load("bert"))):
         runs = [evaluate(model, read_documents(files["both"]), seed=s) for s in (0, 1, 2)]
         both_heldout[label] = {k: [round(r[k], 4) if k != "pairs" else r[k] for r in runs] for k in keep}

@@ -4,6 +4,7 @@
 
 Ran once on an H100 (bench/results/gpu_bert_tiny_lr_sweep.json): 6,000 steps each at 1e-3, 3e-4 and 1e-4.
 """
+
 import json
 import os
 import sys
@@ -45,5 +46,11 @@ for lr, warmup, dropout in [(1e-3, 500, 0.0), (3e-4, 500, 0.0), (1e-4, 500, 0.0)
     for k in range(STEPS // 1000):
         m.fit(stream, steps_per_epoch=1000, epochs=1, verbose=0)
         logs = m.evaluate(x=(b for b in val), steps=len(val), verbose=0, return_dict=True)
-        emit({"lr": lr, "step": (k + 1) * 1000, "s": round(time.time() - t0, 1),
-              **{name: round(float(v), 4) for name, v in logs.items() if "accuracy" in name or name == "mlm_loss"}})
+        emit(
+            {
+                "lr": lr,
+                "step": (k + 1) * 1000,
+                "s": round(time.time() - t0, 1),
+                **{name: round(float(v), 4) for name, v in logs.items() if "accuracy" in name or name == "mlm_loss"},
+            }
+        )

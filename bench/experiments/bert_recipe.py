@@ -8,6 +8,7 @@ documents), validated at BERT's 15% masking whatever the run trains with:
 - masking: 15% against 30% of the tokens during training (more predictions per forward pass).
 Results go to bench/results/bert_recipe.json under vocab8000 / vocab4000 / mask30.
 """
+
 import os
 import subprocess
 import sys
@@ -15,8 +16,28 @@ import sys
 from record import ROOT, no_arguments, pretrain, update
 
 RESULTS = os.path.join(ROOT, "bench", "results", "bert_recipe.json")
-COMMON = ["--corpus", "kjv,shakespeare", "--preset", "tiny", "--heads", "4", "--seq-len", "128", "--batch-size", "32",
-          "--steps", "1500", "--lr", "1e-3", "--warmup", "300", "--dropout", "0", "--checkpoint-every", "500"]
+COMMON = [
+    "--corpus",
+    "kjv,shakespeare",
+    "--preset",
+    "tiny",
+    "--heads",
+    "4",
+    "--seq-len",
+    "128",
+    "--batch-size",
+    "32",
+    "--steps",
+    "1500",
+    "--lr",
+    "1e-3",
+    "--warmup",
+    "300",
+    "--dropout",
+    "0",
+    "--checkpoint-every",
+    "500",
+]
 BUNDLED_VOCAB = os.path.join(ROOT, "pretrain", "models", "bert")
 RUNS = {
     "vocab8000": ["--vocab", BUNDLED_VOCAB],
@@ -26,12 +47,29 @@ RUNS = {
 
 
 def main() -> None:
-    subprocess.run([sys.executable, "-m", "pretrain.vocab", "--corpus", "kjv,shakespeare", "--size", "4000",
-                    "--out", RUNS["vocab4000"][1]], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pretrain.vocab",
+            "--corpus",
+            "kjv,shakespeare",
+            "--size",
+            "4000",
+            "--out",
+            RUNS["vocab4000"][1],
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     for name, extra in RUNS.items():
         state = pretrain([*COMMON, *extra], os.path.join(ROOT, "runs", f"recipe-{name}-run"))
-        update(RESULTS, "runs", name, value={"flags": " ".join(extra), "seconds": round(state["seconds"], 1),
-                                             "validation": state["validation"]})
+        update(
+            RESULTS,
+            "runs",
+            name,
+            value={"flags": " ".join(extra), "seconds": round(state["seconds"], 1), "validation": state["validation"]},
+        )
         print(name, state["validation"][-1], flush=True)
 
 

@@ -1,4 +1,5 @@
 """What the experiment scripts share: run one pretraining command, and add a result to a JSON file atomically."""
+
 import argparse
 import json
 import os

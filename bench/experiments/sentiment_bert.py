@@ -24,6 +24,7 @@ encoder that it replaced: `git show b992ff3:pretrain/models/bert-imdb/model.weig
 vocab.txt) into a folder rebuilds it. The random arm only takes bert-imdb's architecture and vocabulary, which
 did not change.
 """
+
 import argparse
 import json
 import os
@@ -39,12 +40,35 @@ COMMON = ["--arch", "bert", "--data", "sentiment", "--epochs", "10", "--patience
 
 
 def run(model: str, arm: str, lr: str, seed: int, pool: str) -> tuple[str, dict]:
-    key = (f"{os.path.basename(model.rstrip('/'))}-{arm}-lr{lr}" + ("-mean" if pool == "mean" else "")
-           + (f"-seed{seed}" if seed else ""))
+    key = (
+        f"{os.path.basename(model.rstrip('/'))}-{arm}-lr{lr}"
+        + ("-mean" if pool == "mean" else "")
+        + (f"-seed{seed}" if seed else "")
+    )
     out = os.path.join(ROOT, "runs", f"sentiment-{key}")
     init = ["--init", model] if arm == "pretrained" else ["--init", "random", "--vocab", resolve(model)]
-    done = subprocess.run([sys.executable, "-m", "classify", "train", *COMMON, "--lr", lr, *init, "--pool", pool,
-                           "--seed", str(seed), "--out", out], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "classify",
+            "train",
+            *COMMON,
+            "--lr",
+            lr,
+            *init,
+            "--pool",
+            pool,
+            "--seed",
+            str(seed),
+            "--out",
+            out,
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return key, json.loads(done.stdout.strip().splitlines()[-1])  # classify train's last line: its metrics
 
 
@@ -61,8 +85,7 @@ def main() -> None:
         for arm in a.arms.split(","):
             key, metrics = run(a.init, arm, a.lr, seed, a.pool)
             update(RESULTS, key, value=metrics)
-            print(key, "validation", round(metrics["validation_accuracy"], 4), "test", metrics["accuracy"],
-                  flush=True)
+            print(key, "validation", round(metrics["validation_accuracy"], 4), "test", metrics["accuracy"], flush=True)
 
 
 if __name__ == "__main__":
