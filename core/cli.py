@@ -1,6 +1,7 @@
 """One command-line convention for every train and evaluate command.
 
 - Arguments are checked before any corpus is read or model built: argparse errors exit 2 at once.
+- TensorFlow's harmless start-up notes are left out of stderr (core.quiet).
 - A library error (ValueError, OSError: a missing corpus, a bad model name, a full disk) is one line,
   `error: ...`, on stderr, exit 2; progress goes to stderr too.
 - The last line on stdout is one JSON object: the command's result (metrics, scores).
@@ -62,6 +63,9 @@ def emit(result: dict) -> None:
 def run(p: argparse.ArgumentParser, argv, work) -> int:
     """Parse argv (exit 2 on bad arguments), run work(args) and print its dict as the JSON last line."""
     args = p.parse_args(argv)
+    from core import quiet
+
+    quiet.import_tensorflow()  # TensorFlow's start-up notes left out of stderr (see core.quiet)
     try:
         result = work(args)
     except Failed as e:
