@@ -14,6 +14,8 @@ import time
 import numpy as np
 import pytest
 
+from core.budget import Budget
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "32", "--batch-size", "8"]
@@ -679,7 +681,7 @@ def test_the_cli_only_parses_and_builds_a_config():
     assert not c.jit and c.optimizer.warmup == 200 and c.budget.seconds == 120
     assert (
         "--dim 48"
-        in train.PretrainConfig("c", "v", "o", train.Budget(steps=5), architecture=train.Architecture(dim=48)).command()
+        in train.PretrainConfig("c", "v", "o", Budget(steps=5), architecture=train.Architecture(dim=48)).command()
     )
     with pytest.raises(SystemExit):  # one budget, exactly
         train.parser().parse_args(base + ["--steps", "3", "--minutes", "1"])
