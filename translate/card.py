@@ -55,6 +55,7 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
             ),
         ],
         commands=[tuple(c) for c in metrics["commands"]],
+        note=metrics.get("note"),  # how the run came to be where its commands do not say
         usage=f'import translate\nt = translate.load("{folder}")\n'
         'print(t.translate("Where is the train station?", beam=4)[0].text)',
         sections=[
@@ -71,3 +72,27 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
             ),
         ],
     ).write(folder)
+
+
+def main(argv=None) -> int:
+    """`python -m translate.card FOLDER`: write the card again from the folder's metrics.json (e.g. after adding a
+    "note" there: how a run came to be where its commands do not say) and its last checkpoint's history."""
+    import sys
+
+    from core import checkpoint, files
+    from translate.model import TranslatorConfig
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m translate.card FOLDER", file=sys.stderr)
+        return 2
+    folder = argv[0]
+    state = checkpoint.read_state(checkpoint.latest(folder)) if checkpoint.latest(folder) else {"history": []}
+    write(
+        folder, TranslatorConfig.load(folder), files.read_json(os.path.join(folder, "metrics.json")), state["history"]
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,7 +6,8 @@
 
 `bundled` runs `python -m translate.evaluate` (beam 4, the 1,629 test verses of John, 1 Corinthians, Esther and
 Amos) on translate-rnn and translate-transformer. `attention` trains the bundled RNN's command twice with a
-shorter budget (--steps 800, the same for both arms), once with Bahdanau attention and once with none (the
+shorter budget (--steps 800, the same for both arms, side by side), once with Bahdanau attention and once with
+none (the
 course's plain seq2seq: the decoder starts from the encoder's last state and sees nothing else), into
 runs/translate-attention-*, and scores both the same way. Results go to bench/results/translate.json.
 """
@@ -92,9 +93,10 @@ def bundled() -> None:
 
 
 def attention() -> None:
-    for arm in ("bahdanau", "none"):
-        out = os.path.join(ROOT, "runs", f"translate-attention-{arm}")
-        subprocess.run(
+    """Both arms side by side (one core each), then both scored the same way."""
+    outs = {arm: os.path.join(ROOT, "runs", f"translate-attention-{arm}") for arm in ("bahdanau", "none")}
+    runs = [
+        subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -108,8 +110,12 @@ def attention() -> None:
                 out,
             ],
             cwd=ROOT,
-            check=True,
         )
+        for arm, out in outs.items()
+    ]
+    if any(run.wait() for run in runs):
+        sys.exit("a training run failed")
+    for arm, out in outs.items():
         result = evaluate(out)
         metrics = json.load(open(os.path.join(out, "metrics.json")))
         update(
