@@ -174,13 +174,13 @@ def _translate_ui(h: handlers.Handlers, names: list[str]):
         for name in names:
             t = h.translation(text, name, beam)
             if t.attention.ndim == 2:  # the RNN's single attention
-                weights, title = t.attention, f"{name}: Bahdanau attention"
+                weights, title = t.attention, "attention (Bahdanau)"
             else:
                 layers = t.attention.shape[1]
                 index = min(int(str(layer).split()[-1]), layers) - 1 if layer else layers - 1
                 pick = None if head in (None, "", MEAN_HEADS) else int(str(head).split()[-1]) - 1
                 weights = t.attention_map(layer=index, head=pick)
-                title = f"{name}: cross-attention, layer {index + 1}, " + (
+                title = f"cross-attention, layer {index + 1}, " + (
                     "mean of the heads" if pick is None else f"head {pick + 1}"
                 )
             plot = attention_heatmap(weights, t.target_tokens, t.source_tokens, title) if t.target_tokens else None
@@ -389,7 +389,7 @@ def build(registry: Registry) -> gr.Blocks:
                 )
 
             # ---------------- Translate
-            with gr.Tab("Translate", id="translate"):
+            with gr.Tab("Translate", id="translate", elem_id="translate-tab"):
                 t_names = list(registry.translators)
                 gr.Markdown(
                     "English in, Spanish out: a bi-GRU with Bahdanau attention and a Transformer, trained on "

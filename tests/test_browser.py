@@ -170,7 +170,7 @@ def test_translate_tab_shows_both_translations_and_their_attention_maps(page):
     tab(page, "Translate")
     page.get_by_label("English", exact=True).fill("Where is the train station?")
     page.get_by_role("button", name="Translate", exact=True).click()
-    maps = page.locator(".gradio-container img[src^='data:image/png']")
+    maps = page.locator("#translate-tab img[src^='data:image/']")
     maps.nth(1).wait_for(timeout=60_000)  # one heatmap per translator
     shot(page, "translate")
     outputs = [page.get_by_label(name, exact=True).input_value() for name in ("translate-rnn", "translate-transformer")]
@@ -180,7 +180,7 @@ def test_translate_tab_shows_both_translations_and_their_attention_maps(page):
     page.get_by_role("option", name="head 1").click()
     page.wait_for_function(
         "([sel, old]) => { const m = document.querySelectorAll(sel); return m.length > 1 && m[1].src !== old; }",
-        arg=[".gradio-container img[src^='data:image/png']", before],
+        arg=["#translate-tab img[src^='data:image/']", before],
         timeout=30_000,
     )
 

@@ -124,14 +124,14 @@ def test_bad_input_gets_a_clear_error(trained, text, beam, message):
 def test_resume_continues_and_other_settings_are_refused(trained, tmp_path):
     tsv = trained[0]
     out = str(tmp_path / "m")
-    first = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "40", *TINY)
+    first = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "20", *TINY)
     assert first.returncode == 0, first.stderr[-2000:]
-    more = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "60", *TINY)
+    more = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "30", *TINY)
     assert more.returncode == 0 and "resumed from" in more.stderr
-    assert json.loads(more.stdout.splitlines()[-1])["step"] == 60
+    assert json.loads(more.stdout.splitlines()[-1])["step"] == 30
     card = open(os.path.join(out, "README.md")).read()
-    assert "- step 40: `python -m translate.train" in card  # the card lists both commands
-    other = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "80", *TINY[2:], "--dim", "48")
+    assert "- step 20: `python -m translate.train" in card  # the card lists both commands
+    other = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "40", *TINY[2:], "--dim", "48")
     assert other.returncode == 2 and "--dim 64 (not 48)" in other.stderr
 
 
