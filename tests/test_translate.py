@@ -157,6 +157,7 @@ def test_evaluate_prints_bleu_chrf_and_signatures_as_its_last_line(trained, tmp_
     assert result["bleu_signature"].startswith("nrefs:1|") and "chrf_signature" in result
 
 
+@pytest.mark.slow  # three CLI subprocesses, each importing TensorFlow
 def test_bad_arguments_fail_before_any_data_is_read(tmp_path):
     done = run(
         "-m",

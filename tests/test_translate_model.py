@@ -212,6 +212,7 @@ def teacher_forced(model, source, ids, alpha, finished=True):
     return total / ((5 + len(target)) / 6) ** alpha, np.asarray(weights)[0]
 
 
+@pytest.mark.slow  # trains a model
 @pytest.mark.parametrize("kind", DECODERS)
 def test_beam_search_results_are_what_teacher_forcing_says(kind):
     """Each hypothesis' ids, score and attention (followed back through the beams) agree with a forward pass."""
@@ -290,6 +291,7 @@ def test_no_retracing_across_lengths_widths_and_settings():
             assert fn.experimental_get_tracing_count() == 1, key
 
 
+@pytest.mark.slow  # trains a model
 @pytest.mark.parametrize("kind", DECODERS)
 def test_training_learns_to_reverse_and_greedy_decoding_gets_it_right(kind):
     model, before, after = trained(kind)
