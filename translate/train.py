@@ -185,7 +185,7 @@ def train(config: TrainConfig, command: str) -> dict:
         file=sys.stderr,
         mininterval=1.0,
     )
-    started, seconds0, running, calibrated_at = time.perf_counter(), state["seconds"], None, None
+    started, seconds0, running, calibrated_at, final_val = time.perf_counter(), state["seconds"], None, None, None
     while state["step"] < total and state["seconds"] < config.budget.seconds:
         source, dec_in, dec_out = data.batch(train_data, state["step"], config.batch_size, config.seed)
         loss = float(model.train_on_batch((source, dec_in), dec_out, sample_weight=(dec_out != 0)))
@@ -213,11 +213,8 @@ def train(config: TrainConfig, command: str) -> dict:
                 )
         last = state["step"] >= total or state["seconds"] >= config.budget.seconds
         if state["step"] % config.eval_every == 0 or last:
-            row = {
-                "step": state["step"],
-                "train_loss": round(running, 4),
-                "val_loss": round(validation_loss(model, val_data, config.batch_size), 4),
-            }
+            final_val = validation_loss(model, val_data, config.batch_size)  # the last one is the card's too
+            row = {"step": state["step"], "train_loss": round(running, 4), "val_loss": round(final_val, 4)}
             state["history"].append(row)
             bar.set_postfix(loss=f"{running:.3f}", val=f"{row['val_loss']:.3f}")
             logs.scalars(
@@ -239,7 +236,8 @@ def train(config: TrainConfig, command: str) -> dict:
     translator = Translator(out)
     quick = score(translator, splits["validation"][:BLEU_PAIRS], beam=1)
     metrics = {
-        "val_loss": validation_loss(model, val_data, config.batch_size),
+        # measured at the loop's last step; a finished run resumed (no step trained) measures it here
+        "val_loss": final_val if final_val is not None else validation_loss(model, val_data, config.batch_size),
         "val_bleu_greedy": quick["bleu"],
         "val_chrf_greedy": quick["chrf"],
         "bleu_pairs": quick["sentences"],
