@@ -3,7 +3,8 @@
 Serves the bundled models on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT or --host /
 --port change that). SEQLAB_LM_MODELS / SEQLAB_BERT_MODEL (or --lm-models / --bert-model) point at other model
 folders or Hub repo ids; SEQLAB_CLASSIFIER (or --classifier) at another classifier folder or Hub repo id
-(default: bundled "sentiment"), SEQLAB_TRANSLATORS (or --translators) at other translators. The app itself lives
+(default: bundled "sentiment"), SEQLAB_TRANSLATORS (or --translators) at other translators. SEQLAB_ENGINE=off
+serves each stream alone at batch 1 instead of through the LM engines (space/models.py). The app itself lives
 in space/.
 """
 
@@ -80,6 +81,8 @@ def main(argv=None) -> int:
         demo.block_thread()
     except KeyboardInterrupt:
         pass
+    finally:
+        registry.close()  # the LM engines' threads
     return 0
 
 

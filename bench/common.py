@@ -121,3 +121,25 @@ def last_json(text: str) -> dict:
     if not lines:
         raise ValueError("benchmark printed nothing on stdout")
     return json.loads(lines[-1])
+
+
+def wait_until_ready(proc, url: str, log_text, timeout: float) -> float:
+    """Seconds until `python app.py` (the Popen `proc`) has logged "SeqLab ready on" and answers at `url`;
+    RuntimeError if it exits first, TimeoutError (after stopping it) if it takes longer than `timeout`."""
+    import urllib.request
+
+    start = time.perf_counter()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log_text()[-4000:]}")
+        if "SeqLab ready on" in log_text():
+            try:
+                urllib.request.urlopen(url + "gradio_api/info", timeout=5).read()
+                return time.perf_counter() - start
+            except OSError:
+                pass
+        if time.perf_counter() - start > timeout:
+            proc.kill()
+            proc.wait()
+            raise TimeoutError(f"app.py not ready after {timeout} s:\n{log_text()[-4000:]}")
+        time.sleep(0.25)

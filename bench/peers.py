@@ -4,9 +4,9 @@
     python -m bench.peers lm_train --layers 4 --heads 4 --dim 128 --seq 64 --batch 12 --vocab 65 --steps 20
     python -m bench.peers bert_train --layers 2 --heads 2 --dim 128 --seq 128 --batch 32 --vocab 8192 --steps 10
 
-lm_generate: GPT2LMHeadModel (random weights, n_positions = --seq) at batch 1,
+lm_generate: GPT2LMHeadModel (random weights, n_positions = --seq) at batch 1 (or a static --batch),
   generate(use_cache=True, do_sample=True, top_k=50) of exactly --new-tokens tokens after a --prompt-tokens prompt.
-  tokens_per_s = new tokens / wall time of the generate call (prefill included), as bench.lm_generate's;
+  tokens_per_s = new tokens (all rows) / wall time of the generate call (prefill included), as bench.lm_generate's;
   first_token_ms = generate(max_new_tokens=1); compile_s = the first (warm-up) call, eager PyTorch compiles nothing.
 lm_train: GPT2LMHeadModel in train mode (dropout 0.1), labels = inputs, torch.optim.AdamW(lr 1e-3,
   weight_decay 0.01), clip_grad_norm_(1.0); tokens_per_s = batch * seq * steps / time.
@@ -46,6 +46,7 @@ def parse(argv=None):
     g.add_argument("--top-k", type=int, default=50)
     g.add_argument("--repeats", type=int, default=3)
     g.add_argument("--no-cache", action="store_true")
+    g.add_argument("--batch", type=int, default=1, help="a static batch of this many prompts (tokens/s counts all)")
 
     t = sub.add_parser("lm_train", help="GPT-2 training steps with AdamW")
     common(t, 4, 4, 128, 65, 64)
@@ -103,7 +104,7 @@ def lm_generate(args) -> dict:
     torch = _torch(args)
     model = _gpt2(args).eval()
     gen = torch.Generator().manual_seed(args.seed)
-    prompt = torch.randint(1, args.vocab, (1, args.prompt_tokens), generator=gen)
+    prompt = torch.randint(1, args.vocab, (args.batch, args.prompt_tokens), generator=gen)
     mask = torch.ones_like(prompt)
     kwargs = dict(attention_mask=mask, do_sample=True, top_k=args.top_k, use_cache=not args.no_cache, pad_token_id=0)
 
@@ -134,7 +135,8 @@ def lm_generate(args) -> dict:
         "new_tokens": args.new_tokens,
         "prompt_tokens": args.prompt_tokens,
         "top_k": args.top_k,
-        "tokens_per_s": round(args.new_tokens / median(totals), 2),
+        "batch": args.batch,
+        "tokens_per_s": round(args.batch * args.new_tokens / median(totals), 2),
         "first_token_ms": round(median(firsts) * 1e3, 2),
         "compile_s": round(first_call.seconds, 3),
         "repeats": args.repeats,

@@ -95,6 +95,9 @@ class LanguageModel:
         card = os.path.join(folder, "README.md")
         self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else f"# {self.name}\n"
         self.context_length = self.config.seq_len
+        # Prompt lengths are padded up to one of these (each compiles once): a short chat prompt costs a
+        # 32-token prefill instead of a whole-context one (5.5 -> ~1 ms for char-transformer, bench/lm_step.py).
+        self.buckets = sorted({min(2**p, self.context_length) for p in range(5, 16)})
         model = self.model
 
         def prefill(tokens, length, temperature, top_k, top_p, uniform):
@@ -118,9 +121,12 @@ class LanguageModel:
         self._prefill, self._decode = jit(prefill), jit(decode)
 
     def warm_up(self) -> LanguageModel:
-        """Compile both functions now so the first real request is as fast as the hundredth."""
+        """Compile the decoding call and the prefill of every prompt bucket now, so the first real request is as
+        fast as the hundredth."""
         for _ in self.stream("a", max_new_tokens=2, temperature=0):
             pass
+        for bucket in self.buckets:
+            self._begin([0] * bucket, self._settings(0.0, 0, 1.0), np.random.default_rng(0))
         return self
 
     def _encode_prompt(self, prompt: str) -> list[int]:
@@ -139,7 +145,9 @@ class LanguageModel:
         return np.float32(temperature), np.int32(top_k), np.float32(top_p)
 
     def _begin(self, ids, settings, rng):
-        padded = np.zeros((1, self.context_length), "int32")
+        """Prefill `ids` padded to the smallest bucket that holds them; the first sampled token, its logits and
+        the state (always the whole context's shape)."""
+        padded = np.zeros((1, next(b for b in self.buckets if b >= len(ids))), "int32")
         padded[0, : len(ids)] = ids
         token, logits, state = self._prefill(padded, np.int32(len(ids)), *settings, self._noise(rng))
         return int(np.asarray(token)[0]), logits, state
@@ -149,6 +157,16 @@ class LanguageModel:
 
     def _chunk_noise(self, rng):
         return rng.random((CHUNK, 1, self.config.vocab_size), dtype=np.float32)
+
+    def prepare(self, prompt, max_new_tokens, temperature, top_k, top_p, stop):
+        """What a stream starts from (lm.engine's too): the prompt's ids, the checked sampling settings, the
+        Detokenizer and the StopStrings. Raises ValueError naming a bad setting."""
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        settings = self._settings(temperature, top_k, top_p)
+        ids = self._encode_prompt(prompt)
+        text = Detokenizer(self.tokenizer, lead=ids[-1:] if prompt.strip() else [])
+        return ids, settings, text, StopStrings(stop)
 
     def stream(
         self,
@@ -161,13 +179,8 @@ class LanguageModel:
         stop: list[str] | None = None,
     ):
         """Yield the new text piece by piece as tokens are produced. Ends before any `stop` string."""
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-        settings = self._settings(temperature, top_k, top_p)
+        ids, settings, text, release = self.prepare(prompt, max_new_tokens, temperature, top_k, top_p, stop)
         rng = np.random.default_rng(seed)
-        ids = self._encode_prompt(prompt)
-        text = Detokenizer(self.tokenizer, lead=ids[-1:] if prompt.strip() else [])
-        release = StopStrings(stop)
         for token in itertools.islice(self._tokens(ids, settings, rng), max_new_tokens):
             piece = release.piece(text.add(token))
             if piece:

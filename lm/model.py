@@ -2,8 +2,10 @@
 
 Both models expose the same three pieces:
   model(tokens)                      -> logits for every position (training, evaluation)
-  model.prefill(tokens, length)      -> (logits at position length-1, state) for a padded prompt
-  model.step(token, state, index)    -> (logits for the next token, state) costing the same at every index
+  model.prefill(tokens, length)      -> (logits at position length-1, state) for a prompt padded to any length
+                                        up to the context (one compile per padded length: lm.generate buckets)
+  model.step(token, state, index)    -> (logits for the next token, state) costing the same at every index;
+                                        index is one position for the batch or one per row (lm.engine)
 Shapes never depend on the index or the prompt length, so each piece compiles once.
 """
 
@@ -84,19 +86,28 @@ class Block(layers.Layer):
     def call(self, x, training=False, return_kv=False):
         q, k, v = self._qkv(x)
         y = self._finish(x, ops.dot_product_attention(q, k, v, is_causal=True), training)
-        return (y, k, v) if return_kv else y
+        # The cache is kept as (B, H, L, hd): the layout the step's einsums read without a transpose.
+        return (y, ops.transpose(k, (0, 2, 1, 3)), ops.transpose(v, (0, 2, 1, 3))) if return_kv else y
 
     def step(self, x, k_cache, v_cache, index):
-        """x: (B, 1, D); caches (B, L, H, hd). Attends to cache positions <= index."""
-        q, k, v = self._qkv(x)
-        # A one-hot write instead of slice_update: XLA on TensorFlow recompiles a dynamic slice for every index.
-        positions = ops.arange(ops.shape(k_cache)[1])
-        write = ops.cast(positions == index, k.dtype)[None, :, None, None]
-        k_cache = k_cache * (1 - write) + k * write
-        v_cache = v_cache * (1 - write) + v * write
-        visible = positions <= index
-        mask = ops.broadcast_to(visible[None, None, None, :], (ops.shape(x)[0], self.heads, 1, ops.shape(k_cache)[1]))
-        return self._finish(x, ops.dot_product_attention(q, k_cache, v_cache, mask=mask)), k_cache, v_cache
+        """x: (B, 1, D); caches (B, H, L, hd); index a scalar or one position per row (B,): each row writes its
+        token there and attends to its cache positions <= index (rows of a batch may be at different places)."""
+        q, k, v = self._qkv(x)  # each (B, 1, H, hd)
+        b, length = ops.shape(x)[0], ops.shape(k_cache)[2]
+        index = ops.broadcast_to(ops.reshape(index, (-1,)), (b,))
+        # A scatter of one (row, head, position) each: it writes B x H x hd numbers where a one-hot blend rewrites
+        # the whole cache, and unlike slice_update it never recompiles for a new index under XLA on TensorFlow.
+        rows = ops.repeat(ops.arange(b), self.heads)
+        heads = ops.tile(ops.arange(self.heads), (b,))
+        where = ops.stack([rows, heads, ops.repeat(index, self.heads)], axis=1)
+        k_cache = ops.scatter_update(k_cache, where, ops.reshape(k, (-1, self.head_dim)))
+        v_cache = ops.scatter_update(v_cache, where, ops.reshape(v, (-1, self.head_dim)))
+        # Attention written out with einsums over the (B, H, L, hd) cache: reading the cache is this step's cost
+        # at 16 rows, and keras' dot_product_attention transposes all of it first (2.3x slower, bench/lm_step.py).
+        scores = ops.einsum("bqhd,bhld->bhql", q, k_cache) / ops.sqrt(ops.cast(self.head_dim, q.dtype))
+        visible = (ops.arange(length)[None, :] <= index[:, None])[:, None, None, :]
+        weights = ops.softmax(ops.where(visible, scores, -1e9), axis=-1)
+        return self._finish(x, ops.einsum("bhql,bhld->bqhd", weights, v_cache)), k_cache, v_cache
 
 
 class TransformerLM(keras.Model):
@@ -115,8 +126,13 @@ class TransformerLM(keras.Model):
         self.ln_f = layers.LayerNormalization(epsilon=1e-5)
 
     def _embed(self, tokens, start_index=0, training=False):
+        """start_index: a scalar, or one start per row (B,) when the rows of a batch are at different places."""
         x = self.embed(tokens)
-        positions = ops.arange(ops.shape(tokens)[1]) + start_index  # a gather, not a slice: no recompiles
+        positions = ops.arange(ops.shape(tokens)[1])  # a gather, not a slice: no recompiles
+        if len(getattr(start_index, "shape", ())) == 1:
+            positions = positions[None, :] + start_index[:, None]
+        else:
+            positions = positions + start_index
         return self.drop(x + self.pos(x, positions=positions), training=training)
 
     def call(self, tokens, training=False):
@@ -126,7 +142,8 @@ class TransformerLM(keras.Model):
         return self.embed(self.ln_f(x), reverse=True)
 
     def prefill(self, tokens, length):
-        """tokens: (B, seq_len) prompt padded at the end; the causal mask keeps padding out of the real positions."""
+        """tokens: (B, T <= seq_len) prompt padded at the end; the causal mask keeps padding out of the real
+        positions."""
         x = self._embed(tokens)
         ks, vs = [], []
         for block in self.blocks:
@@ -134,7 +151,11 @@ class TransformerLM(keras.Model):
             ks.append(k)
             vs.append(v)
         last = ops.take(self.ln_f(x), length - 1, axis=1)
-        return self.embed(last, reverse=True), (ops.stack(ks), ops.stack(vs))
+        # A prompt padded to a shorter bucket than the context still gets a whole-context cache (zeros beyond
+        # it), so the step's shapes never depend on the bucket.
+        room = self.config.seq_len - ops.shape(tokens)[1]
+        pad = [[0, 0], [0, 0], [0, 0], [0, room], [0, 0]]
+        return self.embed(last, reverse=True), (ops.pad(ops.stack(ks), pad), ops.pad(ops.stack(vs), pad))
 
     def step(self, token, state, index):
         ks, vs = state

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import gradio as gr
 
+from lm.engine import EngineError
 from space.models import Registry
 
 log = logging.getLogger("seqlab.space")
@@ -138,10 +139,11 @@ def _stopped_log(what: str, counter: list):
 
 @contextlib.contextmanager
 def _model_errors():
-    """The models raise ValueError with a clear message for arguments they refuse: show it to the user."""
+    """The models raise ValueError with a clear message for arguments they refuse, and the LM engines
+    EngineError (busy, a failed step): show it to the user."""
     try:
         yield
-    except ValueError as e:
+    except (ValueError, EngineError) as e:
         raise _error(str(e)) from None
 
 
@@ -243,12 +245,12 @@ def end_of_speech(text: str) -> tuple[str, bool]:
 SILENCE = "…"  # the reply when the model ends its speech before saying anything
 
 
-def _stream_reply(m, prompt: str, seed, **sampling) -> Iterator[str]:
+def _stream_reply(streamer, prompt: str, seed, **sampling) -> Iterator[str]:
     reply, count = "", [0]
     with (
         _stopped_log("chat", count),
         _model_errors(),
-        contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces,
+        contextlib.closing(streamer.stream(prompt, seed=seed, **sampling)) as pieces,
     ):
         for piece in pieces:
             reply += piece
@@ -354,7 +356,7 @@ class Handlers:
         seed = _ui_seed(seed)
         prompt = chat_prompt(m, message, history, sampling["max_new_tokens"])
         yield ""  # the reply bubble appears at once
-        yield from _stream_reply(m, prompt, seed, **sampling)
+        yield from _stream_reply(self.registry.streamer(m), prompt, seed, **sampling)
 
     # ------------------------------------------------------------ generate
 
@@ -381,7 +383,7 @@ class Handlers:
         with (
             _stopped_log("generate", count),
             _model_errors(),
-            contextlib.closing(m.stream(prompt, seed=seed, **sampling)) as pieces,
+            contextlib.closing(self.registry.streamer(m).stream(prompt, seed=seed, **sampling)) as pieces,
         ):
             for piece in pieces:
                 text += piece
@@ -421,7 +423,8 @@ class Handlers:
             sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
             runs.append(
                 {
-                    "stream": m.stream(prompt, seed=seed, **sampling),
+                    "stream": self.registry.streamer(m).stream(prompt, seed=seed, **sampling),
+                    "model": m,
                     "text": "",
                     "tokens": 0,
                     "seconds": 0.0,
@@ -452,7 +455,8 @@ class Handlers:
                     finally:
                         run["seconds"] += time.perf_counter() - start
                     run["text"] += piece
-                    run["tokens"] += 1
+                    # a piece is one token from a model, up to a few from an engine: count the text's own tokens
+                    run["tokens"] = _count_tokens(run["model"], run["text"])
                     count[0] += 1
                 yield runs[0]["text"], speed(runs[0]), runs[1]["text"], speed(runs[1])
 

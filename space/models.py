@@ -6,6 +6,8 @@ Which models: bundled ones by default (`lm.BUNDLED`, `pretrain.load("bert")`), o
   SEQLAB_BERT_MODEL  one bundled name, folder or Hub repo id
   SEQLAB_CLASSIFIER  one bundled classifier name (default "sentiment"), classifier folder or Hub repo id
   SEQLAB_TRANSLATORS comma list of translator names, folders or Hub repo ids (default: the bundled ones present)
+  SEQLAB_ENGINE      "on" (default): every LM streams through one lm.engine.Engine (continuous batching, sized
+                     by SEQLAB_ENGINE_SLOTS / _WAITING / _STEPS); "off": each request decodes alone at batch 1
 (or the --lm-models / --bert-model / --classifier / --translators flags of app.py, which win over the environment).
 A model that cannot be loaded (Hub unreachable, missing folder) is logged, noted in the About tab, and the
 bundled models are loaded in its place, so the app always starts when the bundled models are there.
@@ -42,6 +44,18 @@ class Registry:
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # load + warm-up time per model
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)
     translators: dict[str, Any] = dataclasses.field(default_factory=dict)  # the Translate tab's, in load order
+    engines: dict[str, Any] = dataclasses.field(default_factory=dict)  # LM name -> lm.engine.Engine (if on)
+
+    def streamer(self, m):
+        """What streams from LM `m`: its engine when the app batches, else the model itself (batch 1). Both have
+        the same `stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, stop)`."""
+        return next((e for e in self.engines.values() if e.model is m), m)
+
+    def close(self) -> None:
+        """Stop the engines' threads (the app's exit, a test's end)."""
+        for engine in self.engines.values():
+            engine.close()
+        self.engines.clear()
 
     @property
     def default_translator(self) -> str | None:
@@ -138,6 +152,39 @@ def _load_lm(spec: str, registry: Registry, warm: bool) -> bool:
     return True
 
 
+def engine_config(environ=os.environ):
+    """The lm.engine.EngineConfig the environment asks for, or None when SEQLAB_ENGINE=off."""
+    from lm.engine import EngineConfig
+
+    setting = environ.get("SEQLAB_ENGINE", "on").strip().lower()
+    if setting in ("off", "0", "no", "false"):
+        return None
+    if setting not in ("on", "1", "yes", "true", ""):
+        raise ValueError(f"SEQLAB_ENGINE must be on or off, got {setting!r}")
+    config = EngineConfig()
+    for field in ("slots", "waiting", "steps"):
+        value = environ.get(f"SEQLAB_ENGINE_{field.upper()}")
+        if value:
+            setattr(config, field, int(value))
+    return config.validate()
+
+
+def _start_engines(registry: Registry, config) -> None:
+    from lm.engine import Engine
+
+    for name, m in registry.lms.items():
+        start = time.perf_counter()
+        registry.engines[name] = Engine(m, config)  # compiles its step now
+        log.info(
+            "engine for %s: %d slots, %d waiting, %d steps a call, built in %.1f s",
+            name,
+            config.slots,
+            config.waiting,
+            config.steps,
+            time.perf_counter() - start,
+        )
+
+
 def _load_bert(spec: str, registry: Registry, warm: bool) -> bool:
     import pretrain
 
@@ -187,8 +234,11 @@ def load(
     warm: bool = True,
     classifier: str | None = None,
     translators: str | list[str] | None = None,
+    engine=None,
 ) -> Registry:
-    """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones."""
+    """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones.
+    `engine`: an lm.engine.EngineConfig, False for none (batch 1), None for what the environment says."""
+    config = engine_config() if engine is None else (engine or None)
     registry = Registry()
     lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))
     bert_spec = (bert_model or os.environ.get("SEQLAB_BERT_MODEL") or "").strip()
@@ -208,6 +258,8 @@ def load(
             + " ".join(registry.notices)
             + " (bundled models live in lm/models/; set SEQLAB_LM_MODELS to a model folder)"
         )
+    if config is not None:
+        _start_engines(registry, config)
     if not _load_bert(bert_spec or DEFAULT_BERT, registry, warm) and bert_spec and bert_spec != DEFAULT_BERT:
         registry.notices.append(f"Using the bundled BERT model {DEFAULT_BERT!r} instead.")
         _load_bert(DEFAULT_BERT, registry, warm)

@@ -20,6 +20,10 @@ API = ("chat", "generate", "fill_mask", "next_sentence", "classify", "translate"
 
 QUEUE_MAX_SIZE = 32  # requests waiting or running; more get "Queue is full! Please try again."
 CONCURRENCY_LIMIT = 2  # requests of one kind (one event) running at once on this 2-core machine
+# With the LM engines on, every streaming request goes straight to its engine (no Gradio limit), which batches
+# it with the others or answers "busy" at once; the worker threads cover the engine's slots and waiting line.
+STREAMING = ("chat", "generate")
+MAX_THREADS = 128
 # Largest HTTP request body: 1 MB of text fits even as escaped JSON (so the handler can refuse it by name, e.g.
 # "text is too long: 1,048,576 characters"); bigger bodies get 413 before Gradio reads them into memory.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
@@ -77,8 +81,17 @@ CSS = """
 """
 
 
-def _limits_markdown() -> str:
+def _limits_markdown(registry: Registry) -> str:
     h = handlers
+    engine = next(iter(registry.engines.values()), None)
+    if engine is None:
+        streams = ""
+    else:
+        c = engine.config
+        streams = (
+            f"- Chat and generation: each language model decodes up to {c.slots} streams together and keeps "
+            f"{c.waiting} more waiting; beyond that the answer is *busy: ... try again in a moment*.\n"
+        )
     return (
         "### Limits\n"
         "- Text (message, prompt, fill-mask text, each sentence, text to classify): "
@@ -89,8 +102,9 @@ def _limits_markdown() -> str:
         f"- Translate: one text of at most {h.MAX_TEXT_CHARS:,} characters and the translator's own limit of "
         f"subwords (64 for the bundled ones); beam 1 to {h.MAX_BEAM}.\n"
         f"- Request body: at most {MAX_REQUEST_BYTES // 2**20} MB (larger ones get HTTP 413 before they are read).\n"
-        f"- Queue: at most {QUEUE_MAX_SIZE} requests waiting; {CONCURRENCY_LIMIT} of each kind run at once. "
-        "When it is full the answer is *Queue is full! Please try again.*\n"
+        f"- Queue: at most {QUEUE_MAX_SIZE} requests waiting; {CONCURRENCY_LIMIT} of each kind run at once"
+        f"{' (chat and generation: see below)' if streams else ''}. "
+        "When it is full the answer is *Queue is full! Please try again.*\n" + streams
     )
 
 
@@ -224,8 +238,10 @@ def build(registry: Registry) -> gr.Blocks:
 
     with gr.Blocks(title="SeqLab") as demo:
         # The public API first, so these names are taken before any UI event is named.
+        streaming_limit = None if registry.engines else CONCURRENCY_LIMIT  # None: no limit, the engine decides
         for api_name in API:
-            gr.api(getattr(h, api_name), api_name=api_name)
+            limit = streaming_limit if api_name in STREAMING else CONCURRENCY_LIMIT
+            gr.api(getattr(h, api_name), api_name=api_name, concurrency_limit=limit)
         gr.Markdown(
             "# SeqLab\nSmall language models and a small BERT, trained from scratch with Keras. "
             "Chat with a Shakespeare LM, compare an LSTM with a Transformer, fill in masked words "
@@ -262,6 +278,7 @@ def build(registry: Registry) -> gr.Blocks:
                     cache_examples=False,
                     api_name="ui_chat",
                     api_visibility=PRIVATE,
+                    concurrency_limit=streaming_limit,
                     fill_height=False,
                 )
 
@@ -296,6 +313,7 @@ def build(registry: Registry) -> gr.Blocks:
                     [label_a, text_a, speed_a, label_b, text_b, speed_b],
                     api_name="ui_generate",
                     api_visibility=PRIVATE,
+                    concurrency_limit=streaming_limit,
                 )
                 gen_stop.click(None, None, None, cancels=[gen_event], api_name="ui_stop", api_visibility=PRIVATE)
                 gr.Examples(GENERATE_EXAMPLES, [prompt], label="Prompts", api_visibility=PRIVATE)
@@ -484,7 +502,7 @@ def build(registry: Registry) -> gr.Blocks:
                                 height=320,
                                 buttons=[],
                             )
-                gr.Markdown(_limits_markdown())
+                gr.Markdown(_limits_markdown(registry))
                 gr.Markdown(
                     "### API\nThe endpoints `/chat`, `/generate`, `/fill_mask`, `/next_sentence`, "
                     "`/classify` and `/translate` "
@@ -568,6 +586,7 @@ def launch(demo: gr.Blocks, server_name: str | None = None, server_port: int | N
         css=CSS,
         footer_links=["api", "gradio"],
         quiet=True,
+        max_threads=MAX_THREADS,
         max_file_size=MAX_UPLOAD,
         app_kwargs={"middleware": [Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)]},
     )

@@ -18,11 +18,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
+sys.path.insert(0, ROOT)
+from bench.common import wait_until_ready  # noqa: E402  (the one way to wait for app.py; bench/serve.py uses it too)
+
 CACHE = os.path.join(os.environ.get("SEQLAB_CACHE", os.path.expanduser("~/.cache/seqlab")), "test-app-models")
 QUIET = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -327,7 +328,6 @@ class AppServer:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = tempfile.mktemp(prefix="seqlab-app-", suffix=".log")
         self._log = open(self.log_path, "w")
-        start = time.perf_counter()
         self.proc = subprocess.Popen(
             [PYTHON, "app.py"],
             cwd=ROOT,
@@ -335,20 +335,7 @@ class AppServer:
             stderr=subprocess.STDOUT,
             env=_env(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port), **(env or {})),
         )
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.log_text()[-4000:]}")
-            if "SeqLab ready on" in self.log_text():
-                try:
-                    urllib.request.urlopen(self.url + "gradio_api/info", timeout=5).read()
-                    break
-                except OSError:
-                    pass
-            if time.perf_counter() - start > timeout:
-                self.stop()
-                raise TimeoutError(f"app.py not ready after {timeout} s:\n{self.log_text()[-4000:]}")
-            time.sleep(0.25)
-        self.startup_seconds = time.perf_counter() - start
+        self.startup_seconds = wait_until_ready(self.proc, self.url, self.log_text, timeout)
         self.pid = self.proc.pid
 
     def rss_mb(self) -> float:

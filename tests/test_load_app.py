@@ -1,4 +1,5 @@
-"""Load on the real server: 16 concurrent gradio_client users for a while (issue 6, "Reliability and safety").
+"""Load on the real server: 16 concurrent gradio_client users for a while (issue 6, "Reliability and safety"),
+their /chat and /generate streams decoded together by the app's LM engines (lm.engine, issue 17).
 
 Each user has its own Client and loops over the five endpoints, streaming /chat (time to first token measured:
 submit -> first non-empty partial reply) and calling /generate, /fill_mask, /next_sentence and /classify. Every
@@ -186,6 +187,8 @@ def test_sixteen_users_for_a_while():
     stats = run_load(server.url, seconds, pid=getattr(server, "pid", None), log=lambda s: print("\n" + s, end=""))
     print()
     check(stats)
+    if hasattr(server, "log_text") and server.log_text():
+        assert "engine for " in server.log_text(), "the streams did not go through the LM engines"
     # a normal call works afterwards
     from gradio_client import Client
 
