@@ -45,14 +45,46 @@ class Registry:
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)
     translators: dict[str, Any] = dataclasses.field(default_factory=dict)  # the Translate tab's, in load order
     engines: dict[str, Any] = dataclasses.field(default_factory=dict)  # LM name -> lm.engine.Engine (if on)
+    engine_config: Any | None = None  # the lm.engine.EngineConfig the engines are built with; None: no engines
+    _builder: Any | None = None  # the thread building the engines after start-up
 
     def streamer(self, m):
-        """What streams from LM `m`: its engine when the app batches, else the model itself (batch 1). Both have
-        the same `stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, stop)`."""
-        return next((e for e in self.engines.values() if e.model is m), m)
+        """What streams from LM `m`: its engine when the app batches (and it is built), else the model itself
+        (batch 1). Both have the same `stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, stop)`."""
+        return next((e for e in list(self.engines.values()) if e.model is m), m)
+
+    def start_engines(self, config, background: bool = True) -> None:
+        """Build one lm.engine.Engine per LM (each compiles its widths: a few seconds), in a background thread
+        by default so the app is up meanwhile; until an LM's engine is built its streams decode alone."""
+        import threading
+
+        self.engine_config = config
+        if background:
+            self._builder = threading.Thread(target=self._build_engines, name="engine-builder", daemon=True)
+            self._builder.start()
+        else:
+            self._build_engines()
+
+    def _build_engines(self) -> None:
+        from lm.engine import Engine
+
+        start = time.perf_counter()
+        for name, m in list(self.lms.items()):
+            self.engines[name] = Engine(m, self.engine_config)
+        c = self.engine_config
+        log.info(
+            "LM engines ready (%s: %d slots, %d waiting, %d steps a call), built in %.1f s",
+            ", ".join(self.engines),
+            c.slots,
+            c.waiting,
+            c.steps,
+            time.perf_counter() - start,
+        )
 
     def close(self) -> None:
         """Stop the engines' threads (the app's exit, a test's end)."""
+        if self._builder is not None:
+            self._builder.join()
         for engine in self.engines.values():
             engine.close()
         self.engines.clear()
@@ -169,22 +201,6 @@ def engine_config(environ=os.environ):
     return config.validate()
 
 
-def _start_engines(registry: Registry, config) -> None:
-    from lm.engine import Engine
-
-    for name, m in registry.lms.items():
-        start = time.perf_counter()
-        registry.engines[name] = Engine(m, config)  # compiles its step now
-        log.info(
-            "engine for %s: %d slots, %d waiting, %d steps a call, built in %.1f s",
-            name,
-            config.slots,
-            config.waiting,
-            config.steps,
-            time.perf_counter() - start,
-        )
-
-
 def _load_bert(spec: str, registry: Registry, warm: bool) -> bool:
     import pretrain
 
@@ -258,8 +274,6 @@ def load(
             + " ".join(registry.notices)
             + " (bundled models live in lm/models/; set SEQLAB_LM_MODELS to a model folder)"
         )
-    if config is not None:
-        _start_engines(registry, config)
     if not _load_bert(bert_spec or DEFAULT_BERT, registry, warm) and bert_spec and bert_spec != DEFAULT_BERT:
         registry.notices.append(f"Using the bundled BERT model {DEFAULT_BERT!r} instead.")
         _load_bert(DEFAULT_BERT, registry, warm)
@@ -276,4 +290,6 @@ def load(
     )
     if not registry.translators:
         registry.notices.append("No translator is loaded: Translate answers with an error.")
+    if config is not None:
+        registry.start_engines(config)
     return registry

@@ -83,11 +83,10 @@ CSS = """
 
 def _limits_markdown(registry: Registry) -> str:
     h = handlers
-    engine = next(iter(registry.engines.values()), None)
-    if engine is None:
+    c = registry.engine_config
+    if c is None:
         streams = ""
     else:
-        c = engine.config
         streams = (
             f"- Chat and generation: each language model decodes up to {c.slots} streams together and keeps "
             f"{c.waiting} more waiting; beyond that the answer is *busy: ... try again in a moment*.\n"
@@ -238,7 +237,7 @@ def build(registry: Registry) -> gr.Blocks:
 
     with gr.Blocks(title="SeqLab") as demo:
         # The public API first, so these names are taken before any UI event is named.
-        streaming_limit = None if registry.engines else CONCURRENCY_LIMIT  # None: no limit, the engine decides
+        streaming_limit = None if registry.engine_config else CONCURRENCY_LIMIT  # None: the engine decides
         for api_name in API:
             limit = streaming_limit if api_name in STREAMING else CONCURRENCY_LIMIT
             gr.api(getattr(h, api_name), api_name=api_name, concurrency_limit=limit)

@@ -362,8 +362,19 @@ def test_cancel_chat_then_chat_again(client):
 
 
 @slow
+def _engines_ready(server, timeout: float = 120) -> None:
+    """The app is up before its LM engines are built (in the background); wait for them."""
+    if not server.log_text():  # an external server (SEQLAB_TEST_URL): no log to read
+        return
+    deadline = time.perf_counter() + timeout
+    while "LM engines ready" not in server.log_text():
+        assert time.perf_counter() < deadline, "the LM engines were not built"
+        time.sleep(0.2)
+
+
 def test_full_queue_answers_busy_not_hang(server):
     """More streams than the LM engine holds (16 decoding, 16 waiting): the extra ones are told 'busy', at once."""
+    _engines_ready(server)
     client = Client(server.url, verbose=False)
     jobs = [client.submit("ROMEO:\n", max_new_tokens=500, api_name="/generate") for _ in range(40)]
     busy = []
