@@ -8,7 +8,8 @@ times its compiled call alone (no requests, no Python loop around it; every row 
 which is the engine's fixed shape), and the single stream's
 own chunked decoding (LanguageModel, 16 tokens a call) as the peer. Also the batch-1 prefill per prompt bucket,
 and whole streams with no server: --streams streams of --stream-tokens tokens started together, two at a time
-through LanguageModel (today's app path) and all at once through the engine (concurrent_tokens_per_s).
+through LanguageModel (today's app path) and all at once through the engine (concurrent_tokens_per_s); with
+--memory-rounds N, the RSS after each of N rounds of 200 chat-sized engine streams (rss_mb_per_round).
 
 Last line of stdout, JSON: {"machine", "models": {name: {"prefill_ms": {bucket: ms}, "single_stream_tokens_per_s",
 "steps": {slots: {steps: {"ms_per_step", "tokens_per_s"}}}, "concurrent_tokens_per_s": {streams: {...}}}}}.
@@ -32,6 +33,7 @@ def parse(argv=None):
     p.add_argument("--calls", type=int, default=60, help="timed calls per setting (after 3 untimed)")
     p.add_argument("--streams", type=int, nargs="+", default=[1, 16], help="concurrent streams (no server)")
     p.add_argument("--stream-tokens", type=int, default=200)
+    p.add_argument("--memory-rounds", type=int, default=0, help="also RSS after each round of 200 engine streams")
     return p.parse_args(argv)
 
 
@@ -81,6 +83,28 @@ def concurrent(m, engine, streams: int, tokens: int) -> dict:
     return result
 
 
+def memory(m, rounds: int, streams: int = 200) -> list[int]:
+    """The process's RSS (MB) after each round of `streams` chat-sized streams (16 at a time) through one engine:
+    whether the engine itself holds on to memory, apart from the server around it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lm.engine import Engine
+
+    def rss() -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS:"))
+
+    def one(engine, i):
+        return "".join(engine.stream("ROMEO:\nGood morrow.\n\nJULIET:\n", max_new_tokens=90, seed=i, stop=["\n\n"]))
+
+    out = []
+    with Engine(m) as engine, ThreadPoolExecutor(16) as pool:
+        for r in range(rounds):
+            list(pool.map(lambda i: one(engine, i), range(r * streams, (r + 1) * streams)))
+            out.append(rss())
+    return out
+
+
 def main(argv=None) -> dict:
     import lm
     from lm.engine import Engine, EngineConfig
@@ -121,6 +145,9 @@ def main(argv=None) -> dict:
                 str(n): concurrent(m, engine, n, args.stream_tokens) for n in args.streams
             }
         log(f"{name} concurrent streams of {args.stream_tokens} tokens, tokens/s: {row['concurrent_tokens_per_s']}")
+        if args.memory_rounds:
+            row["rss_mb_per_round"] = memory(m, args.memory_rounds)
+            log(f"{name} RSS after each round of 200 streams: {row['rss_mb_per_round']} MB")
         result["models"][name] = row
     return emit(result)
 

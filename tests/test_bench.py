@@ -208,3 +208,38 @@ def test_app_startup_tiny_models():
     proc = run("-m", "bench.app_startup", "--tiny-models", "--timeout", "150", timeout=240)
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode == 0 and r["ready_s"] > 0, r
+
+
+@pytest.mark.slow
+def test_lm_step_and_quantize_benchmarks(capsys):
+    """bench.lm_step and bench.lm_quantize on the bundled LSTM, tiny settings: the fields the README quotes."""
+    from bench import lm_quantize, lm_step
+
+    lm_step.main(
+        [
+            "--models",
+            "char-lstm",
+            "--slots",
+            "1",
+            "4",
+            "--steps",
+            "8",
+            "--calls",
+            "2",
+            "--streams",
+            "2",
+            "--stream-tokens",
+            "16",
+            "--memory-rounds",
+            "1",
+        ]
+    )
+    r = _json_of(capsys)["models"]["char-lstm"]
+    assert set(r["steps"]) == {"1", "4"} and r["steps"]["4"]["8"]["tokens_per_s"] > 0
+    assert set(r["prefill_ms"]) == {"32", "64", "128"} and r["single_stream_tokens_per_s"] > 0
+    assert set(r["concurrent_tokens_per_s"]["2"]) == {"two at a time", "engine"}
+    assert len(r["rss_mb_per_round"]) == 1
+    lm_quantize.main(["--models", "char-lstm", "--windows", "2", "--calls", "2", "--no-shapes"])
+    q = _json_of(capsys)["models"]["char-lstm"]
+    assert q["fp32"]["loss"] > 0 and abs(q["int8"]["loss_change"]) < 0.01  # int8 barely moves the loss
+    assert "error" in q["bfloat16"]  # TF has no bfloat16 QR for the LSTM's orthogonal initializer
