@@ -63,6 +63,12 @@ class App:
             [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
         wait_until_ready(self.proc, self.url, self.text, timeout)
+        deadline = time.perf_counter() + timeout
+        while engine == "on" and "LM engines ready" not in self.text():  # they compile after start-up
+            if time.perf_counter() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"the LM engines were not built: {self.text()[-2000:]}")
+            time.sleep(0.25)
 
     def text(self) -> str:
         with open(self.log.name, errors="replace") as f:
