@@ -123,6 +123,15 @@ def last_json(text: str) -> dict:
     return json.loads(lines[-1])
 
 
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory (VmRSS from /proc) of process `pid` (default: this one), in MB."""
+    with open(f"/proc/{pid or os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
 def wait_until_ready(proc, url: str, log_text, timeout: float) -> float:
     """Seconds until `python app.py` (the Popen `proc`) has logged "SeqLab ready on" and answers at `url`;
     RuntimeError if it exits first, TimeoutError (after stopping it) if it takes longer than `timeout`."""

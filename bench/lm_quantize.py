@@ -37,13 +37,12 @@ def _load(spec: str, variant: str):
     import keras
 
     import lm
-    from lm.generate import LanguageModel
 
     # Fresh layer names for every model: the bench shapes' random weights are saved and loaded by layer path.
     keras.backend.clear_session()
     keras.config.set_dtype_policy("bfloat16" if variant == "bfloat16" else "float32")
     try:
-        m = lm.load(spec) if not os.path.isdir(spec) else LanguageModel(spec)
+        m = lm.load(spec)  # a bundled name or a folder
     finally:
         keras.config.set_dtype_policy("float32")
     if variant == "int8":

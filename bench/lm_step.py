@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from bench.common import emit, log, machine, median
+from bench.common import emit, log, machine, median, rss_mb
 
 
 def parse(argv=None):
@@ -90,10 +90,6 @@ def memory(m, rounds: int, streams: int = 200) -> list[int]:
 
     from lm.engine import Engine
 
-    def rss() -> int:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS:"))
-
     def one(engine, i):
         return "".join(engine.stream("ROMEO:\nGood morrow.\n\nJULIET:\n", max_new_tokens=90, seed=i, stop=["\n\n"]))
 
@@ -101,7 +97,7 @@ def memory(m, rounds: int, streams: int = 200) -> list[int]:
     with Engine(m) as engine, ThreadPoolExecutor(16) as pool:
         for r in range(rounds):
             list(pool.map(lambda i: one(engine, i), range(r * streams, (r + 1) * streams)))
-            out.append(rss())
+            out.append(round(rss_mb()))
     return out
 
 

@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 
-from bench.common import QUIET_ENV, emit, log, machine, wait_until_ready
+from bench.common import QUIET_ENV, emit, log, machine, rss_mb, wait_until_ready
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MESSAGES = ["Good morrow, fair lady.", "What news from Verona?", "Speak soft, my love.", "O, wilt thou go?"]
@@ -81,8 +81,7 @@ class App:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+        return rss_mb(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()

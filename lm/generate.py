@@ -96,7 +96,7 @@ class LanguageModel:
         self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else f"# {self.name}\n"
         self.context_length = self.config.seq_len
         # Prompt lengths are padded up to one of these (each compiles once): a short chat prompt costs a
-        # 32-token prefill instead of a whole-context one (5.5 -> ~1 ms for char-transformer, bench/lm_step.py).
+        # 32-token prefill instead of a whole-context one (5.7 -> 1.5 ms for char-transformer, bench/lm_step.py).
         self.buckets = sorted({min(2**p, self.context_length) for p in range(5, 16)})
         model = self.model
 

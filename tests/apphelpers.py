@@ -22,7 +22,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
 sys.path.insert(0, ROOT)
-from bench.common import wait_until_ready  # noqa: E402  (the one way to wait for app.py; bench/serve.py uses it too)
+from bench.common import rss_mb, wait_until_ready  # noqa: E402  (shared with bench/serve.py)
 
 CACHE = os.path.join(os.environ.get("SEQLAB_CACHE", os.path.expanduser("~/.cache/seqlab")), "test-app-models")
 QUIET = {
@@ -340,11 +340,7 @@ class AppServer:
 
     def rss_mb(self) -> float:
         """Resident memory of the app process (VmRSS from /proc), in MB."""
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
+        return rss_mb(self.pid)
 
     def log_text(self) -> str:
         self._log.flush()

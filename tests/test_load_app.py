@@ -22,7 +22,9 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import apphelpers  # noqa: E402
+import apphelpers  # noqa: E402  (puts the repository on sys.path)
+
+from bench.common import rss_mb  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -31,14 +33,6 @@ pytestmark = pytest.mark.slow  # a real server under load for SEQLAB_LOAD_SECOND
 USERS = 16
 CHAT_MESSAGES = ["Good morrow, fair lady.", "What news from Verona?", "Speak soft, my love.", "O, wilt thou go?"]
 RSS_SLACK_MB = 64  # allowed growth from half-way to the end (allocator noise, Python free lists)
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 def _percentile(values, q):
