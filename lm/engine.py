@@ -23,6 +23,10 @@ noise from its own generator in the same order, refills its context window at th
 (`lm.generate.needs_refill`, checked every CHUNK tokens), and samples with its own settings. Only the pieces
 differ: a piece is the text of every token that arrived together (up to `steps` of them), so a server sends
 one update per step instead of one per token.
+
+A row decodes at most `ahead` calls of tokens before its reader has taken them; then it pauses (it keeps its
+state and its noise generator, so the text is unchanged) until the reader catches up. Without this backpressure a
+tiny model would finish a 500-token request before a visitor's Stop button reached it.
 """
 
 from __future__ import annotations
@@ -57,12 +61,14 @@ class EngineConfig:
     slots: int = 16  # rows decoded together (bench/lm_step.py measured the cost per batch size)
     waiting: int = 16  # requests that may wait for a free row; beyond that: Busy at once
     steps: int = 8  # tokens per compiled call: fewer Python round trips, at most this many tokens per piece
+    ahead: int = 4  # calls of tokens a row may decode before its reader takes them; then it pauses
 
     def validate(self) -> EngineConfig:
         check(
             [
                 (self.slots >= 1, f"slots must be at least 1, got {self.slots}"),
                 (self.waiting >= 0, f"waiting must be at least 0, got {self.waiting}"),
+                (self.ahead >= 1, f"ahead must be at least 1, got {self.ahead}"),
                 (
                     self.steps >= 1 and CHUNK % self.steps == 0,
                     f"steps must divide {CHUNK} (refills fall where the single stream's do), got {self.steps}",
@@ -84,6 +90,7 @@ class _Request:
         self.out = collections.deque()  # lists of tokens, then _DONE or an EngineError
         self.ready = threading.Event()
         self.cancelled = False
+        self.paused = False  # its reader is `ahead` calls behind: the step leaves the row as it is
         self.token = 0  # the next input token
         self.window = self.start = 0  # the position it is written to; where the window was last (re)filled
 
@@ -123,9 +130,15 @@ class Engine:
         # of four, not two: each width is a compile (about a second) in the app's start-up.
         self._widths = sorted({min(4**p, self.config.slots) for p in range(8)})
 
-        def decode(token, state, index, temperature, top_k, top_p, uniform):
-            """`steps` tokens for every row; index and settings one per row; uniform (steps, width, V)."""
+        lstm = self.model.config.arch != "transformer"
+
+        def decode(token, state, index, temperature, top_k, top_p, uniform, live):
+            """`steps` tokens for every row; index, settings and live (bool) one per row; uniform (steps, width, V).
+            A row that is not live keeps its state: the LSTM's is selected back; the Transformer's cache only
+            gets keys at its row's positions index..index+steps-1, which it has not reached (the causal mask hides
+            them) and rewrites when it resumes there, so its cache needs no copy."""
             width, rows = ops.shape(token)[0], ops.arange(steps)
+            before = state
 
             def body(i, carry):
                 token, state, out = carry
@@ -134,6 +147,8 @@ class Engine:
                 return token, state, out + ops.cast(rows == i, "int32")[:, None] * token[None, :]
 
             _, state, out = ops.fori_loop(0, steps, body, (token, state, ops.zeros((steps, width), "int32")))
+            if lstm:
+                state = keras.tree.map_structure(lambda new, old: ops.where(live[:, None], new, old), state, before)
             return out, state
 
         def insert(state, row_state, row):
@@ -213,6 +228,9 @@ class Engine:
                 request.ready.clear()
                 while request.out:
                     item = request.out.popleft()
+                    if request.paused and len(request.out) < self.config.ahead:
+                        with self._wake:  # its row waits for this reader: it may decode again
+                            self._wake.notify_all()
                     if item is _DONE:
                         if rest := release.rest(text.text):
                             yield rest
@@ -290,8 +308,15 @@ class Engine:
                         self._rows[row] = joining[-1][1]
             for row, r in joining:
                 self._join(row, r)
-            if any(self._rows):
+            if not any(self._rows):
+                continue
+            if self._pause():
                 self._step()
+                continue
+            with self._wake:  # every reader is behind: sleep until one reads (stream notifies), joins or cancels
+                joinable = self._waiting and self.active < self.config.slots
+                if not self._closed and not joinable and not self._pause():
+                    self._wake.wait(0.1)
         with self._wake:
             for r in [r for r in self._rows if r is not None] + list(self._waiting):
                 r.put(EngineError(f"the {self.name} engine was closed while this request was running"))
@@ -337,13 +362,28 @@ class Engine:
         index = np.zeros(slots, "int32")  # an idle row computes at position 0 of its own (unused) cache
         temperature, top_k, top_p = np.zeros(slots, "float32"), np.zeros(slots, "int32"), np.ones(slots, "float32")
         uniform = np.full((steps, slots, self._vocab), 0.5, "float32")
+        live = np.zeros(slots, bool)
         for row, r in enumerate(self._rows):
             if r is not None:
+                # a paused row keeps its place too: the Transformer's spare keys go where it has not been yet
                 token[row], index[row] = r.token, r.window
                 temperature[row], top_k[row], top_p[row] = r.settings
-                uniform[:, row] = r.rng.random((steps, 1, self._vocab), dtype=np.float32)[:, 0]
-        out, self._state = self._decode(token, self._state, index, temperature, top_k, top_p, uniform)
+                if not r.paused:
+                    live[row] = True
+                    uniform[:, row] = r.rng.random((steps, 1, self._vocab), dtype=np.float32)[:, 0]
+        out, self._state = self._decode(token, self._state, index, temperature, top_k, top_p, uniform, live)
         return np.asarray(out)
+
+    def _pause(self) -> bool:
+        """Mark the rows whose readers are `ahead` calls behind; True when some row can decode."""
+        live = False
+        for r in self._rows:
+            if r is not None:
+                paused = len(r.out) >= self.config.ahead
+                self.stats["pauses"] += paused and not r.paused
+                r.paused = paused
+                live |= not paused
+        return live
 
     def _step(self) -> None:
         try:
@@ -359,6 +399,6 @@ class Engine:
             return
         self.stats["calls"] += 1
         for row, r in enumerate(self._rows):
-            if r is not None and not r.cancelled:
+            if r is not None and not r.cancelled and not r.paused:
                 r.window += self.config.steps
                 self._deliver(row, r, out[:, row].tolist())

@@ -80,6 +80,39 @@ def test_a_cancelled_row_frees_its_slot_and_the_others_continue(model):
     assert out == want
 
 
+def test_a_row_waits_for_a_slow_reader_and_its_text_is_unchanged(model):
+    """Backpressure: a reader that stops reading holds its row at `ahead` calls of tokens (so Stop arrives before
+    the end); a slow reader gets the same text as the single stream, and a fast one beside it is not held up."""
+    slow, fast = REQUESTS[0], REQUESTS[4]
+    want = [_alone(model, slow), _alone(model, fast)]
+    config = EngineConfig(slots=2, waiting=2, steps=4, ahead=2)
+    with Engine(model, config) as engine:
+        stalled = engine.stream("ROMEO:\n", max_new_tokens=500, seed=5)
+        next(stalled)
+        time.sleep(0.5)  # ample time for 500 tokens at this size; the row must stop after `ahead` calls
+        assert engine.stats["tokens"] <= 1 + (config.ahead + 1) * config.steps
+        assert engine.stats["pauses"] >= 1
+        stalled.close()
+
+        def read_slowly():
+            text = ""
+            for piece in engine.stream(**slow):
+                text += piece
+                time.sleep(0.002)
+            return text
+
+        out = [None, None]
+        threads = [
+            threading.Thread(target=lambda: out.__setitem__(0, read_slowly())),
+            threading.Thread(target=lambda: out.__setitem__(1, "".join(engine.stream(**fast)))),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert out == want
+
+
 def test_a_failing_step_errors_its_requests_and_the_next_succeeds(model):
     with Engine(model, EngineConfig(slots=2)) as engine:
         engine._fail_next_step = RuntimeError("an injected fault")
