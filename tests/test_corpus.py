@@ -85,3 +85,23 @@ def test_modern_corpora_sotu_speeches_and_snippet_documents():
     # phrases ("A complete waste of time.") occur in both
     shared = [t for t in movie_texts if len(t.split()) >= 8 and t.lower() in lines]
     assert not shared, shared[:3]
+
+
+def test_modern_corpora_web_bible_books_and_brown_texts():
+    """Issue 18's mix: the World English Bible as books (groups apart from kjv's) and the Brown corpus as its 500
+    texts, its tags stripped and its quotes and punctuation put back as printed."""
+    from corpus.named import brown_sentence
+
+    web = corpus.load("web")
+    assert {d.group for d in web} >= {"web/Gen", "web/John", "web/Rev"} and all(d.group.startswith("web/") for d in web)
+    assert web[0].text.startswith("In the beginning, God created the heavens and the earth.\n")
+    brown = corpus.load("brown")
+    assert len(brown) == 500 and brown[0].group == "brown/ca01"
+    first = brown[0].text.splitlines()[0]
+    assert first == (
+        "The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election "
+        'produced "no evidence" that any irregularities took place.'
+    )
+    assert "/" not in first and 5_000_000 < len(corpus.text_of(brown)) < 7_000_000
+    assert brown_sentence("``/`` Only/rb a/at handful/nn ''/'' ,/, he/pps said/vbd ./.") == '"Only a handful", he said.'
+    assert brown_sentence("It/pps isn't/bez* ,/, is/bez it/pps ?/.") == "It isn't, is it?"
