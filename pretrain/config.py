@@ -14,6 +14,7 @@ from core.cli import UsageError
 from core.optim import OptimizerConfig
 
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+NEGATIVES = "other-doc | same-doc | mix:R"
 ATTENTION_INITS = ("local", "random")
 
 
@@ -62,6 +63,23 @@ class Masking:
     max_predictions: int = 20  # prediction slots per sequence
 
 
+def same_doc_share(negatives: str) -> float:
+    """The share of NotNext pairs whose B comes from A's own document: other-doc 0 (BERT's rule), same-doc 1,
+    mix:R R (e.g. mix:0.5: half the negatives are hard ones)."""
+    if negatives == "other-doc":
+        return 0.0
+    if negatives == "same-doc":
+        return 1.0
+    kind, _, ratio = negatives.partition(":")
+    try:
+        share = float(ratio) if kind == "mix" else None
+    except ValueError:
+        share = None
+    if share is None or not 0 <= share <= 1:
+        raise UsageError(f"--nsp-negatives must be {NEGATIVES} with R in [0, 1] (got {negatives!r})")
+    return share
+
+
 @dataclasses.dataclass
 class PretrainConfig:
     corpus: str
@@ -79,6 +97,8 @@ class PretrainConfig:
     seed: int = 0
     attention_init: str = "local"
     push_to_hub: str | None = None
+    nsp_negatives: str = "other-doc"  # where NotNext B sentences come from (same_doc_share)
+    nsp_distance: int = 3  # a same-document B starts at least this many sentences from the true next one
 
     def validate(self) -> PretrainConfig:
         """Every check that needs no file: bad input fails before the vocabulary or the corpus is read."""
@@ -103,6 +123,9 @@ class PretrainConfig:
             raise UsageError(f"--seq-len {self.seq_len} is too short for [CLS] A [SEP] B [SEP]")
         if self.precision not in POLICIES:
             raise UsageError(f"--precision must be one of {', '.join(POLICIES)} (got {self.precision!r})")
+        same_doc_share(self.nsp_negatives)
+        if self.nsp_distance < 1:
+            raise UsageError(f"--nsp-distance must be at least 1 (got {self.nsp_distance})")
         if self.attention_init not in ATTENTION_INITS:
             raise UsageError(f"--attention-init must be one of {', '.join(ATTENTION_INITS)}")
         c = self.architecture.bert_config()  # an unknown preset is a ValueError that names the presets
@@ -113,8 +136,12 @@ class PretrainConfig:
         return self
 
     def signature(self, bert_config) -> dict:
-        """What a resume must not change (these keys are those of every checkpoint written so far)."""
-        return {
+        """What a resume must not change (these keys are those of every checkpoint written so far; the NSP
+        negatives only when they are not BERT's, so older checkpoints resume)."""
+        negatives = {}
+        if self.nsp_negatives != "other-doc":
+            negatives = {"nsp_negatives": self.nsp_negatives, "nsp_distance": self.nsp_distance}
+        return negatives | {
             "corpus": self.corpus,
             "config": dataclasses.asdict(bert_config),
             "seq_len": self.seq_len,
@@ -152,6 +179,8 @@ class PretrainConfig:
             ("--seed", self.seed),
             ("--push-to-hub", self.push_to_hub),
         ]
+        if self.nsp_negatives != "other-doc":
+            flags += [("--nsp-negatives", self.nsp_negatives), ("--nsp-distance", self.nsp_distance)]
         argv = [x for flag, value in flags if value is not None for x in (flag, str(value))]
         return "python -m pretrain.train " + shlex.join(argv + (["--jit"] if self.jit else []))
 
@@ -192,6 +221,14 @@ def parser():
         help="local: the first half of the layers start with heads on fixed neighbours (i-2, i-1, i+1, "
         "i+2), which skips the unigram plateau; random: BERT's own N(0, 0.02)",
     )
+    p.add_argument(
+        "--nsp-negatives",
+        default="other-doc",
+        metavar="KIND",
+        help="where a NotNext B comes from: other-doc (BERT's rule), same-doc (a sentence of A's own document, "
+        "--nsp-distance or more from the true next one: the hard negatives), or mix:R (a share R of same-doc)",
+    )
+    p.add_argument("--nsp-distance", type=int, default=3, help="sentences between the true next one and a same-doc B")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -216,4 +253,6 @@ def config_from_args(a) -> PretrainConfig:
         seed=a.seed,
         attention_init=a.attention_init,
         push_to_hub=a.push_to_hub,
+        nsp_negatives=a.nsp_negatives,
+        nsp_distance=a.nsp_distance,
     )

@@ -99,19 +99,47 @@ def open_shards(folder: str) -> list[Shard]:
 
 
 # ------------------------------------------------------------------------------------------------- NSP pairs
-def make_pairs(shard: Shard, seq_len: int, rng: np.random.Generator, short_seq_prob: float = 0.1) -> np.ndarray:
-    """NSP pairs of one shard as int64 rows (a_start, a_end, b_start, b_end, label) of token offsets.
+# what made a pair's B (the sixth column of make_pairs' rows): the true next sentences, a run from another
+# document (BERT's negative), or a run from the same document at least `distance` sentences from the true next
+KINDS = ("next", "other-doc", "same-doc")
+NEXT, OTHER_DOC, SAME_DOC = range(3)
+
+
+def make_pairs(
+    shard: Shard,
+    seq_len: int,
+    rng: np.random.Generator,
+    short_seq_prob: float = 0.1,
+    same_doc: float = 0.0,
+    distance: int = 3,
+) -> np.ndarray:
+    """NSP pairs of one shard as int64 rows (a_start, a_end, b_start, b_end, label, kind) of token offsets.
 
     As in BERT's create_pretraining_data: consecutive sentences fill a chunk up to the target length (sometimes
     shorter, so the model also sees short inputs); A is the chunk's first sentences; B is the rest of the chunk
-    (IsNext) or, half of the time, a run of sentences from another random document (NotNext), in which case the
-    unused sentences go back into the stream. Pairs are then truncated longest-first, A losing its start and B its
-    end, so the A|B join stays a true continuation.
+    (IsNext) or, half of the time, a NotNext run of sentences, in which case the unused sentences go back into the
+    stream. Pairs are then truncated longest-first, A losing its start and B its end, so the A|B join stays a true
+    continuation.
+
+    A NotNext B comes from another random document (BERT's rule), or with probability `same_doc` from the same
+    document: a run starting at least `distance` sentences after the true next sentence, or ending before A and
+    starting at least `distance` before it. Those are the hard negatives: the topic and the style match, so only
+    the link between A and B tells them apart (with other-document negatives a head can learn to tell documents
+    apart instead; RoBERTa's and ALBERT's critique of NSP). A document too short for one falls back to another
+    document's run (kind other-doc). With `same_doc` 0 the draws, and so the pairs, are BERT's exactly.
     """
     max_tokens = seq_len - 3  # [CLS] A [SEP] B [SEP]
     sent, docs = shard.sentences, shard.documents
     n_docs = len(docs) - 1
     rows = []
+
+    def run_from(start, stop, room):
+        """Sentences start.. (before `stop`) while they fit in `room` tokens; at least one."""
+        end = start + 1
+        while end < stop and sent[end] - sent[start] < room:
+            end += 1
+        return int(sent[start]), int(sent[end])
+
     for d in range(n_docs):
         s0, s1 = int(docs[d]), int(docs[d + 1])
         target = max_tokens if rng.random() >= short_seq_prob else int(rng.integers(2, max_tokens + 1))
@@ -123,23 +151,29 @@ def make_pairs(shard: Shard, seq_len: int, rng: np.random.Generator, short_seq_p
                 a_split = chunk_start + (1 if n == 1 else int(rng.integers(1, n)))
                 a = (int(sent[chunk_start]), int(sent[a_split]))
                 if (n == 1 or rng.random() < 0.5) and n_docs > 1:
-                    other = int(rng.integers(n_docs - 1))
-                    other += other >= d  # any document but this one
-                    o0, o1 = int(docs[other]), int(docs[other + 1])
-                    start = int(rng.integers(o0, o1))
-                    end = start + 1
-                    while end < o1 and sent[end] - sent[start] < target - (a[1] - a[0]):
-                        end += 1
-                    b, label = (int(sent[start]), int(sent[end])), NOT_NEXT
+                    room = target - (a[1] - a[0])
+                    b, kind = None, OTHER_DOC
+                    if same_doc > 0 and rng.random() < same_doc:
+                        after = list(range(a_split + distance, s1))
+                        before = list(range(s0, min(chunk_start, a_split - distance + 1)))
+                        if after or before:
+                            start = int(rng.choice(after + before))
+                            b, kind = run_from(start, s1 if start >= a_split else chunk_start, room), SAME_DOC
+                    if b is None:
+                        other = int(rng.integers(n_docs - 1))
+                        other += other >= d  # any document but this one
+                        o0, o1 = int(docs[other]), int(docs[other + 1])
+                        b = run_from(int(rng.integers(o0, o1)), o1, room)
+                    label = NOT_NEXT
                     i = a_split - 1  # the chunk's unused sentences start the next chunk
                 else:
-                    b, label = (int(sent[a_split]), int(sent[i + 1])), IS_NEXT
+                    b, label, kind = (int(sent[a_split]), int(sent[i + 1])), IS_NEXT, NEXT
                 if b[1] > b[0]:
-                    rows.append(_truncate(a, b, max_tokens) + (label,))
+                    rows.append(_truncate(a, b, max_tokens) + (label, kind))
                 chunk_start = i + 1
                 target = max_tokens if rng.random() >= short_seq_prob else int(rng.integers(2, max_tokens + 1))
             i += 1
-    return np.array(rows, dtype=np.int64).reshape(-1, 5)
+    return np.array(rows, dtype=np.int64).reshape(-1, 6)
 
 
 def _truncate(a, b, max_tokens):
@@ -160,7 +194,7 @@ def pack(tokens: np.ndarray, rows: np.ndarray, seq_len: int, cls: int, sep: int)
     n = len(rows)
     ids = np.zeros((n, seq_len), np.int32)
     seg = np.zeros((n, seq_len), np.int32)
-    for r, (a0, a1, b0, b1, _) in enumerate(rows):
+    for r, (a0, a1, b0, b1) in enumerate(rows[:, :4]):
         la, lb = a1 - a0, b1 - b0
         ids[r, 0] = cls
         ids[r, 1 : 1 + la] = tokens[a0:a1]
@@ -255,23 +289,26 @@ class Batches:
         max_predictions=BERT_MAX_PREDICTIONS,
         seed=0,
         specials=None,
+        same_doc: float = 0.0,
+        distance: int = 3,
     ):
         self.shards = open_shards(folder)
+        self.same_doc, self.distance = same_doc, distance
         self.seq_len, self.batch_size, self.vocab_size = seq_len, batch_size, vocab_size
         self.mask_rate, self.max_predictions, self.seed = mask_rate, max_predictions, seed
         self.specials = specials or {s: i for i, s in enumerate(SPECIALS)}
         self._epoch, self._rows = None, None
 
     def epoch_rows(self, epoch: int) -> np.ndarray:
-        """All pairs of an epoch, shuffled: (shard, a_start, a_end, b_start, b_end, label)."""
+        """All pairs of an epoch, shuffled: (shard, a_start, a_end, b_start, b_end, label, kind)."""
         if self._epoch != epoch:
             rng = np.random.default_rng([self.seed, epoch, 1])
             parts = [
                 np.column_stack([np.full(len(p), i), p])
                 for i, s in enumerate(self.shards)
-                for p in [make_pairs(s, self.seq_len, rng)]
+                for p in [make_pairs(s, self.seq_len, rng, same_doc=self.same_doc, distance=self.distance)]
             ]
-            rows = np.concatenate(parts) if parts else np.zeros((0, 6), np.int64)
+            rows = np.concatenate(parts) if parts else np.zeros((0, 7), np.int64)
             self._epoch, self._rows = epoch, rows[rng.permutation(len(rows))]
         if len(self._rows) < self.batch_size:
             raise ValueError(

@@ -43,6 +43,7 @@ from pretrain.config import (  # noqa: F401  (re-exported: what the tests and be
     config_from_args,
     default_warmup,
     parser,
+    same_doc_share,
 )
 
 VAL_FRACTION = 0.1
@@ -411,6 +412,8 @@ def train(config: PretrainConfig, command: str | None = None) -> dict:
         config.masking.max_predictions,
         config.seed,
         specials,
+        same_doc=same_doc_share(config.nsp_negatives),
+        distance=config.nsp_distance,
     )
     # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare
     val_batches = data.Batches(
@@ -422,6 +425,8 @@ def train(config: PretrainConfig, command: str | None = None) -> dict:
         data.bert_max_predictions(config.seq_len),
         config.seed,
         specials,
+        same_doc=same_doc_share(config.nsp_negatives),  # the NSP task it trains on; pretrain.evaluate has both
+        distance=config.nsp_distance,
     ).fixed(VAL_BATCHES)
 
     # ---- model
@@ -497,6 +502,8 @@ def finish(config: PretrainConfig, model, tokens: list[str], state: TrainState) 
         "batch_size": config.batch_size,
         "attention_init": config.attention_init,
         "mask_rate": config.masking.rate,
+        "nsp_negatives": config.nsp_negatives,
+        "nsp_distance": config.nsp_distance,
         "parameters": int(model.count_params()),
     }
     files.write_json(os.path.join(out, "metrics.json"), metrics)

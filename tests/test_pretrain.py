@@ -150,7 +150,8 @@ def test_pairs_isnext_consecutive_notnext_other_document(tmp_path, vocab_dir):
     rows = data.make_pairs(shard, 32, np.random.default_rng(0))
     assert len(rows) > 200
     starts = set(shard.sentences.tolist())
-    for a0, a1, b0, b1, label in rows:
+    assert set(rows[:, 5]) == {data.NEXT, data.OTHER_DOC}  # BERT's rule: no same-document negatives
+    for a0, a1, b0, b1, label, _ in rows:
         assert 0 < a1 - a0 and 0 < b1 - b0 and (a1 - a0) + (b1 - b0) <= 32 - 3
         if label == data.IS_NEXT:  # B starts exactly where A ends, in the same document
             assert a1 == b0 and shard.doc_of_token(a0) == shard.doc_of_token(b1 - 1)
@@ -162,6 +163,30 @@ def test_pairs_isnext_consecutive_notnext_other_document(tmp_path, vocab_dir):
     la, lb = rows[0, 1] - rows[0, 0], rows[0, 3] - rows[0, 2]
     assert ids[0, 0] == 2 and ids[0, 1 + la] == 3 and ids[0, 2 + la + lb] == 3 and not ids[0, 3 + la + lb :].any()
     assert seg[0, : 2 + la].sum() == 0 and seg[0, 2 + la : 3 + la + lb].all() and not seg[0, 3 + la + lb :].any()
+
+
+@pytest.mark.parametrize("share", [1.0, 0.3])
+def test_same_document_negatives_come_from_a_and_never_are_the_next_sentence(tmp_path, vocab_dir, share):
+    """--nsp-negatives same-doc / mix:R: B from A's own document, at least `distance` sentences from the true next
+    one (after it, or wholly before A), never overlapping A; the share of same-document negatives is R."""
+    from pretrain import data, vocab
+
+    tok = vocab.make_tokenizer(vocab.read_vocab(vocab_dir))
+    docs = make_documents(n_docs=60, n_sentences=30, seed=2)
+    data.write_shards(docs, tok, str(tmp_path / "s"), seed=0)
+    shard = data.open_shards(str(tmp_path / "s"))[0]
+    rows = data.make_pairs(shard, 32, np.random.default_rng(0), same_doc=share, distance=4)
+    sentence = {int(t): i for i, t in enumerate(shard.sentences)}  # token offset of a sentence start -> its index
+    negatives = rows[rows[:, 4] == data.NOT_NEXT]
+    same = negatives[negatives[:, 5] == data.SAME_DOC]
+    assert len(same) > 100
+    for a0, a1, b0, b1, _, _ in same:
+        assert shard.doc_of_token(b0) == shard.doc_of_token(a0) == shard.doc_of_token(b1 - 1)
+        gap = sentence[int(b0)] - sentence[int(a1)]  # a1, where A ends, is the true next sentence's start
+        assert gap >= 4 or (b1 <= a0 and -gap >= 4), (a0, a1, b0, b1)
+    assert all(shard.doc_of_token(b0) != shard.doc_of_token(a0) for a0, _, b0, *_ in negatives[negatives[:, 5] == 1])
+    assert abs(len(same) / len(negatives) - share) < 0.08  # documents of 30 sentences always have room
+    assert 0.4 < len(negatives) / len(rows) < 0.6
 
 
 def test_masking_statistics_and_specials_never_masked():
@@ -735,8 +760,19 @@ def test_evaluate_prints_deterministic_json(bert, trained, tmp_path, capsys):
         runs.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
     assert runs[0] == runs[1]
     r = runs[0]
-    assert set(r) == {"mlm_accuracy", "mlm_loss", "nsp_accuracy", "pairs", "masked_tokens"}
+    assert set(r) == {
+        "mlm_accuracy",
+        "mlm_loss",
+        "nsp_accuracy",
+        "nsp_accuracy_same_doc",
+        "pairs",
+        "same_doc_pairs",
+        "same_doc_fallbacks",
+        "masked_tokens",
+    }
     assert r["pairs"] > 5 and r["masked_tokens"] > 0 and 0 <= r["mlm_accuracy"] <= 1 and r["mlm_loss"] > 0
+    # documents of 10 sentences leave room for a negative 3 or more sentences from the true next one
+    assert r["same_doc_pairs"] > 0 and 0 <= r["nsp_accuracy_same_doc"] <= 1
 
 
 def test_evaluate_reads_every_shard_of_a_large_file(bert, monkeypatch, tmp_path):
