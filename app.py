@@ -1,7 +1,7 @@
 """SeqLab's Gradio app (Hugging Face Space entry point): `python app.py`.
 
 Serves the bundled models on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT or --host /
---port change that). SEQLAB_LM_MODELS / SEQLAB_BERT_MODEL (or --lm-models / --bert-model) point at other model
+--port change that). SEQLAB_LM_MODELS / SEQLAB_BERT_MODELS (or --lm-models / --bert-models) point at other model
 folders or Hub repo ids; SEQLAB_CLASSIFIER (or --classifier) at another classifier folder or Hub repo id
 (default: bundled "sentiment"), SEQLAB_TRANSLATORS (or --translators) at other translators. SEQLAB_ENGINE=off
 serves each stream alone at batch 1 instead of through the LM engines (space/models.py). The app itself lives
@@ -29,9 +29,12 @@ def main(argv=None) -> int:
         help="comma list of LM names, folders or Hub repo ids (default: $SEQLAB_LM_MODELS or bundled)",
     )
     p.add_argument(
-        "--bert-model",
+        "--bert-models",
+        "--bert-model",  # the older, one-model spelling
+        dest="bert_models",
         default=None,
-        help="BERT name, folder or Hub repo id (default: $SEQLAB_BERT_MODEL or bundled 'bert')",
+        help="comma list of BERT names, folders or Hub repo ids, the first the tabs' default "
+        "(default: $SEQLAB_BERT_MODELS or the bundled ones, bert-modern first)",
     )
     p.add_argument(
         "--classifier",
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
 
     try:
         registry = models.load(
-            args.lm_models, args.bert_model, classifier=args.classifier, translators=args.translators
+            args.lm_models, args.bert_models, classifier=args.classifier, translators=args.translators
         )
     except RuntimeError as e:
         log.error("%s", e)
@@ -70,7 +73,7 @@ def main(argv=None) -> int:
         ", ".join(
             [
                 *registry.lms,
-                *([registry.bert.name] if registry.bert is not None else []),
+                *registry.berts,
                 *([registry.classifier.name] if registry.classifier is not None else []),
                 *registry.translators,
             ]

@@ -296,10 +296,17 @@ class Handlers:
             raise _error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.lms)}")
         return registry.lms[name]
 
-    def _bert(self):
-        if self.registry.bert is None:
+    def _bert(self, model):
+        registry = self.registry
+        if not registry.berts:
             raise _error("no BERT model is loaded on this server (see the About tab)")
-        return self.registry.bert
+        if model is None or (isinstance(model, str) and not model.strip()):
+            return registry.bert
+        if not isinstance(model, str):
+            raise _error(f"model must be a model name (a string), got {type(model).__name__}")
+        if model not in registry.berts:
+            raise _error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.berts)}")
+        return registry.berts[model]
 
     def _translator(self, model):
         registry = self.registry
@@ -462,8 +469,11 @@ class Handlers:
 
     # ------------------------------------------------------------ BERT
 
-    def fill_mask(self, text: str, top_k: int = 5) -> dict[str, float] | list[dict[str, float]]:
-        """Fill each [MASK] in `text` (1 to 5 of them) with BERT's top_k (1 to 20) guesses.
+    def fill_mask(
+        self, text: str, top_k: int = 5, model: str | None = None
+    ) -> dict[str, float] | list[dict[str, float]]:
+        """Fill each [MASK] in `text` (1 to 5 of them) with BERT's top_k (1 to 20) guesses; `model` is a loaded
+        BERT's name (default: the first, the modern-English one).
 
         Returns {token: probability} for one mask; for several, a list of such mappings, one per mask in order.
         """
@@ -474,20 +484,23 @@ class Handlers:
         if count > MAX_MASKS:
             raise _error(f"text has {count} {MASK} tokens; at most {MAX_MASKS} are allowed")
         top_k = _int(top_k, "top_k", 1, MAX_FILL_TOP_K)
+        bert = self._bert(model)
         with _model_errors():
-            guesses = self._bert().fill_mask(text, top_k=top_k)
+            guesses = bert.fill_mask(text, top_k=top_k)
         mappings = [{str(token): float(p) for token, p in per_mask} for per_mask in guesses]
         return mappings[0] if len(mappings) == 1 else mappings
 
-    def next_sentence(self, sentence_a: str, sentence_b: str) -> dict[str, float]:
-        """BERT's next-sentence prediction: how likely sentence_b follows sentence_a.
+    def next_sentence(self, sentence_a: str, sentence_b: str, model: str | None = None) -> dict[str, float]:
+        """BERT's next-sentence prediction: how likely sentence_b follows sentence_a; `model` is a loaded BERT's
+        name (default: the first, the modern-English one).
 
         Returns {"IsNext": p, "NotNext": 1 - p}.
         """
         sentence_a = _text(sentence_a, "sentence_a")
         sentence_b = _text(sentence_b, "sentence_b")
+        bert = self._bert(model)
         with _model_errors():
-            p = float(self._bert().next_sentence(sentence_a, sentence_b))
+            p = float(bert.next_sentence(sentence_a, sentence_b))
         return {"IsNext": p, "NotNext": 1.0 - p}
 
     # ------------------------------------------------------------ translation

@@ -1,14 +1,15 @@
 """The models the app serves: loaded once at start-up, warmed, then handed to the handlers (space.handlers.Handlers)
 that every request goes through: `load()` returns a Registry, nothing here is module-global.
 
-Which models: bundled ones by default (`lm.BUNDLED`, `pretrain.load("bert")`), or
+Which models: bundled ones by default (`lm.BUNDLED`, the bundled BERTs of BUNDLED_BERTS), or
   SEQLAB_LM_MODELS   comma list of bundled names, model folders or Hub repo ids (USER/REPO)
-  SEQLAB_BERT_MODEL  one bundled name, folder or Hub repo id
+  SEQLAB_BERT_MODELS comma list of BERT names, folders or Hub repo ids; the first is the tabs' default
+                     (SEQLAB_BERT_MODEL, one of them, is the older spelling)
   SEQLAB_CLASSIFIER  one bundled classifier name (default "sentiment"), classifier folder or Hub repo id
   SEQLAB_TRANSLATORS comma list of translator names, folders or Hub repo ids (default: the bundled ones present)
   SEQLAB_ENGINE      "on" (default): every LM streams through one lm.engine.Engine (continuous batching, sized
                      by SEQLAB_ENGINE_SLOTS / _WAITING / _STEPS); "off": each request decodes alone at batch 1
-(or the --lm-models / --bert-model / --classifier / --translators flags of app.py, which win over the environment).
+(or the --lm-models / --bert-models / --classifier / --translators flags of app.py, which win over the environment).
 A model that cannot be loaded (Hub unreachable, missing folder) is logged, noted in the About tab, and the
 bundled models are loaded in its place, so the app always starts when the bundled models are there.
 """
@@ -25,7 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 log = logging.getLogger("seqlab.space")
 
-DEFAULT_BERT = "bert"
+# The modern-English BERT first: it is what the Fill-mask and Sentence-pair tabs default to (issue 18)
+BUNDLED_BERTS = ("bert-modern", "bert", "bert-imdb")
 DEFAULT_CLASSIFIER = "sentiment"
 
 
@@ -38,7 +40,7 @@ class Registry:
     pass either as `model`."""
 
     lms: dict[str, Any] = dataclasses.field(default_factory=dict)
-    bert: Any | None = None
+    berts: dict[str, Any] = dataclasses.field(default_factory=dict)  # BERT name -> model; the first is the default
     classifier: Any | None = None
     notices: list[str] = dataclasses.field(default_factory=list)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # load + warm-up time per model
@@ -96,6 +98,11 @@ class Registry:
             (n for n, t in self.translators.items() if t.config.arch == "transformer"),
             next(iter(self.translators), None),
         )
+
+    @property
+    def bert(self):
+        """The default BERT (the first loaded), or None."""
+        return next(iter(self.berts.values()), None)
 
     @property
     def default_lm(self) -> str | None:
@@ -210,8 +217,16 @@ def _load_bert(spec: str, registry: Registry, warm: bool) -> bool:
             _warm_bert(b)
         return b
 
-    registry.bert = _timed_load("BERT model", spec, registry, load) or registry.bert
-    return registry.bert is not None
+    b = _timed_load("BERT model", spec, registry, load)
+    if b is not None:
+        registry.berts[spec if b.name in registry.berts else b.name] = b
+    return b is not None
+
+
+def _bundled_berts() -> list[str]:
+    from pretrain.api import MODELS
+
+    return [n for n in BUNDLED_BERTS if os.path.exists(os.path.join(MODELS, n, "model.weights.h5"))]
 
 
 def _load_classifier(spec: str, registry: Registry) -> bool:
@@ -246,7 +261,7 @@ def _load_translators(specs: list[str], registry: Registry, warm: bool) -> None:
 
 def load(
     lm_models: str | list[str] | None = None,
-    bert_model: str | None = None,
+    bert_models: str | list[str] | None = None,
     warm: bool = True,
     classifier: str | None = None,
     translators: str | list[str] | None = None,
@@ -257,7 +272,8 @@ def load(
     config = engine_config() if engine is None else (engine or None)
     registry = Registry()
     lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))
-    bert_spec = (bert_model or os.environ.get("SEQLAB_BERT_MODEL") or "").strip()
+    environ_berts = os.environ.get("SEQLAB_BERT_MODELS") or os.environ.get("SEQLAB_BERT_MODEL")
+    bert_specs = _split(bert_models) or _split(environ_berts)
     bundled = _bundled_lms()
     failed = False
     for spec in lm_specs or bundled:
@@ -274,10 +290,15 @@ def load(
             + " ".join(registry.notices)
             + " (bundled models live in lm/models/; set SEQLAB_LM_MODELS to a model folder)"
         )
-    if not _load_bert(bert_spec or DEFAULT_BERT, registry, warm) and bert_spec and bert_spec != DEFAULT_BERT:
-        registry.notices.append(f"Using the bundled BERT model {DEFAULT_BERT!r} instead.")
-        _load_bert(DEFAULT_BERT, registry, warm)
-    if registry.bert is None:
+    for spec in bert_specs or _bundled_berts():
+        _load_bert(spec, registry, warm)
+    if bert_specs and not registry.berts:
+        fallback = _bundled_berts()
+        if fallback:
+            registry.notices.append("Using the bundled BERT models instead: " + ", ".join(fallback) + ".")
+        for spec in fallback:
+            _load_bert(spec, registry, warm)
+    if not registry.berts:
         registry.notices.append("No BERT model is loaded: Fill-mask and Sentence pair answer with an error.")
     clf_spec = (classifier or os.environ.get("SEQLAB_CLASSIFIER") or "").strip()
     if not _load_classifier(clf_spec or DEFAULT_CLASSIFIER, registry) and clf_spec and clf_spec != DEFAULT_CLASSIFIER:

@@ -30,6 +30,10 @@ MAX_REQUEST_BYTES = 8 * 1024 * 1024
 MAX_UPLOAD = "1mb"  # the app takes no files; uploads are capped anyway
 
 PRIVATE = "private"
+BERT_NOTE = (
+    "Models: **bert-modern** read modern English (the World English Bible, State of the Union speeches, IMDB "
+    "reviews, the Brown corpus); **bert** the King James Bible and Shakespeare; **bert-imdb** IMDB reviews."
+)
 
 CHAT_EXAMPLES = [
     "But soft, what light through yonder window breaks?",
@@ -42,11 +46,15 @@ GENERATE_EXAMPLES = [
     "KING RICHARD III:\nNow is the winter of our discontent\n",
     "HAMLET:\nTo be, or not to be, that is the question:\n",
 ]
+# (text, the BERT that answers it): modern English for the modern BERT, the King James for the one that read it
 FILL_MASK_EXAMPLES = [
-    "In the beginning God created the [MASK] and the earth.",
-    "The LORD is my [MASK]; I shall not want.",
-    "And God said, Let there be [MASK]: and there was light.",
-    "And God called the light [MASK], and the darkness he called [MASK].",
+    ("I went to the [MASK] to buy some bread.", "bert-modern"),
+    ("The movie was so [MASK] that I fell asleep.", "bert-modern"),
+    ("She opened the [MASK] and walked into the room.", "bert-modern"),
+    ("The president will speak to [MASK] tomorrow.", "bert-modern"),
+    ("In the beginning God created the [MASK] and the earth.", "bert"),
+    ("The LORD is my [MASK]; I shall not want.", "bert"),
+    ("And God called the light [MASK], and the darkness he called [MASK].", "bert"),
 ]
 CLASSIFY_EXAMPLES = [
     "A gorgeous, moving film.",
@@ -55,18 +63,24 @@ CLASSIFY_EXAMPLES = [
     "A tedious, overlong mess.",
 ]
 PAIR_EXAMPLES = [
+    ["I went to the shop to buy bread.", "It was closed, so I came home hungry.", "bert-modern"],
+    ["I went to the shop to buy bread.", "The committee approved the budget for next year.", "bert-modern"],
     [
         "In the beginning God created the heaven and the earth.",
         "And the earth was without form, and void; and darkness was upon the face of the deep.",
+        "bert",
     ],
     [
         "In the beginning God created the heaven and the earth.",
         "And the king of Egypt called for the midwives, and said unto them, Why have ye done this thing?",
+        "bert",
     ],
-    [
-        "The LORD is my shepherd; I shall not want.",
-        "He maketh me to lie down in green pastures: he leadeth me beside the still waters.",
-    ],
+]
+PAIR_EXAMPLE_LABELS = [
+    "shop → closed (true continuation)",
+    "shop → budget (unrelated)",
+    "Genesis 1:1 → 1:2 (true continuation)",
+    "Genesis 1:1 → Exodus 1:18 (random pair)",
 ]
 
 TRANSLATE_EXAMPLES = [
@@ -160,8 +174,8 @@ def _generate_ui(h: handlers.Handlers):
 def _fill_mask_ui(h: handlers.Handlers):
     """The Fill-mask tab's event over `h`: one label per [MASK], the others hidden."""
 
-    def fill_mask_ui(text, top_k=5):
-        result = h.fill_mask(text, top_k)
+    def fill_mask_ui(text, top_k=5, model=None):
+        result = h.fill_mask(text, top_k, model)
         per_mask = result if isinstance(result, list) else [result]
         updates = []
         for i in range(handlers.MAX_MASKS):
@@ -233,6 +247,7 @@ def build(registry: Registry) -> gr.Blocks:
     side_a = registry.lm_of_arch("lstm") or default
     side_b = registry.lm_of_arch("transformer") or (names[1] if len(names) > 1 else default)
     # top-k slider up to the largest vocabulary (at most 100); the API takes up to each model's vocabulary
+    bert_names, default_bert = list(registry.berts), next(iter(registry.berts), None)
     max_top_k = min(100, max(int(getattr(m.config, "vocab_size", 100) or 100) for m in registry.lms.values()))
 
     with gr.Blocks(title="SeqLab") as demo:
@@ -319,23 +334,29 @@ def build(registry: Registry) -> gr.Blocks:
 
             # ---------------- Fill-mask
             with gr.Tab("Fill-mask", id="fill_mask"):
-                gr.Markdown(f"Write `[MASK]` where a word is missing (up to {handlers.MAX_MASKS}); BERT guesses it.")
-                mask_text = gr.Textbox(label="Text", lines=2, value=FILL_MASK_EXAMPLES[0])
+                gr.Markdown(
+                    f"Write `[MASK]` where a word is missing (up to {handlers.MAX_MASKS}); BERT guesses it. "
+                    + BERT_NOTE
+                )
+                mask_examples = [[t, m] for t, m in FILL_MASK_EXAMPLES if m in registry.berts]
+                first = mask_examples[0][0] if mask_examples else FILL_MASK_EXAMPLES[0][0]
+                mask_text = gr.Textbox(label="Text", lines=2, value=first)
                 with gr.Row():
+                    mask_model = gr.Dropdown(bert_names, value=default_bert, label="Model")
                     mask_top_k = gr.Slider(1, handlers.MAX_FILL_TOP_K, value=5, step=1, label="Top-k")
                     mask_btn = gr.Button("Fill", variant="primary")
                 with gr.Row():
                     mask_labels = [gr.Label(label=f"[MASK] {i + 1}", visible=i == 0) for i in range(handlers.MAX_MASKS)]
-                mask_inputs = [mask_text, mask_top_k]
+                mask_inputs = [mask_text, mask_top_k, mask_model]
                 mask_btn.click(fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask", api_visibility=PRIVATE)
                 mask_text.submit(
                     fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask_submit", api_visibility=PRIVATE
                 )
                 gr.Examples(
-                    FILL_MASK_EXAMPLES,
-                    [mask_text],
+                    mask_examples or [[FILL_MASK_EXAMPLES[0][0], default_bert]],
+                    [mask_text, mask_model],
                     mask_labels,
-                    fn=fill_mask_ui,
+                    fn=lambda text, model: fill_mask_ui(text, 5, model),
                     run_on_click=True,
                     cache_examples=False,
                     label="Examples (click to run)",
@@ -345,31 +366,31 @@ def build(registry: Registry) -> gr.Blocks:
 
             # ---------------- Sentence pair
             with gr.Tab("Sentence pair", id="next_sentence"):
-                gr.Markdown("Does sentence B follow sentence A? BERT's next-sentence prediction.")
+                gr.Markdown("Does sentence B follow sentence A? BERT's next-sentence prediction. " + BERT_NOTE)
+                pairs = [(r, label) for r, label in zip(PAIR_EXAMPLES, PAIR_EXAMPLE_LABELS) if r[2] in registry.berts]
+                first = pairs[0][0] if pairs else PAIR_EXAMPLES[0]
                 with gr.Row():
-                    sentence_a = gr.Textbox(label="Sentence A", lines=2, value=PAIR_EXAMPLES[0][0])
-                    sentence_b = gr.Textbox(label="Sentence B", lines=2, value=PAIR_EXAMPLES[0][1])
-                pair_btn = gr.Button("Predict", variant="primary")
+                    sentence_a = gr.Textbox(label="Sentence A", lines=2, value=first[0])
+                    sentence_b = gr.Textbox(label="Sentence B", lines=2, value=first[1])
+                with gr.Row():
+                    pair_model = gr.Dropdown(bert_names, value=default_bert, label="Model")
+                    pair_btn = gr.Button("Predict", variant="primary")
                 pair_label = gr.Label(label="Next sentence?")
                 pair_btn.click(
                     h.next_sentence,
-                    [sentence_a, sentence_b],
+                    [sentence_a, sentence_b, pair_model],
                     pair_label,
                     api_name="ui_next_sentence",
                     api_visibility=PRIVATE,
                 )
                 gr.Examples(
-                    PAIR_EXAMPLES,
-                    [sentence_a, sentence_b],
+                    [row for row, _ in pairs] or [PAIR_EXAMPLES[0][:2] + [default_bert]],
+                    [sentence_a, sentence_b, pair_model],
                     pair_label,
                     fn=h.next_sentence,
                     run_on_click=True,
                     cache_examples=False,
-                    example_labels=[
-                        "Genesis 1:1 → 1:2 (true continuation)",
-                        "Genesis 1:1 → Exodus 1:18 (random pair)",
-                        "Psalm 23:1 → 23:2 (true continuation)",
-                    ],
+                    example_labels=[label for _, label in pairs] or ["an example"],
                     label="Examples (click to run)",
                     api_name="ui_next_sentence_example",
                     api_visibility=PRIVATE,
@@ -466,11 +487,7 @@ def build(registry: Registry) -> gr.Blocks:
                 gr.Markdown(
                     "### Models\n"
                     + "\n".join(f"- {_model_info(n, m)}" for n, m in registry.lms.items())
-                    + (
-                        f"\n- **{getattr(registry.bert, 'name', 'bert')}**: BERT (masked LM + next sentence)"
-                        if registry.bert is not None
-                        else ""
-                    )
+                    + "".join(f"\n- **{n}**: BERT (masked LM + next sentence)" for n in registry.berts)
                     + (
                         f"\n- **{getattr(registry.classifier, 'name', 'sentiment')}**: sentiment classifier "
                         f"({getattr(getattr(registry.classifier, 'config', None), 'arch', '?')})"
@@ -483,8 +500,7 @@ def build(registry: Registry) -> gr.Blocks:
                     )
                 )
                 cards = list(registry.lms.items())
-                if registry.bert is not None:
-                    cards.append((getattr(registry.bert, "name", "bert"), registry.bert))
+                cards += list(registry.berts.items())
                 if registry.classifier is not None:
                     cards.append((getattr(registry.classifier, "name", "sentiment"), registry.classifier))
                 cards += list(registry.translators.items())

@@ -363,11 +363,11 @@ _shared: dict = {}
 
 def model_env() -> dict:
     if os.environ.get("SEQLAB_TEST_MODELS") == "bundled":
-        return {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODEL": "", "SEQLAB_CLASSIFIER": "", "SEQLAB_TRANSLATORS": ""}
+        return {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODELS": "", "SEQLAB_CLASSIFIER": "", "SEQLAB_TRANSLATORS": ""}
     models = tiny_models()
     return {
         "SEQLAB_LM_MODELS": f"{models['transformer']},{models['lstm']}",
-        "SEQLAB_BERT_MODEL": models["bert"],
+        "SEQLAB_BERT_MODELS": f"{models['bert']},bert",  # two BERTs: the model choice is tested
         "SEQLAB_CLASSIFIER": tiny_classifier(),
         "SEQLAB_TRANSLATORS": f"{models['translate-rnn']},{models['translate-transformer']}",
     }

@@ -65,8 +65,8 @@ def test_view_api_lists_exactly_the_six_endpoints(client):
     assert params == {
         "/chat": ["message", "model", "max_new_tokens", "temperature", "top_k", "top_p"],
         "/generate": ["prompt", "model", "max_new_tokens", "temperature", "top_k", "top_p", "seed"],
-        "/fill_mask": ["text", "top_k"],
-        "/next_sentence": ["sentence_a", "sentence_b"],
+        "/fill_mask": ["text", "top_k", "model"],
+        "/next_sentence": ["sentence_a", "sentence_b", "model"],
         "/classify": ["text"],
         "/translate": ["text", "model", "beam"],
     }
@@ -172,6 +172,23 @@ def test_next_sentence(client):
     )
     assert set(result) == {"IsNext", "NotNext"}
     assert 0 <= result["IsNext"] <= 1 and math.isclose(result["IsNext"] + result["NotNext"], 1, abs_tol=1e-6)
+
+
+@slow
+def test_the_model_choice_reaches_the_bert_it_names(client):
+    """Two BERTs (the tiny one first, so the default; the bundled `bert`) answer the same input differently, each
+    as it does when named; a BERT that is not loaded gets the LM endpoints' error."""
+    text = "in the beginning god created the [MASK] and the earth"
+    default = client.predict(text, 5, api_name="/fill_mask")
+    tiny = client.predict(text, 5, "tiny-bert", api_name="/fill_mask")
+    bundled = client.predict(text, 5, "bert", api_name="/fill_mask")
+    assert default == tiny and bundled != tiny
+    a, b = "In the beginning God created the heaven and the earth.", "And the earth was without form, and void"
+    pairs = [client.predict(a, b, m, api_name="/next_sentence")["IsNext"] for m in ("tiny-bert", "bert")]
+    assert pairs[0] != pairs[1]
+    for api, args in (("/fill_mask", (text, 5, "bert-nope")), ("/next_sentence", (a, b, "bert-nope"))):
+        with pytest.raises(AppError, match="model 'bert-nope' is not loaded; choose one of: tiny-bert, bert"):
+            client.predict(*args, api_name=api)
 
 
 # ---------------------------------------------------------------- /classify

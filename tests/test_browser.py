@@ -38,7 +38,7 @@ def server():
     if os.environ.get("SEQLAB_TEST_URL"):
         yield apphelpers.shared_server()
         return
-    app = apphelpers.AppServer({"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODEL": "", "SEQLAB_CLASSIFIER": ""})
+    app = apphelpers.AppServer({"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODELS": "", "SEQLAB_CLASSIFIER": ""})
     yield app
     app.stop()
 
