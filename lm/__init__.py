@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 
-BUNDLED = ("char-transformer", "char-lstm")
+BUNDLED = ("char-transformer", "char-lstm")  # the generators the app serves
+ENCODERS = ("elmo",)  # bundled bidirectional LMs (lm.bilm): they embed, they do not generate
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 
 
@@ -23,7 +24,15 @@ def resolve(name: str) -> str:
 
 
 def load(name: str):
-    """Load a language model ready to `stream` and `generate`."""
+    """Load a language model ready to `stream` and `generate`; a bidirectional one (ELMo, `--arch bilm`) is an
+    lm.bilm.BiLanguageModel ready to `embed`."""
+    from core import files
+
+    folder = resolve(name)
+    if files.read_json(os.path.join(folder, "config.json")).get("arch") == "bilm":
+        from lm.bilm import BiLanguageModel
+
+        return BiLanguageModel(folder, name=name if name in ENCODERS else None)
     from lm.generate import LanguageModel
 
-    return LanguageModel(resolve(name), name=name if name in BUNDLED else None)
+    return LanguageModel(folder, name=name if name in BUNDLED else None)

@@ -28,3 +28,20 @@ def windows(tokens: np.ndarray, seq_len: int):
     targets = padded[1:].reshape(n, seq_len)
     weights = (np.arange(1, n * seq_len + 1) < len(tokens)).astype(np.float32).reshape(n, seq_len)
     return inputs, targets, weights
+
+
+class Stream:
+    """A text as token ids with its training batches and evaluation windows (lm.bilm.Stream is the same for the
+    bidirectional LM's spelled words): what lm.train asks of its data."""
+
+    def __init__(self, tokenizer, text: str):
+        self.ids = encode(tokenizer, text)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def batch(self, step: int, batch_size: int, seq_len: int, seed: int):
+        return batch(self.ids, step, batch_size, seq_len, seed)
+
+    def windows(self, seq_len: int, limit: int | None = None):
+        return windows(self.ids[: seq_len * limit + 1] if limit else self.ids, seq_len)

@@ -3,7 +3,8 @@
     python -m lm.evaluate --model char-transformer --data macbeth.txt
 
 The last line on stdout is one JSON object: loss (nats/token), tokens, perplexity, and bits_per_char for a
-character-level model. `--text-file` is the old spelling of `--data`, kept for one release.
+character-level model; for a bidirectional one (`--arch bilm`) the forward and backward loss and perplexity.
+`--text-file` is the old spelling of `--data`, kept for one release.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def mean_loss(model, inputs, targets, weights, batch: int = 16) -> float:
 def evaluate(model, text: str) -> dict:
     from lm import data
 
+    if model.config.arch == "bilm":
+        return _evaluate_bilm(model, text)
     tokens = data.encode(model.tokenizer, text)
     if len(tokens) < 2:
         raise ValueError("the text file needs at least two tokens to evaluate")
@@ -44,6 +47,23 @@ def evaluate(model, text: str) -> dict:
     result = {"loss": round(loss, 5), "tokens": int(len(tokens) - 1), "perplexity": round(math.exp(loss), 4)}
     if model.config.level == "char":
         result["bits_per_char"] = round(loss / math.log(2), 5)
+    return result
+
+
+def _evaluate_bilm(model, text: str) -> dict:
+    """A bidirectional LM: each direction's loss and perplexity (forward predicts the next word, backward the
+    previous one), and their mean."""
+    from lm import bilm
+
+    words = bilm.Stream(model.tokenizer, text, model.config.inputs)
+    if len(words) < 2:
+        raise ValueError("the text file needs at least two words to evaluate")
+    losses = bilm.direction_losses(model.model, *words.windows(model.context_length))
+    result = {"tokens": int(len(words) - 1)}
+    for side in ("forward", "backward"):
+        loss = losses[f"val_loss_{side}"]
+        result |= {f"{side}_loss": round(loss, 5), f"{side}_perplexity": round(math.exp(loss), 4)}
+    result["loss"] = round((losses["val_loss_forward"] + losses["val_loss_backward"]) / 2, 5)
     return result
 
 

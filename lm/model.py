@@ -21,7 +21,7 @@ from core.config import SavedConfig, check
 
 @dataclasses.dataclass
 class LMConfig(SavedConfig):
-    arch: str = "transformer"  # transformer | lstm
+    arch: str = "transformer"  # transformer | lstm | bilm (ELMo: lm.bilm)
     level: str = "char"  # char | word
     vocab_size: int = 0
     seq_len: int = 256  # context window (training length)
@@ -31,10 +31,18 @@ class LMConfig(SavedConfig):
     dropout: float = 0.1
     cell: str = "lstm"  # lstm | gru | rnn (recurrent arch only)
     positions: str = "learned"  # learned | sine (transformer only)
+    inputs: str = "char-cnn"  # char-cnn | subword: how bilm spells a word (bilm only)
+    proj: int = 256  # bilm: each LSTM layer's projection, and the word encoder's width
 
     def validate(self) -> LMConfig:
         checks = [
-            (self.arch in ("transformer", "lstm"), f"--arch must be transformer or lstm, got {self.arch!r}"),
+            (
+                self.arch in ("transformer", "lstm", "bilm"),
+                f"--arch must be transformer, lstm or bilm, got {self.arch!r}",
+            ),
+            (self.arch != "bilm" or self.level == "word", "--arch bilm reads words: use --level word"),
+            (self.inputs in ("char-cnn", "subword"), f"--inputs must be char-cnn or subword, got {self.inputs!r}"),
+            (self.proj >= 1, f"--proj must be positive, got {self.proj}"),
             (self.level in ("char", "word"), f"--level must be char or word, got {self.level!r}"),
             (self.cell in ("lstm", "gru", "rnn"), f"--cell must be lstm, gru or rnn, got {self.cell!r}"),
             (self.positions in ("learned", "sine"), f"--positions must be learned or sine, got {self.positions!r}"),
@@ -54,6 +62,10 @@ class LMConfig(SavedConfig):
 
 def build(config: LMConfig) -> keras.Model:
     config.validate()
+    if config.arch == "bilm":
+        from lm import bilm
+
+        return bilm.build(config)
     model = TransformerLM(config) if config.arch == "transformer" else RecurrentLM(config)
     model(ops.zeros((1, config.seq_len), "int32"))  # create the weights
     return model

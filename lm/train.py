@@ -41,6 +41,7 @@ from core.card import Card, loss_curve
 from core.logs import TensorBoard
 from core.optim import OptimizerConfig, make_optimizer
 from lm import data
+from lm.bilm import direction_losses
 from lm.evaluate import mean_loss
 from lm.model import LMConfig, build
 from lm.tokenizer import Tokenizer
@@ -96,15 +97,15 @@ def train(config: TrainConfig, command: str) -> dict:
     else:
         tokenizer = Tokenizer.train(train_text, config.model.level, config.vocab_size)
         model_config = dataclasses.replace(config.model, vocab_size=len(tokenizer))
-    train_ids, val_ids = data.encode(tokenizer, train_text), data.encode(tokenizer, val_text)
+    train_data, val_data = stream(model_config, tokenizer, train_text), stream(model_config, tokenizer, val_text)
     seq_len = model_config.seq_len
-    val_x, val_y, val_w = data.windows(val_ids[: seq_len * VAL_WINDOWS + 1], seq_len)
+    val_x, val_y, val_w = val_data.windows(seq_len, VAL_WINDOWS)
 
     # Model, budget, optimizer; then the checkpoint's weights, optimizer and RNG over them when resuming.
     keras.utils.set_random_seed(config.seed)
     model = build(model_config)
     state = checkpoint.read_state(resume) if resume else {"step": 0, "seconds": 0.0, "history": []}
-    total = total_steps(config, state, model_config, train_ids)
+    total = total_steps(config, state, model_config, train_data)
     compile_model(model, config.optimizer, total, config.jit)
     if resume:
         state = checkpoint.restore(resume, model, model.optimizer)
@@ -127,7 +128,7 @@ def train(config: TrainConfig, command: str) -> dict:
         mininterval=1.0,
     ) as bar:
         while not config.budget.over(state["step"], total, state["seconds"]):
-            x, y = data.batch(train_ids, state["step"], config.batch_size, seq_len, config.seed)
+            x, y = train_data.batch(state["step"], config.batch_size, seq_len, config.seed)
             loss = float(model.train_on_batch(x, y))
             if not math.isfinite(loss):
                 raise cli.Failed(
@@ -157,12 +158,14 @@ def train(config: TrainConfig, command: str) -> dict:
                 checkpoint.save(out, model, model.optimizer, state)
 
     # The model folder: what lm.load reads, and what a reader of the card wants to know.
+    windows = val_data.windows(seq_len)
     metrics = {
-        "val_loss": mean_loss(model, *data.windows(val_ids, seq_len)),
+        "val_loss": mean_loss(model, *windows),
+        **(direction_losses(model, *windows) if model_config.arch == "bilm" else {}),
         "step": state["step"],
         "seconds": round(state["seconds"], 1),
         "corpus": config.corpus,
-        "val_tokens": int(len(val_ids)),
+        "val_tokens": int(len(val_data)),
         "batch_size": config.batch_size,
         "parameters": int(model.count_params()),
         "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
@@ -179,6 +182,15 @@ def train(config: TrainConfig, command: str) -> dict:
     model_card(out, model_config, metrics, state["commands"]).write(out)
     print(f"validation loss {metrics['val_loss']:.4f} after {state['step']} steps; model in {out}", file=sys.stderr)
     return metrics
+
+
+def stream(model_config: LMConfig, tokenizer, text: str):
+    """The text as the model reads it: token ids, or for --arch bilm spelled words with two targets each."""
+    if model_config.arch == "bilm":
+        from lm import bilm
+
+        return bilm.Stream(tokenizer, text, model_config.inputs)
+    return data.Stream(tokenizer, text)
 
 
 def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool):
@@ -199,7 +211,7 @@ def export(model, model_config: LMConfig, out: str) -> None:
     checkpoint.export_weights(model, build(model_config), os.path.join(out, "model.weights.h5"))
 
 
-def total_steps(config: TrainConfig, state: dict, model_config: LMConfig, train_ids) -> int:
+def total_steps(config: TrainConfig, state: dict, model_config: LMConfig, train_data) -> int:
     """The run's length in steps, which the learning-rate schedule needs up front: --steps as given (a larger
     value extends a resumed run); a --minutes budget is turned into steps once, on the first run, at the pace
     measured on a twin of the model, and kept in the checkpoint so a resume keeps the same schedule."""
@@ -207,16 +219,16 @@ def total_steps(config: TrainConfig, state: dict, model_config: LMConfig, train_
         return config.budget.steps
     if "total_steps" in state:  # a resumed --minutes run
         return state["total_steps"]
-    per_step = seconds_per_step(config, model_config, train_ids)
+    per_step = seconds_per_step(config, model_config, train_data)
     steps = config.budget.steps_for(per_step)
     print(f"{per_step:.3f} s/step: --minutes {config.budget.minutes} is about {steps} steps", file=sys.stderr)
     return steps
 
 
-def seconds_per_step(config: TrainConfig, model_config: LMConfig, train_ids, steps: int = 5) -> float:
+def seconds_per_step(config: TrainConfig, model_config: LMConfig, train_data, steps: int = 5) -> float:
     """Seconds per train step, timed on a throwaway twin so the real model's weights and RNG stay untouched."""
     twin = compile_model(build(model_config), config.optimizer, 1000, config.jit)
-    x, y = data.batch(train_ids, 0, config.batch_size, model_config.seq_len, config.seed)
+    x, y = train_data.batch(0, config.batch_size, model_config.seq_len, config.seed)
     twin.train_on_batch(x, y)  # the first step compiles
     start = time.perf_counter()
     for _ in range(steps):
@@ -250,6 +262,8 @@ def check_same_run(config: TrainConfig, saved: LMConfig, state: dict) -> None:
     }
     if saved.arch == "transformer":
         wanted.update(heads=m.heads, positions=m.positions)
+    elif saved.arch == "bilm":
+        wanted.update(inputs=m.inputs, proj=m.proj)
     else:
         wanted["cell"] = m.cell
     recorded = {**dataclasses.asdict(saved), **state.get("run", {})}  # checkpoints before "run" lack it
@@ -262,11 +276,12 @@ def check_same_run(config: TrainConfig, saved: LMConfig, state: dict) -> None:
 
 
 def model_card(out: str, c: LMConfig, metrics: dict, commands: list) -> Card:
-    size = (
-        f"{c.layers} layers, {c.dim}-d, {c.heads} heads, {c.positions} positions"
-        if c.arch == "transformer"
-        else f"{c.layers} x {c.cell.upper()} {c.dim}"
-    )
+    size = {
+        "transformer": f"{c.layers} layers, {c.dim}-d, {c.heads} heads, {c.positions} positions",
+        "lstm": f"{c.layers} x {c.cell.upper()} {c.dim}",
+        "bilm": f"ELMo-style: {c.inputs} word encoder, {c.layers} x LSTM {c.dim} with projection {c.proj} in each "
+        "direction, residual, shared softmax",
+    }[c.arch]
     bpc = f" ({metrics['val_loss'] / math.log(2):.3f} bits/char)" if c.level == "char" else ""
     return Card(
         title=os.path.basename(os.path.normpath(out)),
@@ -278,10 +293,19 @@ def model_card(out: str, c: LMConfig, metrics: dict, commands: list) -> Card:
             ("steps", f"{metrics['step']:,} at batch {metrics['batch_size']}"),
             ("training time", f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"),
             ("validation loss", f"{metrics['val_loss']:.4f} nats/token{bpc}"),
+            *(
+                [("forward / backward", f"{metrics['val_loss_forward']:.4f} / {metrics['val_loss_backward']:.4f}")]
+                if c.arch == "bilm"
+                else []
+            ),
         ],
         commands=[(step, command) for step, command in commands],
         usage=f"import lm\n\nmodel = lm.load({out!r})  # or the Hub repo id it was pushed to\n"
-        'print(model.generate("ROMEO:\\n", max_new_tokens=200, temperature=0.8, seed=1))',
+        + (
+            'e = model.embed("She sat on the bank of the river.")\ne.tokens, e.layers.shape, e.mix().shape'
+            if c.arch == "bilm"
+            else 'print(model.generate("ROMEO:\\n", max_new_tokens=200, temperature=0.8, seed=1))'
+        ),
     )
 
 
@@ -290,7 +314,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", required=True, help="shakespeare, kjv, a text file or folder, or hf:NAME[:CONFIG]")
     p.add_argument("--out", required=True, help="model folder (resumed if it holds a checkpoint)")
     Budget.add_arguments(p)
-    p.add_argument("--arch", default="transformer", choices=["transformer", "lstm"])
+    p.add_argument(
+        "--arch", default="transformer", choices=["transformer", "lstm", "bilm"], help="bilm: ELMo (lm.bilm)"
+    )
+    p.add_argument("--inputs", default="char-cnn", choices=["char-cnn", "subword"], help="bilm's word encoder")
+    p.add_argument("--proj", type=int, default=256, help="bilm: the projection after each LSTM layer")
     p.add_argument("--level", default="char", choices=["char", "word"])
     p.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"], help="recurrent cell for --arch lstm")
     p.add_argument("--positions", default="learned", choices=["learned", "sine"])
@@ -324,6 +352,8 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
         dropout=args.dropout,
         cell=args.cell,
         positions=args.positions,
+        inputs=args.inputs,
+        proj=args.proj,
     )
     optimizer = OptimizerConfig(
         lr=args.lr, warmup=args.warmup, decay="cosine", weight_decay=args.weight_decay, clip_norm=args.clip_norm
