@@ -1,4 +1,10 @@
-"""Inference on a trained SeqLab BERT: fill_mask, next_sentence and embed.
+"""Inference on a trained SeqLab BERT: fill_mask, next_sentence and embed, and a look inside: hidden_states
+(every layer's vectors) and attention (every head's softmax weights).
+
+    import pretrain
+    bert = pretrain.load("bert")
+    tokens, states = bert.hidden_states("the bank of the river")  # states [layers + 1, 7, 224]
+    tokens, maps = bert.attention("the [MASK] of the river")      # maps [layers, heads, 7, 7]
 
 Inputs are padded to a few fixed lengths (BUCKETS) and masks to a fixed number of slots, so the compiled predict
 function is traced once per bucket (the three shortest warmed at load) and never again per request.
@@ -39,6 +45,7 @@ class Pretrained:
         self.config = self.model.config
         card = os.path.join(folder, "README.md")
         self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else ""
+        self._inside = None  # pretrain.model.Inside, made on the first hidden_states or attention call
         self.buckets = [b for b in BUCKETS if b < self.config.max_positions] + [self.config.max_positions]
         for b in self.buckets[:3]:  # warm the common lengths; longer ones compile on first use
             warm = np.full(b, self.ids["[SEP]"])
@@ -50,8 +57,8 @@ class Pretrained:
         return f"<SeqLab BERT {self.name}: L{c.num_layers}/H{c.hidden_size}, vocab {c.vocab_size}>"
 
     # ------------------------------------------------------------------------------------------------ core
-    def _run(self, ids, seg, positions=()):
-        """One example through the model at the smallest bucket that fits; numpy outputs."""
+    def _pad(self, ids, seg, positions=()):
+        """One example padded to the smallest bucket that fits, as the model's input dict."""
         n = len(ids)
         length = next((b for b in self.buckets if b >= n), None)
         if length is None:
@@ -64,7 +71,22 @@ class Pretrained:
         }
         x["token_ids"][0, :n], x["segment_ids"][0, :n], x["padding_mask"][0, :n] = ids, seg, 1
         x["mask_positions"][0, : len(positions)] = positions
-        return {k: np.asarray(v)[0] for k, v in self.model.predict_on_batch(x).items()}
+        return x
+
+    def _run(self, ids, seg, positions=()):
+        """One example through the model at the smallest bucket that fits; numpy outputs."""
+        return {k: np.asarray(v)[0] for k, v in self.model.predict_on_batch(self._pad(ids, seg, positions)).items()}
+
+    def _run_inside(self, ids, seg):
+        """{"states": [L + 1, bucket, H], "attention": [L, heads, bucket, bucket]} at the padded bucket length:
+        the same buckets as _run, so pretrain.model.Inside is traced once per bucket, never per request."""
+        from pretrain import model as bert
+
+        if self._inside is None:
+            self._inside = bert.Inside(self.model)
+        x = self._pad(ids, seg)
+        del x["mask_positions"]
+        return {k: np.asarray(v)[0] for k, v in self._inside.predict_on_batch(x).items()}
 
     def _encode(self, a: str, b: str | None = None):
         from pretrain.data import pack_texts
@@ -107,6 +129,33 @@ class Pretrained:
         """Wordpiece tokens (with [CLS] and [SEP]) and their contextual vectors [n, hidden]."""
         ids, seg = self._encode(text)
         return [self.tokens[i] for i in ids], self._run(ids, seg)["sequence"][: len(ids)]
+
+    def hidden_states(self, text: str) -> tuple[list[str], np.ndarray]:
+        """Wordpiece tokens (with [CLS] and [SEP], as `embed`) and every layer's vectors [layers + 1, n, hidden].
+
+        Layer 0 is context-free: the wordpiece's token embedding alone, with no position or segment embedding
+        and no LayerNorm, so the same wordpiece has the same vector in every sentence. Layers 1..L are the
+        outputs of the transformer blocks; the last is what `embed` returns.
+
+            tokens, states = pretrain.load("bert").hidden_states("he sat on the bank")
+            states.shape  # (5, 7, 224): [CLS] he sat on the bank [SEP], layers 0-4
+        """
+        ids, seg = self._encode(text)
+        return [self.tokens[i] for i in ids], self._run_inside(ids, seg)["states"][:, : len(ids)]
+
+    def attention(self, text: str) -> tuple[list[str], np.ndarray]:
+        """Wordpiece tokens (with [CLS] and [SEP]) and every block's softmax attention [layers, heads, n, n]:
+        row i is what query token i attends to, each row sums to 1. The text may hold [MASK]s.
+
+        Recomputed from each block's own query and key weights (keras_hub's encoder does not return them;
+        pretrain.model.attention_probs); the padding of the bucket got exactly 0 weight and is cut off.
+
+            tokens, maps = pretrain.load("bert").attention("the lord is my [MASK]")
+            maps[0, 1].argmax(-1)  # where each token looks most in the first block's second head
+        """
+        ids, seg = self._encode(text)
+        n = len(ids)
+        return [self.tokens[i] for i in ids], self._run_inside(ids, seg)["attention"][:, :, :n, :n]
 
 
 __all__ = ["MODELS", "ModelNotFoundError", "Pretrained", "load", "resolve"]

@@ -9,6 +9,7 @@ also what export.py maps onto Hugging Face's BertForPreTraining. The math matche
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import NamedTuple
 
@@ -102,11 +103,15 @@ class BertPretrainer(keras.Model):
         self.mlm_bias = self.add_weight(shape=(self.config.vocab_size,), initializer="zeros", name="mlm_bias")
         self.built = True
 
-    def encode(self, token_ids, segment_ids, padding_mask, training=False):
-        """Contextual vectors [B, L, H] and the pooled [CLS] vector [B, H]."""
+    def embed_inputs(self, token_ids, segment_ids, training=False):
+        """The first block's input [B, L, H]: token + segment + position embeddings, LayerNorm, dropout."""
         tokens = self.token_embedding(token_ids)
         x = tokens + self.segment_embedding(segment_ids) + self.position_embedding(tokens)
-        x = self.embeddings_dropout(self.embeddings_norm(x), training=training)
+        return self.embeddings_dropout(self.embeddings_norm(x), training=training)
+
+    def encode(self, token_ids, segment_ids, padding_mask, training=False):
+        """Contextual vectors [B, L, H] and the pooled [CLS] vector [B, H]."""
+        x = self.embed_inputs(token_ids, segment_ids, training)
         mask = ops.cast(padding_mask, "bool")  # padding is never attended to
         for block in self.blocks:
             x = block(x, padding_mask=mask, training=training)
@@ -188,6 +193,64 @@ def encoder_parts(block: keras_hub.layers.TransformerEncoder) -> EncoderParts:
         block._feedforward_output_dense,
         block._feedforward_layer_norm,
     )
+
+
+def attention_probs(block: keras_hub.layers.TransformerEncoder, x, padding_mask):
+    """Softmax attention [B, heads, T, T] (query rows, key columns) of one encoder block on its input x [B, T, H].
+
+    keras_hub's TransformerEncoder does not hand its attention out, so it is recomputed here from the block's
+    own query and key weights, as keras.layers.MultiHeadAttention does it: scores q.k / sqrt(head size), padded
+    keys (padding_mask [B, T] False) pushed to -1e9 before the softmax and then set to exactly 0.
+    `recompute_block` rebuilds the block's output from these maps (tests/test_inside_bert.py checks it equals
+    the block's own), so they are the maps the model uses, not a look-alike.
+    """
+    att = encoder_parts(block).attention
+    q, k = att.query_dense(x), att.key_dense(x)  # [B, T, heads, head size]
+    scores = ops.einsum("bthd,bshd->bhts", q, k) / math.sqrt(q.shape[-1])
+    keep = ops.cast(padding_mask, "bool")[:, None, None, :]
+    scores = ops.where(keep, ops.cast(scores, "float32"), -1e9)  # float32: probabilities, whatever the policy
+    return ops.where(keep, ops.softmax(scores, axis=-1), 0.0)
+
+
+def recompute_block(block: keras_hub.layers.TransformerEncoder, x, padding_mask):
+    """(output [B, T, H], attention [B, heads, T, T]) of one post-LayerNorm encoder block rebuilt from its parts
+    and `attention_probs`, at inference (no dropout): the proof that the attention maps are the block's own."""
+    p = encoder_parts(block)
+    probs = attention_probs(block, x, padding_mask)
+    v = p.attention.value_dense(x)
+    context = ops.einsum("bhts,bshd->bthd", ops.cast(probs, v.dtype), v)
+    x = p.attention_norm(x + p.attention.output_dense(context))
+    return p.output_norm(x + p.output(p.intermediate(x))), probs
+
+
+def inside(model: BertPretrainer, token_ids, segment_ids, padding_mask):
+    """Every layer of a forward pass at inference: (states [B, L + 1, T, H], attention [B, L, heads, T, T]).
+
+    states[:, 0] is the context-free layer, the wordpiece embedding alone (no position or segment embedding, no
+    LayerNorm), so a wordpiece has the same vector in every sentence; states[:, i] is block i's output, and the
+    last is `encode`'s sequence output. attention[:, i] is block i's softmax attention (`attention_probs`).
+    """
+    mask = ops.cast(padding_mask, "bool")
+    x = model.embed_inputs(token_ids, segment_ids)
+    states, maps = [model.token_embedding(token_ids)], []
+    for block in model.blocks:
+        maps.append(attention_probs(block, x, mask))
+        x = block(x, padding_mask=mask)  # the block itself, not the recomputation: states are the model's own
+        states.append(x)
+    return ops.stack(states, axis=1), ops.stack(maps, axis=1)
+
+
+class Inside(keras.Model):
+    """`inside` as a model of its own, so `predict_on_batch` compiles it once per input shape (pretrain.api's
+    buckets). It makes no layer or weight: it reads the BertPretrainer it is given."""
+
+    def __init__(self, bert: BertPretrainer, **kwargs):
+        super().__init__(**kwargs)
+        self.bert = bert
+
+    def call(self, inputs):
+        states, maps = inside(self.bert, inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"])
+        return {"states": ops.cast(states, "float32"), "attention": ops.cast(maps, "float32")}
 
 
 def local_attention_init(
