@@ -14,14 +14,15 @@ INIT_NOTE = {
 }
 
 EARLY_MODERN = (
-    'bert.fill_mask("in the beginning god created the [MASK] and the earth")\n'
+    'bert.fill_mask("and the [MASK] said unto moses,")\n'
     'bert.next_sentence("to be, or not to be:", "that is the question")',
     "Trained on a few million words of Early Modern English (King James Bible, Shakespeare): it knows "
     "that register and little else, and its predictions carry the biases of those texts.",
 )
 MODERN = (
-    'bert.fill_mask("i went to the [MASK] to buy some bread.")\n'
-    'bert.next_sentence("I went to the shop to buy bread.", "It was closed, so I came home hungry.")',
+    'bert.fill_mask("the movie was so [MASK] that i fell asleep.")\n'
+    'bert.next_sentence("We must reduce the deficit.",\n'
+    '                   "That is why I am sending Congress a budget that cuts spending.")',
     "Trained on `{corpus}` only: about fifty million characters of modern English, most of them movie reviews "
     "and political speeches; it knows those registers best, and its predictions carry the biases of those texts.",
 )
@@ -132,7 +133,7 @@ def make(folder: str, metrics: dict, commands: list, config) -> Card:
         usage=f'import pretrain\nbert = pretrain.load("{_load_name(folder)}")   # a bundled name, a folder or a '
         f"hub repo id\n{example}",
         sections=[
-            ("Validation (held-out documents)", table),
+            ("Validation (held-out documents; NSP negatives as in training)", table),
             ("Export", "For Hugging Face transformers: `python -m pretrain.export --model FOLDER --out HFDIR`."),
             ("Limits", limits.format(corpus=metrics["corpus"])),
         ],
