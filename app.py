@@ -3,7 +3,8 @@
 Serves the bundled models on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT or --host /
 --port change that). SEQLAB_LM_MODELS / SEQLAB_BERT_MODELS (or --lm-models / --bert-models) point at other model
 folders or Hub repo ids; SEQLAB_CLASSIFIER (or --classifier) at another classifier folder or Hub repo id
-(default: bundled "sentiment"), SEQLAB_TRANSLATORS (or --translators) at other translators. SEQLAB_ENGINE=off
+(default: bundled "sentiment"), SEQLAB_TRANSLATORS (or --translators) at other translators, SEQLAB_ENCODERS (or
+--encoders) at other ELMo (bilm) folders for the Inside tab and /embed. SEQLAB_ENGINE=off
 serves each stream alone at batch 1 instead of through the LM engines (space/models.py). The app itself lives
 in space/.
 """
@@ -47,6 +48,11 @@ def main(argv=None) -> int:
         help="comma list of translator names, folders or Hub repo ids (default: $SEQLAB_TRANSLATORS or "
         "the bundled ones)",
     )
+    p.add_argument(
+        "--encoders",
+        default=None,
+        help="comma list of ELMo (bilm) names, folders or Hub repo ids (default: $SEQLAB_ENCODERS or the bundled ones)",
+    )
     p.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     args = p.parse_args(argv)
@@ -60,13 +66,19 @@ def main(argv=None) -> int:
 
     try:
         registry = models.load(
-            args.lm_models, args.bert_models, classifier=args.classifier, translators=args.translators
+            args.lm_models,
+            args.bert_models,
+            classifier=args.classifier,
+            translators=args.translators,
+            encoders=args.encoders,
+            start_engines=False,  # once the page is built (see Registry.start_engines)
         )
     except RuntimeError as e:
         log.error("%s", e)
         return 1
     demo = ui.build(registry)
     ui.launch(demo, server_name=args.host, server_port=args.port)
+    registry.start_engines()
     log.info(
         "SeqLab ready on %s (models: %s; started in %.1f s)",
         demo.local_url,
@@ -76,6 +88,7 @@ def main(argv=None) -> int:
                 *registry.berts,
                 *([registry.classifier.name] if registry.classifier is not None else []),
                 *registry.translators,
+                *registry.encoders,
             ]
         ),
         time.perf_counter() - started,

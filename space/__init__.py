@@ -1,8 +1,10 @@
-"""SeqLab's Gradio app (the Hugging Face Space): chat, generate, fill-mask, sentence-pair and classify demos.
+"""SeqLab's Gradio app (the Hugging Face Space): chat, generate, fill-mask, sentence-pair, classify, translate and
+a look inside the models (contextual embeddings, attention maps, LSTM gates: drawn from the `inside` package).
 
 space.models    load the models once at start-up and warm them: a Registry
-space.handlers  Handlers(registry): input validation and calls into `lm` / `pretrain` / `classify` (its
-                methods are the public API); the chat framing as plain functions
+space.handlers  Handlers(registry): input validation and calls into `lm` / `pretrain` / `classify` /
+                `translate` / `inside` (its methods are the public API); the chat framing as plain functions
+space.plots     the pictures (matplotlib): attention, similarity and gates heatmaps
 space.ui        build(registry): the gr.Blocks layout and the public API endpoints
 space.deploy    `python -m space.deploy --repo USER/SPACE [--dry-run]`
 """

@@ -27,6 +27,8 @@ INCLUDE = (
     "classify",
     "corpus",
     "translate",
+    "inside",
+    "bench/data/senses.json",  # the Inside tab's reference sentences (inside.reference)
 )
 # Never uploaded, wherever they appear (matched against each path component).
 EXCLUDE_DIRS = (

@@ -1,8 +1,9 @@
-"""The handlers behind the app: input validation, then calls into `lm`, `pretrain` and `classify` (no tensor
-code here).
+"""The handlers behind the app: input validation, then calls into `lm`, `pretrain`, `classify`, `translate` and
+`inside` (no tensor code here).
 
 `Handlers(registry)` holds the models it serves (space.models.Registry, passed in: no module-global state). Its
-methods `chat`, `generate`, `fill_mask`, `next_sentence` and `classify` are the public API endpoints; their
+methods `chat`, `generate`, `fill_mask`, `next_sentence`, `classify`, `translate`, `embed` and `attention` are
+the public API endpoints; their
 argument names are the API's parameter names. Every bad input raises gr.Error with a message naming the
 problem; the server keeps serving afterwards. Validation and the chat framing (`chat_prompt`, `end_of_speech`)
 are plain functions.
@@ -11,12 +12,20 @@ are plain functions.
 import contextlib
 import logging
 import math
+import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 
 import gradio as gr
 
+from inside import attention as inside_attention
+from inside import cells as inside_cells
+from inside import contexts as inside_contexts
+from inside import kinds
+from inside import reference as inside_reference
+from inside import vectors as inside_vectors
 from lm.engine import EngineError
 from space.models import Registry
 
@@ -31,6 +40,18 @@ MAX_FILL_TOP_K = 20  # fill-mask top_k in 1..20
 MAX_SEED = 2**32 - 1  # seed in 0..2**32-1, or None for random
 MAX_BEAM = 8  # translate beam in 1..8 (each power-of-two width compiles once)
 MASK = "[MASK]"
+# The Inside tab and its endpoints. Tokens count as the model reads the text (BERT's [CLS] and [SEP] included).
+MAX_EMBED_TOKENS = 128  # /embed: tokens of the text
+MAX_ATTENTION_TOKENS = 64  # /attention and the Attention view: tokens of the text (characters for a char LM)
+# Numbers in one /embed or /attention answer, about 1 MB of JSON: a model with wider vectors or more attention maps
+# than the bundled ones takes fewer tokens (the error says how many)
+MAX_ANSWER_NUMBERS = 2**17
+MAX_WORD_CHARS = 40  # Contexts: the word
+MAX_SENTENCE_CHARS = 300  # Contexts: each sentence (2 to 6 of them: inside.contexts)
+MAX_GATES_CHARS = 1000  # LSTM gates: the text
+GATES_SHOWN = 60  # LSTM gates: characters in the gates heatmap (the coloured strip shows the whole text)
+REFERENCE_PER_SENSE = 2  # Contexts' reference set: sentences per sense of bench/data/senses.json (108 in all)
+NEAREST = 3  # Contexts: nearest reference words per occurrence
 
 # Chat is framed as play dialogue so a small Shakespeare LM can take part.
 USER_SPEAKER = "ROMEO"
@@ -275,13 +296,15 @@ def show_token(token: str) -> str:
 class Handlers:
     """Every request handler of the app, over the models of one Registry (given, never looked up).
 
-    The public API endpoints are `chat`, `generate`, `fill_mask`, `next_sentence`, `classify` and `translate`
-    (space.ui.API); `chat_turn`, `next_token_candidates`, `compare` and `translation` serve the UI's own (private)
-    events.
+    The public API endpoints are `chat`, `generate`, `fill_mask`, `next_sentence`, `classify`, `translate`,
+    `embed` and `attention` (space.ui.API); `chat_turn`, `next_token_candidates`, `compare`, `translation`,
+    `attention_maps`, `contexts`, `nearest` and `gates` serve the UI's own (private) events.
     """
 
     def __init__(self, registry: Registry):
         self.registry = registry
+        self._reference = None  # inside.reference.Reference, read on the first Contexts request
+        self._reference_lock = threading.Lock()
 
     # ------------------------------------------------------------ the models a request names
 
@@ -533,3 +556,152 @@ class Handlers:
             p = min(1.0, max(0.0, probs["positive"]))
             return {"positive": p, "negative": 1.0 - p}
         return probs
+
+    # ------------------------------------------------------------ inside the models (the Inside tab)
+
+    def inside_models(self, wanted: tuple[str, ...]) -> dict:
+        """Loaded models of the inside.kinds in `wanted`, by name: ELMo, then the LMs, then the BERTs."""
+        registry, found = self.registry, {}
+        for name, m in [*registry.encoders.items(), *registry.lms.items(), *registry.berts.items()]:
+            try:
+                if kinds.kind(m) in wanted:
+                    found.setdefault(name, m)
+            except ValueError:  # a model the Inside views do not know
+                continue
+        return found
+
+    def _inside_model(self, model, wanted: tuple[str, ...], what: str, where: str):
+        """(name, model) that `model` names among the loaded models of `wanted` kinds (default: the first)."""
+        found = self.inside_models(wanted)
+        if not found:
+            none = re.sub(r"\ban? ", "", what)  # "an ELMo or a BERT" -> "ELMo or BERT"
+            raise _error(f"no {none} is loaded on this server (see the About tab)")
+        if model is None or (isinstance(model, str) and not model.strip()):
+            return next(iter(found.items()))
+        if not isinstance(model, str):
+            raise _error(f"model must be a model name (a string), got {type(model).__name__}")
+        registry = self.registry
+        name = model if model in found else registry.find_lm(model)
+        if name in found:
+            return name, found[name]
+        other = registry.encoders.get(model) or registry.berts.get(model)
+        if other is None and registry.find_lm(model):
+            other = registry.lms[registry.find_lm(model)]
+        choices = ", ".join(found)
+        if other is not None:
+            raise _error(
+                f"model {model[:100]!r} is {kinds.DESCRIPTION.get(kinds.kind(other), 'another kind of model')}: "
+                f"{where} takes {what}; choose one of: {choices}"
+            )
+        raise _error(f"model {model[:100]!r} is not loaded; choose one of: {choices}")
+
+    def _fits(self, name: str, m, text: str, limit: int, where: str) -> None:
+        """Refuse a text of more tokens than `limit` (or than the model reads), naming the count and the limit."""
+        most = getattr(m.config, "max_positions", None) or (
+            m.config.seq_len if kinds.kind(m) == kinds.TRANSFORMER else None
+        )
+        limit = min(limit, most) if most else limit
+        count = len(kinds.tokens(m, text))
+        if count > limit:
+            raise _error(f"text is {count} tokens for {name}; {where} takes at most {limit}: shorten the text")
+
+    def _layer(self, name: str, m, layer) -> int:
+        top = kinds.layers(m)
+        last = "ELMo's mix" if kinds.kind(m) == kinds.ELMO else "the last layer"
+        value = _number(layer, "layer")
+        if isinstance(value, float) and value != int(value):
+            raise _error(f"layer must be a whole number, got {value}")
+        if not -1 <= value <= top:
+            raise _error(
+                f"layer must be between -1 ({last}) and {top} for {name} (0 is context-free), got {_shown(value)}"
+            )
+        return int(value)
+
+    def embed(self, text: str, model: str | None = None, layer: int = -1) -> dict:
+        """One vector per token of `text` from a loaded ELMo or BERT (`model`, default: the first ELMo, else the
+        first BERT) at `layer`: 0 the context-free layer (the same word has the same vector in every sentence),
+        -1 ELMo's equal-weight mix of its layers or BERT's last layer, 1.. the layers between.
+
+        Returns {"tokens": [...], "vectors": [[...], ...]}, one vector per token (BERT's include [CLS] and [SEP]);
+        at most 128 tokens.
+        """
+        text = _text(text, "text")
+        name, m = self._inside_model(model, (kinds.ELMO, kinds.BERT), "an ELMo or a BERT", "/embed")
+        layer = self._layer(name, m, layer)
+        self._fits(name, m, text, min(MAX_EMBED_TOKENS, MAX_ANSWER_NUMBERS // kinds.width(m)), "/embed")
+        with _model_errors():
+            return inside_vectors.embed(m, text, layer)
+
+    def _attention_model(self, model):
+        return self._inside_model(
+            model, (kinds.TRANSFORMER, kinds.BERT), "a Transformer language model or a BERT", "/attention"
+        )
+
+    def attention_maps(self, text: str, model: str | None = None):
+        """(name, inside.attention.Maps) for `text`: what the Attention view draws."""
+        text = _text(text, "text")
+        name, m = self._attention_model(model)
+        maps = kinds.layers(m) * kinds.heads(m)
+        self._fits(name, m, text, min(MAX_ATTENTION_TOKENS, math.isqrt(MAX_ANSWER_NUMBERS // maps)), "/attention")
+        with _model_errors():
+            return name, inside_attention.maps(m, text)
+
+    def attention(self, text: str, model: str | None = None) -> dict:
+        """Self-attention of a loaded Transformer LM or BERT (`model`, default: the first Transformer LM) over
+        `text` (at most 64 tokens; BERT's text may hold [MASK]).
+
+        Returns {"tokens": [...], "attention": [layers][heads][T][T]}: row i is what token i attends to, each row
+        sums to 1; a language model's maps are causal (0 above the diagonal).
+        """
+        _, maps = self.attention_maps(text, model)
+        return {"tokens": maps.tokens, "attention": inside_attention.attention_lists(maps)}
+
+    def reference(self):
+        """The Contexts view's reference sentences (inside.reference.Reference), or None without the data set."""
+        with self._reference_lock:
+            if self._reference is None and os.path.exists(inside_reference.SENSES):
+                self._reference = inside_reference.Reference.senses(per_sense=REFERENCE_PER_SENSE)
+            return self._reference
+
+    def contexts(self, word: str, sentences) -> inside_contexts.Contexts:
+        """`word` in each of 2 to 6 sentences (a list, or a text of one sentence per line): its cosine-similarity
+        matrix for the static layer, each ELMo's mix and each BERT's last layer (inside.contexts)."""
+        word = _text(word, "word").strip()
+        if len(word) > MAX_WORD_CHARS:
+            raise _error(f"word is too long: {len(word)} characters, the limit is {MAX_WORD_CHARS}")
+        if isinstance(sentences, str):
+            sentences = _text(sentences, "sentences").splitlines()
+        if not isinstance(sentences, list):
+            raise _error(f"sentences must be text, one sentence per line, got {type(sentences).__name__}")
+        sentences = [_text(s, f"sentence {i + 1}").strip() for i, s in enumerate(s for s in sentences if s.strip())]
+        for i, sentence in enumerate(sentences):
+            if len(sentence) > MAX_SENTENCE_CHARS:
+                raise _error(
+                    f"sentence {i + 1} is too long: {len(sentence):,} characters, the limit is {MAX_SENTENCE_CHARS}"
+                )
+        reps = inside_contexts.representations(self.registry.encoders, self.registry.berts)
+        if not reps:
+            raise _error("no ELMo or BERT is loaded on this server (see the About tab)")
+        with _model_errors():
+            return inside_contexts.compare(word, sentences, reps)
+
+    def nearest(self, contexts: inside_contexts.Contexts, k: int = NEAREST) -> list[list[str]]:
+        """Rows [sentence, representation, nearest reference words (cosine)] per occurrence and representation."""
+        ref = self.reference()
+        if ref is None:
+            return []
+        rows = []
+        for i in range(len(contexts.sentences)):
+            for rep in contexts.representations:
+                found = ref.nearest(rep.model, rep.layer, rep.vectors[i], k)
+                rows.append([str(i + 1), rep.label, " · ".join(f"{n.label} {n.similarity:.2f}" for n in found)])
+        return rows
+
+    def gates(self, text: str, model: str | None = None) -> inside_cells.GateView:
+        """A character-level LSTM LM's gates over `text` and the cells that track its layout (inside.cells)."""
+        text = _text(text, "text")
+        if len(text) > MAX_GATES_CHARS:
+            raise _error(f"text is too long: {len(text):,} characters, the limit here is {MAX_GATES_CHARS:,}")
+        _, m = self._inside_model(model, (kinds.LSTM,), "an LSTM language model", "the LSTM gates view")
+        with _model_errors():
+            return inside_cells.gate_view(m, text)

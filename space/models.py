@@ -7,9 +7,12 @@ Which models: bundled ones by default (`lm.BUNDLED`, the bundled BERTs of BUNDLE
                      (SEQLAB_BERT_MODEL, one of them, is the older spelling)
   SEQLAB_CLASSIFIER  one bundled classifier name (default "sentiment"), classifier folder or Hub repo id
   SEQLAB_TRANSLATORS comma list of translator names, folders or Hub repo ids (default: the bundled ones present)
+  SEQLAB_ENCODERS    comma list of ELMo names (lm.ENCODERS), bilm folders or Hub repo ids (default: the bundled
+                     ones with weights): the Inside tab's contextual embeddings and /embed
   SEQLAB_ENGINE      "on" (default): every LM streams through one lm.engine.Engine (continuous batching, sized
                      by SEQLAB_ENGINE_SLOTS / _WAITING / _STEPS); "off": each request decodes alone at batch 1
-(or the --lm-models / --bert-models / --classifier / --translators flags of app.py, which win over the environment).
+(or the --lm-models / --bert-models / --classifier / --translators / --encoders flags of app.py, which win over the
+environment).
 A model that cannot be loaded (Hub unreachable, missing folder) is logged, noted in the About tab, and the
 bundled models are loaded in its place, so the app always starts when the bundled models are there.
 """
@@ -46,6 +49,7 @@ class Registry:
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # load + warm-up time per model
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)
     translators: dict[str, Any] = dataclasses.field(default_factory=dict)  # the Translate tab's, in load order
+    encoders: dict[str, Any] = dataclasses.field(default_factory=dict)  # ELMo name -> lm.bilm.BiLanguageModel
     engines: dict[str, Any] = dataclasses.field(default_factory=dict)  # LM name -> lm.engine.Engine (if on)
     engine_config: Any | None = None  # the lm.engine.EngineConfig the engines are built with; None: no engines
     _builder: Any | None = None  # the thread building the engines after start-up
@@ -55,11 +59,19 @@ class Registry:
         (batch 1). Both have the same `stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, stop)`."""
         return next((e for e in list(self.engines.values()) if e.model is m), m)
 
-    def start_engines(self, config, background: bool = True) -> None:
+    def start_engines(self, config=None, background: bool = True) -> None:
         """Build one lm.engine.Engine per LM (each compiles its widths: a few seconds), in a background thread
-        by default so the app is up meanwhile; until an LM's engine is built its streams decode alone."""
+        by default so the app is up meanwhile; until an LM's engine is built its streams decode alone.
+        `config`: an lm.engine.EngineConfig (default: the one `load` noted); nothing to build without one.
+
+        Start them after the page is built: TensorFlow's tracing parses Python source (`ast`), and so does
+        Gradio when it defines a component class on first use (gr.api's); CPython 3.11 cannot parse in two
+        threads at once ("AST constructor recursion depth mismatch", then an abort)."""
         import threading
 
+        config = config or self.engine_config
+        if config is None:
+            return
         self.engine_config = config
         if background:
             self._builder = threading.Thread(target=self._build_engines, name="engine-builder", daemon=True)
@@ -259,6 +271,30 @@ def _load_translators(specs: list[str], registry: Registry, warm: bool) -> None:
             registry.translators[spec if t.name in registry.translators else t.name] = t
 
 
+def _bundled_encoders() -> list[str]:
+    import lm
+
+    return [n for n in lm.ENCODERS if os.path.exists(os.path.join(lm.MODELS_DIR, n, "model.weights.h5"))]
+
+
+def _load_encoders(specs: list[str], registry: Registry, warm: bool) -> None:
+    """Load each ELMo named (a folder whose config.json says arch "bilm"); one that cannot be is noted."""
+    import lm
+
+    def load(spec):
+        e = lm.load(spec)
+        if not hasattr(e, "embed"):
+            raise ValueError(f"{spec} is a language model that generates (arch {e.config.arch!r}), not an ELMo (bilm)")
+        if warm:
+            e.embed("the bank of the river")
+        return e
+
+    for spec in specs:
+        e = _timed_load("ELMo model", spec, registry, load)
+        if e is not None:
+            registry.encoders[spec if e.name in registry.encoders else e.name] = e
+
+
 def load(
     lm_models: str | list[str] | None = None,
     bert_models: str | list[str] | None = None,
@@ -266,9 +302,13 @@ def load(
     classifier: str | None = None,
     translators: str | list[str] | None = None,
     engine=None,
+    encoders: str | list[str] | None = None,
+    start_engines: bool = True,
 ) -> Registry:
     """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones.
-    `engine`: an lm.engine.EngineConfig, False for none (batch 1), None for what the environment says."""
+    `engine`: an lm.engine.EngineConfig, False for none (batch 1), None for what the environment says;
+    `start_engines=False` notes it in `registry.engine_config` for the caller to `registry.start_engines()` later
+    (app.py: once the page is built)."""
     config = engine_config() if engine is None else (engine or None)
     registry = Registry()
     lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))
@@ -311,6 +351,17 @@ def load(
     )
     if not registry.translators:
         registry.notices.append("No translator is loaded: Translate answers with an error.")
-    if config is not None:
-        registry.start_engines(config)
+    # last: every bilm layer is named, but nothing built before the bundled models can shift their layer names
+    encoder_specs = _split(encoders) or _split(os.environ.get("SEQLAB_ENCODERS"))
+    _load_encoders(encoder_specs or _bundled_encoders(), registry, warm)
+    if encoder_specs and not registry.encoders and _bundled_encoders():
+        registry.notices.append("Using the bundled ELMo instead: " + ", ".join(_bundled_encoders()) + ".")
+        _load_encoders(_bundled_encoders(), registry, warm)
+    if not registry.encoders:
+        registry.notices.append(
+            "No ELMo is loaded: Inside → Contexts compares BERT's layers only, and /embed takes a BERT."
+        )
+    registry.engine_config = config
+    if start_engines:
+        registry.start_engines()
     return registry

@@ -1,39 +1,114 @@
-"""Pictures the app draws server-side (matplotlib): one attention heatmap for every view that shows attention.
+"""Pictures the app draws server-side (matplotlib), sized for a phone-width screen (at most ~6.5 inches wide,
+labels shrinking as the tokens grow in number). The handlers hand them plain arrays; nothing here computes.
 
     fig = attention_heatmap(weights, rows=["▁el", "▁gato"], columns=["▁the", "▁cat"], title="cross-attention")
+    fig = similarity_heatmap([[1, 0.4], [0.4, 1]], ["1", "2"], title="elmo mix")
+    fig = gates_heatmap({"forget": f, "input": i, "output": o}, rows=["layer 0 unit 54"], columns=list("ROMEO:"))
 
-Rows are what attends (target tokens), columns what is attended to (source tokens); each row sums to 1. The
-figure is sized for a phone-width screen: at most ~6.5 inches wide, labels shrink as the tokens grow in number.
+`attention_heatmap` is every attention map of the app (the Translate tab's cross-attention, the Inside tab's
+self-attention): rows are what attends (queries, target tokens), columns what is attended to (keys, source
+tokens); each row sums to 1, and a causal map's upper triangle is left white (0).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def _label(piece: str) -> str:
-    """A subword as a reader sees it: SentencePiece's "▁" (a space before) shown as a leading space."""
-    return piece.replace("▁", " ").strip() or "␣"
+MAX_WIDTH = 6.5  # inches at 100 dpi: a phone shows the whole figure scaled, not cut
 
 
-def attention_heatmap(weights, rows: list[str], columns: list[str], title: str = ""):
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _label(piece: str) -> str:
+    """A token as a reader sees it: SentencePiece's "▁" (a space before) as a leading space, trimmed; a
+    character model's space, newline and tab as ␣, ⏎ and ⇥."""
+    if piece in ("\n", "\r\n"):
+        return "⏎"
+    if piece == "\t":
+        return "⇥"
+    return piece.replace("▁", " ").strip() or "␣"
+
+
+def _finish(fig, plt):
+    fig.tight_layout()
+    plt.close(fig)  # Gradio renders the figure object; pyplot need not keep it
+    return fig
+
+
+def attention_heatmap(weights, rows: list[str], columns: list[str], title: str = "", vmax: float | None = None):
+    """`vmax`: the weight drawn darkest (default the largest); larger ones are drawn as dark."""
+    plt = _pyplot()
     weights = np.asarray(weights, np.float32)
     if weights.shape != (len(rows), len(columns)):
         raise ValueError(f"attention of shape {weights.shape} does not match {len(rows)} x {len(columns)} tokens")
-    width = min(6.5, 1.2 + 0.28 * len(columns))
-    height = min(8.0, 1.0 + 0.26 * len(rows))
-    size = 9 if max(len(rows), len(columns)) < 25 else 7
+    cell = min(0.28, (MAX_WIDTH - 1.2) / max(1, len(columns)), 7.0 / max(1, len(rows)))  # square cells
+    width, height = max(3.8, 1.2 + cell * len(columns)), 1.0 + cell * len(rows)  # 3.8: room for the title
+    most = max(len(rows), len(columns))
+    size = 9 if most < 25 else 7 if most < 45 else 5
     fig, ax = plt.subplots(figsize=(width, height), dpi=100)
-    ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=max(1e-6, float(weights.max())), aspect="auto")
+    top = float(weights.max()) if vmax is None else float(vmax)
+    ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=max(1e-6, top), aspect="auto")
     ax.set_xticks(range(len(columns)), [_label(c) for c in columns], rotation=90, fontsize=size)
     ax.set_yticks(range(len(rows)), [_label(r) for r in rows], fontsize=size)
     ax.xaxis.tick_top()
     ax.set_title(title, fontsize=10, pad=4)
-    fig.tight_layout()
-    plt.close(fig)  # Gradio renders the figure object; pyplot need not keep it
+    return _finish(fig, plt)
+
+
+def similarity_heatmap(matrix, labels: list[str], title: str = ""):
+    """A square cosine-similarity matrix, each cell written out; colours from 0 (white) to 1 (dark)."""
+    plt = _pyplot()
+    matrix = np.asarray(matrix, np.float32)
+    n = len(labels)
+    if matrix.shape != (n, n):
+        raise ValueError(f"similarity of shape {matrix.shape} does not match {n} labels")
+    side = min(3.4, 1.3 + 0.36 * n)
+    fig, ax = plt.subplots(figsize=(side, side), dpi=100)
+    ax.imshow(matrix, cmap="YlGnBu", vmin=0.0, vmax=1.0)
+    size = 9 if n <= 4 else 8
+    for i in range(n):
+        for j in range(n):
+            value = float(matrix[i, j])
+            ax.text(
+                j, i, f"{value:.2f}", ha="center", va="center", fontsize=size, color="white" if value > 0.6 else "black"
+            )
+    ax.set_xticks(range(n), labels, fontsize=9)
+    ax.set_yticks(range(n), labels, fontsize=9)
+    ax.set_title(title, fontsize=10, pad=4)
+    return _finish(fig, plt)
+
+
+def gates_heatmap(gates: dict, rows: list[str], columns: list[str], title: str = ""):
+    """One panel per gate (rows x characters), values in (0, 1): yellow = open (1), dark = shut (0)."""
+    plt = _pyplot()
+    names = list(gates)
+    arrays = [np.asarray(gates[g], np.float32) for g in names]
+    for name, a in zip(names, arrays):
+        if a.shape != (len(rows), len(columns)):
+            raise ValueError(f"{name} gate of shape {a.shape} does not match {len(rows)} x {len(columns)}")
+    panel = 0.55 + 0.18 * len(rows)
+    height = 0.6 + panel * len(names)
+    fig, axes = plt.subplots(len(names), 1, figsize=(MAX_WIDTH, height), dpi=100, squeeze=False)
+    size = 8 if len(columns) <= 40 else 6.5
+    image = None
+    for ax, name, a in zip(axes[:, 0], names, arrays):
+        image = ax.imshow(a, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+        ax.set_yticks(range(len(rows)), rows, fontsize=7)
+        ax.set_xticks(range(len(columns)), [_label(c) for c in columns], fontsize=size, family="monospace")
+        ax.tick_params(axis="x", length=0, pad=1)
+        ax.set_title(f"{name} gate", fontsize=9, pad=2, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    # margins by hand (tight_layout does not place a colour bar's own axes)
+    fig.subplots_adjust(left=0.11, right=0.9, top=1 - 0.45 / height, bottom=0.25 / height, hspace=0.55 / panel)
+    if image is not None:
+        fig.colorbar(image, cax=fig.add_axes((0.92, 0.2, 0.015, 0.6)))
+    plt.close(fig)
     return fig

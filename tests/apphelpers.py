@@ -6,6 +6,8 @@ test_browser.py share it without a conftest. Models:
     training), cached under ~/.cache/seqlab/test-app-models/<hash of the core/, lm/, pretrain/ and corpus/
     sources> so a rerun reuses them; SEQLAB_TEST_FRESH=1 retrains. A tiny CNN classifier (`python -m classify
     train`, on the tiny BERT's vocabulary) is cached apart, under ~/.cache/seqlab/test-app-classifier/.
+    The tiny ELMo (`--arch bilm`, word level) reads a text of its own (`_write_elmo_text`): sentences with
+    ambiguous words such as "light" and "bank", for the Inside tab's /embed endpoint.
   - SEQLAB_TEST_MODELS=bundled: the bundled models (lm/models, pretrain/models), as `python app.py` uses them.
 """
 
@@ -73,6 +75,29 @@ def _write_corpora(folder: str) -> tuple[str, str]:
     return play, bible
 
 
+ELMO_SENTENCES = (
+    "the light of the day was good",
+    "god made the light and the darkness",
+    "the bag was light and easy to carry",
+    "she put her money in the bank",
+    "they sat on the bank of the river",
+    "the river ran past the bank and the trees",
+    "my heart is light tonight",
+    "the lord said unto them speak soft",
+)
+
+
+def _write_elmo_text(folder: str) -> str:
+    """A plain text for the tiny ELMo: 150 paragraphs of three sentences (a plain file's groups are 50
+    paragraphs, and training holds one group out, so it needs two or more)."""
+    rng = random.Random(2)
+    path = os.path.join(folder, "elmo.txt")
+    paragraphs = ["\n".join(f"{rng.choice(ELMO_SENTENCES)} ." for _ in range(3)) for _ in range(150)]
+    with open(path, "w") as f:
+        f.write("\n\n".join(paragraphs) + "\n")
+    return path
+
+
 LM_ARGS = [
     "--level",
     "char",
@@ -90,6 +115,33 @@ LM_ARGS = [
     "30",
     "--checkpoint-every",
     "30",
+]
+ELMO_ARGS = [
+    "--arch",
+    "bilm",
+    "--level",
+    "word",
+    "--layers",
+    "2",
+    "--dim",
+    "24",
+    "--proj",
+    "16",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "8",
+    "--steps",
+    "20",
+    "--lr",
+    "1e-2",
+    "--warmup",
+    "5",
+    "--eval-every",
+    "20",
+    "--checkpoint-every",
+    "20",
+    "--no-jit",
 ]
 BERT_ARGS = ["--layers", "1", "--dim", "32", "--heads", "2", "--seq-len", "64", "--steps", "10", "--batch-size", "8"]
 TRANSLATE_ARGS = [
@@ -147,7 +199,7 @@ def _hash_sources(h, packages) -> str:
 
 def _source_hash() -> str:
     return _hash_sources(
-        hashlib.sha256(repr((LM_ARGS, BERT_ARGS, TRANSLATE_ARGS)).encode()),
+        hashlib.sha256(repr((LM_ARGS, BERT_ARGS, TRANSLATE_ARGS, ELMO_ARGS, ELMO_SENTENCES)).encode()),
         ("core", "lm", "pretrain", "corpus", "translate"),
     )
 
@@ -167,13 +219,14 @@ def _run_all(commands: list[list[str]], log_dir: str) -> None:
 
 
 def tiny_models() -> dict[str, str]:
-    """Folders of a tiny char transformer, char LSTM, BERT and two translators: {"transformer", "lstm", "bert",
-    "translate-rnn", "translate-transformer"}."""
+    """Folders of a tiny char transformer, char LSTM, BERT, ELMo and two translators: {"transformer", "lstm",
+    "bert", "elmo", "translate-rnn", "translate-transformer"}."""
     folder = os.path.join(CACHE, _source_hash())
     models = {
         "transformer": os.path.join(folder, "tiny-transformer"),
         "lstm": os.path.join(folder, "tiny-lstm"),
         "bert": os.path.join(folder, "tiny-bert"),
+        "elmo": os.path.join(folder, "tiny-elmo"),
         "translate-rnn": os.path.join(folder, "tiny-translate-rnn"),
         "translate-transformer": os.path.join(folder, "tiny-translate-transformer"),
     }
@@ -187,6 +240,7 @@ def tiny_models() -> dict[str, str]:
     try:
         play, bible = _write_corpora(work)
         pairs = _write_pairs(work)
+        elmo_text = _write_elmo_text(work)
         out = {k: os.path.join(work, os.path.basename(v)) for k, v in models.items()}
         common = [*LM_ARGS, "--corpus", play]
         vocab = os.path.join(work, "bert-vocab")
@@ -218,6 +272,9 @@ def tiny_models() -> dict[str, str]:
         )
         _run_all(
             [
+                [PYTHON, "-m", "lm.train", "--corpus", elmo_text, *ELMO_ARGS, "--out", out["elmo"]],
+            ]
+            + [
                 [
                     PYTHON,
                     "-m",
@@ -363,13 +420,20 @@ _shared: dict = {}
 
 def model_env() -> dict:
     if os.environ.get("SEQLAB_TEST_MODELS") == "bundled":
-        return {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODELS": "", "SEQLAB_CLASSIFIER": "", "SEQLAB_TRANSLATORS": ""}
+        return {
+            "SEQLAB_LM_MODELS": "",
+            "SEQLAB_BERT_MODELS": "",
+            "SEQLAB_CLASSIFIER": "",
+            "SEQLAB_TRANSLATORS": "",
+            "SEQLAB_ENCODERS": "",
+        }
     models = tiny_models()
     return {
         "SEQLAB_LM_MODELS": f"{models['transformer']},{models['lstm']}",
         "SEQLAB_BERT_MODELS": f"{models['bert']},bert",  # two BERTs: the model choice is tested
         "SEQLAB_CLASSIFIER": tiny_classifier(),
         "SEQLAB_TRANSLATORS": f"{models['translate-rnn']},{models['translate-transformer']}",
+        "SEQLAB_ENCODERS": models["elmo"],
     }
 
 

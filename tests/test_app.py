@@ -16,6 +16,7 @@ import time
 import types
 import urllib.request
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-API_NAMES = {"/chat", "/generate", "/fill_mask", "/next_sentence", "/classify", "/translate"}
+API_NAMES = {"/chat", "/generate", "/fill_mask", "/next_sentence", "/classify", "/translate", "/embed", "/attention"}
 
 
 slow = pytest.mark.slow  # every test that starts or calls the app server
@@ -57,7 +58,7 @@ def model_names(client):
 
 
 @slow
-def test_view_api_lists_exactly_the_six_endpoints(client):
+def test_view_api_lists_exactly_the_eight_endpoints(client):
     info = client.view_api(return_format="dict", print_info=False)
     assert set(info["named_endpoints"]) == API_NAMES
     assert not info["unnamed_endpoints"]
@@ -69,6 +70,8 @@ def test_view_api_lists_exactly_the_six_endpoints(client):
         "/next_sentence": ["sentence_a", "sentence_b", "model"],
         "/classify": ["text"],
         "/translate": ["text", "model", "beam"],
+        "/embed": ["text", "model", "layer"],
+        "/attention": ["text", "model"],
     }
 
 
@@ -191,6 +194,57 @@ def test_the_model_choice_reaches_the_bert_it_names(client):
             client.predict(*args, api_name=api)
 
 
+# ---------------------------------------------------------------- /embed, /attention (the Inside tab)
+
+
+def _choices(client, api: str, *args) -> list[str]:
+    """The models an endpoint takes, read from its error for an unknown model."""
+    with pytest.raises(AppError) as e:
+        client.predict(*args, "no-such-model", api_name=api)
+    return re.search(r"choose one of: (.*)$", str(e.value)).group(1).split(", ")
+
+
+@slow
+def test_embed_layer_zero_is_context_free_and_the_last_layer_is_not(client):
+    """The same word in two sentences: the same vector at layer 0, different ones at -1 (ELMo's mix, BERT's last
+    layer), for every ELMo and BERT the server has; the default model is the ELMo, the default layer -1."""
+    models = _choices(client, "/embed", "the light")
+    assert models[:2] == ["tiny-elmo", "tiny-bert"]  # the ELMo first: it is the default
+    a, b = "the light of the day was good", "god made the light and the darkness"
+    for model in models:
+        static = [client.predict(s, model, 0, api_name="/embed") for s in (a, b)]
+        mixed = [client.predict(text=s, model=model, layer=-1, api_name="/embed") for s in (a, b)]
+        i, j = (out["tokens"].index("light") for out in static)
+        assert mixed[0]["tokens"] == static[0]["tokens"] and len(static[0]["vectors"]) == len(static[0]["tokens"])
+        assert static[0]["vectors"][i] == static[1]["vectors"][j], f"{model}: layer 0 depends on the context"
+        assert not np.allclose(mixed[0]["vectors"][i], mixed[1]["vectors"][j], atol=1e-4), model
+        assert static[0]["vectors"][i] != mixed[0]["vectors"][i]
+    default = client.predict(a, api_name="/embed")
+    assert default == client.predict(a, "tiny-elmo", -1, api_name="/embed") and default["tokens"][1] == "light"
+
+
+@slow
+def test_attention_rows_sum_to_one_and_the_lm_is_causal(client):
+    """The Transformer LM (the default) attends only backwards: rows sum to 1, the upper triangle is exactly 0;
+    BERT's maps look both ways; 64 tokens of the bundled BERT (4 layers x 4 heads) answer in under 1 MB."""
+    assert _choices(client, "/attention", "hi") == ["tiny-transformer", "tiny-bert", "bert"]
+    out = client.predict("ROMEO:\nBut soft", api_name="/attention")
+    w, n = np.array(out["attention"]), len(out["tokens"])
+    assert out["tokens"] == list("ROMEO:\nBut soft") and w.ndim == 4 and w.shape[2:] == (n, n)
+    np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-3)
+    above = np.triu(np.ones((n, n), bool), 1)
+    assert (w[..., above] == 0).all() and (w[..., ~above] > 0).any()
+    bert = client.predict("the lord [MASK] unto them", "tiny-bert", api_name="/attention")
+    w = np.array(bert["attention"])
+    assert bert["tokens"] == ["[CLS]", "the", "lord", "[MASK]", "unto", "them", "[SEP]"] and w.shape[2:] == (7, 7)
+    np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-3)
+    assert (w[..., np.triu(np.ones((7, 7), bool), 1)] > 0).any()  # not causal: tokens see the later ones
+    longest = client.predict("the " * 62, "bert", api_name="/attention")
+    assert len(longest["tokens"]) == 64 and len(json.dumps(longest)) < 1_000_000
+    with pytest.raises(AppError, match="text is 65 tokens for bert; /attention takes at most 64"):
+        client.predict("the " * 63, "bert", api_name="/attention")
+
+
 # ---------------------------------------------------------------- /classify
 
 
@@ -263,6 +317,21 @@ BAD = [
     ("/translate", ("the light",), {"beam": 0}, "beam must be between 1 and 8"),
     ("/translate", ("the light",), {"beam": 9}, "beam must be between 1 and 8"),
     ("/translate", ("ЖЖЖ",), {}, "no known subwords"),
+    ("/embed", ("",), {}, "text is empty"),
+    ("/embed", ("x" * 2001,), {}, "text is too long"),
+    ("/embed", ("the light",), {"model": "nope"}, "model 'nope' is not loaded; choose one of: tiny-elmo, tiny-bert"),
+    ("/embed", ("the light",), {"model": "tiny-lstm"}, "is an LSTM language model: /embed takes an ELMo or a BERT"),
+    ("/embed", ("the light",), {"layer": 3}, "layer must be between -1 (ELMo's mix) and 2 for tiny-elmo"),
+    ("/embed", ("the light",), {"model": "tiny-bert", "layer": -2}, "layer must be between -1 (the last layer) and 1"),
+    ("/embed", ("the light",), {"layer": 0.5}, "layer must be a whole number"),
+    ("/embed", ("the light",), {"layer": "0"}, "layer must be a number"),
+    ("/embed", ("the " * 129,), {}, "text is 129 tokens for tiny-elmo; /embed takes at most 128"),
+    ("/attention", ("",), {}, "text is empty"),
+    ("/attention", (None,), {}, "text must be text"),
+    ("/attention", ("x" * 65,), {}, "text is 65 tokens for tiny-transformer; /attention takes at most 64"),
+    ("/attention", ("hi", "tiny-lstm"), {}, "is an LSTM language model: /attention takes a Transformer language model"),
+    ("/attention", ("hi", "tiny-elmo"), {}, "'tiny-elmo' is an ELMo (a bidirectional LSTM language model): /attention"),
+    ("/attention", ("hi", "nope"), {}, "model 'nope' is not loaded; choose one of: tiny-transformer, tiny-bert, bert"),
 ]
 
 
@@ -317,7 +386,7 @@ def test_non_finite_numbers_are_refused(server, value, shown):
     [
         ("classify", ["\ud800 bad"], "text is not valid Unicode: a lone surrogate '\\ud800' at character 0"),
         ("generate", ["a\udfff", None, 5, 0.8, 0, 1.0, None], "prompt is not valid Unicode"),
-        ("fill_mask", ["the [MASK] \udc80", 5], "text is not valid Unicode"),
+        ("fill_mask", ["the [MASK] \udc80", 5, None], "text is not valid Unicode"),
     ],
 )
 def test_lone_surrogates_are_refused(server, api, data, message):
@@ -440,6 +509,7 @@ def test_startup_log_and_first_requests(server, client):
     if isinstance(server, apphelpers.AppServer):
         assert log.index("loaded classifier") < log.index("SeqLab ready on")
         assert log.count("loaded language model") >= 2 and "loaded bert model" in log
+        assert "loaded elmo model" in log
     answers = [
         client.predict("NURSE:\n", max_new_tokens=20, top_k=5, top_p=0.9, seed=3, api_name="/generate")
         for _ in range(3)

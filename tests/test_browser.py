@@ -38,7 +38,9 @@ def server():
     if os.environ.get("SEQLAB_TEST_URL"):
         yield apphelpers.shared_server()
         return
-    app = apphelpers.AppServer({"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODELS": "", "SEQLAB_CLASSIFIER": ""})
+    app = apphelpers.AppServer(
+        {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODELS": "", "SEQLAB_CLASSIFIER": "", "SEQLAB_ENCODERS": ""}
+    )
     yield app
     app.stop()
 
@@ -183,6 +185,60 @@ def test_translate_tab_shows_both_translations_and_their_attention_maps(page):
         arg=["#translate-tab img[src^='data:image/']", before],
         timeout=30_000,
     )
+
+
+def _pictures(page, view: str):
+    return page.locator(f"#{view} img[src^='data:image/']")
+
+
+def test_inside_contexts_draws_a_heatmap_per_representation_and_the_nearest_words(page):
+    """The pre-filled example ("bank" in money and river sentences): a similarity heatmap for the static layer and
+    each contextual one, then the nearest reference words (the first request embeds the reference set)."""
+    tab(page, "Inside")
+    tab(page, "Contexts")
+    assert page.get_by_label("Word", exact=True).input_value() == "bank"
+    page.get_by_role("button", name="Compare", exact=True).click()
+    _pictures(page, "inside-contexts").nth(1).wait_for(timeout=60_000)  # the static layer's and a contextual one
+    page.wait_for_function(  # the table, once the reference set is embedded (innerText: what is shown)
+        "() => /bank \\((money|river)\\) \\d/.test(document.querySelector('#inside-contexts').innerText)",
+        timeout=120_000,
+    )
+    shot(page, "inside_contexts")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the heatmaps stack
+    page.wait_for_timeout(500)
+    shot(page, "inside_contexts_phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    body = page.locator("#inside-contexts").inner_text()
+    assert "static (" in body and "layer 0)" in body
+
+
+def test_inside_attention_draws_the_lm_and_bert_maps(page):
+    tab(page, "Inside")
+    tab(page, "Attention")
+    page.get_by_role("button", name="Show attention", exact=True).click()
+    maps = _pictures(page, "inside-attention")
+    maps.first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile("the triangle above the diagonal is empty")).wait_for()
+    shot(page, "inside_attention_lm")
+    before = maps.first.get_attribute("src")
+    page.locator("#inside-attention").get_by_text("I went to the [MASK] to buy some bread.").click()  # an example
+    page.get_by_role("button", name="Show attention", exact=True).click()
+    page.get_by_text(re.compile(r"\[MASK\] \(token \d+\) attends most to")).wait_for(timeout=60_000)
+    assert maps.first.get_attribute("src") != before
+    shot(page, "inside_attention_bert")
+    assert "[CLS]" in page.locator("#inside-attention").inner_text()
+
+
+def test_inside_lstm_gates_draws_the_gates_and_the_cells(page):
+    tab(page, "Inside")
+    tab(page, "LSTM gates")
+    page.get_by_role("button", name="Show gates", exact=True).click()
+    _pictures(page, "inside-gates").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(300)
+    shot(page, "inside_gates")
+    text = page.locator("#inside-gates").inner_text()
+    assert "line position" in text and re.search(r"r = [+-]0\.\d\d over this text", text)
+    assert page.locator("#inside-gates .seqlab-strip span").count() > 100  # the text, coloured character by character
 
 
 def test_about_shows_cards(page):

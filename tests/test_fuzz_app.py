@@ -298,6 +298,7 @@ def fields(api: str, names: list[str]) -> list[tuple]:
     """Per parameter: (valid values, hostile generator)."""
     text = (PLAIN, lambda rng: fuzz_text(rng))
     model = (names + [None], lambda rng: rng.choice(MODEL_NAMES))
+    bert = ([None], lambda rng: rng.choice(MODEL_NAMES))  # None: the default BERT
 
     def number(valid):
         return valid, lambda rng: rng.choice(NUMBERS)
@@ -312,8 +313,8 @@ def fields(api: str, names: list[str]) -> list[tuple]:
     return {
         "chat": [text, *sampling],
         "generate": [text, *sampling, number([None, 0, 7, 2**32 - 1])],
-        "fill_mask": [(PLAIN_MASKED, lambda rng: fuzz_text(rng, masks=True)), number([1, 3, 5, 20])],
-        "next_sentence": [text, text],
+        "fill_mask": [(PLAIN_MASKED, lambda rng: fuzz_text(rng, masks=True)), number([1, 3, 5, 20]), bert],
+        "next_sentence": [text, text, bert],
         "classify": [text],
     }[api]
 
@@ -339,8 +340,8 @@ def make_inputs(api: str, n: int, names: list[str], seed: int = 0) -> list[list]
 PARAMS = {
     "chat": ["message", "model", "max_new_tokens", "temperature", "top_k", "top_p"],
     "generate": ["prompt", "model", "max_new_tokens", "temperature", "top_k", "top_p", "seed"],
-    "fill_mask": ["text", "top_k", "[MASK]"],
-    "next_sentence": ["sentence_a", "sentence_b"],
+    "fill_mask": ["text", "top_k", "[MASK]", "model"],
+    "next_sentence": ["sentence_a", "sentence_b", "model"],
     "classify": ["text", "classifier"],
 }
 
@@ -370,8 +371,8 @@ def names_the_problem(api: str, message) -> bool:
 NORMAL = {
     "chat": ["Good morrow.", None, 4, 0.8, 0, 1.0],
     "generate": ["ROMEO:\n", None, 4, 0.8, 0, 1.0, 1],
-    "fill_mask": ["the lord [MASK] unto them", 5],
-    "next_sentence": ["a b", "c d"],
+    "fill_mask": ["the lord [MASK] unto them", 5, None],
+    "next_sentence": ["a b", "c d", None],
     "classify": ["A gorgeous, moving film."],
 }
 
