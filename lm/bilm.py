@@ -194,6 +194,26 @@ def build(config) -> BiLM:
     return model
 
 
+class ScalarMix(layers.Layer):
+    """ELMo's task-specific mix, learnable: gamma * sum_j softmax(w)_j * layer_j over [B, n_layers, T, D] (the
+    layers `representations` gives). It starts at equal weights and a scale of 1, what Embedding.mix does."""
+
+    def __init__(self, n_layers: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.n_layers = n_layers
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(self.n_layers,), initializer="zeros", name="weights")
+        self.gamma = self.add_weight(shape=(), initializer="ones", name="gamma")
+
+    def call(self, layers_):
+        weights = ops.softmax(self.w)
+        return self.gamma * ops.einsum("l,bltd->btd", weights, layers_)
+
+    def get_config(self):
+        return {**super().get_config(), "n_layers": self.n_layers}
+
+
 # ---------------------------------------------------------------------------------------------- inference
 @dataclasses.dataclass
 class Embedding:

@@ -63,6 +63,24 @@ def test_scalar_mix_is_a_convex_combination():
         e.vectors(3)
 
 
+def test_the_learnable_mix_starts_as_the_equal_mix_and_trains():
+    """bilm.ScalarMix, for a downstream task: equal weights and scale 1 at first (Embedding.mix), and a gradient
+    step moves its weights, which stay a softmax (they sum to 1)."""
+    import keras
+
+    layers = np.random.default_rng(1).normal(size=(2, 3, 4, 6)).astype(np.float32)
+    mix = bilm.ScalarMix(3, name="mix")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(mix(layers))[0], bilm.Embedding(list("abcd"), layers[0]).mix(), 1e-5
+    )
+    x = keras.Input((3, 4, 6))
+    model = keras.Model(x, mix(x), name="mix_model")
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    model.train_on_batch(layers, 2.0 * layers[:, 2])  # the target is twice the last layer
+    w = ops.convert_to_numpy(ops.softmax(mix.w))
+    assert math.isclose(float(w.sum()), 1.0, rel_tol=1e-6) and w[2] > 1 / 3 and float(ops.convert_to_numpy(mix.gamma)) > 1.0
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny ELMo trained by the real command on a small text, then resumed to a larger --steps."""
