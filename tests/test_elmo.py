@@ -78,7 +78,11 @@ def test_the_learnable_mix_starts_as_the_equal_mix_and_trains():
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
     model.train_on_batch(layers, 2.0 * layers[:, 2])  # the target is twice the last layer
     w = ops.convert_to_numpy(ops.softmax(mix.w))
-    assert math.isclose(float(w.sum()), 1.0, rel_tol=1e-6) and w[2] > 1 / 3 and float(ops.convert_to_numpy(mix.gamma)) > 1.0
+    assert (
+        math.isclose(float(w.sum()), 1.0, rel_tol=1e-6)
+        and w[2] > 1 / 3
+        and float(ops.convert_to_numpy(mix.gamma)) > 1.0
+    )
 
 
 @pytest.fixture(scope="module")
