@@ -57,7 +57,7 @@ FILL_MASK_EXAMPLES = [
     ("This is the best [MASK] I have ever seen.", "bert-modern"),
     ("And the [MASK] said unto Moses,", "bert"),
     ("The king of [MASK] went out to battle.", "bert"),
-    ("And God called the light [MASK], and the darkness he called [MASK].", "bert"),
+    ("Thou shalt not [MASK].", "bert"),
 ]
 CLASSIFY_EXAMPLES = [
     "A gorgeous, moving film.",
