@@ -63,7 +63,7 @@ def _evaluate_bilm(model, text: str) -> dict:
     for side in ("forward", "backward"):
         loss = losses[f"val_loss_{side}"]
         result |= {f"{side}_loss": round(loss, 5), f"{side}_perplexity": round(math.exp(loss), 4)}
-    result["loss"] = round((losses["val_loss_forward"] + losses["val_loss_backward"]) / 2, 5)
+    result["loss"] = round(losses["val_loss"], 5)
     return result
 
 

@@ -159,9 +159,9 @@ def train(config: TrainConfig, command: str) -> dict:
 
     # The model folder: what lm.load reads, and what a reader of the card wants to know.
     windows = val_data.windows(seq_len)
+    two_way = model_config.arch == "bilm"  # one pass gives each direction's loss and both together
     metrics = {
-        "val_loss": mean_loss(model, *windows),
-        **(direction_losses(model, *windows) if model_config.arch == "bilm" else {}),
+        **(direction_losses(model, *windows) if two_way else {"val_loss": mean_loss(model, *windows)}),
         "step": state["step"],
         "seconds": round(state["seconds"], 1),
         "corpus": config.corpus,
@@ -300,6 +300,7 @@ def model_card(out: str, c: LMConfig, metrics: dict, commands: list) -> Card:
             ),
         ],
         commands=[(step, command) for step, command in commands],
+        note=metrics.get("note"),  # what the commands do not say (why these corpora, shared cores)
         usage=f"import lm\n\nmodel = lm.load({out!r})  # or the Hub repo id it was pushed to\n"
         + (
             'e = model.embed("She sat on the bank of the river.")\ne.tokens, e.layers.shape, e.mix().shape'

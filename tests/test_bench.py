@@ -247,3 +247,22 @@ def test_lm_step_and_quantize_benchmarks():
     q = last_json(done.stdout)["models"]["char-lstm"]
     assert q["fp32"]["loss"] > 0 and abs(q["int8"]["loss_change"]) < 0.01  # int8 barely moves the loss
     assert "error" in q["bfloat16"]  # TF has no bfloat16 QR for the LSTM's orthogonal initializer
+
+
+def test_readme_sense_matching_table_is_the_bench_result():
+    """Issue 16: every sense-matching score in the README's table is bench.sense_match's, as saved in
+    bench/results/sense_match.json, and layer 0 scores exactly chance."""
+    import json
+    import re
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    results = json.load(open(os.path.join(root, "bench", "results", "sense_match.json")))["results"]
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    table = readme.split("<!-- sense-matching -->")[1]
+    rows = dict(re.findall(r"^\| `?([a-z-]+ (?:layer \d|mix))`? \| ([0-9.]+) \|", table, re.M))
+    assert len(rows) >= 10 and set(rows) <= set(results)
+    for name, shown in rows.items():
+        assert float(shown) == round(results[name]["score"], 3), name
+    for name, r in results.items():
+        if name.endswith("layer 0"):
+            assert r["score"] == r["chance"], name
