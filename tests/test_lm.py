@@ -539,7 +539,8 @@ def test_unknown_model_name_is_a_clear_error(tmp_path, capsys):
     assert main(["--model", "no-such-model"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(
-        "error: language model 'no-such-model' not found: not a bundled language model (char-lstm, char-transformer)"
+        "error: language model 'no-such-model' not found: not a bundled language model "
+        "(char-lstm, char-transformer, elmo)"  # elmo: the bundled bidirectional LM (lm.load gives its embed API)
     )
 
 
