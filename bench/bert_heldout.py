@@ -118,14 +118,15 @@ def main(argv=None) -> int:
     folders = {m: api.resolve(m) for m in a.models.split(",")}
     model_corpora = {m: trained_on(f) for m, f in folders.items()}
     sets = held_out_sets(model_corpora, a.max_docs)
-    counter_bert = pretrain.load(COUNTER_VOCAB if COUNTER_VOCAB in folders else next(iter(folders)))
+    berts = {m: pretrain.load(folder) for m, folder in folders.items()}  # once, not once per set
+    counter_bert = berts.get(COUNTER_VOCAB) or next(iter(berts.values()))
     rows = []
     for name, (test, train) in sets.items():
         log(f"{name}: {len(test)} held-out documents")
         row = {"set": name, "documents": len(test), "counters": counters(counter_bert.tokenizer, train, test)}
         docs = [data.sentences(d.text) for d in test]
-        for m, folder in folders.items():
-            r = evaluate.evaluate(pretrain.load(folder), docs, seed=0)
+        for m, bert in berts.items():
+            r = evaluate.evaluate(bert, docs, seed=0)
             row[m] = {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
             log(f"  {m}: {row[m]}")
         rows.append(row)
