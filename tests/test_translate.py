@@ -139,8 +139,12 @@ def test_resume_continues_and_other_settings_are_refused(trained, tmp_path):
     assert json.loads(more.stdout.splitlines()[-1])["step"] == 30
     card = open(os.path.join(out, "README.md")).read()
     assert "- step 20: `python -m translate.train" in card  # the card lists both commands
-    other = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "40", *TINY[2:], "--dim", "48")
+    other = run(
+        "-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "40", *TINY[2:], "--dim", "48",
+        "--length-window", "0",
+    )  # fmt: skip
     assert other.returncode == 2 and "--dim 64 (not 48)" in other.stderr
+    assert "--length-window 32 (not 0)" in other.stderr  # the batches a resume would see are part of the run
 
 
 @pytest.mark.slow

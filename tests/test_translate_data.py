@@ -253,6 +253,56 @@ def test_an_epoch_deals_every_pair_once(tok):
     assert not (data.batch(enc, 6, 5, seed=7)[0] == rows[:5]).all()  # the next epoch, in another order
 
 
+@settings(max_examples=40, deadline=None)
+@given(step=st.integers(0, 300), batch_size=st.integers(1, 9), seed=st.integers(0, 3), window=st.integers(1, 5))
+def test_grouped_batches_are_a_pure_function_of_the_step(tok, step, batch_size, seed, window):
+    enc = data.encode_pairs(TRAIN[:37], tok, max_src_len=24, max_tgt_len=24)
+    first = data.batch(enc, step, batch_size, seed, window)
+    data._permutation.cache_clear()  # as in a fresh process after a resume
+    enc.plans.clear()
+    again = data.batch(enc, step, batch_size, seed, window)
+    assert all((a == b).all() and a.shape[0] == batch_size for a, b in zip(first, again))
+
+
+def _length(rows):
+    return (rows != PAD).sum(1)
+
+
+def test_grouped_batches_hold_similar_lengths_and_lose_only_padding(tok):
+    """An epoch of grouped batches deals n // B * B distinct pairs; each batch is its rows with only [PAD] columns
+    cut (rounded up to 8); and a batch's lengths spread far less than random batches' do."""
+    enc = data.encode_pairs(TRAIN, tok, max_src_len=40, max_tgt_len=40)
+    size, per_epoch = 4, len(enc) // 4
+    full = {tuple(row): i for i, row in enumerate(enc.source)}
+    seen, spread, random_spread = [], [], []
+    for step in range(per_epoch):
+        source, dec_in, dec_out = data.batch(enc, step, size, seed=3, window=4)
+        assert source.shape[1] % 8 == 0 or source.shape[1] == 40
+        assert source.shape[1] - 8 < _length(source).max() <= source.shape[1]  # cut to the longest, rounded up
+        assert dec_in.shape == dec_out.shape and dec_out.shape[1] - 8 < _length(dec_out).max()
+        padded = np.pad(source, ((0, 0), (0, 40 - source.shape[1])))
+        rows = [full[tuple(row)] for row in padded]  # every row is a whole encoded pair, nothing real cut
+        np.testing.assert_array_equal(dec_out, enc.decoder_target[rows][:, : dec_out.shape[1]])
+        assert (enc.decoder_target[rows][:, dec_out.shape[1] :] == PAD).all()
+        seen += rows
+        spread.append(np.ptp(np.maximum(_length(source), _length(dec_out))))
+        random_spread.append(np.ptp(_length(data.batch(enc, step, size, seed=3)[0])))
+    assert len(seen) == len(set(seen)) == per_epoch * size
+    assert np.mean(spread) < 0.5 * np.mean(random_spread), (np.mean(spread), np.mean(random_spread))
+    nxt = data.batch(enc, per_epoch, size, seed=3, window=4)[0]  # the next epoch starts a new plan
+    assert len(enc.plans) == 1 and nxt.shape[0] == size
+
+
+def test_shared_embeddings_follow_the_vocabulary(tok):
+    from translate.train import shared
+
+    joint = PairTokenizer.train([Pair(p.source, p.source.lower(), "", "x") for p in TRAIN], vocab_size=200)
+    assert joint.joint and shared("auto", joint) and shared("on", joint) and not shared("off", joint)
+    assert not shared("auto", tok) and not shared("off", tok)
+    with pytest.raises(ValueError, match="--share-embeddings on needs one joint vocabulary"):
+        shared("on", tok)
+
+
 @pytest.mark.slow
 def test_web_es_from_debian_packages(tmp_path, monkeypatch):
     """The real thing, from an empty cache: apt-get download, sha256, pysword, cleaning, alignment."""

@@ -1,5 +1,6 @@
 """Translation models and decoding (translate/model.py, translate/decode.py) on tiny random and trained models."""
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -100,6 +101,7 @@ def test_config_validates_and_round_trips(tmp_path):
         (dict(arch="rnn", dim=15), "even"),
         (dict(arch="transformer", dim=18, heads=4), "multiple"),
         (dict(dropout=1.0), "--dropout"),
+        (dict(share_embeddings=True), "shared embeddings need one vocabulary, got 23 source and 19 target"),
     ]:
         with pytest.raises(ValueError, match=words):
             TranslatorConfig(**dict(TINY, **bad)).validate()
@@ -120,6 +122,22 @@ def test_weights_save_and_load(kind, tmp_path):
     model.save_weights(str(tmp_path / "model.weights.h5"))
     keras.utils.set_random_seed(9)
     again = build(TranslatorConfig(**TINY, **KINDS[kind]))
+    again.load_weights(str(tmp_path / "model.weights.h5"))
+    np.testing.assert_array_equal(np.asarray(model((source, target))), np.asarray(again((source, target))))
+
+
+@pytest.mark.parametrize("arch", ["rnn", "transformer"])
+def test_shared_embeddings_are_one_matrix_and_save_and_load(arch, tmp_path):
+    """With one vocabulary the source embedding is the target's (and the Transformer's output layer's)."""
+    config = TranslatorConfig(**dict(TINY, src_vocab=19, share_embeddings=True), arch=arch)
+    keras.utils.set_random_seed(0)
+    model, apart = build(config), build(dataclasses.replace(config, share_embeddings=False))
+    assert model.src_embed is model.tgt_embed
+    assert model.count_params() == apart.count_params() - 19 * TINY["dim"]
+    source, target = sources(2, 12, vocab=19), decoder_inputs(2, 10)
+    model.save_weights(str(tmp_path / "model.weights.h5"))
+    keras.utils.set_random_seed(9)
+    again = build(config)
     again.load_weights(str(tmp_path / "model.weights.h5"))
     np.testing.assert_array_equal(np.asarray(model((source, target))), np.asarray(again((source, target))))
 

@@ -8,6 +8,11 @@ from core.card import Card, loss_curve
 
 
 def _describe(c) -> str:
+    shared = "; one embedding matrix for both sides (joint vocabulary)" if c.share_embeddings else ""
+    return _architecture(c) + shared
+
+
+def _architecture(c) -> str:
     if c.arch == "rnn":
         attention = {
             "bahdanau": "Bahdanau (additive) attention",
@@ -24,6 +29,13 @@ def _describe(c) -> str:
     )
 
 
+def _batches(metrics: dict) -> str:
+    window = metrics.get("length_window", 0)
+    if not window:
+        return "random pairs, padded to the length limit"
+    return f"pairs of similar lengths (sorted {window} batches at a time), each batch cut to its longest row"
+
+
 def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
     loss_curve(
         history,
@@ -35,8 +47,12 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
     Card(
         title=name,
         summary=f"A translator trained from scratch by SeqLab's `translate.train` on `{metrics['pair']}`: "
-        f"{_describe(config)}; {metrics['parameters']:,} parameters, subword (BPE) vocabularies of "
-        f"{config.src_vocab:,} source and {config.tgt_vocab:,} target tokens.",
+        f"{_describe(config)}; {metrics['parameters']:,} parameters, "
+        + (
+            f"one joint subword (BPE) vocabulary of {config.src_vocab:,} tokens."
+            if config.share_embeddings
+            else f"subword (BPE) vocabularies of {config.src_vocab:,} source and {config.tgt_vocab:,} target tokens."
+        ),
         tags=["translation", "seq2seq", config.arch],
         language=None,
         facts=[
@@ -45,6 +61,7 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
                 f"`{metrics['pair']}` ({metrics['train_pairs']:,} training pairs; "
                 f"{metrics['dropped_pairs']:,} over {config.max_src_len} subwords left out)",
             ),
+            ("batches", _batches(metrics)),
             ("steps", f"{metrics['step']:,} at batch {metrics['batch_size']}"),
             ("training time", f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"),
             ("validation loss", f"{metrics['val_loss']:.4f} nats/target token"),

@@ -38,6 +38,7 @@ class TranslatorConfig(SavedConfig):
     heads: int = 4
     ffn_dim: int = 1024
     dropout: float = 0.1
+    share_embeddings: bool = False  # one embedding matrix for both sides: needs one joint vocabulary (kjv-web)
     attention_dim: int = 0  # rnn + bahdanau: the additive score's hidden size (0: --dim). Teacher forcing
     # builds a (batch, target, source, attention_dim) tensor: its main cost
     # Label smoothing is a property of the loss, so it lives with the training settings, not here.
@@ -66,6 +67,11 @@ class TranslatorConfig(SavedConfig):
             ),
             (0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}"),
             (self.attention_dim >= 0, f"--attention-dim must be >= 0, got {self.attention_dim}"),
+            (
+                not self.share_embeddings or self.src_vocab == self.tgt_vocab,
+                f"shared embeddings need one vocabulary, got {self.src_vocab} source and {self.tgt_vocab} target "
+                "subwords",
+            ),
             (
                 self.arch != "rnn" or self.dim % 2 == 0,
                 f"--dim ({self.dim}) must be even: the bidirectional encoder gives each direction half",
@@ -157,7 +163,12 @@ class RNNTranslator(keras.Model):
             layers.Bidirectional(rnn(half, return_sequences=True, return_state=True), name=f"encoder_{i}")
             for i in range(config.layers)
         ]
-        self.tgt_embed = layers.Embedding(config.tgt_vocab, config.dim, name="tgt_embed")
+        # With one vocabulary a word is one vector on both sides (Press & Wolf 2017), so copying it is easy.
+        self.tgt_embed = (
+            self.src_embed
+            if config.share_embeddings
+            else layers.Embedding(config.tgt_vocab, config.dim, name="tgt_embed")
+        )
         self.decoders = [rnn(config.dim, return_sequences=True, name=f"decoder_{i}") for i in range(config.layers)]
         attention = {"bahdanau": BahdanauAttention, "luong": LuongAttention}.get(config.attention)
         units = config.attention_dim or config.dim if config.attention == "bahdanau" else config.dim
@@ -287,8 +298,14 @@ class TransformerTranslator(keras.Model):
         import keras_hub  # imported here: its import alone takes seconds
 
         self.config = config
-        self.src_embed = layers.Embedding(config.src_vocab, config.dim, name="src_embed")
         self.tgt_embed = layers.ReversibleEmbedding(config.tgt_vocab, config.dim, tie_weights=True, name="tgt_embed")
+        # With one vocabulary (kjv-web) the source reads the same matrix: one vector per word on both sides and at
+        # the output (Press & Wolf 2017, as Vaswani et al. did with a joint BPE), so copying a word is easy.
+        self.src_embed = (
+            self.tgt_embed
+            if config.share_embeddings
+            else layers.Embedding(config.src_vocab, config.dim, name="src_embed")
+        )
         if config.positions == "learned":
             self.src_pos = keras_hub.layers.PositionEmbedding(config.max_src_len, name="src_pos")
             self.tgt_pos = keras_hub.layers.PositionEmbedding(config.max_tgt_len, name="tgt_pos")

@@ -39,6 +39,8 @@ class TrainConfig:
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     vocab_size: int = 8000
     batch_size: int = 64
+    share_embeddings: str = "auto"  # auto (when the vocabulary is joint) | on | off
+    length_window: int = 32  # batches of similar lengths, sorted `length_window` batches at a time (0: random)
     label_smoothing: float = 0.1
     eval_every: int = 200
     checkpoint_every: int = 200
@@ -53,13 +55,23 @@ class TrainConfig:
         probe.validate()
         if self.vocab_size < 100 or self.batch_size < 1 or self.eval_every < 1 or self.checkpoint_every < 1:
             raise ValueError("--vocab-size must be >= 100; --batch-size, --eval-every, --checkpoint-every >= 1")
+        if self.share_embeddings not in ("auto", "on", "off"):
+            raise ValueError(f"--share-embeddings must be auto, on or off, got {self.share_embeddings!r}")
+        if self.length_window < 0:
+            raise ValueError(f"--length-window must be >= 0 (0: random batches), got {self.length_window}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         return self
 
     def run_settings(self) -> dict:
         """What decides the data stream besides the model: a resume must not change it."""
-        return {"pair": self.pair, "batch_size": self.batch_size, "seed": self.seed, "vocab_size": self.vocab_size}
+        return {
+            "pair": self.pair,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "vocab_size": self.vocab_size,
+            "length_window": self.length_window,
+        }
 
 
 def smoothed_loss(label_smoothing: float):
@@ -76,6 +88,16 @@ def smoothed_loss(label_smoothing: float):
             return (1 - label_smoothing) * nll - label_smoothing * ops.mean(logp, axis=-1)
 
     return SmoothedCrossEntropy(reduction="mean_with_sample_weight", name="smoothed_ce")
+
+
+def shared(choice: str, tokenizer) -> bool:
+    """--share-embeddings resolved against the tokenizer: auto shares exactly when the vocabulary is joint."""
+    if choice == "on" and not tokenizer.joint:
+        raise ValueError(
+            "--share-embeddings on needs one joint vocabulary, but this pair's sides got one each "
+            "(their words differ): use auto or off"
+        )
+    return tokenizer.joint if choice == "auto" else choice == "on"
 
 
 def validation_loss(model, data, batch_size: int) -> float:
@@ -117,7 +139,13 @@ def train(config: TrainConfig, command: str) -> dict:
     if resume:
         tokenizer, model_config = PairTokenizer.load(out), TranslatorConfig.load(out)
         saved = checkpoint.read_state(resume)
-        wanted = dataclasses.replace(config.model, src_vocab=model_config.src_vocab, tgt_vocab=model_config.tgt_vocab)
+        saved["run"].setdefault("length_window", 0)  # runs from before length grouping dealt random batches
+        wanted = dataclasses.replace(
+            config.model,
+            src_vocab=model_config.src_vocab,
+            tgt_vocab=model_config.tgt_vocab,
+            share_embeddings=shared(config.share_embeddings, tokenizer),
+        )
         differ = checkpoint.differences(
             dataclasses.asdict(model_config), dataclasses.asdict(wanted), label=lambda k: "--" + k.replace("_", "-")
         ) + checkpoint.differences(saved["run"], config.run_settings(), label=lambda k: "--" + k.replace("_", "-"))
@@ -128,7 +156,10 @@ def train(config: TrainConfig, command: str) -> dict:
     else:
         tokenizer = PairTokenizer.train(splits["train"], config.vocab_size)
         model_config = dataclasses.replace(
-            config.model, src_vocab=len(tokenizer.source), tgt_vocab=len(tokenizer.target)
+            config.model,
+            src_vocab=len(tokenizer.source),
+            tgt_vocab=len(tokenizer.target),
+            share_embeddings=shared(config.share_embeddings, tokenizer),
         ).validate()
     lengths = dict(max_src_len=model_config.max_src_len, max_tgt_len=model_config.max_tgt_len)
     train_data = data.encode_pairs(splits["train"], tokenizer, **lengths)
@@ -187,7 +218,9 @@ def train(config: TrainConfig, command: str) -> dict:
     )
     started, seconds0, running, calibrated_at, final_val = time.perf_counter(), state["seconds"], None, None, None
     while state["step"] < total and state["seconds"] < config.budget.seconds:
-        source, dec_in, dec_out = data.batch(train_data, state["step"], config.batch_size, config.seed)
+        source, dec_in, dec_out = data.batch(
+            train_data, state["step"], config.batch_size, config.seed, config.length_window
+        )
         loss = float(model.train_on_batch((source, dec_in), dec_out, sample_weight=(dec_out != 0)))
         if not math.isfinite(loss):
             bar.close()
@@ -247,6 +280,7 @@ def train(config: TrainConfig, command: str) -> dict:
         "train_pairs": len(train_data),
         "dropped_pairs": train_data.dropped,
         "batch_size": config.batch_size,
+        "length_window": config.length_window,
         "parameters": int(model.count_params()),
         "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
         "commands": state["commands"],
@@ -279,6 +313,19 @@ def parser():
     p.add_argument("--max-len", type=int, default=64, help="source and target subwords per verse (longer: left out)")
     p.add_argument("--vocab-size", type=int, default=8000)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--share-embeddings",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="one embedding matrix for source and target (auto: when the pair gets one joint vocabulary)",
+    )
+    p.add_argument(
+        "--length-window",
+        type=int,
+        default=32,
+        help="group pairs of similar lengths, sorting this many batches at a time, and cut each batch to its "
+        "longest row (0: random batches padded to --max-len)",
+    )
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=400)
@@ -315,6 +362,8 @@ def config_of(args) -> TrainConfig:
         optimizer=OptimizerConfig(lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay),
         vocab_size=args.vocab_size,
         batch_size=args.batch_size,
+        share_embeddings=args.share_embeddings,
+        length_window=args.length_window,
         label_smoothing=args.label_smoothing,
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,

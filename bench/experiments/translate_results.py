@@ -3,13 +3,17 @@
     python bench/experiments/translate_results.py bundled     # test-book BLEU/chrF of the bundled translators
     python bench/experiments/translate_results.py attention   # the RNN with and without attention, same budget
     python bench/experiments/translate_results.py examples    # the README's ten modern-English sentences
+    python bench/experiments/translate_results.py kjv         # both archs on kjv-web against the copy baseline
 
 `bundled` runs `python -m translate.evaluate` (beam 4, the 1,629 test verses of John, 1 Corinthians, Esther and
 Amos) on translate-rnn and translate-transformer. `attention` trains the bundled RNN's command twice with a
 shorter budget (--steps 800, the same for both arms, side by side), once with Bahdanau attention and once with
 none (the
 course's plain seq2seq: the decoder starts from the encoder's last state and sees nothing else), into
-runs/translate-attention-*, and scores both the same way. Results go to bench/results/translate.json.
+runs/translate-attention-*, and scores both the same way. `kjv` trains the bundled models' two commands on
+`kjv-web` (King James -> World English Bible), side by side for the same --minutes, into runs/kjv-web-*, and
+scores each on the test books with the copy baseline (the KJV verse itself as the "translation"). Results go to
+bench/results/translate.json.
 """
 
 import json
@@ -20,9 +24,7 @@ import sys
 from record import ROOT, update
 
 RESULTS = os.path.join(ROOT, "bench", "results", "translate.json")
-RNN = [
-    "--pair",
-    "web-es",
+RNN = [  # the bundled RNN's settings, less its pair and vocabulary
     "--arch",
     "rnn",
     "--cell",
@@ -33,8 +35,6 @@ RNN = [
     "1",
     "--dim",
     "256",
-    "--vocab-size",
-    "3500",
     "--batch-size",
     "64",
     "--lr",
@@ -47,6 +47,33 @@ RNN = [
     "300",
     "--no-jit",
 ]
+# random batches, as the bundled RNN was trained (before length grouping)
+WEB_ES_RNN = ["--pair", "web-es", *RNN, "--vocab-size", "3500", "--length-window", "0"]
+TRANSFORMER = [
+    "--arch",
+    "transformer",
+    "--layers",
+    "3",
+    "--dim",
+    "192",
+    "--heads",
+    "4",
+    "--ffn-dim",
+    "768",
+    "--batch-size",
+    "64",
+    "--lr",
+    "1e-3",
+    "--warmup",
+    "400",
+    "--eval-every",
+    "250",
+    "--checkpoint-every",
+    "250",
+    "--no-jit",
+]
+KJV_MINUTES = "45"  # each, side by side: about 22 minutes of the whole machine each
+KJV_VOCAB = "4000"  # one joint vocabulary (both sides are English), so the embeddings are shared
 ABLATION_STEPS = "800"
 EXAMPLES = [
     "Where is the train station?",
@@ -92,39 +119,55 @@ def bundled() -> None:
         print(name, result["bleu"], result["chrf"], file=sys.stderr)
 
 
+def train_side_by_side(runs: dict[str, list[str]]) -> None:
+    """`python -m translate.train ARGS --out runs/NAME` for each NAME at once (the cores shared), then wait."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "translate.train", *args, "--out", os.path.join(ROOT, "runs", name)], cwd=ROOT
+        )
+        for name, args in runs.items()
+    ]
+    if any(proc.wait() for proc in procs):
+        sys.exit("a training run failed")
+
+
+def _scored(name: str, pair: str) -> dict:
+    out = os.path.join(ROOT, "runs", name)
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    return {
+        **evaluate(out, pair),
+        "steps": metrics["step"],
+        "seconds": metrics["seconds"],
+        "val_loss": metrics["val_loss"],
+        "command": metrics["command"],
+    }
+
+
 def attention() -> None:
     """Both arms side by side (one core each), then both scored the same way."""
-    outs = {arm: os.path.join(ROOT, "runs", f"translate-attention-{arm}") for arm in ("bahdanau", "none")}
-    runs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "translate.train",
-                *RNN,
-                "--attention",
-                arm,
-                "--steps",
-                ABLATION_STEPS,
-                "--out",
-                out,
-            ],
-            cwd=ROOT,
-        )
-        for arm, out in outs.items()
-    ]
-    if any(run.wait() for run in runs):
-        sys.exit("a training run failed")
-    for arm, out in outs.items():
-        result = evaluate(out)
-        metrics = json.load(open(os.path.join(out, "metrics.json")))
-        update(
-            RESULTS,
-            "attention",
-            arm,
-            value={**result, "steps": metrics["step"], "seconds": metrics["seconds"], "val_loss": metrics["val_loss"]},
-        )
+    arms = {f"translate-attention-{arm}": arm for arm in ("bahdanau", "none")}
+    train_side_by_side(
+        {name: [*WEB_ES_RNN, "--attention", arm, "--steps", ABLATION_STEPS] for name, arm in arms.items()}
+    )
+    for name, arm in arms.items():
+        result = _scored(name, "web-es")
+        update(RESULTS, "attention", arm, value=result)
         print(arm, result["bleu"], result["chrf"], file=sys.stderr)
+
+
+def kjv() -> None:
+    """Both architectures on kjv-web, the bundled models' settings, side by side, then the copy baseline."""
+    archs = {"kjv-web-rnn": ("rnn", RNN), "kjv-web-transformer": ("transformer", TRANSFORMER)}
+    train_side_by_side(
+        {
+            name: ["--pair", "kjv-web", *args, "--vocab-size", KJV_VOCAB, "--minutes", KJV_MINUTES]
+            for name, (_, args) in archs.items()
+        }
+    )
+    for name, (arch, _) in archs.items():
+        result = _scored(name, "kjv-web")  # evaluate adds the copy baseline for a same-language pair
+        update(RESULTS, "kjv-web", arch, value=result)
+        print(arch, result["bleu"], "copy", result["copy_bleu"], file=sys.stderr)
 
 
 def examples() -> None:
@@ -142,7 +185,7 @@ def examples() -> None:
 
 
 if __name__ == "__main__":
-    jobs = {"bundled": bundled, "attention": attention, "examples": examples}
+    jobs = {"bundled": bundled, "attention": attention, "examples": examples, "kjv": kjv}
     if len(sys.argv) != 2 or sys.argv[1] not in jobs:
         sys.exit(__doc__)
     jobs[sys.argv[1]]()
