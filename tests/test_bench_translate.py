@@ -120,3 +120,15 @@ def test_translate_speed_on_a_tiny_model(tmp_path, capsys):
     assert r["beam_sentences_per_s_ratio"] > 0 and r["train_tokens_per_s_ratio"] > 0
     assert [row["metric"] for row in r["rows"]] == ["sentences/s", "output tokens/s"] * 2 + ["target tokens/s"]
     assert "| measurement | metric | SeqLab | MarianMT |" in captured.err
+
+    # the same tiny model through bench.translate_batches: random against grouped batches, widths reported
+    from bench import translate_batches
+
+    code = translate_batches.main(
+        ["--model", model, "--pair", str(tsv), "--batch-size", "8", "--window", "2", "--steps", "3", "--warmup", "1"]
+    )
+    b = last_json(capsys.readouterr().out)
+    assert code == 0 and [row["length_window"] for row in b["rows"]] == [0, 2]
+    random_rows, grouped = b["rows"]
+    assert random_rows["mean_source_width"] == 16 and grouped["mean_source_width"] < 16  # cut to the longest row
+    assert all(row["s_per_step"] > 0 and row["target_tokens_per_s"] > 0 for row in b["rows"]) and b["speedup"] > 0
