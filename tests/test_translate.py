@@ -188,3 +188,32 @@ def test_bad_arguments_fail_before_any_data_is_read(tmp_path):
     assert done.returncode == 2 and "not allowed with argument" in done.stderr
     done = run("-m", "translate.evaluate", "--model", "no-such-model", "--pair", "web-es")
     assert done.returncode == 2 and "translator 'no-such-model' not found" in done.stderr
+
+
+def test_readme_translation_figures_are_the_recorded_results():
+    """The README's test-book BLEU/chrF (bundled models, kjv-web against copying) and its modern-English examples
+    are what bench/experiments/translate_results.py recorded in bench/results/translate.json."""
+    import re
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    results = json.load(open(os.path.join(root, "bench", "results", "translate.json"), encoding="utf-8"))
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+
+    def shown(label):
+        rows = re.findall(rf"^\| {label} \|.*\| \*?\*?([0-9.]+)\*?\*? \| ([0-9.]+) \|$", readme, re.M)
+        assert len(rows) == 1, (label, rows)
+        return tuple(float(x) for x in rows[0])
+
+    for name in ("translate-rnn", "translate-transformer"):
+        r = results["bundled"][name]
+        assert shown(f"`{name}`") == (round(r["bleu"], 1), round(r["chrf"], 1)), name
+    kjv = results["kjv-web"]
+    copy = (round(kjv["rnn"]["copy_bleu"], 1), round(kjv["rnn"]["copy_chrf"], 1))
+    assert shown(r"copy baseline \(the source as it is\)") == copy
+    assert kjv["rnn"]["copy_bleu"] == kjv["transformer"]["copy_bleu"]  # the same test books for both
+    for arch, label in (("rnn", r"bi-GRU \+ Bahdanau \(`runs/kjv-web-rnn`\)"), ("transformer", r"Transformer 3\+3.*?")):
+        assert shown(label) == (round(kjv[arch]["bleu"], 1), round(kjv[arch]["chrf"], 1)), arch
+        assert kjv[arch]["bleu"] > kjv[arch]["copy_bleu"]
+    for example in results["examples"]:
+        row = f"| {example['english']} | {example['translate-rnn']} | {example['translate-transformer']} |"
+        assert row in readme, row
