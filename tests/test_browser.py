@@ -208,6 +208,9 @@ def test_inside_contexts_draws_a_heatmap_per_representation_and_the_nearest_word
     page.wait_for_timeout(500)
     shot(page, "inside_contexts_phone")
     page.set_viewport_size({"width": 1280, "height": 900})
+    # back at desktop width the tab bar lays out again (at phone width the Inside sub-tabs can sit in an
+    # overflow menu): the next test clicks those tabs, and once timed out here under load
+    page.wait_for_timeout(500)
     body = page.locator("#inside-contexts").inner_text()
     assert "static (" in body and "layer 0)" in body
 
