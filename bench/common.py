@@ -50,8 +50,12 @@ def machine() -> dict:
     return info
 
 
-def emit(result: dict) -> dict:
-    """Print the result as the last line of stdout."""
+def emit(result: dict, out: str | None = None) -> dict:
+    """Print the result as the last line of stdout; also write it to `out` (a --out path) when given."""
+    if out:
+        from core import files
+
+        files.write_json(out, result)
     sys.stdout.flush()
     print(json.dumps(result, sort_keys=False), flush=True)
     return result

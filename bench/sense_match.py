@@ -189,11 +189,7 @@ def main(argv=None) -> int:
         "results": results,
         "machine": machine(),
     }
-    if a.out:
-        from core import files
-
-        files.write_json(a.out, out)
-    emit(out)
+    emit(out, a.out)
     return 0
 
 

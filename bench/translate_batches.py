@@ -33,18 +33,19 @@ def main(argv=None) -> int:
     import numpy as np
 
     import translate
-    from core import files
     from core.optim import OptimizerConfig, make_optimizer
     from corpus import parallel
     from translate import data
-    from translate.model import build
+    from translate.model import TranslatorConfig, build
+    from translate.tokenizer import PairTokenizer
     from translate.train import smoothed_loss
 
-    t = translate.load(args.model)
+    folder = translate.resolve(args.model)  # its config and tokenizer: the weights are not needed
+    config, tokenizer = TranslatorConfig.load(folder), PairTokenizer.load(folder)
     train = parallel.split_pairs(parallel.load_pairs(args.pair))["train"]
-    encoded = data.encode_pairs(train, t.tokenizer, t.config.max_src_len, t.config.max_tgt_len)
+    encoded = data.encode_pairs(train, tokenizer, config.max_src_len, config.max_tgt_len)
     keras.utils.set_random_seed(0)
-    model = build(t.config)
+    model = build(config)
     model.compile(optimizer=make_optimizer(OptimizerConfig(lr=1e-4, warmup=10), 10**6), loss=smoothed_loss(0.1))
     rows = []
     for window in (0, args.window):
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
     result = {
         "bench": "translate_batches",
         "model": args.model,
-        "arch": t.config.arch,
+        "arch": config.arch,
         "pair": args.pair,
         "batch_size": args.batch_size,
         "steps": args.steps,
@@ -80,9 +81,7 @@ def main(argv=None) -> int:
         "speedup": round(rows[0]["s_per_step"] / rows[1]["s_per_step"], 2),
         "machine": machine(),
     }
-    if args.out:
-        files.write_json(args.out, result)
-    emit(result)
+    emit(result, args.out)
     return 0
 
 
