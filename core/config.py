@@ -27,14 +27,15 @@ def check(checks: list[tuple[bool, str]]) -> None:
 
 
 class SavedConfig:
-    """Mixin for a config dataclass saved as FOLDER/config.json. A setting the class does not know is refused by
-    name (a folder from another version or another kind of model), unless IGNORE_UNKNOWN (a file other tools add
-    to, e.g. an export's)."""
+    """Mixin for a config dataclass saved as FOLDER/config.json (or another FILE: a second settings file beside
+    it). A setting the class does not know is refused by name (a folder from another version or another kind of
+    model), unless IGNORE_UNKNOWN (a file other tools add to, e.g. an export's)."""
 
+    FILE = FILE
     IGNORE_UNKNOWN = False
 
     def save(self, folder: str) -> None:
-        files.write_json(os.path.join(folder, FILE), dataclasses.asdict(self))
+        files.write_json(os.path.join(folder, self.FILE), dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, values: dict):
@@ -42,11 +43,10 @@ class SavedConfig:
 
     @classmethod
     def load(cls, folder: str):
-        values = files.read_json(os.path.join(folder, FILE))
+        path = os.path.join(folder, cls.FILE)
+        values = files.read_json(path)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown and not cls.IGNORE_UNKNOWN:
-            raise ValueError(
-                f"{os.path.join(folder, FILE)} has settings this version does not know: {', '.join(unknown)}"
-            )
+            raise ValueError(f"{path} has settings this version does not know: {', '.join(unknown)}")
         return cls.from_dict({k: v for k, v in values.items() if k in known})

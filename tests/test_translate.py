@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from tests.helpers import run
+from tests.helpers import run, run_side_by_side
 
 WORDS = dict(
     zip(
@@ -60,14 +60,15 @@ def pair_file(folder, n=1500, seed=0) -> str:
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("translate")
     tsv = pair_file(str(root))
+    archs = ("transformer", "rnn")
+    commands = [
+        ["-m", "translate.train", "--pair", tsv, "--out", str(root / a), "--arch", a, "--steps", "300", *TINY]
+        for a in archs
+    ]
     models = {}
-    for arch in ("transformer", "rnn"):
-        out = str(root / arch)
-        done = run(
-            "-m", "translate.train", "--pair", tsv, "--out", out, "--arch", arch, "--steps", "300", *TINY, timeout=600
-        )
+    for arch, done in zip(archs, run_side_by_side(*commands)):
         assert done.returncode == 0, done.stderr[-3000:]
-        models[arch] = (out, json.loads(done.stdout.strip().splitlines()[-1]))
+        models[arch] = (str(root / arch), json.loads(done.stdout.strip().splitlines()[-1]))
     return tsv, models
 
 
@@ -108,6 +109,35 @@ def test_save_load_round_trip_and_the_api(trained):
         source[row, : len(ids)] = ids
     beam1 = [t.tokenizer.target.decode(r.ids) for r in translate_ids(t.model, source, beam=1, method="beam")]
     assert [g.text for g in greedy] == beam1
+
+
+@pytest.mark.slow
+def test_tune_chooses_alpha_on_held_out_pairs_and_the_model_decodes_with_it(trained, tmp_path):
+    import shutil
+
+    import translate
+
+    out = str(tmp_path / "model")
+    shutil.copytree(trained[1]["transformer"][0], out)  # the shared fixture's folder stays as it is
+    assert translate.load(out).decoding.alpha == 0.6  # no decoding.json: GNMT's usual value
+    dev = pair_file(str(tmp_path), n=40, seed=7)
+    done = run("-m", "translate.tune", "--model", out, "--tsv", dev, "--alphas", "2,0,0.6", "--write")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [r["alpha"] for r in result["scores"]] == [0.0, 0.6, 2.0] and result["sentences"] == 40
+    best = max(result["scores"], key=lambda r: (r["bleu"], r["chrf"], -r["alpha"]))
+    assert result["best_alpha"] == best["alpha"] and result["written"] == os.path.join(out, "decoding.json")
+    saved = json.load(open(result["written"]))
+    assert saved["alpha"] == best["alpha"] and saved["tuned"]["scores"] == result["scores"]
+    t = translate.load(out)
+    assert t.decoding.alpha == best["alpha"]
+    texts = ["the big dog sees the cat", "a small tree", "the old man eats"]
+    assert [x.score for x in t.translate(texts)] == [x.score for x in t.translate(texts, alpha=best["alpha"])]
+    # evaluate decodes with the model's own alpha unless told, and says which
+    scored = run("-m", "translate.evaluate", "--model", out, "--tsv", dev)
+    assert json.loads(scored.stdout.strip().splitlines()[-1])["alpha"] == best["alpha"]
+    bad = run("-m", "translate.tune", "--model", out, "--tsv", dev, "--alphas", "0.6,nine")
+    assert bad.returncode == 2 and "--alphas must be numbers separated by commas" in bad.stderr
 
 
 @pytest.mark.slow
@@ -214,6 +244,14 @@ def test_readme_translation_figures_are_the_recorded_results():
     for arch, label in (("rnn", r"bi-GRU \+ Bahdanau \(`runs/kjv-web-rnn`\)"), ("transformer", r"Transformer 3\+3.*?")):
         assert shown(label) == (round(kjv[arch]["bleu"], 1), round(kjv[arch]["chrf"], 1)), arch
         assert kjv[arch]["bleu"] > kjv[arch]["copy_bleu"]
+    for name in ("translate-rnn", "translate-transformer"):  # the validation sweep of translate.tune
+        tuned = results["tuned"][name]
+        cells = [f"{r['bleu']:.1f} / {r['chrf']:.1f}" for r in tuned["scores"]]
+        best = [r["alpha"] for r in tuned["scores"]].index(tuned["best_alpha"])
+        cells[best] = cells[best].replace(cells[best].split(" /")[0], f"**{cells[best].split(' /')[0]}**", 1)
+        assert f"| `{name}` | {' | '.join(cells)} | {tuned['best_alpha']} |" in readme, name
+        saved = json.load(open(os.path.join(root, "translate", "models", name, "decoding.json")))
+        assert saved["alpha"] == tuned["best_alpha"] == results["bundled"][name]["alpha"], name
     for example in results["examples"]:
         row = f"| {example['english']} | {example['translate-rnn']} | {example['translate-transformer']} |"
         assert row in readme, row

@@ -34,11 +34,15 @@ def _bleu_chrf(hypotheses: list[str], references: list[str]) -> dict:
     }
 
 
-def score(translator, pairs, beam: int = 4, copy_baseline: bool = False, progress: bool = False) -> dict:
-    """Translate every pair's source (those over the model's length are cut, not skipped: every pair counts)."""
+def score(
+    translator, pairs, beam: int = 4, copy_baseline: bool = False, progress: bool = False, alpha: float | None = None
+) -> dict:
+    """Translate every pair's source (those over the model's length are cut, not skipped: every pair counts).
+    alpha None: the model's own length penalty (its decoding.json, else 0.6)."""
     from tqdm import tqdm
 
     limit = translator.config.max_src_len
+    alpha = translator.decoding.alpha if alpha is None else alpha
     sources = []
     for p in pairs:
         ids = translator.tokenizer.source.encode(p.source)
@@ -46,9 +50,9 @@ def score(translator, pairs, beam: int = 4, copy_baseline: bool = False, progres
         sources.append(p.source if len(ids) <= limit else translator.tokenizer.source.decode(ids[:limit]))
     hypotheses = []
     for start in tqdm(range(0, len(sources), CHUNK), disable=not progress, file=sys.stderr, desc="translate"):
-        hypotheses += [t.text for t in translator.translate(sources[start : start + CHUNK], beam=beam)]
+        hypotheses += [t.text for t in translator.translate(sources[start : start + CHUNK], beam=beam, alpha=alpha)]
     references = [p.target for p in pairs]
-    result = {**_bleu_chrf(hypotheses, references), "sentences": len(pairs), "beam": beam}
+    result = {**_bleu_chrf(hypotheses, references), "sentences": len(pairs), "beam": beam, "alpha": alpha}
     if copy_baseline:
         copy = _bleu_chrf([p.source for p in pairs], references)
         result.update(copy_bleu=copy["bleu"], copy_chrf=copy["chrf"])
@@ -59,7 +63,14 @@ def score(translator, pairs, beam: int = 4, copy_baseline: bool = False, progres
 
 
 def evaluate(
-    model: str, pair: str | None, split: str, tsv: str | None, beam: int, limit: int | None, copy_baseline: bool
+    model: str,
+    pair: str | None,
+    split: str,
+    tsv: str | None,
+    beam: int,
+    limit: int | None,
+    copy_baseline: bool,
+    alpha: float | None = None,
 ) -> dict:
     import translate
     from corpus import parallel
@@ -70,7 +81,8 @@ def evaluate(
     if pair:  # a named pair or hf: set: its fixed split; a --tsv file is scored whole
         pairs = parallel.split_pairs(pairs)[split]
     pairs = pairs[:limit] if limit else pairs
-    result = score(translator, pairs, beam=beam, copy_baseline=copy_baseline or pair in SAME_LANGUAGE, progress=True)
+    same = copy_baseline or pair in SAME_LANGUAGE
+    result = score(translator, pairs, beam=beam, copy_baseline=same, progress=True, alpha=alpha)
     return {"model": model, "data": spec, "split": split if pair else "all", **result}
 
 
@@ -82,13 +94,18 @@ def main(argv=None) -> int:
     data.add_argument("--tsv", help="a source<TAB>target file, scored whole")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"])
     p.add_argument("--beam", type=int, default=4)
+    p.add_argument(
+        "--alpha", type=float, default=None, help="length penalty ((5 + |Y|) / 6) ** alpha (default: the model's own)"
+    )
     p.add_argument("--limit", type=int, default=None, help="score only the first N sentences")
     p.add_argument("--copy-baseline", action="store_true", help="also score the sources as translations")
 
     def work(a):
         if not 1 <= a.beam <= 16 or (a.limit is not None and a.limit < 1):
             raise cli.UsageError("--beam must be 1-16 and --limit positive")
-        return evaluate(a.model, a.pair, a.split, a.tsv, a.beam, a.limit, a.copy_baseline)
+        if a.alpha is not None and not 0 <= a.alpha <= 4:
+            raise cli.UsageError(f"--alpha must be 0-4, got {a.alpha}")
+        return evaluate(a.model, a.pair, a.split, a.tsv, a.beam, a.limit, a.copy_baseline, a.alpha)
 
     return cli.run(p, argv, work)
 

@@ -13,8 +13,25 @@ import os
 
 import numpy as np
 
+from core.config import SavedConfig
+
 MAX_BEAM = 16
 MAX_SENTENCES = 64
+
+
+@dataclasses.dataclass
+class Decoding(SavedConfig):
+    """FOLDER/decoding.json: the length penalty a translator decodes with unless told otherwise, chosen on
+    validation data by `python -m translate.tune --write` (as Hugging Face's generation_config.json holds a
+    model's num_beams and length_penalty). A folder without the file decodes with GNMT's usual 0.6."""
+
+    FILE = "decoding.json"
+    alpha: float = 0.6  # GNMT's length penalty ((5 + |Y|) / 6) ** alpha
+    tuned: dict = dataclasses.field(default_factory=dict)  # how: the data, beam and validation BLEU per alpha
+
+    @classmethod
+    def load_or_default(cls, folder: str) -> Decoding:
+        return cls.load(folder) if os.path.exists(os.path.join(folder, cls.FILE)) else cls()
 
 
 @dataclasses.dataclass
@@ -45,6 +62,7 @@ class Translator:
         self.folder, self.name = folder, name or os.path.basename(os.path.normpath(folder))
         self.config = TranslatorConfig.load(folder)
         self.tokenizer = PairTokenizer.load(folder)
+        self.decoding = Decoding.load_or_default(folder)
         self.model = build(self.config)
         load_weights(self.model, os.path.join(folder, "model.weights.h5"))
         card = os.path.join(folder, "README.md")
@@ -75,9 +93,10 @@ class Translator:
         return ids
 
     def translate(
-        self, text_or_list, beam: int = 4, alpha: float = 0.6, max_len: int | None = None
+        self, text_or_list, beam: int = 4, alpha: float | None = None, max_len: int | None = None
     ) -> list[Translation]:
-        """Translations of one text or a list of texts (one Translation each), by beam search (beam 1: greedy)."""
+        """Translations of one text or a list of texts (one Translation each), by beam search (beam 1: greedy).
+        alpha: the length penalty; None = the model's own (`self.decoding.alpha`, from its decoding.json)."""
         from translate.decode import translate_ids
 
         texts = [text_or_list] if isinstance(text_or_list, str) else list(text_or_list)
@@ -91,6 +110,7 @@ class Translator:
         source = np.zeros((len(rows), self.config.max_src_len), np.int32)
         for r, ids in enumerate(rows):
             source[r, : len(ids)] = ids
+        alpha = self.decoding.alpha if alpha is None else alpha
         results = translate_ids(self.model, source, beam=int(beam), alpha=alpha, max_len=max_len)
         src_side, tgt_side = self.tokenizer.source, self.tokenizer.target
         return [

@@ -1,18 +1,21 @@
 """The README's translation figures, every one from a command here.
 
+    python bench/experiments/translate_results.py tune        # each bundled translator's length penalty, on validation
     python bench/experiments/translate_results.py bundled     # test-book BLEU/chrF of the bundled translators
     python bench/experiments/translate_results.py attention   # the RNN with and without attention, same budget
     python bench/experiments/translate_results.py examples    # the README's ten modern-English sentences
     python bench/experiments/translate_results.py kjv         # both archs on kjv-web against the copy baseline
 
-`bundled` runs `python -m translate.evaluate` (beam 4, the 1,629 test verses of John, 1 Corinthians, Esther and
-Amos) on translate-rnn and translate-transformer. `attention` trains the bundled RNN's command twice with a
-shorter budget (--steps 800, the same for both arms, side by side), once with Bahdanau attention and once with
-none (the
-course's plain seq2seq: the decoder starts from the encoder's last state and sees nothing else), into
-runs/translate-attention-*, and scores both the same way. `kjv` trains the bundled models' two commands on
-`kjv-web` (King James -> World English Bible), side by side for the same --minutes, into runs/kjv-web-*, and
-scores each on the test books with the copy baseline (the KJV verse itself as the "translation"). Results go to
+`tune` runs `python -m translate.tune --write` (beam 4, alphas 0.6-2.2 on the validation books, never the test
+books) on both bundled translators: each decodes with its best alpha from then on (its decoding.json).
+`bundled` runs `python -m translate.evaluate` (beam 4, each model's own alpha, the 1,629 test verses of John,
+1 Corinthians, Esther and Amos) on translate-rnn and translate-transformer. `attention` trains the bundled RNN's
+command twice with a shorter budget (--steps 800, the same for both arms, side by side), once with Bahdanau
+attention and once with none (the course's plain seq2seq: the decoder starts from the encoder's last state and
+sees nothing else), into runs/translate-attention-*, and scores both the same way. `kjv` trains the bundled
+models' two commands on `kjv-web` (King James -> World English Bible), side by side for the same --minutes, into
+runs/kjv-web-*, and scores each on the test books with the copy baseline (the KJV verse itself as the
+"translation"). Results go to
 bench/results/translate.json.
 """
 
@@ -112,6 +115,20 @@ def evaluate(model: str, pair: str = "web-es") -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def tune() -> None:
+    for name in ("translate-rnn", "translate-transformer"):
+        done = subprocess.run(
+            [sys.executable, "-m", "translate.tune", "--model", name, "--pair", "web-es", "--write"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        update(RESULTS, "tuned", name, value=result)
+        print(name, result["best_alpha"], result["scores"], file=sys.stderr)
+
+
 def bundled() -> None:
     for name in ("translate-rnn", "translate-transformer"):
         result = evaluate(name)
@@ -185,7 +202,7 @@ def examples() -> None:
 
 
 if __name__ == "__main__":
-    jobs = {"bundled": bundled, "attention": attention, "examples": examples, "kjv": kjv}
+    jobs = {"tune": tune, "bundled": bundled, "attention": attention, "examples": examples, "kjv": kjv}
     if len(sys.argv) != 2 or sys.argv[1] not in jobs:
         sys.exit(__doc__)
     jobs[sys.argv[1]]()
