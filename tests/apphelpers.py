@@ -12,6 +12,8 @@ test_browser.py share it without a conftest. Models:
 """
 
 import atexit
+import contextlib
+import fcntl
 import hashlib
 import os
 import random
@@ -218,6 +220,18 @@ def _run_all(commands: list[list[str]], log_dir: str) -> None:
             raise RuntimeError(f"{' '.join(cmd[2:])} failed ({rc}):\n{tail}")
 
 
+@contextlib.contextmanager
+def _locked(cache: str):
+    """One builder at a time across processes (pytest-xdist workers): the others wait, then find it built."""
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, ".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def tiny_models() -> dict[str, str]:
     """Folders of a tiny char transformer, char LSTM, BERT, ELMo and two translators: {"transformer", "lstm",
     "bert", "elmo", "translate-rnn", "translate-transformer"}."""
@@ -235,7 +249,13 @@ def tiny_models() -> dict[str, str]:
         shutil.rmtree(folder, ignore_errors=True)
     if os.path.exists(done):
         return models
-    os.makedirs(CACHE, exist_ok=True)
+    with _locked(CACHE):
+        if not os.path.exists(done):  # another process may have built it while this one waited
+            _build_tiny_models(folder, models, done)
+    return models
+
+
+def _build_tiny_models(folder: str, models: dict[str, str], done: str) -> None:
     work = tempfile.mkdtemp(dir=CACHE)
     try:
         play, bible = _write_corpora(work)
@@ -299,7 +319,6 @@ def tiny_models() -> dict[str, str]:
                 shutil.rmtree(os.path.join(CACHE, old), ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return models
 
 
 POSITIVE_WORDS = "gorgeous moving wonderful brilliant funny warm wise best superb delightful great loved".split()
@@ -325,7 +344,13 @@ def tiny_classifier() -> str:
         shutil.rmtree(folder, ignore_errors=True)
     if os.path.exists(os.path.join(folder, "done")):
         return model
-    os.makedirs(cache, exist_ok=True)
+    with _locked(cache):
+        if not os.path.exists(os.path.join(folder, "done")):
+            _build_tiny_classifier(cache, folder, vocab)
+    return model
+
+
+def _build_tiny_classifier(cache: str, folder: str, vocab: str) -> None:
     work = tempfile.mkdtemp(dir=cache)
     try:
         rng = random.Random(1)
@@ -360,7 +385,6 @@ def tiny_classifier() -> str:
                 shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return model
 
 
 def bundled_present() -> bool:

@@ -256,28 +256,6 @@ def test_classify_gives_positive_and_negative(client):
     assert client.predict(text="A gorgeous, moving film.", api_name="/classify") == result  # deterministic
 
 
-@slow
-def test_a_classifier_that_cannot_load_falls_back_to_the_bundled_one():
-    """The classifier asked for cannot be loaded: the app says so, serves the bundled one, /classify answers."""
-    tiny = apphelpers.tiny_models()
-    server = apphelpers.AppServer(
-        {
-            "SEQLAB_LM_MODELS": tiny["transformer"],
-            "SEQLAB_BERT_MODEL": tiny["bert"],
-            "SEQLAB_CLASSIFIER": "/no/such/classifier",
-        },
-    )
-    try:
-        assert "Classifier '/no/such/classifier' could not be loaded" in server.log_text()
-        client = Client(server.url, verbose=False)
-        assert "/classify" in client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-        result = client.predict("A gorgeous, moving film.", api_name="/classify")
-        assert set(result) == {"positive", "negative"} and result["positive"] > 0.5  # the bundled CNN's answer
-        assert isinstance(client.predict("the [MASK]", api_name="/fill_mask"), dict)
-    finally:
-        server.stop()
-
-
 # ---------------------------------------------------------------- bad input
 
 BAD = [
@@ -530,18 +508,25 @@ def test_a_model_may_be_named_by_the_folder_it_was_loaded_from(client, model_nam
 
 
 @slow
-def test_unreachable_model_is_reported_and_bundled_models_fill_in():
-    """An LM that cannot be loaded (a Hub repo, offline here) is logged, shown in About, and the app still serves."""
+def test_models_that_cannot_load_are_reported_and_bundled_ones_fill_in():
+    """An LM that cannot be loaded (a Hub repo, offline here) and a classifier that is not there: each is logged
+    and shown in About, the bundled LMs and classifier are served instead, and the app answers. One server for
+    both (each start costs ~20 s); the translators and ELMo are the tiny ones so that only the fallbacks load."""
     tiny = apphelpers.tiny_models()
     server = apphelpers.AppServer(
         {
             "SEQLAB_LM_MODELS": f"nobody/not-a-real-seqlab-model,{tiny['transformer']}",
-            "SEQLAB_BERT_MODEL": tiny["bert"],
+            "SEQLAB_BERT_MODELS": tiny["bert"],
+            "SEQLAB_CLASSIFIER": "/no/such/classifier",
+            "SEQLAB_TRANSLATORS": tiny["translate-rnn"],
+            "SEQLAB_ENCODERS": tiny["elmo"],
             "HF_HUB_OFFLINE": "1",
         }
     )
     try:
-        assert "Language model 'nobody/not-a-real-seqlab-model' could not be loaded" in server.log_text()
+        log = server.log_text()
+        assert "Language model 'nobody/not-a-real-seqlab-model' could not be loaded" in log
+        assert "Classifier '/no/such/classifier' could not be loaded" in log
         config = urllib.request.urlopen(server.url + "config", timeout=10).read().decode()
         assert "could not be loaded" in config  # the notice in the About tab
         client = Client(server.url, verbose=False)
@@ -552,6 +537,9 @@ def test_unreachable_model_is_reported_and_bundled_models_fill_in():
         if apphelpers.bundled_present():
             assert "char-transformer" in loaded and "char-lstm" in loaded
         assert isinstance(client.predict("ROMEO:\n", max_new_tokens=5, api_name="/generate"), str)
+        result = client.predict("A gorgeous, moving film.", api_name="/classify")
+        assert set(result) == {"positive", "negative"} and result["positive"] > 0.5  # the bundled CNN's answer
+        assert isinstance(client.predict("the [MASK]", api_name="/fill_mask"), dict)
     finally:
         server.stop()
 

@@ -112,7 +112,7 @@ def test_save_load_round_trip_and_the_api(trained):
 
 
 @pytest.mark.slow
-def test_tune_chooses_alpha_on_held_out_pairs_and_the_model_decodes_with_it(trained, tmp_path):
+def test_tune_chooses_alpha_on_held_out_pairs_and_the_model_decodes_with_it(trained, tmp_path, capsys):
     import shutil
 
     import translate
@@ -133,11 +133,13 @@ def test_tune_chooses_alpha_on_held_out_pairs_and_the_model_decodes_with_it(trai
     assert t.decoding.alpha == best["alpha"]
     texts = ["the big dog sees the cat", "a small tree", "the old man eats"]
     assert [x.score for x in t.translate(texts)] == [x.score for x in t.translate(texts, alpha=best["alpha"])]
-    # evaluate decodes with the model's own alpha unless told, and says which
-    scored = run("-m", "translate.evaluate", "--model", out, "--tsv", dev)
-    assert json.loads(scored.stdout.strip().splitlines()[-1])["alpha"] == best["alpha"]
-    bad = run("-m", "translate.tune", "--model", out, "--tsv", dev, "--alphas", "0.6,nine")
-    assert bad.returncode == 2 and "--alphas must be numbers separated by commas" in bad.stderr
+    # evaluate decodes with the model's own alpha unless told, and says which (in this process: no new start-up)
+    from corpus import parallel
+    from translate import evaluate, tune
+
+    assert evaluate.score(t, parallel.load_pairs(dev)[:4])["alpha"] == best["alpha"]
+    assert tune.main(["--model", out, "--tsv", dev, "--alphas", "0.6,nine"]) == 2
+    assert "--alphas must be numbers separated by commas" in capsys.readouterr().err
 
 
 @pytest.mark.slow
