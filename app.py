@@ -71,14 +71,15 @@ def main(argv=None) -> int:
             classifier=args.classifier,
             translators=args.translators,
             encoders=args.encoders,
-            start_engines=False,  # once the page is built (see Registry.start_engines)
+            start_engines=False,  # once the page is built (see Registry.start_background)
+            defer_warm=True,  # the translators and the other BERTs: warmed then too
         )
     except RuntimeError as e:
         log.error("%s", e)
         return 1
     demo = ui.build(registry)
     ui.launch(demo, server_name=args.host, server_port=args.port)
-    registry.start_engines()
+    registry.start_background()
     log.info(
         "SeqLab ready on %s (models: %s; started in %.1f s)",
         demo.local_url,

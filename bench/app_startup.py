@@ -2,6 +2,7 @@
 
     python -m bench.app_startup                          # `python app.py`, bundled models
     python -m bench.app_startup --script                 # `bash scripts/app.sh`: as a user starts it (venv made)
+    python -m bench.app_startup --script --out bench/results/app_startup_cpu.json   # the README's figure
     python -m bench.app_startup --lm-models DIR1,DIR2 --bert-model DIR --timeout 120
 
 Starts the app on a free port (its own process group), polls until `gradio_client.Client(url)` connects (it reads
@@ -35,6 +36,7 @@ def main(argv=None) -> int:
     p.add_argument("--script", action="store_true", help="start it with `bash scripts/app.sh` (as the README does)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     p.add_argument("--poll", type=float, default=0.25, help="seconds between connection attempts")
+    p.add_argument("--out", default=None, help="also write the JSON result to this file (e.g. bench/results/...)")
     p.add_argument(
         "--tiny-models",
         action="store_true",
@@ -112,6 +114,8 @@ def main(argv=None) -> int:
         "classifier": args.classifier or "bundled",
         "machine": machine(),
         "tf_notes_in_log": len(re.findall(r"oneDNN custom operations|Could not find cuda drivers", text)),
+        "command": " ".join(["python -m bench.app_startup", *(sys.argv[1:] if argv is None else argv)]),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     if error:
         result["error"] = error
@@ -120,7 +124,7 @@ def main(argv=None) -> int:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
-    emit(result)
+    emit(result, args.out if answered else None)
     return 0 if answered else 1
 
 

@@ -20,6 +20,7 @@ bundled models are loaded in its place, so the app always starts when the bundle
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -52,31 +53,46 @@ class Registry:
     encoders: dict[str, Any] = dataclasses.field(default_factory=dict)  # ELMo name -> lm.bilm.BiLanguageModel
     engines: dict[str, Any] = dataclasses.field(default_factory=dict)  # LM name -> lm.engine.Engine (if on)
     engine_config: Any | None = None  # the lm.engine.EngineConfig the engines are built with; None: no engines
-    _builder: Any | None = None  # the thread building the engines after start-up
+    later: list = dataclasses.field(default_factory=list)  # (name, warm-up) deferred to start_background
+    _builder: Any | None = None  # the thread that warms `later` and builds the engines after start-up
 
     def streamer(self, m):
         """What streams from LM `m`: its engine when the app batches (and it is built), else the model itself
         (batch 1). Both have the same `stream(prompt, max_new_tokens, temperature, top_k, top_p, seed, stop)`."""
         return next((e for e in list(self.engines.values()) if e.model is m), m)
 
-    def start_engines(self, config=None, background: bool = True) -> None:
-        """Build one lm.engine.Engine per LM (each compiles its widths: a few seconds), in a background thread
-        by default so the app is up meanwhile; until an LM's engine is built its streams decode alone.
-        `config`: an lm.engine.EngineConfig (default: the one `load` noted); nothing to build without one.
+    def start_background(self, config=None, background: bool = True) -> None:
+        """Run the warm-ups `load(defer_warm=True)` put off (the translators' decoding loops, the BERTs after the
+        default one: ~12 s), then build one lm.engine.Engine per LM (each compiles its widths: a few seconds), in
+        a background thread by default so the app is up meanwhile. Until then a translator's first request
+        compiles its own loop, and an LM's streams decode alone. `config`: an lm.engine.EngineConfig (default:
+        the one `load` noted); no engines without one.
 
         Start them after the page is built: TensorFlow's tracing parses Python source (`ast`), and so does
         Gradio when it defines a component class on first use (gr.api's); CPython 3.11 cannot parse in two
         threads at once ("AST constructor recursion depth mismatch", then an abort)."""
         import threading
 
-        config = config or self.engine_config
-        if config is None:
-            return
-        self.engine_config = config
+        self.engine_config = config or self.engine_config
         if background:
-            self._builder = threading.Thread(target=self._build_engines, name="engine-builder", daemon=True)
+            self._builder = threading.Thread(target=self._background, name="warm-and-engines", daemon=True)
             self._builder.start()
         else:
+            self._background()
+
+    def _background(self) -> None:
+        if self.later:
+            start = time.perf_counter()
+            names = []
+            while self.later:
+                name, warm = self.later.pop(0)
+                try:
+                    warm()
+                    names.append(name)
+                except Exception as e:  # a request that needs it compiles its own path; say why here
+                    log.warning("warming %s after start-up failed: %s", name, e)
+            log.info("warmed after start-up: %s in %.1f s", ", ".join(names), time.perf_counter() - start)
+        if self.engine_config is not None:
             self._build_engines()
 
     def _build_engines(self) -> None:
@@ -220,18 +236,24 @@ def engine_config(environ=os.environ):
     return config.validate()
 
 
-def _load_bert(spec: str, registry: Registry, warm: bool) -> bool:
+def _load_bert(spec: str, registry: Registry, warm: bool, defer: bool = False) -> bool:
+    """`defer`: warm it in registry.start_background unless it is the first (the tabs' default)."""
     import pretrain
+
+    later = warm and defer and bool(registry.berts)
 
     def load(spec):
         b = pretrain.load(spec)
-        if warm:
+        if warm and not later:
             _warm_bert(b)
         return b
 
     b = _timed_load("BERT model", spec, registry, load)
     if b is not None:
-        registry.berts[spec if b.name in registry.berts else b.name] = b
+        name = spec if b.name in registry.berts else b.name
+        registry.berts[name] = b
+        if later:
+            registry.later.append((name, functools.partial(_warm_bert, b)))
     return b is not None
 
 
@@ -256,19 +278,23 @@ def _bundled_translators() -> list[str]:
     return [n for n in translate.BUNDLED if os.path.exists(os.path.join(translate.MODELS_DIR, n, "model.weights.h5"))]
 
 
-def _load_translators(specs: list[str], registry: Registry, warm: bool) -> None:
+def _load_translators(specs: list[str], registry: Registry, warm: bool, defer: bool = False) -> None:
+    """`defer`: warm their decoding loops in registry.start_background (they compile for seconds each)."""
     import translate
 
     def load(spec):
         t = translate.load(spec)
-        if warm:
+        if warm and not defer:
             t.warm_up()  # greedy and beam 4: the compiled decoding loops a request uses
         return t
 
     for spec in specs:
         t = _timed_load("Translator", spec, registry, load)
         if t is not None:
-            registry.translators[spec if t.name in registry.translators else t.name] = t
+            name = spec if t.name in registry.translators else t.name
+            registry.translators[name] = t
+            if warm and defer:
+                registry.later.append((name, t.warm_up))
 
 
 def _bundled_encoders() -> list[str]:
@@ -304,11 +330,13 @@ def load(
     engine=None,
     encoders: str | list[str] | None = None,
     start_engines: bool = True,
+    defer_warm: bool = False,
 ) -> Registry:
     """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones.
     `engine`: an lm.engine.EngineConfig, False for none (batch 1), None for what the environment says;
-    `start_engines=False` notes it in `registry.engine_config` for the caller to `registry.start_engines()` later
-    (app.py: once the page is built)."""
+    `start_engines=False` notes it in `registry.engine_config` for the caller to `registry.start_background()`
+    later (app.py: once the page is built). `defer_warm`: the translators and the BERTs after the default one
+    are warmed there too, after start-up (app.py: ~12 s less before the first answer)."""
     config = engine_config() if engine is None else (engine or None)
     registry = Registry()
     lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))
@@ -331,13 +359,13 @@ def load(
             + " (bundled models live in lm/models/; set SEQLAB_LM_MODELS to a model folder)"
         )
     for spec in bert_specs or _bundled_berts():
-        _load_bert(spec, registry, warm)
+        _load_bert(spec, registry, warm, defer_warm)
     if bert_specs and not registry.berts:
         fallback = _bundled_berts()
         if fallback:
             registry.notices.append("Using the bundled BERT models instead: " + ", ".join(fallback) + ".")
         for spec in fallback:
-            _load_bert(spec, registry, warm)
+            _load_bert(spec, registry, warm, defer_warm)
     if not registry.berts:
         registry.notices.append("No BERT model is loaded: Fill-mask and Sentence pair answer with an error.")
     clf_spec = (classifier or os.environ.get("SEQLAB_CLASSIFIER") or "").strip()
@@ -347,7 +375,10 @@ def load(
     if registry.classifier is None:
         registry.notices.append("No classifier is loaded: Classify answers with an error.")
     _load_translators(
-        _split(translators) or _split(os.environ.get("SEQLAB_TRANSLATORS")) or _bundled_translators(), registry, warm
+        _split(translators) or _split(os.environ.get("SEQLAB_TRANSLATORS")) or _bundled_translators(),
+        registry,
+        warm,
+        defer_warm,
     )
     if not registry.translators:
         registry.notices.append("No translator is loaded: Translate answers with an error.")
@@ -363,5 +394,5 @@ def load(
         )
     registry.engine_config = config
     if start_engines:
-        registry.start_engines()
+        registry.start_background()
     return registry
