@@ -67,6 +67,8 @@ class OptimizerConfig:
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-7
+    ema: float = 0.0  # > 0: also keep an exponential moving average of the weights at this momentum (Keras's own
+    # use_ema; Marian's --exponential-smoothing): the average is what a trainer exports (`finalize_weights`)
 
     def validate(self) -> OptimizerConfig:
         if not self.lr > 0:
@@ -77,6 +79,8 @@ class OptimizerConfig:
             raise ValueError(f"decay must be one of {', '.join(SCHEDULES)} (got {self.decay!r})")
         if self.weight_decay < 0 or self.clip_norm < 0:
             raise ValueError("--weight-decay and --clip-norm must be >= 0")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"--ema must be 0 (off) or a momentum below 1 such as 0.999 (got {self.ema})")
         return self
 
 
@@ -93,9 +97,23 @@ def make_optimizer(config: OptimizerConfig, total_steps: int) -> keras.optimizer
         beta_2=config.beta_2,
         epsilon=config.epsilon,
         global_clipnorm=config.clip_norm or None,
+        use_ema=config.ema > 0,
+        ema_momentum=config.ema or 0.99,
+        ema_overwrite_frequency=None,  # the model trains on its own weights; the average replaces them at the end
     )
     opt.exclude_from_weight_decay(var_names=NO_DECAY)
     return opt
+
+
+def finalize_weights(model) -> bool:
+    """Put the optimizer's moving average of the weights (OptimizerConfig.ema) into the model, for export; True
+    if there was one. Call it after the last checkpoint is saved: the checkpoint keeps the trained weights (and
+    the average, in the optimizer's variables), so a resumed run goes on from where training was."""
+    opt = model.optimizer
+    if not getattr(opt, "use_ema", False):
+        return False
+    opt.finalize_variable_values(model.trainable_variables)
+    return True
 
 
 def set_total(model, total_steps: int) -> None:

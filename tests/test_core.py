@@ -151,3 +151,40 @@ def test_card_is_a_hub_model_card_with_commands_and_curve(tmp_path):
     card = ModelCard.load(str(tmp_path / "README.md"))
     assert card.data.library_name == "keras" and "seqlab" in card.data.tags
     assert "- step 10: `python -m lm.train --steps 20`" in card.text and "![loss curve](loss_curve.png)" in card.text
+
+
+def test_ema_exports_the_moving_average_of_the_weights_and_checkpoints_keep_it(tmp_path):
+    """OptimizerConfig.ema: the optimizer tracks avg = m * avg + (1 - m) * w after each step (the first step
+    copies w); finalize_weights puts avg into the model. A checkpoint restores the average with the rest."""
+    from core.optim import finalize_weights
+
+    def fresh():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        config = OptimizerConfig(lr=0.1, warmup=0, ema=0.5, clip_norm=0, weight_decay=0)
+        m.compile(optimizer=make_optimizer(config, 100), loss="mse")
+        return m
+
+    model = fresh()
+    x, y = np.random.default_rng(0).normal(size=(8, 3)), np.ones((8, 2))
+    weights, average = [], None
+    for _ in range(4):
+        model.train_on_batch(x, y)
+        w = [v.numpy().copy() for v in model.trainable_variables]
+        weights.append(w)
+        average = w if average is None else [0.5 * a + 0.5 * b for a, b in zip(average, w)]
+    assert not np.allclose(weights[-1][0], average[0])  # the average lags the trained weights
+    checkpoint.save(str(tmp_path), model, model.optimizer, {"step": 4})
+    assert finalize_weights(model)
+    for v, a in zip(model.trainable_variables, average):
+        np.testing.assert_allclose(v.numpy(), a, rtol=1e-5, atol=1e-6)
+    again = fresh()
+    checkpoint.restore(checkpoint.latest(str(tmp_path)), again, again.optimizer)
+    np.testing.assert_allclose(again.trainable_variables[0].numpy(), weights[-1][0], rtol=1e-6)  # trained weights
+    finalize_weights(again)
+    np.testing.assert_allclose(again.trainable_variables[0].numpy(), average[0], rtol=1e-5, atol=1e-6)
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    plain.compile(optimizer=make_optimizer(OptimizerConfig(), 10), loss="mse")
+    assert not finalize_weights(plain)
+    with pytest.raises(ValueError, match="--ema must be 0"):
+        OptimizerConfig(ema=1.0).validate()

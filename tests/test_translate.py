@@ -164,19 +164,36 @@ def test_bad_input_gets_a_clear_error(trained, text, beam, message):
 def test_resume_continues_and_other_settings_are_refused(trained, tmp_path):
     tsv = trained[0]
     out = str(tmp_path / "m")
-    first = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "20", *TINY)
+    ema = ["--ema", "0.9"]  # the run ships the weights' moving average; its checkpoint keeps the trained weights
+    first = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "20", *TINY, *ema)
     assert first.returncode == 0, first.stderr[-2000:]
-    more = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "30", *TINY)
+    more = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "30", *TINY, *ema)
     assert more.returncode == 0 and "resumed from" in more.stderr
-    assert json.loads(more.stdout.splitlines()[-1])["step"] == 30
+    metrics = json.loads(more.stdout.splitlines()[-1])
+    assert metrics["step"] == 30 and metrics["ema"] == 0.9 and np.isfinite(metrics["val_loss_trained_weights"])
     card = open(os.path.join(out, "README.md")).read()
     assert "- step 20: `python -m translate.train" in card  # the card lists both commands
+    assert "moving average at momentum 0.9" in card
+    import h5py
+
+    def first_kernel(path):  # the embedding matrix: the same first dataset in both files
+        with h5py.File(path) as f:
+            names = []
+            f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+            return np.asarray(f[sorted(names)[0]])
+
+    shipped, trained_weights = (
+        first_kernel(os.path.join(out, "model.weights.h5")),
+        first_kernel(os.path.join(out, "checkpoint-30", "model.weights.h5")),
+    )
+    assert shipped.shape == trained_weights.shape and not np.allclose(shipped, trained_weights)
     other = run(
         "-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "40", *TINY[2:], "--dim", "48",
         "--length-window", "0",
     )  # fmt: skip
     assert other.returncode == 2 and "--dim 64 (not 48)" in other.stderr
     assert "--length-window 32 (not 0)" in other.stderr  # the batches a resume would see are part of the run
+    assert "--ema 0.9 (not 0.0)" in other.stderr  # the optimizer's variables hold the average
 
 
 @pytest.mark.slow

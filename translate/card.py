@@ -36,6 +36,18 @@ def _batches(metrics: dict) -> str:
     return f"pairs of similar lengths (sorted {window} batches at a time), each batch cut to its longest row"
 
 
+def _averaged(metrics: dict) -> str:
+    """--ema: the shipped weights are the moving average; the curve below is the trained weights'."""
+    if "ema" not in metrics:
+        return ""
+    raw = metrics.get("val_loss_trained_weights")
+    return (
+        f" (the weights' moving average at momentum {metrics['ema']}, which these files hold"
+        + (f"; the trained weights themselves: {raw:.4f}" if raw is not None else "")
+        + ")"
+    )
+
+
 def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
     loss_curve(
         history,
@@ -64,7 +76,7 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
             ("batches", _batches(metrics)),
             ("steps", f"{metrics['step']:,} at batch {metrics['batch_size']}"),
             ("training time", f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"),
-            ("validation loss", f"{metrics['val_loss']:.4f} nats/target token"),
+            ("validation loss", f"{metrics['val_loss']:.4f} nats/target token" + _averaged(metrics)),
             (
                 "validation BLEU (greedy)",
                 f"{metrics['val_bleu_greedy']:.1f} on the first "

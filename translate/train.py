@@ -71,6 +71,7 @@ class TrainConfig:
             "seed": self.seed,
             "vocab_size": self.vocab_size,
             "length_window": self.length_window,
+            "ema": self.optimizer.ema,  # the optimizer's variables hold the average: their count depends on it
         }
 
 
@@ -125,7 +126,7 @@ def train(config: TrainConfig, command: str) -> dict:
 
     from core import checkpoint, files
     from core.logs import TensorBoard
-    from core.optim import current_lr, make_optimizer, set_total
+    from core.optim import current_lr, finalize_weights, make_optimizer, set_total
     from corpus import parallel
     from translate import card, data
     from translate.model import build
@@ -140,6 +141,7 @@ def train(config: TrainConfig, command: str) -> dict:
         tokenizer, model_config = PairTokenizer.load(out), TranslatorConfig.load(out)
         saved = checkpoint.read_state(resume)
         saved["run"].setdefault("length_window", 0)  # runs from before length grouping dealt random batches
+        saved["run"].setdefault("ema", 0.0)  # and kept no average of the weights
         wanted = dataclasses.replace(
             config.model,
             src_vocab=model_config.src_vocab,
@@ -265,12 +267,17 @@ def train(config: TrainConfig, command: str) -> dict:
     from translate.evaluate import score
     from translate.translator import Translator
 
+    raw_val, averaged = final_val, finalize_weights(model)
+    if averaged:  # --ema: the moving average is the model shipped (the checkpoint keeps both)
+        final_val = validation_loss(model, val_data, config.batch_size)
+        print(f"exporting the weights' moving average (--ema {config.optimizer.ema})", file=sys.stderr)
     checkpoint.export_weights(model, build(model_config), os.path.join(out, "model.weights.h5"))
     translator = Translator(out)
     quick = score(translator, splits["validation"][:BLEU_PAIRS], beam=1)
     metrics = {
         # measured at the loop's last step; a finished run resumed (no step trained) measures it here
         "val_loss": final_val if final_val is not None else validation_loss(model, val_data, config.batch_size),
+        **({"ema": config.optimizer.ema, "val_loss_trained_weights": raw_val} if averaged else {}),
         "val_bleu_greedy": quick["bleu"],
         "val_chrf_greedy": quick["chrf"],
         "bleu_pairs": quick["sentences"],
@@ -330,6 +337,12 @@ def parser():
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=400)
     p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="export an exponential moving average of the weights at this momentum, e.g. 0.999 (0: the last weights)",
+    )
     Budget.add_arguments(p)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--checkpoint-every", type=int, default=200)
@@ -359,7 +372,7 @@ def config_of(args) -> TrainConfig:
         out=args.out,
         model=model,
         budget=Budget(args.steps, args.minutes),
-        optimizer=OptimizerConfig(lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay),
+        optimizer=OptimizerConfig(lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay, ema=args.ema),
         vocab_size=args.vocab_size,
         batch_size=args.batch_size,
         share_embeddings=args.share_embeddings,
