@@ -10,7 +10,6 @@ The examples are space.ui's own lists, so the README cannot drift from the app.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from bench.common import emit, log, machine
@@ -41,10 +40,7 @@ def main(argv=None) -> int:
         pairs.append({"a": sentence_a, "b": sentence_b, "model": name, "label": label, "is_next": is_next})
         log(f"{name}: {label}: IsNext {is_next}")
     result = {"benchmark": "bert_examples", "fill_mask": fills, "next_sentence": pairs, "machine": machine()}
-    if a.out:
-        with open(a.out, "w") as f:
-            json.dump(result, f, indent=1, ensure_ascii=False)
-    emit(result)
+    emit(result, a.out)
     return 0
 
 

@@ -138,10 +138,7 @@ def main(argv=None) -> int:
         "seconds": round(time.perf_counter() - started, 1),
         "machine": machine(),
     }
-    if a.out:
-        with open(a.out, "w") as f:
-            json.dump(result, f, indent=1)
-    emit(result)
+    emit(result, a.out)
     return 0
 
 

@@ -51,13 +51,15 @@ def machine() -> dict:
 
 
 def emit(result: dict, out: str | None = None) -> dict:
-    """Print the result as the last line of stdout; also write it to `out` (a --out path) when given."""
+    """Print the result as the last line of stdout; then also write it to `out` (a --out path) when given, so
+    that the figures are on stdout even when the file cannot be written."""
+    sys.stdout.flush()
+    print(json.dumps(result, sort_keys=False), flush=True)
     if out:
         from core import files
 
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         files.write_json(out, result)
-    sys.stdout.flush()
-    print(json.dumps(result, sort_keys=False), flush=True)
     return result
 
 

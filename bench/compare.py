@@ -12,13 +12,12 @@ app start-up with theirs).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import time
 
-from bench.common import QUIET_ENV, last_json, machine
+from bench.common import QUIET_ENV, emit, last_json, machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -182,11 +181,7 @@ def main(argv=None) -> int:
     }
     print(table(rows))
     print()
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(report, f, indent=1)
-    print(json.dumps(report))
+    emit(report, args.out)
     return 0 if all(r["pass"] for r in rows) else 1
 
 

@@ -229,11 +229,7 @@ def main(argv=None) -> dict:
         finally:
             app.stop()
         result["modes"][mode] = runs
-    if args.out:
-        from core.files import write_json
-
-        write_json(args.out, result)
-    return emit(result)
+    return emit(result, args.out)
 
 
 if __name__ == "__main__":

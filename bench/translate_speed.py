@@ -789,12 +789,6 @@ def run(args) -> tuple[dict, int]:
             + breakdown_table(seqlab, marian)
             + "\n"
         )
-    if args.out:
-        from core import files
-
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        files.write_json(args.out, report)
-        log(f"wrote {args.out}")
     code = 2 if errors else (0 if report["targets_met"] or args.no_peer else 1)
     return report, code
 
@@ -818,7 +812,11 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         log(f"error: {e}")
         return 2
-    emit(report)
+    try:
+        emit(report, args.out)
+    except OSError as e:  # the --out file cannot be written: the figures are on stdout above
+        log(f"error: {e}")
+        return 2
     return code
 
 

@@ -321,6 +321,7 @@ class Handlers:
 
     def _bert(self, model):
         registry = self.registry
+        registry.settle()  # just after start-up: the other BERTs may still be warming (one compiling thread)
         if not registry.berts:
             raise _error("no BERT model is loaded on this server (see the About tab)")
         if model is None or (isinstance(model, str) and not model.strip()):
@@ -333,6 +334,7 @@ class Handlers:
 
     def _translator(self, model):
         registry = self.registry
+        registry.settle()  # just after start-up: the decoding loops may still be compiling (one thread)
         if not registry.translators:
             raise _error("no translator is loaded on this server (see the About tab)")
         if model is None or (isinstance(model, str) and not model.strip()):
@@ -562,6 +564,7 @@ class Handlers:
     def inside_models(self, wanted: tuple[str, ...]) -> dict:
         """Loaded models of the inside.kinds in `wanted`, by name: ELMo, then the LMs, then the BERTs."""
         registry, found = self.registry, {}
+        registry.settle()  # the Inside views compile paths of their own: not beside the warm-up thread
         for name, m in [*registry.encoders.items(), *registry.lms.items(), *registry.berts.items()]:
             try:
                 if kinds.kind(m) in wanted:
@@ -679,6 +682,7 @@ class Handlers:
                 raise _error(
                     f"sentence {i + 1} is too long: {len(sentence):,} characters, the limit is {MAX_SENTENCE_CHARS}"
                 )
+        self.registry.settle()
         reps = inside_contexts.representations(self.registry.encoders, self.registry.berts)
         if not reps:
             raise _error("no ELMo or BERT is loaded on this server (see the About tab)")

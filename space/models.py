@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -47,7 +48,7 @@ class Registry:
     berts: dict[str, Any] = dataclasses.field(default_factory=dict)  # BERT name -> model; the first is the default
     classifier: Any | None = None
     notices: list[str] = dataclasses.field(default_factory=list)
-    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # load + warm-up time per model
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # load (+ warm-up unless deferred) per model
     aliases: dict[str, str] = dataclasses.field(default_factory=dict)
     translators: dict[str, Any] = dataclasses.field(default_factory=dict)  # the Translate tab's, in load order
     encoders: dict[str, Any] = dataclasses.field(default_factory=dict)  # ELMo name -> lm.bilm.BiLanguageModel
@@ -55,6 +56,7 @@ class Registry:
     engine_config: Any | None = None  # the lm.engine.EngineConfig the engines are built with; None: no engines
     later: list = dataclasses.field(default_factory=list)  # (name, warm-up) deferred to start_background
     _builder: Any | None = None  # the thread that warms `later` and builds the engines after start-up
+    _settled: threading.Event = dataclasses.field(default_factory=threading.Event)  # set when that thread is done
 
     def streamer(self, m):
         """What streams from LM `m`: its engine when the app batches (and it is built), else the model itself
@@ -63,16 +65,16 @@ class Registry:
 
     def start_background(self, config=None, background: bool = True) -> None:
         """Run the warm-ups `load(defer_warm=True)` put off (the translators' decoding loops, the BERTs after the
-        default one: ~12 s), then build one lm.engine.Engine per LM (each compiles its widths: a few seconds), in
-        a background thread by default so the app is up meanwhile. Until then a translator's first request
-        compiles its own loop, and an LM's streams decode alone. `config`: an lm.engine.EngineConfig (default:
-        the one `load` noted); no engines without one.
+        default one: ~8 s), then build one lm.engine.Engine per LM (each compiles its widths: a few seconds), in
+        a background thread by default so the app is up meanwhile. Until then an LM's streams decode alone, and
+        the other endpoints wait for it (`settle`). `config`: an lm.engine.EngineConfig (default: the one `load`
+        noted); no engines without one. Once per registry.
 
         Start them after the page is built: TensorFlow's tracing parses Python source (`ast`), and so does
         Gradio when it defines a component class on first use (gr.api's); CPython 3.11 cannot parse in two
         threads at once ("AST constructor recursion depth mismatch", then an abort)."""
-        import threading
-
+        if self._builder is not None:
+            raise RuntimeError("start_background runs once per registry")
         self.engine_config = config or self.engine_config
         if background:
             self._builder = threading.Thread(target=self._background, name="warm-and-engines", daemon=True)
@@ -80,20 +82,31 @@ class Registry:
         else:
             self._background()
 
+    def settle(self, timeout: float = 120.0) -> None:
+        """Wait until the background thread has warmed and compiled everything, if it runs: a request that would
+        compile a model's first path (a translator, a BERT, the Inside views) must not trace beside it (see
+        start_background). Streams from the warmed LMs never wait. Seconds, and only just after start-up."""
+        if self._builder is not None:
+            self._settled.wait(timeout)
+
     def _background(self) -> None:
-        if self.later:
-            start = time.perf_counter()
-            names = []
-            while self.later:
-                name, warm = self.later.pop(0)
-                try:
-                    warm()
-                    names.append(name)
-                except Exception as e:  # a request that needs it compiles its own path; say why here
-                    log.warning("warming %s after start-up failed: %s", name, e)
-            log.info("warmed after start-up: %s in %.1f s", ", ".join(names), time.perf_counter() - start)
-        if self.engine_config is not None:
-            self._build_engines()
+        try:
+            if self.later:
+                start = time.perf_counter()
+                names = []
+                for name, warm in self.later:
+                    try:
+                        warm()
+                        names.append(name)
+                    except Exception as e:  # its first request will compile the path itself; say so
+                        message = f"{name} could not be warmed after start-up: {type(e).__name__}: {e}"
+                        log.warning(message)
+                        self.notices.append(message)
+                log.info("warmed after start-up: %s in %.1f s", ", ".join(names), time.perf_counter() - start)
+            if self.engine_config is not None:
+                self._build_engines()
+        finally:
+            self._settled.set()
 
     def _build_engines(self) -> None:
         from lm.engine import Engine
@@ -336,7 +349,7 @@ def load(
     `engine`: an lm.engine.EngineConfig, False for none (batch 1), None for what the environment says;
     `start_engines=False` notes it in `registry.engine_config` for the caller to `registry.start_background()`
     later (app.py: once the page is built). `defer_warm`: the translators and the BERTs after the default one
-    are warmed there too, after start-up (app.py: ~12 s less before the first answer)."""
+    are warmed there too, after start-up (app.py: ~8 s less before the first answer)."""
     config = engine_config() if engine is None else (engine or None)
     registry = Registry()
     lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))

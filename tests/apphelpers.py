@@ -1,7 +1,7 @@
 """Shared by the app tests: tiny models trained once, and `python app.py` started as a real server.
 
-`shared_server()` starts one server per test session (module cache + atexit), so test_app.py and
-test_browser.py share it without a conftest. Models:
+`shared_server()` starts one server per test process (module cache + atexit: one per pytest-xdist worker
+that runs an app test file), so test_app.py, test_browser.py and the others share it without a conftest. Models:
   - default: tiny models trained here with `python -m lm.train` / `python -m pretrain.train` (a few seconds of
     training), cached under ~/.cache/seqlab/test-app-models/<hash of the core/, lm/, pretrain/ and corpus/
     sources> so a rerun reuses them; SEQLAB_TEST_FRESH=1 retrains. A tiny CNN classifier (`python -m classify
@@ -206,18 +206,14 @@ def _source_hash() -> str:
     )
 
 
-def _run_all(commands: list[list[str]], log_dir: str) -> None:
-    """Run the training commands side by side; fail with the log tail of any that fails."""
-    procs = []
-    for i, cmd in enumerate(commands):
-        log = open(os.path.join(log_dir, f"train{i}.log"), "w")
-        procs.append((cmd, log, subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)))
-    for cmd, log, proc in procs:
-        rc = proc.wait(timeout=600)
-        log.close()
-        if rc != 0:
-            tail = open(log.name).read()[-3000:]
-            raise RuntimeError(f"{' '.join(cmd[2:])} failed ({rc}):\n{tail}")
+def _run_all(commands: list[list[str]]) -> None:
+    """Run the training commands side by side; fail with the output tail of any that fails."""
+    from tests.helpers import run_side_by_side
+
+    for done in run_side_by_side(*[cmd[1:] for cmd in commands], env=_env()):
+        if done.returncode != 0:
+            tail = (done.stdout + done.stderr)[-3000:]
+            raise RuntimeError(f"{' '.join(done.args[2:])} failed ({done.returncode}):\n{tail}")
 
 
 @contextlib.contextmanager
@@ -230,6 +226,18 @@ def _locked(cache: str):
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _built(done: str) -> bool:
+    """The cached build is there (its `done` file); with SEQLAB_TEST_FRESH=1 only one made in this test run
+    (pytest-xdist gives its workers one PYTEST_XDIST_TESTRUNUID), so two workers never rebuild it twice."""
+    if not os.path.exists(done):
+        return False
+    return os.environ.get("SEQLAB_TEST_FRESH") != "1" or open(done).read() == _run_id()
+
+
+def _run_id() -> str:
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid-{os.getpid()}")
 
 
 def tiny_models() -> dict[str, str]:
@@ -245,12 +253,11 @@ def tiny_models() -> dict[str, str]:
         "translate-transformer": os.path.join(folder, "tiny-translate-transformer"),
     }
     done = os.path.join(folder, "done")
-    if os.environ.get("SEQLAB_TEST_FRESH") == "1":
-        shutil.rmtree(folder, ignore_errors=True)
-    if os.path.exists(done):
+    if _built(done):
         return models
     with _locked(CACHE):
-        if not os.path.exists(done):  # another process may have built it while this one waited
+        if not _built(done):  # another process may have built it while this one waited
+            shutil.rmtree(folder, ignore_errors=True)  # SEQLAB_TEST_FRESH=1: an older build goes
             _build_tiny_models(folder, models, done)
     return models
 
@@ -288,7 +295,6 @@ def _build_tiny_models(folder: str, models: dict[str, str], done: str) -> None:
                 [PYTHON, "-m", "lm.train", "--arch", "lstm", *common, "--out", out["lstm"]],
                 [PYTHON, "-m", "pretrain.train", "--corpus", bible, "--vocab", vocab, "--out", out["bert"], *BERT_ARGS],
             ],
-            work,
         )
         _run_all(
             [
@@ -309,11 +315,11 @@ def _build_tiny_models(folder: str, models: dict[str, str], done: str) -> None:
                 ]
                 for arch in ("rnn", "transformer")
             ],
-            work,
         )
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(work, folder)
-        open(done, "w").close()
+        with open(done, "w") as f:
+            f.write(_run_id())
         for old in os.listdir(CACHE):  # models of older sources are never used again
             if old != os.path.basename(folder) and len(old) == 16 and all(c in "0123456789abcdef" for c in old):
                 shutil.rmtree(os.path.join(CACHE, old), ignore_errors=True)
@@ -340,12 +346,12 @@ def tiny_classifier() -> str:
     cache = os.path.join(os.path.dirname(CACHE), "test-app-classifier")
     folder = os.path.join(cache, _classifier_hash(vocab))
     model = os.path.join(folder, "tiny-classifier")
-    if os.environ.get("SEQLAB_TEST_FRESH") == "1":
-        shutil.rmtree(folder, ignore_errors=True)
-    if os.path.exists(os.path.join(folder, "done")):
+    done = os.path.join(folder, "done")
+    if _built(done):
         return model
     with _locked(cache):
-        if not os.path.exists(os.path.join(folder, "done")):
+        if not _built(done):
+            shutil.rmtree(folder, ignore_errors=True)
             _build_tiny_classifier(cache, folder, vocab)
     return model
 
@@ -379,7 +385,8 @@ def _build_tiny_classifier(cache: str, folder: str, vocab: str) -> None:
             raise RuntimeError(f"classify train failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(work, folder)
-        open(os.path.join(folder, "done"), "w").close()
+        with open(os.path.join(folder, "done"), "w") as f:
+            f.write(_run_id())
         for old in os.listdir(cache):
             if old != os.path.basename(folder) and len(old) == 16:
                 shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
@@ -432,7 +439,7 @@ class AppServer:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=5)  # inside pytest-xdist's 10 s for a worker to exit
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -475,7 +482,7 @@ class ExternalServer:
 
 
 def shared_server() -> AppServer:
-    """One app server for the whole test session (stopped at exit)."""
+    """One app server per test process (stopped at exit): the session's, or each pytest-xdist worker's."""
     if "server" not in _shared and os.environ.get("SEQLAB_TEST_URL"):
         _shared["server"] = ExternalServer(os.environ["SEQLAB_TEST_URL"])
     if "server" not in _shared:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(
@@ -43,19 +44,27 @@ def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
-def run_side_by_side(*commands: list[str], timeout: float = 600) -> list[subprocess.CompletedProcess]:
+def run_side_by_side(
+    *commands: list[str], timeout: float = 600, env: dict | None = None
+) -> list[subprocess.CompletedProcess]:
     """Each command (python's arguments) in its own process, all at once: small models leave a core idle, so two
-    short trainings side by side take little longer than one."""
+    short trainings side by side take little longer than one. `timeout` is for them all; on it, all are killed."""
     procs = [
         subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, *args], cwd=ROOT, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         for args in commands
     ]
-    done = []
-    for args, proc in zip(commands, procs):
-        out, err = proc.communicate(timeout=timeout)
-        done.append(subprocess.CompletedProcess([sys.executable, *args], proc.returncode, out, err))
+    deadline, done = time.monotonic() + timeout, []
+    try:
+        for args, proc in zip(commands, procs):
+            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            done.append(subprocess.CompletedProcess([sys.executable, *args], proc.returncode, out, err))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return done
 
 

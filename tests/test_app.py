@@ -425,7 +425,6 @@ def test_cancel_chat_then_chat_again(client):
     assert time.perf_counter() - start < 10
 
 
-@slow
 def _engines_ready(server, timeout: float = 120) -> None:
     """The app is up before its LM engines are built (in the background); wait for them."""
     if not server.log_text():  # an external server (SEQLAB_TEST_URL): no log to read
@@ -436,6 +435,7 @@ def _engines_ready(server, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
+@slow
 def test_full_queue_answers_busy_not_hang(server):
     """More streams than the LM engine holds (16 decoding, 16 waiting): the extra ones are told 'busy', at once."""
     _engines_ready(server)
@@ -640,6 +640,39 @@ def test_handlers_serve_the_registry_they_are_given():
         list(second.generate("hi", model="runs/a/tiny"))
     with pytest.raises(Exception, match="no classifier is loaded on this server"):
         second.classify("a film")
+
+
+def test_requests_for_models_still_warming_wait_for_the_background_thread():
+    """Deferred warm-ups run in one background thread after start-up; a translator request waits for it (two
+    threads must not compile at once), a failed warm-up becomes a notice, and streams from the LMs never wait."""
+    from space import handlers
+    from space.models import Registry
+
+    log, release = [], threading.Event()
+
+    def slow_warm():
+        release.wait(10)
+        log.append("warmed")
+
+    def broken_warm():
+        raise RuntimeError("no such path")
+
+    registry = Registry(lms={"tiny": EchoLM("first")}, translators={"t": object()})
+    registry.later = [("t", slow_warm), ("b", broken_warm)]
+    registry.start_background()
+    h = handlers.Handlers(registry)
+    assert list(h.generate("hi", max_new_tokens=3))[-1] == "first 3"  # while the warm-up still runs
+    waiter = threading.Thread(target=lambda: log.append(("translator", h._translator("t"))))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive() and log == []  # it waits for the warm-up
+    release.set()
+    waiter.join(10)
+    assert log[0] == "warmed" and log[1][0] == "translator"
+    assert registry.notices == ["b could not be warmed after start-up: RuntimeError: no such path"]
+    with pytest.raises(RuntimeError, match="once per registry"):
+        registry.start_background()
+    registry.close()
 
 
 def test_chat_prompt_is_play_dialogue_within_the_context():
