@@ -129,15 +129,23 @@ def test_tune_chooses_alpha_on_held_out_pairs_and_the_model_decodes_with_it(trai
     assert result["best_alpha"] == best["alpha"] and result["written"] == os.path.join(out, "decoding.json")
     saved = json.load(open(result["written"]))
     assert saved["alpha"] == best["alpha"] and saved["tuned"]["scores"] == result["scores"]
+    assert f"length penalty at alpha {best['alpha']}, chosen on" in open(os.path.join(out, "README.md")).read()
     t = translate.load(out)
     assert t.decoding.alpha == best["alpha"]
     texts = ["the big dog sees the cat", "a small tree", "the old man eats"]
     assert [x.score for x in t.translate(texts)] == [x.score for x in t.translate(texts, alpha=best["alpha"])]
+    from translate.translator import Decoding
+
+    Decoding(alpha=2.0).save(out)  # an alpha the default (0.6) cannot be mistaken for
+    t = translate.load(out)
+    scores = [x.score for x in t.translate(texts)]
+    assert scores == [x.score for x in t.translate(texts, alpha=2.0)]
+    assert scores != [x.score for x in t.translate(texts, alpha=0.6)]
     # evaluate decodes with the model's own alpha unless told, and says which (in this process: no new start-up)
     from corpus import parallel
     from translate import evaluate, tune
 
-    assert evaluate.score(t, parallel.load_pairs(dev)[:4])["alpha"] == best["alpha"]
+    assert evaluate.score(t, parallel.load_pairs(dev)[:4])["alpha"] == 2.0  # the alpha its decoding.json holds
     assert tune.main(["--model", out, "--tsv", dev, "--alphas", "0.6,nine"]) == 2
     assert "--alphas must be numbers separated by commas" in capsys.readouterr().err
 
@@ -167,8 +175,11 @@ def test_resume_continues_and_other_settings_are_refused(trained, tmp_path):
     ema = ["--ema", "0.9"]  # the run ships the weights' moving average; its checkpoint keeps the trained weights
     first = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "20", *TINY, *ema)
     assert first.returncode == 0, first.stderr[-2000:]
+    with open(os.path.join(out, "decoding.json"), "w") as f:
+        json.dump({"alpha": 1.8, "tuned": {}}, f)  # tuned for the 20-step weights
     more = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "30", *TINY, *ema)
     assert more.returncode == 0 and "resumed from" in more.stderr
+    assert not os.path.exists(os.path.join(out, "decoding.json")) and "run python -m translate.tune" in more.stderr
     metrics = json.loads(more.stdout.splitlines()[-1])
     assert metrics["step"] == 30 and metrics["ema"] == 0.9 and np.isfinite(metrics["val_loss_trained_weights"])
     card = open(os.path.join(out, "README.md")).read()
@@ -271,6 +282,16 @@ def test_readme_translation_figures_are_the_recorded_results():
         assert f"| `{name}` | {' | '.join(cells)} | {tuned['best_alpha']} |" in readme, name
         saved = json.load(open(os.path.join(root, "translate", "models", name, "decoding.json")))
         assert saved["alpha"] == tuned["best_alpha"] == results["bundled"][name]["alpha"], name
+    ema = results["ema"]  # the --ema 0.999 run, not bundled
+    said = re.search(r"with it for 58 minutes: \*\*([0-9,]+) steps\*\*.*?loss \*\*([0-9.]+)\*\* for the\s+average "
+                     r"against ([0-9.]+) .*?BLEU \*\*([0-9.]+)\*\* at its tuned alpha ([0-9.]+) .*?\*\*([0-9.]+)\*\* "
+                     r"BLEU / ([0-9.]+) chrF", readme, re.S)  # fmt: skip
+    assert said, "the README's --ema paragraph"
+    best = max(ema["tuned"]["scores"], key=lambda r: r["bleu"])
+    assert said.groups() == (
+        f"{ema['steps']:,}", f"{ema['val_loss']:.3f}", f"{ema['val_loss_trained_weights']:.3f}",
+        f"{best['bleu']:.1f}", str(ema["tuned"]["best_alpha"]), f"{ema['bleu']:.1f}", f"{ema['chrf']:.1f}",
+    )  # fmt: skip
     for example in results["examples"]:
         row = f"| {example['english']} | {example['translate-rnn']} | {example['translate-transformer']} |"
         assert row in readme, row

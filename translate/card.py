@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from core.card import Card, loss_curve
 
@@ -48,6 +49,45 @@ def _averaged(metrics: dict) -> str:
     )
 
 
+def decoding_text(folder: str) -> str:
+    """The card's Decoding section: the length penalty the folder's decoding.json holds (translate.tune), or
+    GNMT's 0.6 when it has none."""
+    from translate.translator import Decoding
+
+    d = Decoding.load_or_default(folder)
+    if not d.tuned:
+        return (
+            f"Beam search ranks finished translations with GNMT's length penalty at alpha {d.alpha} (the default: no "
+            f"`decoding.json`). `python -m translate.tune --model {folder} --pair PAIR --write` chooses it on "
+            "validation data; `translate(..., alpha=)` overrides it."
+        )
+    scores = ", ".join(f"{r['alpha']}: {r['bleu']}" for r in d.tuned.get("scores", []))
+    return (
+        f"Beam search ranks finished translations with GNMT's length penalty at alpha {d.alpha}, chosen on "
+        f"{d.tuned.get('data', 'held-out pairs')} ({d.tuned.get('sentences', '?')} sentences, beam "
+        f"{d.tuned.get('beam', '?')}; BLEU by alpha {scores}) by `python -m translate.tune --write`, which wrote "
+        "`decoding.json`. `translate(..., alpha=)` overrides it."
+    )
+
+
+def set_decoding(folder: str) -> None:
+    """Rewrite the Decoding section of the folder's README.md from its decoding.json (after translate.tune)."""
+    from core import files
+
+    path = os.path.join(folder, "README.md")
+    if not os.path.exists(path):
+        return
+    text = open(path, encoding="utf-8").read()
+    section = "## Decoding\n\n" + decoding_text(folder) + "\n\n"
+    if "## Decoding\n" in text:
+        text = re.sub(r"## Decoding\n.*?(?=\n## |\Z)", lambda m: section.rstrip("\n") + "\n", text, flags=re.S)
+    elif "## Evaluate\n" in text:
+        text = text.replace("## Evaluate\n", section + "## Evaluate\n", 1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    files.write_text(path, text)
+
+
 def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
     loss_curve(
         history,
@@ -88,6 +128,7 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
         usage=f'import translate\nt = translate.load("{folder}")\n'
         'print(t.translate("Where is the train station?", beam=4)[0].text)',
         sections=[
+            ("Decoding", decoding_text(folder)),
             (
                 "Evaluate",
                 f"`python -m translate.evaluate --model {folder} --pair {metrics['pair']} --split test`"

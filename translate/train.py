@@ -265,13 +265,17 @@ def train(config: TrainConfig, command: str) -> dict:
     bar.close()
 
     from translate.evaluate import score
-    from translate.translator import Translator
+    from translate.translator import Decoding, Translator
 
     raw_val, averaged = final_val, finalize_weights(model)
     if averaged:  # --ema: the moving average is the model shipped (the checkpoint keeps both)
         final_val = validation_loss(model, val_data, config.batch_size)
         print(f"exporting the weights' moving average (--ema {config.optimizer.ema})", file=sys.stderr)
     checkpoint.export_weights(model, build(model_config), os.path.join(out, "model.weights.h5"))
+    stale = os.path.join(out, Decoding.FILE)
+    if os.path.exists(stale):  # an alpha tuned for the old weights: tune again for these
+        os.remove(stale)
+        print(f"removed {stale} (tuned for the weights before): run python -m translate.tune again", file=sys.stderr)
     translator = Translator(out)
     quick = score(translator, splits["validation"][:BLEU_PAIRS], beam=1)
     metrics = {

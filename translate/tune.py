@@ -43,6 +43,11 @@ def tune(
     from translate.translator import Decoding
 
     translator = translate.load(model)
+    if write:
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        if os.path.realpath(translator.folder).startswith(os.path.realpath(HF_HUB_CACHE) + os.sep):
+            raise cli.UsageError(f"--write needs a model folder of yours; {model} is a Hub download: copy it first")
     spec = tsv or pair
     pairs = parallel.load_pairs(spec)
     if pair:
@@ -60,6 +65,9 @@ def tune(
         tuned = {"data": data, "sentences": len(pairs), "beam": beam, "scores": rows, "signature": r["bleu_signature"]}
         Decoding(alpha=best["alpha"], tuned=tuned).save(translator.folder)
         written = os.path.join(translator.folder, Decoding.FILE)
+        from translate import card
+
+        card.set_decoding(translator.folder)  # the card says which alpha, and why
     return {"model": model, "data": spec, "sentences": len(pairs), "beam": beam, "scores": rows,
             "best_alpha": best["alpha"], "written": written}  # fmt: skip
 
