@@ -129,7 +129,8 @@ def test_tune_chooses_alpha_on_held_out_pairs_and_the_model_decodes_with_it(trai
     assert result["best_alpha"] == best["alpha"] and result["written"] == os.path.join(out, "decoding.json")
     saved = json.load(open(result["written"]))
     assert saved["alpha"] == best["alpha"] and saved["tuned"]["scores"] == result["scores"]
-    assert f"length penalty at alpha {best['alpha']}, chosen on" in open(os.path.join(out, "README.md")).read()
+    card = open(os.path.join(out, "README.md")).read()
+    assert f"length penalty at alpha {best['alpha']}, chosen on" in card and "--alphas 0.0,0.6,2.0 --beam 4" in card
     t = translate.load(out)
     assert t.decoding.alpha == best["alpha"]
     texts = ["the big dog sees the cat", "a small tree", "the old man eats"]

@@ -65,8 +65,9 @@ def decoding_text(folder: str) -> str:
     return (
         f"Beam search ranks finished translations with GNMT's length penalty at alpha {d.alpha}, chosen on "
         f"{d.tuned.get('data', 'held-out pairs')} ({d.tuned.get('sentences', '?')} sentences, beam "
-        f"{d.tuned.get('beam', '?')}; BLEU by alpha {scores}) by `python -m translate.tune --write`, which wrote "
-        "`decoding.json`. `translate(..., alpha=)` overrides it."
+        f"{d.tuned.get('beam', '?')}; BLEU by alpha {scores}) by "
+        f"`{d.tuned.get('command', 'python -m translate.tune --write')}`, which wrote `decoding.json`. "
+        "`translate(..., alpha=)` overrides it."
     )
 
 

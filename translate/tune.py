@@ -62,7 +62,12 @@ def tune(
     written = None
     if write:
         data = f"{pair} validation" if pair else tsv
-        tuned = {"data": data, "sentences": len(pairs), "beam": beam, "scores": rows, "signature": r["bleu_signature"]}
+        where = f"--pair {pair}" if pair else f"--tsv {tsv}"
+        listed = ",".join(map(str, alphas))
+        command = f"python -m translate.tune --model {model} {where} --alphas {listed} --beam {beam}"
+        command += (f" --limit {limit}" if limit else "") + " --write"
+        tuned = {"data": data, "sentences": len(pairs), "beam": beam, "scores": rows, "signature": r["bleu_signature"],
+                 "command": command}  # fmt: skip
         Decoding(alpha=best["alpha"], tuned=tuned).save(translator.folder)
         written = os.path.join(translator.folder, Decoding.FILE)
         from translate import card
