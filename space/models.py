@@ -83,8 +83,8 @@ class Registry:
             self._background()
 
     def settle(self, timeout: float = 120.0) -> None:
-        """Wait until the background thread has warmed and compiled everything, if it runs: a request that would
-        compile a model's first path (a translator, a BERT, the Inside views) must not trace beside it (see
+        """Wait until the background thread has run the deferred warm-ups, if it runs: a request that would
+        compile a model's first path (a translator, a BERT, the Inside views) must not trace beside them (see
         start_background). Streams from the warmed LMs never wait. Seconds, and only just after start-up."""
         if self._builder is not None:
             self._settled.wait(timeout)
@@ -103,10 +103,12 @@ class Registry:
                         log.warning(message)
                         self.notices.append(message)
                 log.info("warmed after start-up: %s in %.1f s", ", ".join(names), time.perf_counter() - start)
-            if self.engine_config is not None:
-                self._build_engines()
         finally:
+            # requests wait for the deferred warm-ups only: the engines trace LM code that no request traces
+            # (the LMs were warmed before start-up), and under load their build takes tens of seconds
             self._settled.set()
+        if self.engine_config is not None:
+            self._build_engines()
 
     def _build_engines(self) -> None:
         from lm.engine import Engine
