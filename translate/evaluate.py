@@ -86,12 +86,19 @@ def evaluate(
     return {"model": model, "data": spec, "split": split if pair else "all", **result}
 
 
-def main(argv=None) -> int:
-    p = cli.parser("python -m translate.evaluate", __doc__)
+def add_model_and_data(p, pair_help: str, tsv_help: str) -> None:
+    """--model, and --pair or --tsv: what translate.evaluate and translate.tune read."""
     p.add_argument("--model", required=True, help="bundled name, model folder or Hub repo id")
     data = p.add_mutually_exclusive_group(required=True)
-    data.add_argument("--pair", help="web-es, kjv-web or hf:NAME[:CONFIG]: scored on its --split")
-    data.add_argument("--tsv", help="a source<TAB>target file, scored whole")
+    data.add_argument("--pair", help=pair_help)
+    data.add_argument("--tsv", help=tsv_help)
+
+
+def main(argv=None) -> int:
+    p = cli.parser("python -m translate.evaluate", __doc__)
+    add_model_and_data(
+        p, "web-es, kjv-web or hf:NAME[:CONFIG]: scored on its --split", "a source<TAB>target file, scored whole"
+    )
     p.add_argument("--split", default="test", choices=["train", "validation", "test"])
     p.add_argument("--beam", type=int, default=4)
     p.add_argument(

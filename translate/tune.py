@@ -78,11 +78,14 @@ def tune(
 
 
 def main(argv=None) -> int:
+    from translate.evaluate import add_model_and_data
+
     p = cli.parser("python -m translate.tune", __doc__)
-    p.add_argument("--model", required=True, help="bundled name, model folder or Hub repo id")
-    data = p.add_mutually_exclusive_group(required=True)
-    data.add_argument("--pair", help="web-es, kjv-web or hf:NAME[:CONFIG]: scored on its validation split")
-    data.add_argument("--tsv", help="a source<TAB>target file of held-out pairs, scored whole")
+    add_model_and_data(
+        p,
+        "web-es, kjv-web or hf:NAME[:CONFIG]: scored on its validation split",
+        "a source<TAB>target file of held-out pairs, scored whole",
+    )
     p.add_argument("--alphas", default=ALPHAS, help=f"comma list of length penalties to try (default {ALPHAS})")
     p.add_argument("--beam", type=int, default=4)
     p.add_argument("--limit", type=int, default=None, help="score only the first N sentences")

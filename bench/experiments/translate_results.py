@@ -95,39 +95,23 @@ EXAMPLES = [
 ]
 
 
-def evaluate(model: str, pair: str = "web-es") -> dict:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "translate.evaluate",
-            "--model",
-            model,
-            "--pair",
-            pair,
-            "--split",
-            "test",
-            "--beam",
-            "4",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+def _run_json(module: str, *args: str) -> dict:
+    """`python -m MODULE ARGS` in the repo; its last stdout line, the JSON every SeqLab command ends with."""
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def evaluate(model: str, pair: str = "web-es") -> dict:
+    return _run_json("translate.evaluate", "--model", model, "--pair", pair, "--split", "test", "--beam", "4")
+
+
+def _tune(model: str) -> dict:
+    return _run_json("translate.tune", "--model", model, "--pair", "web-es", "--write")
 
 
 def tune() -> None:
     for name in ("translate-rnn", "translate-transformer"):
-        done = subprocess.run(
-            [sys.executable, "-m", "translate.tune", "--model", name, "--pair", "web-es", "--write"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = _tune(name)
         update(RESULTS, "tuned", name, value=result)
         print(name, result["best_alpha"], result["scores"], file=sys.stderr)
 
@@ -195,14 +179,7 @@ def ema() -> None:
     out = os.path.join(ROOT, "runs", name)
     train_side_by_side({name: ["--pair", "web-es", *TRANSFORMER, "--vocab-size", "3500", "--ema", "0.999",
                                "--minutes", "58"]})  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "translate.tune", "--model", out, "--pair", "web-es", "--write"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    tuned = json.loads(done.stdout.strip().splitlines()[-1])
+    tuned = _tune(out)
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     result = {**_scored(name, "web-es"), "tuned": tuned}
     result["val_loss_trained_weights"] = metrics["val_loss_trained_weights"]
