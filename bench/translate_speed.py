@@ -96,6 +96,7 @@ def parse(argv=None):
     )
     p.add_argument("--peer-padding", default="longest", choices=["longest", "fixed"])
     p.add_argument("--no-peer", action="store_true", help="SeqLab only")
+    p.add_argument("--lanes", type=int, default=0, help="SeqLab's decoding lanes (0: translate.decode.LANES)")
     p.add_argument("--no-breakdown", action="store_true", help="skip the where-the-time-goes measurements")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per side")
     p.add_argument("--out", help="also write the JSON here, e.g. bench/results/translate_speed_cpu.json")
@@ -183,6 +184,7 @@ def seqlab_side(plan) -> dict:
 
     translator = Translator(plan["model_folder"])
     config, beam = translator.config, plan["beam"]
+    decode.LANES = plan["lanes"] or decode.LANES
     chunks = _chunks(plan["texts"], plan["batch"])
     singles = [[t] for t in plan["texts"][: plan["batch1"]]]
 
@@ -237,6 +239,7 @@ def seqlab_side(plan) -> dict:
 
     result = {
         "impl": "seqlab",
+        "lanes": decode.LANES,  # decoding loops side by side (threads): a 32-sentence call decodes as 2 x 16
         "backend": keras.backend.backend(),
         "arch": config.arch,
         "params": int(translator.model.count_params()),
@@ -686,6 +689,7 @@ def run(args) -> tuple[dict, int]:
         "threads": threads,
         "peer_padding": args.peer_padding,
         "no_breakdown": args.no_breakdown,
+        "lanes": args.lanes,
     }
     log(
         f"translate_speed: {args.model} ({config['arch']}, {config['layers']} layers, {config['dim']}-d), "

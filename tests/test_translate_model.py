@@ -281,6 +281,21 @@ def test_a_batch_decodes_as_each_sentence_alone(kind):
     assert len({len(t.ids) for t in together}) > 1
 
 
+@pytest.mark.parametrize("kind", DECODERS)
+@pytest.mark.parametrize("n, batch_size", [(20, 8), (16, 32)])  # three batches on two lanes; one cut in two
+def test_lanes_decode_what_one_lane_decodes_in_order(kind, n, batch_size):
+    model, source = trained(kind)[0], reverse_task(n, seed=4)[0]
+    one = decode.translate_ids(model, source, beam=3, batch_size=batch_size, lanes=1)
+    assert len({len(r.ids) for r in one}) > 1
+    two = decode.translate_ids(model, source, beam=3, batch_size=batch_size, lanes=2)
+    assert [r.ids for r in one] == [r.ids for r in two]
+    for a, b in zip(one, two):
+        assert a.score == pytest.approx(b.score, abs=1e-5)
+        np.testing.assert_allclose(a.attention, b.attention, atol=1e-6)
+    with pytest.raises(ValueError, match="lanes must be >= 1"):
+        decode.translate_ids(model, source, lanes=0)
+
+
 def test_no_retracing_across_lengths_widths_and_settings():
     keras.utils.set_random_seed(2)
     model = build(TranslatorConfig(**dict(TINY, layers=1), arch="transformer"))  # fresh: nothing compiled yet
