@@ -475,7 +475,7 @@ def test_interrupted_run_resumes_with_the_same_command(corpus_dir, vocab_dir, tm
         "--out",
         out,
         "--steps",
-        "400",
+        "150",
         "--checkpoint-every",
         "25",
         "--seed",
@@ -491,14 +491,14 @@ def test_interrupted_run_resumes_with_the_same_command(corpus_dir, vocab_dir, tm
     proc.wait()
     assert os.path.exists(latest), "no checkpoint before the kill"
     step = saved_state(out)["step"]
-    assert 25 <= step < 400 and step % 25 == 0
+    assert 25 <= step < 150 and step % 25 == 0
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming {out} at step {step}" in done.stderr
     metrics = json.loads(done.stdout.strip().splitlines()[-1])
-    assert metrics["steps"] == 400
+    assert metrics["steps"] == 150
     steps = column(saved_state(out)["history"], "step")
-    assert steps == sorted(set(steps)) and steps[-1] == 400  # the count continued, nothing repeated
+    assert steps == sorted(set(steps)) and steps[-1] == 150  # the count continued, nothing repeated
 
 
 class Killed(BaseException):
