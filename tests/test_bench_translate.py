@@ -118,6 +118,8 @@ def test_translate_speed_on_a_tiny_model(tmp_path, capsys):
     assert abs(seqlab["params"] - marian["trainable_params"]) / seqlab["params"] < 0.05
     assert seqlab["train"]["target_tokens"] == marian["train"]["target_tokens"]
     assert r["beam_sentences_per_s_ratio"] > 0 and r["train_tokens_per_s_ratio"] > 0
+    [round_] = r["rounds"]  # one round unless --rounds: its ratios are the reported ones
+    assert round_["decode_ratio"] == r["beam_sentences_per_s_ratio"] and seqlab["lanes"] == 2
     assert [row["metric"] for row in r["rows"]] == ["sentences/s", "output tokens/s"] * 2 + ["target tokens/s"]
     assert "| measurement | metric | SeqLab | MarianMT |" in captured.err
 

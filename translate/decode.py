@@ -6,7 +6,9 @@ max_src_len, a batch to a power of two, a beam width to a power of two (unused b
 max_len, alpha and the width itself arrive as tensors. So a new sentence length, max_len, alpha or width within
 a bucket never retraces or recompiles; each (batch, beam) bucket compiles once. Measured on the 2-core CPU
 (TensorFlow), the whole loop under XLA used the least CPU time, ahead of the same loop in a tf.function without
-XLA and of an XLA-compiled step called once per token from Python.
+XLA and of an XLA-compiled step called once per token from Python. Beam search keeps one encoder memory per
+sentence, which its hypotheses share. translate_ids cuts its input into parts of PART_ROWS hypotheses and
+decodes LANES of them side by side (threads): both measured faster on this CPU (see translate_ids).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from core.jit import jit
 from translate.model import END, PAD, START
 
 LANES = 2  # decoding loops run side by side by default (translate_ids)
-MIN_PART = 8  # sentences: the smallest part a call is cut into for its lanes
+PART_ROWS = 16  # hypotheses (sentences x beams) per compiled call: translate_ids cuts its batches this small
 TRACES = collections.Counter()  # how often each loop was traced (the tests check it stops growing)
 
 
@@ -253,8 +255,8 @@ def translate_ids(
     method: str = "auto",
     lanes: int | None = None,
 ) -> list[Result]:
-    """Translate source ids (N, S), padded with 0 at the end, in batches of batch_size decoded `lanes` (default
-    LANES) at a time in threads. One Result per row, in order."""
+    """Translate source ids (N, S), padded with 0 at the end: in parts of at most batch_size sentences and
+    PART_ROWS hypotheses, decoded `lanes` (default LANES) at a time in threads. One Result per row, in order."""
     config = model.config
     max_len = config.max_tgt_len if max_len is None else int(max_len)
     if not 1 <= max_len <= config.max_tgt_len:
@@ -277,14 +279,14 @@ def translate_ids(
         source = source[:, : config.max_src_len]
     # Always the model's full source width, so the sentence length is data, never a shape.
     source = np.pad(source, ((0, 0), (0, config.max_src_len - source.shape[1])))
-    # Two lanes: one XLA:CPU call keeps ~1.6 of the 2 cores busy, two side by side keep ~2 busy: beam-4 at batch
-    # 32 decodes 1.4x faster (bench/README.md); three oversubscribe the cores and halve the speed. A call with
-    # fewer batches than lanes is cut into one part per lane when each part keeps MIN_PART sentences (below that
-    # the loop's fixed costs dominate, and small calls keep the batch shapes they had).
-    chunks = [source[start : start + batch_size] for start in range(0, len(source), batch_size)]
-    if len(chunks) < lanes and len(source) >= lanes * MIN_PART:
-        size = -(-len(source) // lanes)
-        chunks = [source[start : start + size] for start in range(0, len(source), size)]
+    # Parts of PART_ROWS hypotheses (4 sentences at beam 4, 16 greedy), decoded `lanes` at a time. Both measured on
+    # the bundled Transformer (bench/README.md): one XLA:CPU call keeps ~1.6 of the 2 cores busy, two side by side
+    # ~2 (three oversubscribe them); and a part's step costs less per row when its self-attention caches stay
+    # small enough for the CPU's caches (at beam 4, 64 sentences: 31 sentences/s in parts of 32 on one lane, 37 in
+    # parts of 8; 42 in parts of 32 on two lanes, 56 in parts of 4), and a part stops at its own longest output.
+    beams = 1 if method == "greedy" or (method == "auto" and int(beam) == 1) else _bucket(int(beam))
+    part = max(1, min(batch_size, PART_ROWS // beams))
+    chunks = [source[start : start + part] for start in range(0, len(source), part)]
     run = lambda chunk: search(model, chunk, int(beam), float(alpha), max_len, method, batch_size)  # noqa: E731
     if lanes == 1 or len(chunks) == 1:
         return [r for chunk in chunks for r in run(chunk)]
