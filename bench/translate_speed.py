@@ -22,6 +22,8 @@ decoder start). Differences by design: Marian is post-LN with sine positions, Se
    both sides. One untimed pass first (SeqLab compiles there), then the median of --repeats timed passes.
    The target compares sentences/s (the same sentences, so the time ratio); each side's output tokens/s counts
    its own output tokens (SeqLab: the real lengths with [END]; Marian: batch x steps).
+   SeqLab's translate_ids decodes a call in parts of 16 hypotheses, two at a time in threads (--lanes 1: one).
+   --rounds N runs both sides N times, alternating, and reports the round with the median decoding ratio.
 2. Training: one step (teacher forcing, label-smoothed cross-entropy 0.1 averaged over non-[PAD] targets,
    AdamW, global-norm clipping 1.0) at --train-batch (64) pairs of the same sentences, --train-warmup (3) untimed
    steps, then the median of --train-steps (10). SeqLab: translate.model.build + core.optim.make_optimizer +

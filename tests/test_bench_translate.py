@@ -134,3 +134,19 @@ def test_translate_speed_on_a_tiny_model(tmp_path, capsys):
     random_rows, grouped = b["rows"]
     assert random_rows["mean_source_width"] == 16 and grouped["mean_source_width"] < 16  # cut to the longest row
     assert all(row["s_per_step"] > 0 and row["target_tokens_per_s"] > 0 for row in b["rows"]) and b["speedup"] > 0
+
+
+def test_readme_speed_table_is_the_recorded_run():
+    """The README's translation speed rows are bench/results/translate_speed_cpu.json's median round."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = json.load(open(os.path.join(root, "bench", "results", "translate_speed_cpu.json")))
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    assert r["settings"]["rounds"] == 3 and r["results"]["seqlab"]["lanes"] == 2
+    rows = {(row["row"].split(" (")[0], row["metric"]): row for row in r["rows"]}
+    batch = rows["beam-4, batch 32", "sentences/s"]
+    ratios = ", ".join(f"{x['decode_ratio']:.2f}" for x in r["rounds"])
+    assert f"| {batch['seqlab']:.1f} | {batch['marian']:.1f} | **{batch['ratio']:.2f}x** ({ratios}) |" in readme
+    single = rows["beam-4, batch 1", "sentences/s"]
+    assert f"| {single['seqlab']:.1f} | {single['marian']:.1f} | {single['ratio']:.2f}x |" in readme
+    train = rows["training, batch 64", "target tokens/s"]
+    assert f"| {train['seqlab']:,.0f} | {train['marian']:,.0f} | {train['ratio']:.2f}x" in readme

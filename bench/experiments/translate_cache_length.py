@@ -57,7 +57,9 @@ def main(argv) -> int:
     for length in lengths:
         rows.append(step_ms(length))
         print(rows[-1], flush=True)
-    update(RESULTS, "cache_length", value={"command": "python bench/experiments/translate_cache_length.py", "rows": rows})
+    update(
+        RESULTS, "cache_length", value={"command": "python bench/experiments/translate_cache_length.py", "rows": rows}
+    )
     return 0
 
 
