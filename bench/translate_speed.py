@@ -734,11 +734,18 @@ def run(args) -> tuple[dict, int]:
             rounds.append((seqlab, marian))
             if "error" in seqlab or (marian and "error" in marian):
                 break
-    # The round with the median batch decoding ratio is the one reported; every round's ratios are kept.
+    # The round with the median batch decoding ratio (SeqLab's sentences/s without a peer) is the one reported;
+    # every round's figures are kept, and an error in any round is reported.
     summary = [_round_summary(a, b) for a, b in rounds]
-    ranked = sorted(range(len(rounds)), key=lambda i: summary[i]["decode_ratio"] or 0)
+    rank = "decode_seqlab" if args.no_peer else "decode_ratio"
+    ranked = sorted(range(len(rounds)), key=lambda i: summary[i][rank] or 0)
     seqlab, marian = rounds[ranked[len(ranked) // 2]]
-    errors = [f"{who}: {r['error']}" for who, r in (("seqlab", seqlab), ("marian", marian or {})) if "error" in r]
+    errors = [
+        f"round {i + 1}, {who}: {r['error']}"
+        for i, (a, b) in enumerate(rounds)
+        for who, r in (("seqlab", a), ("marian", b or {}))
+        if "error" in r
+    ]
     peer = marian if marian and "error" not in marian else {}
     twin = config["arch"] == "transformer" and shape_folder == folder
     rows = []

@@ -281,8 +281,21 @@ def test_a_batch_decodes_as_each_sentence_alone(kind):
     assert len({len(t.ids) for t in together}) > 1
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a TensorFlow graph with an unknown batch")
+@pytest.mark.parametrize("kind", ["transformer", "rnn-gru"])
+def test_the_models_trace_with_an_unknown_batch_size(kind):
+    """Serving and export trace with the batch unknown: the beam folding in the attention must not branch on it."""
+    import tensorflow as tf
+
+    model, source, target = tiny(kind), sources(3, 12), decoder_inputs(3, 10)
+    spec = [tf.TensorSpec((None, None), tf.int32)] * 2
+    traced = tf.function(lambda s, t: model((s, t), return_attention=True), input_signature=spec)
+    for got, want in zip(traced(source, target), model((source, target), return_attention=True)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", DECODERS)
-@pytest.mark.parametrize("n, batch_size", [(20, 8), (16, 32)])  # three batches on two lanes; one cut in two
+@pytest.mark.parametrize("n, batch_size", [(20, 8), (16, 32)])  # beam 3: parts of 4 sentences, on two lanes
 def test_lanes_decode_what_one_lane_decodes_in_order(kind, n, batch_size):
     model, source = trained(kind)[0], reverse_task(n, seed=4)[0]
     one = decode.translate_ids(model, source, beam=3, batch_size=batch_size, lanes=1)

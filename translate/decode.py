@@ -161,32 +161,33 @@ def _bucket(n: int, cap: int | None = None) -> int:
 
 
 def compiled(model) -> dict:
-    """The model's compiled loops, {(kind, batch, beams): function}. Kept on the model, so they go with it;
-    object.__setattr__ because Keras would otherwise track the dict as if it held layers."""
-    if "_translate_loops" not in model.__dict__:
-        object.__setattr__(model, "_translate_loops", {})
-    return model.__dict__["_translate_loops"]
+    """The model's compiled loops, {(kind, batch, beams): function}. Kept on the model, so they go with it; in its
+    __dict__ directly because Keras would otherwise track the dict as if it held layers. setdefault: two lanes
+    asking at once get the same dict."""
+    return model.__dict__.setdefault("_translate_loops", {})
 
 
 _TRACING = threading.Lock()
 
 
 def _loop(model, kind: str, batch: int, beams: int):
-    loops = compiled(model)
+    loops, key = compiled(model), (kind, batch, beams)
+    if key in loops:  # made under the lock (once), looked up without it
+        return loops[key]
     with _TRACING:
-        if (kind, batch, beams) not in loops:
+        if key not in loops:
             if kind == "greedy":
                 fn = jit(lambda source, width, max_len, alpha: greedy(model, source, max_len, alpha))
             else:
                 fn = jit(lambda source, width, max_len, alpha: beam_search(model, source, width, max_len, alpha, beams))
-            loops[kind, batch, beams] = fn
-    return loops[kind, batch, beams]
+            loops[key] = fn
+        return loops[key]
 
 
 def _run(model, key, *args):
     """Call a compiled loop. Its first call (the trace and the XLA compile) runs alone under _TRACING: CPython
     3.11 cannot parse in two threads at once and a trace parses the model's code (stack-facts.md), so lanes and
-    concurrent requests never trace together; once warm, calls run side by side."""
+    concurrent requests never trace together; once warm, calls run side by side without the lock."""
     fn, warm = _loop(model, *key), model.__dict__.setdefault("_translate_warm", set())
     if key in warm:
         return fn(*args)

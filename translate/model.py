@@ -276,7 +276,7 @@ class DecoderBlock(layers.Layer):
         weights = masked_softmax(scores, source_mask[:, None, None, :])  # explicit: we return the weights
         context = ops.einsum("bhts,bshd->bthd", weights, cross_v)
         x = x + self.drop(self.cross_proj(ops.reshape(context, (b, t, -1))), training=training)
-        if b != n:  # (sentences, heads, g * T, S) -> one row per hypothesis
+        if not (isinstance(b, int) and b == n):  # (sentences, heads, g * T, S) -> one row per hypothesis
             weights = ops.reshape(weights, (n, self.heads, b // n, t, s))
             weights = ops.reshape(ops.transpose(weights, (0, 2, 1, 3, 4)), (b, self.heads, t, s))
         x = x + self.drop(self.out(self.fc(self.ln3(x))), training=training)
