@@ -18,8 +18,8 @@ decoder start). Differences by design: Marian is post-LN with sine positions, Se
    `Translator.translate(texts, beam=4)` (its real outputs); MarianMT's `generate(num_beams=4, use_cache=True)`
    with `min_new_tokens = max_new_tokens =` the longest SeqLab output of the batch, [END] counted: with random
    weights Marian never ends a hypothesis, so this makes it run as many decoder steps as SeqLab's longest
-   hypothesis (SeqLab's batched loop runs at least those; `loop_steps` says how many it ran). Text in, text out on
-   both sides. One untimed pass first (SeqLab compiles there), then the median of --repeats timed passes.
+   hypothesis (SeqLab's parts each stop at their own longest, by design). Text in, text out on both sides.
+   One untimed pass first (SeqLab compiles there), then the median of --repeats timed passes.
    The target compares sentences/s (the same sentences, so the time ratio); each side's output tokens/s counts
    its own output tokens (SeqLab: the real lengths with [END]; Marian: batch x steps).
    SeqLab's translate_ids decodes a call in parts of 16 hypotheses, two at a time in threads (--lanes 1: one).
@@ -32,8 +32,7 @@ decoder start). Differences by design: Marian is post-LN with sine positions, Se
    on labels with -100 on [PAD]. target tokens/s = non-[PAD] decoder targets / step time.
 3. Where the time goes (measured and printed unless --no-breakdown): the first batch decoded for 1 step
    (max_len=1 / max_new_tokens=1) against the full one gives each side's fixed cost (encoder, setup, host copies)
-   and its cost per decoder step; SeqLab's greedy loop on as many rows as the beam search decodes (batch x beams)
-   splits that step into the model's step and beam's own bookkeeping (top-k, cache reordering); training splits
+   and its wall time per decoder step of the batch (SeqLab's: its parts, two lanes at a time); training splits
    into forward+loss and backward+update.
 
 Padding (--peer-padding): SeqLab always pads to its fixed widths (max_src_len, max_tgt_len: it compiles once);
@@ -64,10 +63,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DECODE_TARGET, TRAIN_TARGET = 2.0, 1.0
 ALPHA = 0.6  # SeqLab's default length penalty, also given to Marian (which only ranks beams with it)
 FAIRNESS = (
-    "MarianMT has random weights and never emits [END], so both sides run the same decoder steps: "
-    "Marian generate(num_beams=beam, use_cache=True, min_new_tokens = max_new_tokens = the longest SeqLab "
-    "output of the batch, [END] counted); SeqLab's loop runs at least that many (loop_steps). Same texts, "
-    "same tokenizer, text in and text out on both sides."
+    "MarianMT has random weights and never emits [END], so it runs as many decoder steps as SeqLab's longest "
+    "output of the batch: generate(num_beams=beam, use_cache=True, min_new_tokens = max_new_tokens = that "
+    "length, [END] counted); SeqLab decodes the batch in parts (PART_ROWS hypotheses), each stopping at its own "
+    "longest output. Same texts, same tokenizer, text in and text out on both sides."
 )
 
 
@@ -182,7 +181,6 @@ def _per_step(full_s: float, one_step_s: float, steps: int) -> dict:
 def seqlab_side(plan) -> dict:
     set_threads(plan["threads"])
     import keras
-    import numpy as np
 
     from translate import decode
     from translate.translator import Translator
@@ -201,50 +199,10 @@ def seqlab_side(plan) -> dict:
             times.append(time.perf_counter() - start)
         return times, outs
 
-    def run_loop(chunk, kind, rows, max_len):
-        """The compiled loop translate calls, on `rows` sources (the chunk's, then copies of its first as
-        translate pads, or all of it again when rows is a multiple), timed with its host copies; (seconds, steps)."""
-        ids = [translator._source_ids(t) for t in chunk]
-        source = np.zeros((rows, config.max_src_len), np.int32)
-        for r in range(rows):
-            row = ids[r % len(ids)] if rows % len(ids) == 0 else ids[r] if r < len(ids) else ids[0]
-            source[r, : len(row)] = row
-        slots = 1 if kind == "greedy" else decode._bucket(beam)
-        fn = decode._loop(translator.model, kind, rows, slots)
-        start = time.perf_counter()
-        out = [
-            np.asarray(x)
-            for x in fn(source, np.asarray(beam, "int32"), np.asarray(max_len, "int32"), np.asarray(ALPHA, "float32"))
-        ]
-        return time.perf_counter() - start, int(out[-1])
-
-    def loop_steps(chunk) -> int | None:
-        """How many steps the compiled loop ran for this batch (the same call translate makes, untimed)."""
-        try:
-            kind = "greedy" if beam == 1 else "beam"
-            return run_loop(chunk, kind, decode._bucket(len(chunk), 32), config.max_tgt_len)[1]
-        except Exception as e:  # private internals changed: the number is a nice-to-have
-            log(f"  (loop steps not measured: {type(e).__name__}: {e})")
-            return None
-
-    def greedy_same_rows(chunk) -> dict | None:
-        """Greedy's loop on as many rows as the beam search decodes (batch x beams): its cost per step is the
-        model's step plus greedy's light bookkeeping, so beam's minus greedy's is the beam bookkeeping (top-k over
-        beams x vocab, reordering the caches by parent)."""
-        try:
-            rows = decode._bucket(len(chunk), 32) * decode._bucket(beam)
-            log(f"[seqlab] greedy loop on {rows} rows (compiles)")
-            run_loop(chunk, "greedy", rows, config.max_tgt_len)
-            timed = [run_loop(chunk, "greedy", rows, config.max_tgt_len) for _ in range(plan["repeats"])]
-            one = median([run_loop(chunk, "greedy", rows, 1)[0] for _ in range(plan["repeats"])])
-            return {"rows": rows, **_per_step(median([t for t, _ in timed]), one, timed[0][1])}
-        except Exception as e:
-            log(f"  (greedy comparison not measured: {type(e).__name__}: {e})")
-            return None
-
     result = {
         "impl": "seqlab",
-        "lanes": decode.LANES,  # decoding loops side by side (threads): a 32-sentence call decodes as 2 x 16
+        "lanes": decode.LANES,  # decoding loops side by side (threads)
+        "part_rows": decode.PART_ROWS,  # hypotheses per loop: a 32-sentence call at beam 4 decodes as 8 parts of 4
         "backend": keras.backend.backend(),
         "arch": config.arch,
         "params": int(translator.model.count_params()),
@@ -267,7 +225,6 @@ def seqlab_side(plan) -> dict:
             warmup_s=round(warm.seconds, 3),
             lengths=lengths,
             longest=[max(x) for x in lengths],
-            loop_steps=[loop_steps(b) for b in batches],
             unfinished=sum(not o.finished for out in outs for o in out),
             sample=outs[0][0].text[:120],
         )
@@ -277,10 +234,8 @@ def seqlab_side(plan) -> dict:
         one_pass([first], max_len=1)
         one = median([one_pass([first], max_len=1)[0][0] for _ in range(plan["repeats"])])
         stats = result["decode"]["batch"]
-        steps = stats["loop_steps"][0] or stats["longest"][0]
+        steps = stats["longest"][0]
         result["decode_breakdown"] = _per_step(stats["batch_ms"][0] / 1e3, one, steps)
-        if beam > 1:
-            result["decode_breakdown"]["greedy_same_rows"] = greedy_same_rows(first)
 
     result["train"] = seqlab_train(plan, translator)
     return result
@@ -649,12 +604,6 @@ def breakdown_table(seqlab, marian) -> str:
         ("full_ms", "whole batch, ms"),
     ):
         out.append(f"| {label} | {a.get(key, '-')} | {b.get(key, '-')} |")
-    greedy = a.get("greedy_same_rows")
-    if greedy:
-        out.append(
-            f"| greedy loop on the same {greedy['rows']} rows: cost per step, ms (the rest of beam's is its "
-            f"top-k and cache reordering) | {greedy['per_step_ms']} | |"
-        )
     ta, tb = (
         (seqlab.get("train") or {}).get("breakdown_ms") or {},
         ((marian or {}).get("train") or {}).get("breakdown_ms") or {},

@@ -152,6 +152,12 @@ def beam_search(model, source, width, max_len, alpha, beams):
     return tokens, parents, attention, score, length, done, t
 
 
+def _kind(beam: int, method: str) -> tuple[str, int]:
+    """("greedy" | "beam", the beam slots compiled for): method auto decodes beam 1 greedily."""
+    kind = "greedy" if method == "greedy" or (method == "auto" and beam == 1) else "beam"
+    return kind, 1 if kind == "greedy" else _bucket(beam)
+
+
 def _bucket(n: int, cap: int | None = None) -> int:
     """The power of two >= n (at most cap, when cap >= n): the shapes the compiled loops are made for."""
     size = 1
@@ -219,8 +225,7 @@ def search(
     n = len(source)
     batch = _bucket(n, batch_size)
     padded = np.concatenate([source, np.repeat(source[:1], batch - n, axis=0)])  # filler rows: copies of row 0
-    kind = "greedy" if method == "greedy" or (method == "auto" and beam == 1) else "beam"
-    beams = 1 if kind == "greedy" else _bucket(beam)
+    kind, beams = _kind(beam, method)
     out = _run(
         model,
         (kind, batch, beams),
@@ -281,12 +286,11 @@ def translate_ids(
     # Always the model's full source width, so the sentence length is data, never a shape.
     source = np.pad(source, ((0, 0), (0, config.max_src_len - source.shape[1])))
     # Parts of PART_ROWS hypotheses (4 sentences at beam 4, 16 greedy), decoded `lanes` at a time. Both measured on
-    # the bundled Transformer (bench/README.md): one XLA:CPU call keeps ~1.6 of the 2 cores busy, two side by side
-    # ~2 (three oversubscribe them); and a part's step costs less per row when its self-attention caches stay
-    # small enough for the CPU's caches (at beam 4, 64 sentences: 31 sentences/s in parts of 32 on one lane, 37 in
-    # parts of 8; 42 in parts of 32 on two lanes, 56 in parts of 4), and a part stops at its own longest output.
-    beams = 1 if method == "greedy" or (method == "auto" and int(beam) == 1) else _bucket(int(beam))
-    part = max(1, min(batch_size, PART_ROWS // beams))
+    # the bundled Transformer (bench/experiments/translate_parts.py): one XLA:CPU call keeps ~1.6 of the 2 cores
+    # busy, two side by side ~1.95; a part's step costs less per row while its self-attention caches fit the CPU's
+    # caches (translate_cache_length.py), and a part stops at its own longest output. Beam 4, 64 verses: 33.8
+    # sentences/s in parts of 32 sentences on one lane, 43.3 on two, 60.5 in parts of 4 on two.
+    part = max(1, min(batch_size, PART_ROWS // _kind(int(beam), method)[1]))
     chunks = [source[start : start + part] for start in range(0, len(source), part)]
     run = lambda chunk: search(model, chunk, int(beam), float(alpha), max_len, method, batch_size)  # noqa: E731
     if lanes == 1 or len(chunks) == 1:

@@ -267,7 +267,7 @@ class DecoderBlock(layers.Layer):
 
         cross_k, cross_v and source_mask may hold B / g sentences, each shared by g consecutive rows of x (beam
         search's hypotheses of one sentence): their queries fold into the target axis, so a step reads each
-        sentence's keys and values once, not once per hypothesis (bench/README.md: 1.15x the beam-4 speed)."""
+        sentence's keys and values once, not once per hypothesis."""
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         n, s = ops.shape(cross_k)[0], ops.shape(cross_k)[1]
         x = x + self.drop(self.proj(ops.reshape(attended, (b, t, -1))), training=training)
