@@ -19,6 +19,7 @@ import sys
 import time
 
 from bench.common import Timer, emit, machine, median, set_threads
+from core import precision
 
 
 def parse(argv=None):
@@ -39,7 +40,7 @@ def parse(argv=None):
         default=False,
         help="XLA-compile the train step (off by default, as in pretrain.train)",
     )
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument("--precision", choices=tuple(precision.POLICIES), default="fp32")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
@@ -52,8 +53,7 @@ def build_and_compile(args):
     from pretrain import model as bert
     from pretrain.train import bert_optimizer, compile_model
 
-    if args.precision != "fp32":
-        keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[args.precision])
+    precision.use(args.precision)
     keras.utils.set_random_seed(args.seed)
     config = bert.BertConfig(
         vocab_size=args.vocab,

@@ -12,8 +12,8 @@ from core import cli
 from core.budget import Budget
 from core.cli import UsageError
 from core.optim import OptimizerConfig
+from core.precision import POLICIES
 
-POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 NEGATIVES = "other-doc | same-doc | mix:R"
 ATTENTION_INITS = ("local", "random")
 

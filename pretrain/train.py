@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 
-from core import checkpoint, cli, files, optim
+from core import checkpoint, cli, files, optim, precision
 from core.cli import UsageError
 from core.logs import TensorBoard
 from core.optim import OptimizerConfig
@@ -430,7 +430,7 @@ def train(config: PretrainConfig, command: str | None = None) -> dict:
     ).fixed(VAL_BATCHES)
 
     # ---- model
-    keras.mixed_precision.set_global_policy(POLICIES[config.precision])
+    precision.use(config.precision)
     keras.utils.set_random_seed(config.seed)
     with distribution_scope(devices, config.batch_size):
         model = bert.build(bert_config)

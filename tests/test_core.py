@@ -188,3 +188,15 @@ def test_ema_exports_the_moving_average_of_the_weights_and_checkpoints_keep_it(t
     assert not finalize_weights(plain)
     with pytest.raises(ValueError, match="--ema must be 0"):
         OptimizerConfig(ema=1.0).validate()
+
+
+def test_precision_policy_builds_in_bf16_and_restores_float32():
+    from core import precision
+
+    with precision.policy("bf16"):
+        layer = keras.layers.Dense(3)
+        layer.build((None, 2))
+    assert layer.compute_dtype == "bfloat16" and layer.kernel.dtype == "float32"  # float32 weights, bf16 matmuls
+    assert keras.mixed_precision.global_policy().name == "float32"  # what is built after computes in float32
+    with pytest.raises(ValueError, match="--precision must be one of fp32, bf16, fp16"):
+        precision.check("int8")
