@@ -103,6 +103,43 @@ def test_bible_split_never_shares_a_book_and_hash_split_is_stable():
         parallel.split_pairs(lines[:3])
 
 
+def test_verses_with_as_many_sentences_a_side_give_sentence_pairs_in_their_book():
+    two = Pair(
+        'He said, "Come. Sit here." Then he left.', '¿Vienes? Y él dijo: "Siéntate." Entonces se fue.', "Gen", "Gen.2.3"
+    )
+    # a speech cut at a split loses its quote marks; a whole one keeps them, its closing mark with its sentence
+    assert parallel.sentences(two.source) == ["He said, Come.", "Sit here.", "Then he left."]
+    assert parallel.sentences('Go! "Who?" ¡Yes! ¿No? (Fine.) Ok.') == [
+        "Go!",
+        '"Who?"',
+        "¡Yes!",
+        "¿No?",
+        "(Fine.)",
+        "Ok.",
+    ]
+    assert parallel.sentences("Mr. smith came. he sat.") == ["Mr. smith came. he sat."]  # no capital, no split
+    verse = Pair(
+        "Jesus wept. The Jews said, Behold how he loved him!",
+        "Y lloró Jesús. Dijeron los Judíos: ¡Mirad cómo le amaba!",
+        "John",
+        "John.11.35",
+    )
+    pairs = parallel.sentence_pairs([verse, two])  # `two`: three sentences against four
+    assert pairs == [
+        Pair("Jesus wept.", "Y lloró Jesús.", "John", "John.11.35#1"),
+        Pair(
+            "The Jews said, Behold how he loved him!",
+            "Dijeron los Judíos: ¡Mirad cómo le amaba!",
+            "John",
+            "John.11.35#2",
+        ),
+    ]
+    assert all(parallel.split_of(p) == "test" for p in pairs)  # a test verse's sentences stay in the test split
+    lopsided = Pair("Amen. Praise him and bless him and sing.", "Amén y amén, así sea, amén. Alabadle.", "Ps", "Ps.1.1")
+    assert parallel.sentence_pairs([lopsided]) == []  # 2 words against 7: not the same sentence, so nothing
+    assert parallel.sentence_pairs([Pair("One sentence.", "Una frase.", "Gen", "Gen.1.1")]) == []
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -111,12 +111,21 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
         facts=[
             (
                 "pair",
-                f"`{metrics['pair']}` ({metrics['train_pairs']:,} training pairs; "
-                f"{metrics['dropped_pairs']:,} over {config.max_src_len} subwords left out)",
+                f"`{metrics['pair']}` ({metrics['train_pairs']:,} training pairs"
+                + (
+                    f", {metrics['sentence_pairs']:,} of them single sentences cut from verses"
+                    if metrics.get("sentence_pairs")
+                    else ""
+                )
+                + f"; {metrics['dropped_pairs']:,} over {config.max_src_len} subwords left out)",
             ),
             ("batches", _batches(metrics)),
             ("steps", f"{metrics['step']:,} at batch {metrics['batch_size']}"),
-            ("training time", f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"),
+            (
+                "training time",
+                f"{metrics['seconds'] / 60:.1f} min on {metrics['machine']}"
+                + (f", {metrics['precision']} matmuls" if metrics.get("precision") else ""),
+            ),
             ("validation loss", f"{metrics['val_loss']:.4f} nats/target token" + _averaged(metrics)),
             (
                 "validation BLEU (greedy)",

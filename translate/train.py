@@ -20,7 +20,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core import cli  # noqa: E402
+from core import cli, precision  # noqa: E402
 from core.budget import Budget  # noqa: E402
 from core.optim import OptimizerConfig  # noqa: E402
 from translate.model import TranslatorConfig  # noqa: E402
@@ -41,6 +41,8 @@ class TrainConfig:
     batch_size: int = 64
     share_embeddings: str = "auto"  # auto (when the vocabulary is joint) | on | off
     length_window: int = 32  # batches of similar lengths, sorted `length_window` batches at a time (0: random)
+    split_sentences: bool = False  # also train on the sentence pairs cut from verses (corpus.parallel.sentence_pairs)
+    precision: str = "fp32"  # fp32 | bf16 (core.precision; bf16 computes in bfloat16, keeps float32 weights)
     label_smoothing: float = 0.1
     eval_every: int = 200
     checkpoint_every: int = 200
@@ -59,6 +61,7 @@ class TrainConfig:
             raise ValueError(f"--share-embeddings must be auto, on or off, got {self.share_embeddings!r}")
         if self.length_window < 0:
             raise ValueError(f"--length-window must be >= 0 (0: random batches), got {self.length_window}")
+        precision.check(self.precision)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         return self
@@ -72,6 +75,8 @@ class TrainConfig:
             "vocab_size": self.vocab_size,
             "length_window": self.length_window,
             "ema": self.optimizer.ema,  # the optimizer's variables hold the average: their count depends on it
+            "split_sentences": self.split_sentences,
+            "precision": self.precision,
         }
 
 
@@ -142,6 +147,8 @@ def train(config: TrainConfig, command: str) -> dict:
         saved = checkpoint.read_state(resume)
         saved["run"].setdefault("length_window", 0)  # runs from before length grouping dealt random batches
         saved["run"].setdefault("ema", 0.0)  # and kept no average of the weights
+        saved["run"].setdefault("split_sentences", False)  # and trained on whole verses
+        saved["run"].setdefault("precision", "fp32")
         wanted = dataclasses.replace(
             config.model,
             src_vocab=model_config.src_vocab,
@@ -164,7 +171,12 @@ def train(config: TrainConfig, command: str) -> dict:
             share_embeddings=shared(config.share_embeddings, tokenizer),
         ).validate()
     lengths = dict(max_src_len=model_config.max_src_len, max_tgt_len=model_config.max_tgt_len)
-    train_data = data.encode_pairs(splits["train"], tokenizer, **lengths)
+    # the vocabulary is learnt from the verses alone: the sentence pairs repeat their words
+    extra = parallel.sentence_pairs(splits["train"]) if config.split_sentences else []
+    held_out = {p.source for p in splits["validation"] + splits["test"]}  # a TSV line can be another's sentence
+    extra = [p for p in extra if p.source not in held_out]
+    train_data = data.encode_pairs(splits["train"] + extra, tokenizer, **lengths)
+    sentence_pairs = int((train_data.kept >= len(splits["train"])).sum())  # those within the length limits
     val_data = data.encode_pairs(splits["validation"][:VAL_PAIRS], tokenizer, **lengths)
     print(
         f"{len(train_data):,} training pairs ({train_data.dropped:,} over the length limits left out), "
@@ -173,7 +185,8 @@ def train(config: TrainConfig, command: str) -> dict:
     )
 
     keras.utils.set_random_seed(config.seed)
-    model = build(model_config)
+    with precision.policy(config.precision):  # the layers built here compute in it; export and decoding in float32
+        model = build(model_config)
     state = (
         checkpoint.read_state(resume)
         if resume
@@ -292,6 +305,8 @@ def train(config: TrainConfig, command: str) -> dict:
         "dropped_pairs": train_data.dropped,
         "batch_size": config.batch_size,
         "length_window": config.length_window,
+        **({"sentence_pairs": sentence_pairs} if config.split_sentences else {}),
+        **({"precision": config.precision} if config.precision != "fp32" else {}),
         "parameters": int(model.count_params()),
         "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
         "commands": state["commands"],
@@ -337,6 +352,17 @@ def parser():
         help="group pairs of similar lengths, sorting this many batches at a time, and cut each batch to its "
         "longest row (0: random batches padded to --max-len)",
     )
+    p.add_argument(
+        "--split-sentences",
+        action="store_true",
+        help="also train on the sentence pairs cut from verses with as many sentences on each side",
+    )
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=tuple(precision.POLICIES),
+        help="bf16: bfloat16 matmuls, float32 weights (faster on CPUs with AVX512_BF16 or AMX)",
+    )
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=400)
@@ -381,6 +407,8 @@ def config_of(args) -> TrainConfig:
         batch_size=args.batch_size,
         share_embeddings=args.share_embeddings,
         length_window=args.length_window,
+        split_sentences=args.split_sentences,
+        precision=args.precision,
         label_smoothing=args.label_smoothing,
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
