@@ -201,11 +201,46 @@ def test_resume_continues_and_other_settings_are_refused(trained, tmp_path):
     assert shipped.shape == trained_weights.shape and not np.allclose(shipped, trained_weights)
     other = run(
         "-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "40", *TINY[2:], "--dim", "48",
-        "--length-window", "0",
+        "--length-window", "0", "--split-sentences", "--precision", "bf16",
     )  # fmt: skip
     assert other.returncode == 2 and "--dim 64 (not 48)" in other.stderr
+    assert "--split-sentences False (not True)" in other.stderr and "--precision fp32 (not bf16)" in other.stderr
     assert "--length-window 32 (not 0)" in other.stderr  # the batches a resume would see are part of the run
     assert "--ema 0.9 (not 0.0)" in other.stderr  # the optimizer's variables hold the average
+
+
+@pytest.mark.slow
+def test_sentence_pairs_and_bf16_train_and_the_model_decodes_in_float32(tmp_path, capsys):
+    """--split-sentences adds a pair per sentence of two-sentence lines; --precision bf16 trains in bfloat16 and
+    leaves float32 weights, a float32 global policy and a card that says both (in process: no CLI start-up)."""
+    import keras
+
+    import translate
+    from translate import train
+
+    rng = random.Random(1)
+    path = str(tmp_path / "two.tsv")
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(400):
+            en, es = [], []
+            for _ in range(2):
+                words = [rng.choice(list(WORDS)) for _ in range(rng.randint(2, 4))]
+                en.append(" ".join(words).capitalize() + ".")
+                es.append(" ".join(WORDS[w] for w in words).capitalize() + ".")
+            f.write(" ".join(en) + "\t" + " ".join(es) + "\n")
+    out = str(tmp_path / "m")
+    argv = ["--pair", path, "--out", out, "--steps", "20", *TINY, "--split-sentences", "--precision", "bf16"]
+    assert train.main(argv) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    train_lines = metrics["train_pairs"] - metrics["sentence_pairs"]
+    assert metrics["sentence_pairs"] == 2 * train_lines and metrics["precision"] == "bf16"
+    assert metrics["dropped_pairs"] == 0 and np.isfinite(metrics["val_loss"])
+    assert keras.mixed_precision.global_policy().name == "float32"
+    card = open(os.path.join(out, "README.md")).read()
+    assert "single sentences cut from verses" in card and "bf16 matmuls" in card
+    t = translate.load(out)
+    assert all(w.dtype == "float32" for w in t.model.weights) and t.model.compute_dtype == "float32"
+    assert isinstance(t.translate("The cat runs.", beam=2)[0].text, str)
 
 
 @pytest.mark.slow
@@ -228,6 +263,21 @@ def test_evaluate_prints_bleu_chrf_and_signatures_as_its_last_line(trained, tmp_
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["sentences"] == 40 and 0 <= result["bleu"] <= 100 and result["bleu"] > result["copy_bleu"]
     assert result["bleu_signature"].startswith("nrefs:1|") and "chrf_signature" in result
+    assert "books" not in result  # a TSV has no books
+    import translate
+    from corpus.parallel import Pair
+    from translate.evaluate import score
+
+    lines = [line.rstrip("\n").split("\t") for line in open(small, encoding="utf-8")]
+    bible = [
+        Pair(src, tgt, book, f"{book}.1.{i}")
+        for i, (src, tgt) in enumerate(lines)
+        for book in [("Amos", "John")[i % 2]]
+    ]
+    scored = score(translate.load(models["transformer"][0]), bible, beam=2)
+    assert scored["bleu"] == result["bleu"] and set(scored["books"]) == {"Amos", "John"}  # the same 40 pairs
+    assert [b["sentences"] for b in scored["books"].values()] == [20, 20]
+    assert all(0 <= b["bleu"] <= 100 and 0 <= b["chrf"] <= 100 for b in scored["books"].values())
 
 
 @pytest.mark.slow  # three CLI subprocesses, each importing TensorFlow
@@ -294,6 +344,26 @@ def test_readme_translation_figures_are_the_recorded_results():
         f"{ema['steps']:,}", f"{ema['val_loss']:.3f}", f"{ema['val_loss_trained_weights']:.3f}",
         f"{best['bleu']:.1f}", str(ema["tuned"]["best_alpha"]), f"{ema['bleu']:.1f}", f"{ema['chrf']:.1f}",
     )  # fmt: skip
+    flat = " ".join(readme.split())  # the paragraphs below, with their line breaks as spaces
+    books = results["bundled"]["translate-transformer"]["books"], results["bundled"]["translate-rnn"]["books"]
+    for book, label in (("John", "John"), ("Amos", "Amos"), ("Esth", "Esther"), ("1Cor", "1 Corinthians")):
+        t, r = books[0][book], books[1][book]
+        assert f"{label} ({t['sentences']}{' verses' if book == 'John' else ''}) **{t['bleu']}** / {r['bleu']}" in flat
+    run = results["sentences"]  # --split-sentences --precision bf16, not bundled
+    best = max(run["tuned"]["scores"], key=lambda r: r["bleu"])
+    assert (
+        f"**{run['steps']:,} steps in {run['seconds'] / 60:.1f} minutes**" in flat
+        and f"validation loss **{run['val_loss']:.3f}**" in flat
+        and f"validation BLEU **{best['bleu']:.1f}** at its tuned alpha {run['tuned']['best_alpha']}" in flat
+        and f"**{run['bleu']:.1f}** BLEU / {run['chrf']:.1f} chrF on the test books" in flat
+    ), "the README's --split-sentences paragraph"
+    bf16 = json.load(open(os.path.join(root, "bench", "results", "translate_precision.json")))["precision"]
+    assert (
+        f"**{bf16['bf16_speedup']:.2f}x** faster" in flat
+        and f"({bf16['bf16']['seconds_per_step']:.3f} against {bf16['fp32']['seconds_per_step']:.3f} s at batch 64"
+        in flat
+        and f"losses {bf16['bf16']['loss_last_20_steps']:.3f} and {bf16['fp32']['loss_last_20_steps']:.3f}" in flat
+    ), "the README's --precision bf16 sentence"
     for example in results["examples"]:
         row = f"| {example['english']} | {example['translate-rnn']} | {example['translate-transformer']} |"
         assert row in readme, row
