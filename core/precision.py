@@ -30,10 +30,13 @@ def use(name: str) -> None:
 
 @contextlib.contextmanager
 def policy(name: str):
-    """`use(name)` for the layers built inside; float32 again after, so a model built later for export or
-    decoding (and the tests run in the same process) computes in float32."""
+    """`use(name)` for the layers built inside, then the policy there was before (float32 unless someone set
+    another), so a model built later for export or decoding computes as it did."""
+    import keras
+
+    before = keras.mixed_precision.global_policy()
     use(name)
     try:
         yield
     finally:
-        use("fp32")
+        keras.mixed_precision.set_global_policy(before)

@@ -154,7 +154,9 @@ def split_pairs(pairs: list[Pair]) -> dict[str, list[Pair]]:
     return out
 
 
-# A sentence ends at . ! or ? (and any closing quote or bracket) before a space and a capital, ¿ or ¡.
+# A sentence ends at . ! or ? (and any closing quote or bracket) before a space and a capital, ¿ or ¡. Not
+# corpus.named's English splitter: its guards (no split after a capital letter, "No", "Mr"...) would glue verses'
+# "you and I. Let it be...", "YO SOY. Y dijo..." and "No! But the living one...", and it knows no ¿ ¡ or Á.
 _SENTENCE_END = re.compile(r"""([.!?]["')\]]*)\s+(?=[¿¡"(\[]*[A-ZÁÉÍÓÚÑ])""")
 
 

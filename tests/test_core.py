@@ -198,5 +198,12 @@ def test_precision_policy_builds_in_bf16_and_restores_float32():
         layer.build((None, 2))
     assert layer.compute_dtype == "bfloat16" and layer.kernel.dtype == "float32"  # float32 weights, bf16 matmuls
     assert keras.mixed_precision.global_policy().name == "float32"  # what is built after computes in float32
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        with precision.policy("fp32"):
+            assert keras.layers.Dense(1).compute_dtype == "float32"
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # the policy found is put back
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     with pytest.raises(ValueError, match="--precision must be one of fp32, bf16, fp16"):
         precision.check("int8")

@@ -124,7 +124,9 @@ def test_verses_with_as_many_sentences_a_side_give_sentence_pairs_in_their_book(
         "John",
         "John.11.35",
     )
-    pairs = parallel.sentence_pairs([verse, two])  # `two`: three sentences against four
+    # `two` has 3 sentences a side, but "He said, Come." and "¿Vienes?" (3 words + 1 against 1 + 1) are not the
+    # same sentence: pairing by position would be wrong, so the verse gives none
+    pairs = parallel.sentence_pairs([verse, two])
     assert pairs == [
         Pair("Jesus wept.", "Y lloró Jesús.", "John", "John.11.35#1"),
         Pair(
@@ -138,6 +140,8 @@ def test_verses_with_as_many_sentences_a_side_give_sentence_pairs_in_their_book(
     lopsided = Pair("Amen. Praise him and bless him and sing.", "Amén y amén, así sea, amén. Alabadle.", "Ps", "Ps.1.1")
     assert parallel.sentence_pairs([lopsided]) == []  # 2 words against 7: not the same sentence, so nothing
     assert parallel.sentence_pairs([Pair("One sentence.", "Una frase.", "Gen", "Gen.1.1")]) == []
+    uneven = Pair("He came. He saw it.", "Vino. Lo vio. Y se fue.", "Gen", "Gen.1.2")  # 2 sentences against 3
+    assert parallel.sentence_pairs([uneven]) == [] and parallel.sentence_pairs([uneven], max_ratio=100) == []
 
 
 @pytest.mark.parametrize(
