@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
-from core import cli
+from core import cli, precision
 from core.budget import Budget
 from core.cli import UsageError
 from core.optim import OptimizerConfig
@@ -121,8 +121,10 @@ class PretrainConfig:
             raise UsageError(f"--dropout must be in [0, 1) (got {self.architecture.dropout})")
         if self.seq_len < 8:
             raise UsageError(f"--seq-len {self.seq_len} is too short for [CLS] A [SEP] B [SEP]")
-        if self.precision not in POLICIES:
-            raise UsageError(f"--precision must be one of {', '.join(POLICIES)} (got {self.precision!r})")
+        try:
+            precision.check(self.precision)  # core's one list of precisions and its message
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         same_doc_share(self.nsp_negatives)
         if self.nsp_distance < 1:
             raise UsageError(f"--nsp-distance must be at least 1 (got {self.nsp_distance})")

@@ -356,6 +356,8 @@ def test_readme_translation_figures_are_the_recorded_results():
     assert (
         f"**{run['steps']:,} steps in {run['seconds'] / 60:.1f} minutes**" in flat
         and f"validation loss **{run['val_loss']:.3f}**" in flat
+        and f"({run['sentence_pairs']:,} sentence pairs within the length limits)" in flat
+        and f"sentence_pairs`: {run['sentence_pairs']:,} pairs within the length limits" in flat
         and f"validation BLEU **{best['bleu']:.1f}** at its tuned alpha {run['tuned']['best_alpha']}" in flat
         and f"**{run['bleu']:.1f}** BLEU / {run['chrf']:.1f} chrF on the test books" in flat
     ), "the README's --split-sentences paragraph"

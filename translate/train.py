@@ -175,9 +175,10 @@ def train(config: TrainConfig, command: str) -> dict:
         ).validate()
     lengths = dict(max_src_len=model_config.max_src_len, max_tgt_len=model_config.max_tgt_len)
     # the vocabulary is learnt from the verses alone: the sentence pairs repeat their words
-    extra = parallel.sentence_pairs(splits["train"]) if config.split_sentences else []
-    held_out = {p.source for p in splits["validation"] + splits["test"]}  # a TSV line can be another's sentence
-    extra = [p for p in extra if p.source not in held_out]
+    extra = []
+    if config.split_sentences:
+        held_out = {p.source for p in splits["validation"] + splits["test"]}  # a TSV line can be another's sentence
+        extra = [p for p in parallel.sentence_pairs(splits["train"]) if p.source not in held_out]
     train_data = data.encode_pairs(splits["train"] + extra, tokenizer, **lengths)
     sentence_pairs = int((train_data.kept >= len(splits["train"])).sum())  # those within the length limits
     val_data = data.encode_pairs(splits["validation"][:VAL_PAIRS], tokenizer, **lengths)
