@@ -7,6 +7,7 @@
     python bench/experiments/translate_results.py kjv         # both archs on kjv-web against the copy baseline
     python bench/experiments/translate_results.py ema         # the bundled Transformer's recipe, shipping --ema 0.999
     python bench/experiments/translate_results.py sentences   # its recipe with sentence pairs, in bf16, 9,000 steps
+    python bench/experiments/translate_results.py longer      # its recipe given 12,000 steps (past the hour)
 
 `tune` runs `python -m translate.tune --write` (beam 4, alphas 0.6-2.2 on the validation books, never the test
 books) on both bundled translators: each decodes with its best alpha from then on (its decoding.json).
@@ -23,7 +24,11 @@ and scores the test books. `sentences` trains the bundled Transformer's command 
 single-sentence pairs cut from training verses, `corpus.parallel.sentence_pairs`) and --precision bf16 for
 --steps 9000 (what fit in the hour here: 58.5 minutes at 0.39 s a step) into runs/translate-transformer-sentences,
 tunes its alpha and scores it like `ema`, and translates the ten sentences with it (the recorded run got to 9,000
-through four commands, planned at 10,300 steps and cut back as the machine ran slow: its `commands`). Results go to
+through four commands, planned at 10,300 steps and cut back as the machine ran slow: its `commands`). `longer`
+trains the bundled Transformer's command but for --steps 12000 (1.22x the bundled 9,800: past the hour a bundled
+translator may train) and with --jit (XLA: about 10% faster steps on the AMX Xeon it was run on, the same
+arithmetic) into runs/translate-transformer-longer, tunes and scores it like `ema` and translates the ten
+sentences: it measures what more compute buys this recipe against #15's 25 BLEU. Results go to
 bench/results/translate.json.
 """
 
@@ -86,6 +91,7 @@ TRANSFORMER = [
 KJV_MINUTES = "45"  # each, side by side: about 22 minutes of the whole machine each
 KJV_VOCAB = "4000"  # one joint vocabulary (both sides are English), so the embeddings are shared
 ABLATION_STEPS = "800"
+LONGER_STEPS = "12000"  # the bundled Transformer got 9,800 into its hour
 EXAMPLES = [
     "Where is the train station?",
     "I love you, and I will never leave you.",
@@ -206,6 +212,19 @@ def sentences() -> None:
     print("sentences", result["bleu"], result["chrf"], "alpha", tuned["best_alpha"], file=sys.stderr)
 
 
+def longer() -> None:
+    name = "translate-transformer-longer"
+    out = os.path.join(ROOT, "runs", name)
+    train_side_by_side(
+        {name: ["--pair", "web-es", *TRANSFORMER, "--vocab-size", "3500", "--steps", LONGER_STEPS, "--jit"]}
+    )
+    tuned = _tune(out)
+    result = {**_scored(name, "web-es"), "tuned": tuned}
+    result["examples_modern"] = dict(zip(EXAMPLES, _translations(out)))
+    update(RESULTS, "longer", value=result)
+    print("longer", result["bleu"], result["chrf"], "alpha", tuned["best_alpha"], file=sys.stderr)
+
+
 def _translations(model: str) -> list[str]:
     sys.path.insert(0, ROOT)
     import translate
@@ -230,6 +249,7 @@ if __name__ == "__main__":
         "kjv": kjv,
         "ema": ema,
         "sentences": sentences,
+        "longer": longer,
     }
     if len(sys.argv) != 2 or sys.argv[1] not in jobs:
         sys.exit(__doc__)
