@@ -62,7 +62,7 @@ def main(argv=None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     quiet.import_tensorflow()
-    from space import models, ui
+    from space import models, server, ui
 
     try:
         registry = models.load(
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         log.error("%s", e)
         return 1
     demo = ui.build(registry)
-    ui.launch(demo, server_name=args.host, server_port=args.port)
+    server.launch(demo, server_name=args.host, server_port=args.port)
     registry.start_background()
     log.info(
         "SeqLab ready on %s (models: %s; started in %.1f s)",

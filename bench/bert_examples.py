@@ -4,7 +4,7 @@ the README shows must be what a visitor gets).
     python -m bench.bert_examples --out bench/results/bert_examples.json
 
 For each fill-mask example: the top 5 guesses per [MASK] with their probabilities; for each pair: P(IsNext).
-The examples are space.ui's own lists, so the README cannot drift from the app.
+The examples are the app's own lists (space.examples), so the README cannot drift from the app.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="also write the result here")
     a = p.parse_args(argv)
     import pretrain
-    from space.ui import FILL_MASK_EXAMPLES, PAIR_EXAMPLE_LABELS, PAIR_EXAMPLES
+    from space.examples import FILL_MASK_EXAMPLES, PAIR_EXAMPLE_LABELS, PAIR_EXAMPLES
 
     berts = {}
 

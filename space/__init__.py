@@ -6,5 +6,8 @@ space.handlers  Handlers(registry): input validation and calls into `lm` / `pret
                 `translate` / `inside` (its methods are the public API); the chat framing as plain functions
 space.plots     the pictures (matplotlib): attention, similarity and gates heatmaps
 space.ui        build(registry): the gr.Blocks layout and the public API endpoints
+space.inside_tab  the Inside tab (contexts, attention maps, LSTM gates)
+space.examples  each tab's examples
+space.server    launch(demo): the bounded queue and the request-size guard (BodyLimit)
 space.deploy    `python -m space.deploy --repo USER/SPACE [--dry-run]`
 """

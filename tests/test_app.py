@@ -565,6 +565,7 @@ def test_deploy_dry_run_lists_the_app_files_only():
     assert done.returncode == 0, done.stderr
     files = [line.split()[0] for line in done.stdout.splitlines()[1:]]
     assert "app.py" in files and "space/ui.py" in files and "space/handlers.py" in files
+    assert "space/server.py" in files and "space/inside_tab.py" in files and "space/examples.py" in files
     assert "lm/generate.py" in files and "requirements.txt" in files
     assert "classify/__init__.py" in files and "classify/model.py" in files  # /classify runs on the Space
     # every package the app imports, the shared core and the translator included (the Space fails without them)

@@ -494,7 +494,7 @@ def test_one_megabyte_text_is_refused_quickly(server):
 def test_oversized_request_body_gets_413_before_it_is_read(server):
     """A body over the limit (8 MB) is refused by its Content-Length, without reading it, and by counting bytes
     when it comes chunked; the server keeps serving."""
-    from space.ui import MAX_REQUEST_BYTES
+    from space.server import MAX_REQUEST_BYTES
 
     parts = urllib.parse.urlsplit(server.url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)

@@ -288,7 +288,7 @@ def test_pictures_are_drawn_for_phone_width():
 def test_the_page_builds_with_the_inside_tab_over_any_models():
     """ui.build over stand-ins (an ELMo, a BERT, a Transformer LM, no LSTM): the Inside tab's views, the eight
     public endpoints, and what the Attention view says of a causal map and of BERT's [MASK] and [CLS]."""
-    from space import ui
+    from space import inside_tab, ui
     from space.models import Registry
 
     lm = types.SimpleNamespace(
@@ -305,9 +305,9 @@ def test_the_page_builds_with_the_inside_tab_over_any_models():
     apis = {d.get("api_name") for d in demo.config["dependencies"] if d.get("api_visibility") == "public"}
     assert apis == set(ui.API)
     causal = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]
-    assert "the triangle above the diagonal is empty" in ui._attention_note("gpt", list("abc"), causal, True)
+    assert "the triangle above the diagonal is empty" in inside_tab._attention_note("gpt", list("abc"), causal, True)
     tokens = ["[CLS]", "the", "[MASK]", "[SEP]"]
-    note = ui._attention_note("bert", tokens, np.full((4, 4), 0.25), False)
+    note = inside_tab._attention_note("bert", tokens, np.full((4, 4), 0.25), False)
     assert "`[MASK]` (token 2) attends most to" in note and "`[CLS]` (the sentence's summary token)" in note
-    strip = ui._strip_html(list("a<\n"), [1.0, 0.0, -1.0])
+    strip = inside_tab._strip_html(list("a<\n"), [1.0, 0.0, -1.0])
     assert "&lt;" in strip and "⏎" in strip and strip.count("<span") == 3

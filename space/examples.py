@@ -1,0 +1,95 @@
+"""The app's examples: each tab's inputs to try, in one place (bench/bert_examples.py scores the BERT ones, so
+the README cannot drift from the app)."""
+
+from inside import kinds
+
+CHAT_EXAMPLES = [
+    "But soft, what light through yonder window breaks?",
+    "O, wilt thou leave me so unsatisfied?",
+    "Good morrow, fair lady. What news from Verona?",
+]
+GENERATE_EXAMPLES = [
+    "ROMEO:\nBut soft, what light through yonder window breaks?\n",
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\n",
+    "KING RICHARD III:\nNow is the winter of our discontent\n",
+    "HAMLET:\nTo be, or not to be, that is the question:\n",
+]
+# (text, the BERT that answers it): modern English for the modern BERT, the King James for the one that read it
+FILL_MASK_EXAMPLES = [
+    ("The movie was so [MASK] that I fell asleep.", "bert-modern"),
+    ("She opened the [MASK] and walked into the room.", "bert-modern"),
+    ("The actors were great, but the [MASK] was boring.", "bert-modern"),
+    ("This is the best [MASK] I have ever seen.", "bert-modern"),
+    ("And the [MASK] said unto Moses,", "bert"),
+    ("The king of [MASK] went out to battle.", "bert"),
+    ("Thou shalt not [MASK].", "bert"),
+]
+CLASSIFY_EXAMPLES = [
+    "A gorgeous, moving film.",
+    "The plot is thin and the acting is wooden; I was bored from start to finish.",
+    "Funny, warm and surprisingly wise: one of the best films of the year.",
+    "A tedious, overlong mess.",
+]
+PAIR_EXAMPLES = [
+    ["We must reduce the deficit.", "That is why I am sending Congress a budget that cuts spending.", "bert-modern"],
+    ["We must reduce the deficit.", "The acting is wooden and the plot makes no sense.", "bert-modern"],
+    [
+        "In the beginning God created the heaven and the earth.",
+        "And the earth was without form, and void; and darkness was upon the face of the deep.",
+        "bert",
+    ],
+    [
+        "In the beginning God created the heaven and the earth.",
+        "And the king of Egypt called for the midwives, and said unto them, Why have ye done this thing?",
+        "bert",
+    ],
+]
+PAIR_EXAMPLE_LABELS = [
+    "deficit → budget (a continuation)",
+    "deficit → film review (unrelated)",
+    "Genesis 1:1 → 1:2 (true continuation)",
+    "Genesis 1:1 → Exodus 1:18 (random pair)",
+]
+
+TRANSLATE_EXAMPLES = [
+    "Where is the train station?",
+    "I love you, and I will never leave you.",
+    "The children are playing in the garden with their dog.",
+    "In the beginning, God created the heavens and the earth.",
+]
+
+# The Inside tab: (word, sentences one per line): an ambiguous word in two senses
+CONTEXT_EXAMPLES = [
+    (
+        "bank",
+        "I paid the money into my account at the bank.\n"
+        "The bank raised its interest rates again.\n"
+        "We had a picnic on the grassy bank of the river.\n"
+        "The boat drifted towards the muddy bank.",
+    ),
+    (
+        "light",
+        "Please switch on the light in the kitchen.\n"
+        "The morning light came through the window.\n"
+        "This bag is light enough to carry with one hand.\n"
+        "She packed a light jacket for the trip.",
+    ),
+    (
+        "spring",
+        "The flowers bloom in the spring.\n"
+        "We go walking every spring when the days get longer.\n"
+        "The old mattress has a broken spring.\n"
+        "Press the spring down and let it go.",
+    ),
+]
+# (text, the kind of model it is for, the model that read its register if loaded): a prompt for the char LM,
+# fill-mask inputs for the modern-English BERT and the King James one (as the Fill-mask tab's examples)
+ATTENTION_EXAMPLES = [
+    ("ROMEO:\nBut soft, what light through yonder window breaks?", kinds.TRANSFORMER, "char-transformer"),
+    ("I went to the [MASK] to buy some bread.", kinds.BERT, "bert-modern"),
+    ("The LORD is my [MASK]; I shall not want.", kinds.BERT, "bert"),
+]
+GATES_EXAMPLE = (
+    "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
+    "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name.\n"
+)
