@@ -3,7 +3,8 @@ a look inside the models (contextual embeddings, attention maps, LSTM gates: dra
 
 space.models    load the models once at start-up and warm them: a Registry
 space.handlers  Handlers(registry): input validation and calls into `lm` / `pretrain` / `classify` /
-                `translate` / `inside` (its methods are the public API); the chat framing as plain functions
+                `translate` / `inside` (its methods are the public API)
+space.chat      chat as play dialogue: the prompt within the context, the end of a reply (plain text)
 space.plots     the pictures (matplotlib): attention, similarity and gates heatmaps
 space.ui        build(registry): the gr.Blocks layout and the public API endpoints
 space.inside_tab  the Inside tab (contexts, attention maps, LSTM gates)

@@ -5,8 +5,8 @@
 methods `chat`, `generate`, `fill_mask`, `next_sentence`, `classify`, `translate`, `embed` and `attention` are
 the public API endpoints; their
 argument names are the API's parameter names. Every bad input raises gr.Error with a message naming the
-problem; the server keeps serving afterwards. Validation and the chat framing (`chat_prompt`, `end_of_speech`)
-are plain functions.
+problem; the server keeps serving afterwards. Validation is plain functions here; the chat framing
+(`chat_prompt`, `end_of_speech`) is space/chat.py.
 """
 
 import contextlib
@@ -27,6 +27,7 @@ from inside import kinds
 from inside import reference as inside_reference
 from inside import vectors as inside_vectors
 from lm.engine import EngineError
+from space.chat import chat_prompt, count_tokens, end_of_speech
 from space.models import Registry
 
 log = logging.getLogger("seqlab.space")
@@ -52,10 +53,6 @@ MAX_GATES_CHARS = 1000  # LSTM gates: the text
 GATES_SHOWN = 60  # LSTM gates: characters in the gates heatmap (the coloured strip shows the whole text)
 REFERENCE_PER_SENSE = 2  # Contexts' reference set: sentences per sense of bench/data/senses.json (108 in all)
 NEAREST = 3  # Contexts: nearest reference words per occurrence
-
-# Chat is framed as play dialogue so a small Shakespeare LM can take part.
-USER_SPEAKER = "ROMEO"
-MODEL_SPEAKER = "JULIET"
 
 
 # ---------------------------------------------------------------- validation
@@ -166,101 +163,6 @@ def _model_errors():
         yield
     except (ValueError, EngineError) as e:
         raise _error(str(e)) from None
-
-
-# ---------------------------------------------------------------- chat
-
-
-def _content_text(content) -> str:
-    """A Gradio chat message's content as plain text (a string, or a list of parts in Gradio 6)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text") or content.get("content") or "")
-    if isinstance(content, (list, tuple)):
-        return "\n".join(_content_text(c) for c in content)
-    return ""
-
-
-def _speech(text: str) -> str:
-    """One speech: the lines of a message, trimmed, with no blank line inside (a blank line ends a speech)."""
-    return "\n".join(line.strip() for line in text.strip().splitlines() if line.strip())
-
-
-def _count_tokens(m, text: str) -> int:
-    tokenizer = getattr(m, "tokenizer", None)
-    if tokenizer is not None and hasattr(tokenizer, "encode"):
-        return len(tokenizer.encode(text))
-    return len(text)
-
-
-def _framed(speech: str) -> str:
-    """The current message as the last speech, and the model's speaker line after it."""
-    return f"{USER_SPEAKER}:\n{speech}\n\n{MODEL_SPEAKER}:\n"
-
-
-def _end_that_fits(m, speech: str, budget: int) -> str:
-    """The longest end of `speech` whose framed prompt takes at most `budget` tokens, from a word's start."""
-    low, high = 0, len(speech)  # the smallest start that fits (fewer characters never take more tokens)
-    while low < high:
-        middle = (low + high) // 2
-        if _count_tokens(m, _framed(speech[middle:])) <= budget:
-            high = middle
-        else:
-            low = middle + 1
-    gap = re.search(r"\s+", speech[low:]) if low and not speech[low - 1].isspace() else None
-    if gap and gap.end() < len(speech) - low:  # not in the middle of a word
-        low += gap.end()
-    return speech[low:].lstrip()
-
-
-def chat_prompt(m, message: str, history: list | None, max_new_tokens: int) -> str:
-    """The conversation as play dialogue, ending with the model's speaker line:
-
-        ROMEO:\\n<older message>\\n\\nJULIET:\\n<older reply>\\n\\nROMEO:\\n<message>\\n\\nJULIET:\\n
-
-    The prompt fits the model's context less room for the reply (at least half the context):
-    only the most recent turns that fit are kept, and a message longer than that alone keeps its end (the words
-    just before the reply) behind its speaker line.
-    """
-    speeches = []
-    for turn in history or []:
-        if not isinstance(turn, dict):
-            continue
-        text = _speech(_content_text(turn.get("content")))
-        if text:
-            speaker = USER_SPEAKER if turn.get("role") == "user" else MODEL_SPEAKER
-            speeches.append(f"{speaker}:\n{text}\n")
-    context = int(getattr(m, "context_length", 256))
-    budget = max(context // 2, context - max_new_tokens) - 1
-    current = _framed(_speech(message))
-    used = _count_tokens(m, current)
-    if used > budget:
-        current = _framed(_end_that_fits(m, _speech(message), budget))
-        used = _count_tokens(m, current)
-    kept = []
-    for speech in reversed(speeches):
-        cost = _count_tokens(m, speech + "\n")
-        if used + cost > budget:
-            break
-        kept.append(speech)
-        used += cost
-    return "".join(s + "\n" for s in reversed(kept)) + current
-
-
-_SPEAKER_LINE = re.compile(r"(?:^|\n)[ \t]*[A-Z][A-Za-z'.-]*(?: [A-Z][A-Za-z'.-]*){0,3}:[ \t]*\n")
-
-
-def end_of_speech(text: str) -> tuple[str, bool]:
-    """The reply up to its natural end (a blank line, or the next `NAME:` line) and whether it has ended."""
-    cut = len(text)
-    blank = text.find("\n\n")
-    if blank >= 0:
-        cut = blank
-    speaker = _SPEAKER_LINE.search(text)
-    if speaker and speaker.start() < cut:
-        cut = speaker.start()
-    return text[:cut], cut < len(text)
 
 
 SILENCE = "…"  # the reply when the model ends its speech before saying anything
@@ -488,7 +390,7 @@ class Handlers:
                         run["seconds"] += time.perf_counter() - start
                     run["text"] += piece
                     # a piece is one token from a model, up to a few from an engine: count the text's own tokens
-                    run["tokens"] = _count_tokens(run["model"], run["text"])
+                    run["tokens"] = count_tokens(run["model"], run["text"])
                     count[0] += 1
                 yield runs[0]["text"], speed(runs[0]), runs[1]["text"], speed(runs[1])
 

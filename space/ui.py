@@ -14,7 +14,7 @@ import gradio as gr
 
 from inside import kinds
 from inside.contexts import MAX_SENTENCES, MIN_SENTENCES
-from space import handlers
+from space import chat, handlers
 from space.examples import (
     CHAT_EXAMPLES,
     CLASSIFY_EXAMPLES,
@@ -222,8 +222,8 @@ def build(registry: Registry) -> gr.Blocks:
             # ---------------- Chat
             with gr.Tab("Chat", id="chat"):
                 gr.Markdown(
-                    f"You speak as **{handlers.USER_SPEAKER}**; the model answers as "
-                    f"**{handlers.MODEL_SPEAKER}**, one speech at a time, as in a play."
+                    f"You speak as **{chat.USER_SPEAKER}**; the model answers as "
+                    f"**{chat.MODEL_SPEAKER}**, one speech at a time, as in a play."
                 )
                 with gr.Row():
                     chat_model = gr.Dropdown(names, value=default, label="Model", scale=2)

@@ -678,7 +678,7 @@ def test_requests_for_models_still_warming_wait_for_the_background_thread():
 
 
 def test_chat_prompt_is_play_dialogue_within_the_context():
-    from space import handlers
+    from space import chat
 
     m = EchoLM("m")
     history = []
@@ -687,7 +687,7 @@ def test_chat_prompt_is_play_dialogue_within_the_context():
             {"role": "user", "content": f"S{i}, mine.\n\nBlank."},
             {"role": "assistant", "content": [{"type": "text", "text": f"R{i}."}]},
         ]
-    prompt = handlers.chat_prompt(m, "Now?", history, max_new_tokens=20)
+    prompt = chat.chat_prompt(m, "Now?", history, max_new_tokens=20)
     assert prompt.endswith("ROMEO:\nNow?\n\nJULIET:\n")
     assert "JULIET:\nR39.\n\nROMEO:\nNow?" in prompt and "S0," not in prompt  # the most recent turns are kept
     assert "\n\n\n" not in prompt and "S39, mine.\nBlank." in prompt  # a message stays one speech
@@ -702,12 +702,12 @@ def test_a_message_longer_than_the_context_keeps_its_end_and_its_speaker_line(le
     """What the model reads is the prompt's token ids, cut to its context from the front (lm keeps a long prompt's
     end): the prompt must fit, with room for the reply, so that the ids still begin with ROMEO's speaker line
     and end with the message's last words and JULIET's line."""
-    from space import handlers
+    from space import chat
 
     m = EchoLM("m", level=level)
     history = [{"role": "user", "content": "S1, mine."}, {"role": "assistant", "content": "R1."}]
     message = "word " * 300 + "THE END"
-    prompt = handlers.chat_prompt(m, message, history, max_new_tokens=10)
+    prompt = chat.chat_prompt(m, message, history, max_new_tokens=10)
     ids = m.tokenizer.encode(prompt)
     budget = max(m.context_length // 2, m.context_length - 10) - 1
     assert len(ids) <= budget  # so the model's own cut (the last context - 1 ids) leaves it whole
@@ -718,7 +718,7 @@ def test_a_message_longer_than_the_context_keeps_its_end_and_its_speaker_line(le
 
 
 def test_the_chat_handler_sends_the_model_that_prompt():
-    from space import handlers
+    from space import chat, handlers
     from space.models import Registry
 
     m = EchoLM("m")
@@ -726,7 +726,7 @@ def test_the_chat_handler_sends_the_model_that_prompt():
     message = "word " * 300 + "THE END"
     reply = list(h.chat_turn(message, [], None, 10, 0.8, 0, 1.0, "3"))
     assert reply[0] == "" and reply[-1] == "m 10"
-    assert m.prompts == [handlers.chat_prompt(m, message, [], 10)]
+    assert m.prompts == [chat.chat_prompt(m, message, [], 10)]
 
 
 @pytest.mark.parametrize(
@@ -740,6 +740,15 @@ def test_the_chat_handler_sends_the_model_that_prompt():
     ],
 )
 def test_end_of_speech(text, reply, ended):
-    from space import handlers
+    from space import chat
 
-    assert handlers.end_of_speech(text) == (reply, ended)
+    assert chat.end_of_speech(text) == (reply, ended)
+
+
+def test_the_chat_module_docstring_example_runs():
+    import doctest
+
+    from space import chat
+
+    result = doctest.testmod(chat)
+    assert result.attempted >= 1 and result.failed == 0
