@@ -53,7 +53,6 @@ def build_and_compile(args):
     from pretrain import model as bert
     from pretrain.train import bert_optimizer, compile_model
 
-    precision.use(args.precision)
     keras.utils.set_random_seed(args.seed)
     config = bert.BertConfig(
         vocab_size=args.vocab,
@@ -63,8 +62,9 @@ def build_and_compile(args):
         intermediate_size=4 * args.dim,
         max_positions=max(512, args.seq),
     )
-    model = bert.build(config)
-    return compile_model(model, bert_optimizer(lr=1e-4, warmup=10), total_steps=10**6, jit=args.jit)
+    with precision.policy(args.precision):
+        model = bert.build(config)
+        return compile_model(model, bert_optimizer(lr=1e-4, warmup=10), total_steps=10**6, jit=args.jit)
 
 
 def train_flops_per_step(args) -> float:

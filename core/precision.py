@@ -21,21 +21,16 @@ def check(name: str) -> str:
     return name
 
 
-def use(name: str) -> None:
-    """Set Keras's global dtype policy for the layers built from now on."""
-    import keras
-
-    keras.mixed_precision.set_global_policy(POLICIES[check(name)])
-
-
 @contextlib.contextmanager
 def policy(name: str):
-    """`use(name)` for the layers built inside, then the policy there was before (float32 unless someone set
-    another), so a model built later for export or decoding computes as it did."""
+    """Keras's global dtype policy `name` for the layers built (and the model compiled) inside, then the policy
+    there was before (float32 unless someone set another), so a model built later for export or decoding computes
+    as it did. The one way every trainer sets its precision: a global set with no end would leak into whatever
+    the same process builds next (a test, the app)."""
     import keras
 
     before = keras.mixed_precision.global_policy()
-    use(name)
+    keras.mixed_precision.set_global_policy(POLICIES[check(name)])
     try:
         yield
     finally:

@@ -430,9 +430,9 @@ def train(config: PretrainConfig, command: str | None = None) -> dict:
     ).fixed(VAL_BATCHES)
 
     # ---- model
-    precision.use(config.precision)
     keras.utils.set_random_seed(config.seed)
-    with distribution_scope(devices, config.batch_size):
+    # the layers built and compiled here compute in config.precision; what is built later (export) in float32
+    with precision.policy(config.precision), distribution_scope(devices, config.batch_size):
         model = bert.build(bert_config)
         if config.attention_init == "local" and found is None:
             bert.local_attention_init(
