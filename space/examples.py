@@ -51,11 +51,15 @@ PAIR_EXAMPLE_LABELS = [
     "Genesis 1:1 → Exodus 1:18 (random pair)",
 ]
 
+# The register the translators read (the Bible's) first, so a visitor's first try shows what they learnt; last, words
+# the Bible lacks, to show what becomes of them. (A modern sentence such as "The children are playing in the garden
+# with their dog." came out as nonsense, some of it crude, from the bundled Transformer: README, Translation.)
 TRANSLATE_EXAMPLES = [
-    "Where is the train station?",
     "I love you, and I will never leave you.",
-    "The children are playing in the garden with their dog.",
+    "She wrote a letter to her brother.",
+    "The people went up to the mountain to pray.",
     "In the beginning, God created the heavens and the earth.",
+    "Where is the train station?",
 ]
 
 # The Inside tab: (word, sentences one per line): an ambiguous word in two senses

@@ -385,7 +385,9 @@ def build(registry: Registry) -> gr.Blocks:
                 gr.Markdown(
                     "English in, Spanish out: a bi-GRU with Bahdanau attention and a Transformer, trained on "
                     "Bible verses (World English Bible → Reina-Valera 1909 in modern spelling), side by side. "
-                    "Each map shows which source words every output word attended to."
+                    "Each map shows which source words every output word attended to. They read only the Bible, so "
+                    "they answer in its register (*vosotros*, a verse's opening *Y*), and a word it lacks (*train "
+                    "station*) becomes a Bible word or an invented one."
                     + ("" if t_names else "\n\n**No translator is loaded on this server.**")
                 )
                 tr_text = gr.Textbox(label="English", lines=2, value=TRANSLATE_EXAMPLES[0])
