@@ -116,10 +116,15 @@ class Pair:
 
 def load_pairs(spec: str, languages: tuple[str, str] | None = None) -> list[Pair]:
     """Pairs of a named corpus (`PAIRS`), a TSV file or hf:NAME[:CONFIG]; `languages` = (source, target) names the
-    translation keys or columns of an hf: set."""
+    translation keys or columns of an hf: set (the CLIs' --source-lang / --target-lang)."""
     spec = (spec or "").strip()
     if not spec:
         raise CorpusError("no parallel corpus given: pass a name (" + ", ".join(PAIRS) + "), a .tsv file or hf:DATASET")
+    if languages is not None and not spec.startswith("hf:"):
+        raise CorpusError(
+            f"--source-lang / --target-lang (languages=) choose the keys or columns of an hf: data set; {spec!r} "
+            "has one direction"
+        )
     if spec in PAIRS:
         return _load_named(spec)
     if spec.startswith("hf:"):
@@ -467,6 +472,7 @@ def _load_tsv(path: str) -> list[Pair]:
 
 
 _FILE_BUILDERS = ("json", "csv", "text", "parquet")
+CHOOSE = "--source-lang SOURCE --target-lang TARGET, or languages=(SOURCE, TARGET) in Python"
 
 
 def _load_hf(name: str, languages: tuple[str, str] | None) -> list[Pair]:
@@ -494,8 +500,8 @@ def _load_hf(name: str, languages: tuple[str, str] | None) -> list[Pair]:
         src, tgt = languages or (("source", "target") if {"source", "target"} <= set(columns) else (None, None))
         if src not in columns or tgt not in columns:
             raise CorpusError(
-                f"data set {name!r} has no `translation` column: pass languages=(SOURCE, TARGET) "
-                f"naming two of its columns {columns}"
+                f"data set {name!r} has no `translation` column: name two of its columns {columns} as the "
+                f"source and target ({CHOOSE})"
             )
         rows = zip(ds[src], ds[tgt])
     pairs = [
@@ -512,4 +518,4 @@ def _languages_of(config: str, langs: list[str], name: str) -> tuple[str, str]:
     parts = tuple(config.split("-"))
     if len(parts) == 2 and set(parts) == set(langs):
         return parts
-    raise CorpusError(f"data set {name!r} translates {langs}: pass languages=(SOURCE, TARGET) to choose the direction")
+    raise CorpusError(f"data set {name!r} translates {langs}: choose the direction ({CHOOSE})")

@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import shutil
 
 import numpy as np
 import pytest
@@ -301,7 +302,51 @@ def test_bad_arguments_fail_before_any_data_is_read(tmp_path, capsys):
     assert code == 2 and "not allowed with argument" in err
     code, err = cli(evaluate.main, "--model", "no-such-model", "--pair", "web-es")
     assert code == 2 and "translator 'no-such-model' not found" in err
+    code, err = cli(train.main, "--pair", "hf:x", "--out", str(tmp_path), "--steps", "10", "--source-lang", "en")
+    assert code == 2 and "--source-lang and --target-lang go together" in err
+    code, err = cli(evaluate.main, "--model", "no-such-model", "--pair", "hf:x", "--target-lang", "es")
+    assert code == 2 and "--source-lang and --target-lang go together" in err
     assert os.listdir(tmp_path) == []  # no run folder was started
+
+
+@pytest.mark.slow
+def test_an_hf_set_is_read_in_the_direction_the_flags_give(trained, tmp_path, capsys):
+    """A local JSON Lines file of {"translation": {"en", "es"}} rows through --pair hf:json:FILE: without
+    --source-lang / --target-lang the CLI says how to choose; with them it scores en -> es (es -> en scores the
+    Spanish side against the English, far lower), tune records the flags in its command, and a training run keeps
+    them."""
+    from translate import evaluate, train, tune
+
+    tsv, models = trained
+    rows = [line.rstrip("\n").split("\t") for line in open(tsv, encoding="utf-8")]
+    jsonl = tmp_path / "pairs.jsonl"
+    jsonl.write_text("".join(json.dumps({"translation": {"en": s, "es": t}}) + "\n" for s, t in rows))
+    base = ["--model", models["transformer"][0], "--pair", f"hf:json:{jsonl}", "--beam", "1", "--limit", "30"]
+
+    def cli(main, *argv):
+        code = main([*base, *argv])
+        out, err = capsys.readouterr()
+        return code, (json.loads(out.strip().splitlines()[-1]) if code == 0 else err)
+
+    code, err = cli(evaluate.main)
+    assert code == 2 and "translates ['en', 'es']: choose the direction (--source-lang SOURCE --target-lang" in err
+    code, forward = cli(evaluate.main, "--source-lang", "en", "--target-lang", "es")
+    assert code == 0 and forward["sentences"] == 30, forward
+    code, backward = cli(evaluate.main, "--source-lang", "es", "--target-lang", "en")
+    assert code == 0 and backward["bleu"] < forward["bleu"] - 20
+    folder = tmp_path / "copy"  # --write changes the folder: not the module's trained model
+    shutil.copytree(models["transformer"][0], folder)
+    base[1] = str(folder)
+    code, tuned = cli(tune.main, "--alphas", "0.6", "--source-lang", "en", "--target-lang", "es", "--write")
+    assert code == 0 and tuned["written"]
+    command = json.load(open(tuned["written"]))["tuned"]["command"]
+    assert "--source-lang en --target-lang es" in command
+    # the direction is a run setting: a resume that turns it round is refused by name
+    run = ["--pair", f"hf:json:{jsonl}", "--out", str(tmp_path / "run"), *TINY]
+    assert train.main([*run, "--steps", "2", "--source-lang", "en", "--target-lang", "es"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["languages"] == ["en", "es"]
+    assert train.main([*run, "--steps", "4", "--source-lang", "es", "--target-lang", "en"]) == 2
+    assert "--source-lang en (not es), --target-lang es (not en)" in capsys.readouterr().err
 
 
 def test_readme_translation_figures_are_the_recorded_results():

@@ -182,7 +182,7 @@ def test_hf_path_on_local_data_sets(tmp_path):
     pairs = parallel.load_pairs(f"hf:json:{jsonl}", languages=("en", "es"))
     assert [(p.source, p.target) for p in pairs] == [(f"house {i}", f"casa {i}") for i in range(5)]
     assert parallel.load_pairs(f"hf:json:{jsonl}", languages=("es", "en"))[0].source == "casa 0"
-    with pytest.raises(corpus.CorpusError, match="languages="):
+    with pytest.raises(corpus.CorpusError, match="choose the direction .--source-lang SOURCE --target-lang TARGET"):
         parallel.load_pairs(f"hf:json:{jsonl}")  # which way to translate is not guessed
     with pytest.raises(corpus.CorpusError, match="not 'en' -> 'fr'"):
         parallel.load_pairs(f"hf:json:{jsonl}", languages=("en", "fr"))
@@ -192,8 +192,13 @@ def test_hf_path_on_local_data_sets(tmp_path):
     assert parallel.load_pairs(f"hf:{folder}", languages=("english", "german"))[1] == Pair(
         "two", "zwei", "", f"hf:{folder}#1"
     )
-    with pytest.raises(corpus.CorpusError, match="naming two of its columns"):
+    with pytest.raises(corpus.CorpusError, match=r"name two of its columns \['english', 'german'\].*--source-lang"):
         parallel.load_pairs(f"hf:{folder}")
+    tsv = tmp_path / "pairs.tsv"
+    tsv.write_text("one\teins\n")
+    for spec in ("web-es", str(tsv)):  # one direction: the languages choose nothing there
+        with pytest.raises(corpus.CorpusError, match="choose the keys or columns of an hf: data set"):
+            parallel.load_pairs(spec, languages=("en", "es"))
     with pytest.raises(corpus.CorpusError, match="could not load"):
         parallel.load_pairs(f"hf:json:{tmp_path / 'nothing.jsonl'}")
 

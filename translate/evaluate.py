@@ -78,13 +78,14 @@ def evaluate(
     limit: int | None,
     copy_baseline: bool,
     alpha: float | None = None,
+    languages: tuple[str, str] | None = None,
 ) -> dict:
     import translate
     from corpus import parallel
 
     translator = translate.load(model)
     spec = tsv or pair
-    pairs = parallel.load_pairs(spec)
+    pairs = parallel.load_pairs(spec, languages)
     if pair:  # a named pair or hf: set: its fixed split; a --tsv file is scored whole
         pairs = parallel.split_pairs(pairs)[split]
     pairs = pairs[:limit] if limit else pairs
@@ -99,6 +100,20 @@ def add_model_and_data(p, pair_help: str, tsv_help: str) -> None:
     data = p.add_mutually_exclusive_group(required=True)
     data.add_argument("--pair", help=pair_help)
     data.add_argument("--tsv", help=tsv_help)
+    add_languages(p)
+
+
+def add_languages(p) -> None:
+    """--source-lang / --target-lang, as in fairseq and Hugging Face's run_translation: the direction of an hf: set."""
+    p.add_argument("--source-lang", help="hf: sets: the source's key in the `translation` column, or its column")
+    p.add_argument("--target-lang", help="hf: sets: the target's key or column (give both or neither)")
+
+
+def languages_of(args) -> tuple[str, str] | None:
+    """(source, target) from --source-lang / --target-lang, or None when neither is given."""
+    if bool(args.source_lang) != bool(args.target_lang):
+        raise cli.UsageError("--source-lang and --target-lang go together: give both or neither")
+    return (args.source_lang, args.target_lang) if args.source_lang else None
 
 
 def main(argv=None) -> int:
@@ -119,7 +134,7 @@ def main(argv=None) -> int:
             raise cli.UsageError("--beam must be 1-16 and --limit positive")
         if a.alpha is not None and not 0 <= a.alpha <= 4:
             raise cli.UsageError(f"--alpha must be 0-4, got {a.alpha}")
-        return evaluate(a.model, a.pair, a.split, a.tsv, a.beam, a.limit, a.copy_baseline, a.alpha)
+        return evaluate(a.model, a.pair, a.split, a.tsv, a.beam, a.limit, a.copy_baseline, a.alpha, languages_of(a))
 
     return cli.run(p, argv, work)
 

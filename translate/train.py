@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from core import cli, precision  # noqa: E402
 from core.budget import Budget  # noqa: E402
 from core.optim import OptimizerConfig  # noqa: E402
+from translate.evaluate import add_languages  # noqa: E402
 from translate.model import TranslatorConfig  # noqa: E402
 
 CALIBRATE = 30  # --minutes: steps timed (during warm-up, where the schedule does not depend on its end)
@@ -48,6 +49,12 @@ class TrainConfig:
     checkpoint_every: int = 200
     seed: int = 0
     jit: bool = False
+    source_lang: str | None = None  # an hf: set's source key or column (with target_lang; None: from the set)
+    target_lang: str | None = None
+
+    @property
+    def languages(self) -> tuple[str, str] | None:
+        return (self.source_lang, self.target_lang) if self.source_lang else None
 
     def validate(self) -> TrainConfig:
         """Everything that can be checked before a corpus is read or a tokenizer trained."""
@@ -67,12 +74,16 @@ class TrainConfig:
             )
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if bool(self.source_lang) != bool(self.target_lang):
+            raise ValueError("--source-lang and --target-lang go together: give both or neither")
         return self
 
     def run_settings(self) -> dict:
         """What decides the data stream besides the model: a resume must not change it."""
         return {
             "pair": self.pair,
+            "source_lang": self.source_lang,
+            "target_lang": self.target_lang,
             "batch_size": self.batch_size,
             "seed": self.seed,
             "vocab_size": self.vocab_size,
@@ -144,7 +155,7 @@ def train(config: TrainConfig, command: str) -> dict:
     out = config.out
     files.writable_folder(out)
     resume = checkpoint.latest(out)
-    splits = parallel.split_pairs(parallel.load_pairs(config.pair))
+    splits = parallel.split_pairs(parallel.load_pairs(config.pair, config.languages))
     if resume:
         tokenizer, model_config = PairTokenizer.load(out), TranslatorConfig.load(out)
         saved = checkpoint.read_state(resume)
@@ -152,6 +163,8 @@ def train(config: TrainConfig, command: str) -> dict:
         saved["run"].setdefault("ema", 0.0)  # and kept no average of the weights
         saved["run"].setdefault("split_sentences", False)  # and trained on whole verses
         saved["run"].setdefault("precision", "fp32")
+        saved["run"].setdefault("source_lang", None)  # and read each hf: set in its own direction
+        saved["run"].setdefault("target_lang", None)
         wanted = dataclasses.replace(
             config.model,
             src_vocab=model_config.src_vocab,
@@ -305,6 +318,7 @@ def train(config: TrainConfig, command: str) -> dict:
         "step": state["step"],
         "seconds": round(state["seconds"], 1),
         "pair": config.pair,
+        **({"languages": list(config.languages)} if config.languages else {}),
         "train_pairs": len(train_data),
         "dropped_pairs": train_data.dropped,
         "batch_size": config.batch_size,
@@ -329,6 +343,7 @@ def train(config: TrainConfig, command: str) -> dict:
 def parser():
     p = cli.parser("python -m translate.train", __doc__)
     p.add_argument("--pair", required=True, help="web-es, kjv-web, a source<TAB>target .tsv file, or hf:NAME[:CONFIG]")
+    add_languages(p)
     p.add_argument("--out", required=True, help="model folder (resumed if it holds a checkpoint)")
     p.add_argument("--arch", default="transformer", choices=["transformer", "rnn"])
     p.add_argument("--cell", default="gru", choices=["gru", "lstm"], help="rnn: the recurrent cell")
@@ -418,6 +433,8 @@ def config_of(args) -> TrainConfig:
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
         jit=args.jit,
+        source_lang=args.source_lang,
+        target_lang=args.target_lang,
     ).validate()
 
 

@@ -34,7 +34,14 @@ def parse_alphas(text: str) -> list[float]:
 
 
 def tune(
-    model: str, pair: str | None, tsv: str | None, alphas: list[float], beam: int, limit: int | None, write: bool
+    model: str,
+    pair: str | None,
+    tsv: str | None,
+    alphas: list[float],
+    beam: int,
+    limit: int | None,
+    write: bool,
+    languages: tuple[str, str] | None = None,
 ) -> dict:
     """Score the validation split (or the whole --tsv) at each alpha; with `write`, save the best one."""
     import translate
@@ -49,7 +56,7 @@ def tune(
         if os.path.realpath(translator.folder).startswith(os.path.realpath(HF_HUB_CACHE) + os.sep):
             raise cli.UsageError(f"--write needs a model folder of yours; {model} is a Hub download: copy it first")
     spec = tsv or pair
-    pairs = parallel.load_pairs(spec)
+    pairs = parallel.load_pairs(spec, languages)
     if pair:
         pairs = parallel.split_pairs(pairs)["validation"]
     pairs = pairs[:limit] if limit else pairs
@@ -63,6 +70,7 @@ def tune(
     if write:
         data = f"{pair} validation" if pair else tsv
         where = f"--pair {pair}" if pair else f"--tsv {tsv}"
+        where += f" --source-lang {languages[0]} --target-lang {languages[1]}" if languages else ""
         listed = ",".join(map(str, alphas))
         command = f"python -m translate.tune --model {model} {where} --alphas {listed} --beam {beam}"
         command += (f" --limit {limit}" if limit else "") + " --write"
@@ -78,7 +86,7 @@ def tune(
 
 
 def main(argv=None) -> int:
-    from translate.evaluate import add_model_and_data
+    from translate.evaluate import add_model_and_data, languages_of
 
     p = cli.parser("python -m translate.tune", __doc__)
     add_model_and_data(
@@ -95,7 +103,7 @@ def main(argv=None) -> int:
         alphas = parse_alphas(a.alphas)
         if not 1 <= a.beam <= 16 or (a.limit is not None and a.limit < 1):
             raise cli.UsageError("--beam must be 1-16 and --limit positive")
-        return tune(a.model, a.pair, a.tsv, alphas, a.beam, a.limit, a.write)
+        return tune(a.model, a.pair, a.tsv, alphas, a.beam, a.limit, a.write, languages_of(a))
 
     return cli.run(p, argv, work)
 
