@@ -438,11 +438,12 @@ class Handlers:
         beam = _int(beam, "beam", 1, MAX_BEAM)
         translator = self._translator(model)
         with _model_errors():
-            return translator.translate(text, beam=beam)[0]
+            return translator.translate_text(text, beam=beam)
 
     def translate(self, text: str, model: str | None = None, beam: int = 4) -> str:
-        """Translate English `text` (one sentence or a few) into Spanish with a loaded translator (default: the
-        Transformer), by beam search of width `beam` (1 to 8; 1 = greedy). Returns the translation."""
+        """Translate English `text` into Spanish with a loaded translator (default: the Transformer), by beam search
+        of width `beam` (1 to 8; 1 = greedy). A text longer than the translator's limit (64 subwords for the
+        bundled ones) is translated in runs of whole sentences. Returns the translation."""
         return self.translation(text, model, beam).text
 
     # ------------------------------------------------------------ classifier

@@ -334,6 +334,9 @@ def test_translate_answers_with_each_translator_and_beam_1_is_greedy(client):
             "the good lord said", name, 1, api_name="/translate"
         )
     assert isinstance(client.predict("the light", api_name="/translate"), str)  # model and beam default
+    # a text over the tiny translators' limit is translated in runs of whole sentences, not refused
+    long = " ".join(["And the good lord said unto them."] * 6)
+    assert client.predict(long, None, 1, api_name="/translate").strip()
 
 
 @slow

@@ -113,6 +113,50 @@ def test_save_load_round_trip_and_the_api(trained):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("arch", ["transformer", "rnn"])
+def test_a_text_over_the_limit_is_translated_in_runs_of_whole_sentences(trained, arch):
+    """translate_text: a text that fits is translated whole (as `translate`); one over the model's 16 subwords is
+    cut between sentences into the fewest runs that fit, each translated as `translate` would, and joined with a
+    block-diagonal attention; a single sentence over the limit is still refused by name."""
+    import translate
+
+    t = translate.load(trained[1][arch][0])
+    short = "The big dog sees the cat. A small tree."
+    whole = t.translate_text(short)
+    assert whole.text == t.translate(short)[0].text and whole.attention.shape == t.translate(short)[0].attention.shape
+    sentences = ["The big dog sees the cat.", "A small tree runs.", "The old man eats.", "The red house is new."]
+    text = " ".join(sentences)
+    with pytest.raises(ValueError, match="over this model's limit"):
+        t.translate(text)
+    from corpus.parallel import sentences as split
+
+    def size(s):
+        return len(t.tokenizer.source.encode(s))
+
+    runs = t._runs(text)
+    assert len(runs) >= 2 and " ".join(runs) == text and all(size(r) <= t.config.max_src_len for r in runs)
+    assert all(size(a + " " + split(b)[0]) > t.config.max_src_len for a, b in zip(runs, runs[1:]))  # the fewest
+    parts = t.translate(runs)
+    joined = t.translate_text(text)
+    assert joined.text == " ".join(p.text for p in parts) and joined.source == text and joined.finished
+    assert joined.source_tokens == [x for p in parts for x in p.source_tokens]
+    assert joined.target_tokens == [x for p in parts for x in p.target_tokens]
+    a = joined.attention
+    assert a.shape[0] == len(joined.target_tokens) and a.shape[-1] == len(joined.source_tokens)
+    row = col = 0
+    for p in parts:  # each run's map on the diagonal, and nothing beside it: a run attends to its own source only
+        rows, cols = p.attention.shape[0], p.attention.shape[-1]
+        np.testing.assert_array_equal(a[row : row + rows, ..., col : col + cols], p.attention)
+        assert a[row : row + rows].sum() == pytest.approx(p.attention.sum(), rel=1e-6)
+        row, col = row + rows, col + cols
+    np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
+    tokens = sum(len(p.target_tokens) for p in parts)
+    assert joined.score == pytest.approx(sum(p.score * len(p.target_tokens) for p in parts) / tokens)
+    with pytest.raises(ValueError, match="over this model's limit"):
+        t.translate_text("the cat " * 20 + "runs. A tree.")
+
+
+@pytest.mark.slow
 def test_tune_chooses_alpha_on_held_out_pairs_and_the_model_decodes_with_it(trained, tmp_path, capsys):
     import shutil
 
@@ -392,6 +436,17 @@ def test_readme_translation_figures_are_the_recorded_results():
         f"{best['bleu']:.1f}", str(ema["tuned"]["best_alpha"]), f"{ema['bleu']:.1f}", f"{ema['chrf']:.1f}",
     )  # fmt: skip
     flat = " ".join(readme.split())  # the paragraphs below, with their line breaks as spaces
+    split = json.load(open(os.path.join(root, "bench", "results", "translate_split.json"), encoding="utf-8"))
+    rnn, tr = split["translate-rnn"], split["translate-transformer"]
+    said = [
+        f"on the {rnn['verses']} test verses of two or more sentences that fit",
+        f"`translate-rnn` {rnn['whole']['bleu']} BLEU whole against {rnn['by_sentence']['bleu']} sentence by",
+        f"`translate-transformer` {tr['whole']['bleu']} against {tr['by_sentence']['bleu']} (chrF",
+        f"{rnn['whole']['chrf']} / {rnn['by_sentence']['chrf']} and "
+        f"{tr['whole']['chrf']} / {tr['by_sentence']['chrf']})",
+    ]
+    assert [s for s in said if s not in flat] == [] and rnn["verses"] == tr["verses"], "the translate_text paragraph"
+    assert rnn["whole"]["bleu"] > rnn["by_sentence"]["bleu"] and tr["whole"]["bleu"] > tr["by_sentence"]["bleu"]
     books = results["bundled"]["translate-transformer"]["books"], results["bundled"]["translate-rnn"]["books"]
     for book, label in (("John", "John"), ("Amos", "Amos"), ("Esth", "Esther"), ("1Cor", "1 Corinthians")):
         t, r = books[0][book], books[1][book]
