@@ -188,6 +188,7 @@ def main(argv=None) -> int:
         import numpy as np
 
         from bench.bert_data import mlm_batch
+        from core import precision
         from pretrain import model as bert
         from pretrain.train import bert_optimizer, compile_model
     except ImportError as e:
@@ -203,8 +204,6 @@ def main(argv=None) -> int:
     print(json.dumps({"env": env}), flush=True)
     if args.matmul_check:
         emit({"matmul_check_tflops": matmul_tflops(8192 if env["platform"] == "gpu" else 512)})
-    if args.precision != "fp32":
-        keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[args.precision])
     keras.utils.set_random_seed(0)
     config = bert.BertConfig.preset(
         args.preset, vocab_size=args.vocab, max_positions=max(512, args.seq), dropout=args.dropout
@@ -227,8 +226,9 @@ def main(argv=None) -> int:
         }
         try:
             if model is None:
-                model = bert.build(config)
-                compile_model(model, bert_optimizer(lr=1e-4, warmup=10_000), total_steps=1_000_000, jit=True)
+                with precision.policy(args.precision):  # built and compiled in it, as pretrain.train does
+                    model = bert.build(config)
+                    compile_model(model, bert_optimizer(lr=1e-4, warmup=10_000), total_steps=1_000_000, jit=True)
             data = [mlm_batch(rng, batch, args.seq, args.vocab, 0.15, args.max_predictions) for _ in range(2)]
             if args.loop == "fit":
                 compile_s, times, elapsed, logs = fit_loop(model, data, args.warmup, args.steps)

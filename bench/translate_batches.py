@@ -16,18 +16,24 @@ import argparse
 import time
 
 from bench.common import emit, log, machine
+from translate.evaluate import add_languages, languages_of
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.translate_batches", description=__doc__.split("\n")[0])
     p.add_argument("--model", default="translate-transformer", help="a translator whose config and tokenizer to use")
     p.add_argument("--pair", default="web-es")
+    add_languages(p)  # an hf: set's direction, as translate.train takes it
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--window", type=int, default=32)
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--out", default=None, help="also write the JSON here")
     args = p.parse_args(argv)
+    try:
+        languages = languages_of(args)
+    except ValueError as e:
+        p.error(str(e))
 
     import keras
     import numpy as np
@@ -42,7 +48,7 @@ def main(argv=None) -> int:
 
     folder = translate.resolve(args.model)  # its config and tokenizer: the weights are not needed
     config, tokenizer = TranslatorConfig.load(folder), PairTokenizer.load(folder)
-    train = parallel.split_pairs(parallel.load_pairs(args.pair))["train"]
+    train = parallel.split_pairs(parallel.load_pairs(args.pair, languages))["train"]
     encoded = data.encode_pairs(train, tokenizer, config.max_src_len, config.max_tgt_len)
     keras.utils.set_random_seed(0)
     model = build(config)

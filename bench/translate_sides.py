@@ -12,7 +12,6 @@ docstring.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
@@ -26,11 +25,6 @@ ALPHA = 0.6  # SeqLab's default length penalty, also given to Marian (which only
 
 def _chunks(items, size):
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def read_config(folder: str) -> dict:
-    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
-        return json.load(f)
 
 
 def _train_arrays(plan, tokenizer, config):

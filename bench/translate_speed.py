@@ -59,7 +59,8 @@ import tempfile
 import time
 
 from bench.common import QUIET_ENV, emit, last_json, log, machine
-from bench.translate_sides import ALPHA, read_config
+from bench.translate_sides import ALPHA
+from core.files import read_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DECODE_TARGET, TRAIN_TARGET = 2.0, 1.0
@@ -164,12 +165,13 @@ def _peer_shape(args, folder, config):
 
     if args.peer_shape:
         other = shape_folder(args.peer_shape)
-        return read_config(other), other, f"--peer-shape {args.peer_shape}"
+        return read_json(os.path.join(other, "config.json")), other, f"--peer-shape {args.peer_shape}"
     if config["arch"] == "transformer":
         return config, folder, "the model itself"
     try:
         other = shape_folder("translate-transformer")
-        return read_config(other), other, "translate-transformer's sizes (an rnn has no Marian twin)"
+        note = "translate-transformer's sizes (an rnn has no Marian twin)"
+        return read_json(os.path.join(other, "config.json")), other, note
     except (OSError, ValueError):
         heads = max(h for h in range(1, config["heads"] + 1) if config["dim"] % h == 0)
         return (
@@ -264,7 +266,7 @@ def run(args) -> tuple[dict, int]:
     from translate.tokenizer import PairTokenizer
 
     folder = translate.resolve(args.model)
-    config = read_config(folder)
+    config = read_json(os.path.join(folder, "config.json"))
     shape, shape_folder, shape_note = _peer_shape(args, folder, config)
     tokenizers = [PairTokenizer.load(folder)] + ([] if shape_folder == folder else [PairTokenizer.load(shape_folder)])
     limits = [config["max_src_len"], shape["max_src_len"]][: len(tokenizers)]

@@ -494,7 +494,7 @@ def _load_hf(name: str, languages: tuple[str, str] | None) -> list[Pair]:
         langs = sorted(ds[0]["translation"]) if len(ds) else []
         src, tgt = languages or _languages_of(config, langs, name)
         if src not in langs or tgt not in langs:
-            raise CorpusError(f"data set {name!r} translates {langs}, not {src!r} -> {tgt!r}")
+            raise CorpusError(f"data set {name!r} translates {langs}, not {src!r} -> {tgt!r} ({CHOOSE})")
         rows = ((t[src], t[tgt]) for t in ds["translation"])
     else:
         src, tgt = languages or (("source", "target") if {"source", "target"} <= set(columns) else (None, None))

@@ -11,7 +11,7 @@ from space import handlers
 
 QUEUE_MAX_SIZE = 32  # requests waiting or running; more get "Queue is full! Please try again."
 CONCURRENCY_LIMIT = 2  # requests of one kind (one event) running at once on this 2-core machine
-MAX_THREADS = 128
+MAX_THREADS = 128  # worker threads: enough for the LM engines' slots and waiting lines (space.ui.STREAMING)
 # Largest HTTP request body: 1 MB of text fits even as escaped JSON (so the handler can refuse it by name, e.g.
 # "text is too long: 1,048,576 characters"); bigger bodies get 413 before Gradio reads them into memory.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024

@@ -32,7 +32,7 @@ from space.server import CONCURRENCY_LIMIT, MAX_REQUEST_BYTES, QUEUE_MAX_SIZE
 API = ("chat", "generate", "fill_mask", "next_sentence", "classify", "translate", "embed", "attention")
 
 # With the LM engines on, every streaming request goes straight to its engine (no Gradio limit), which batches
-# it with the others or answers "busy" at once; the worker threads cover the engine's slots and waiting line.
+# it with the others or answers "busy" at once (space.server.MAX_THREADS covers its slots and waiting line).
 STREAMING = ("chat", "generate")
 
 BERT_NOTE = (

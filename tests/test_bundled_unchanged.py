@@ -59,4 +59,6 @@ def test_bundled_berts_give_the_recorded_fill_mask_nsp_and_embedding(name):
     ]
     np.testing.assert_allclose([bert.next_sentence(a, b) for a, b in pairs], want["nsp"], rtol=0, atol=1e-6)
     embed_sum = float(np.asarray(bert.embed("the lord is my shepherd")[1], np.float64).sum())
-    assert embed_sum == pytest.approx(want["embed_sum"], rel=1e-6)  # float32 sums differ by CPU kernel
+    # a sum of over a thousand float32 values of either sign: CPU kernels differ by ~1e-5 (6.5e-6 seen on a Xeon);
+    # a changed model moves it by far more
+    assert embed_sum == pytest.approx(want["embed_sum"], abs=1e-4)

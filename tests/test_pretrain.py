@@ -878,14 +878,16 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(corpus_dir
 
 
 @pytest.mark.slow
-def test_bf16_run_then_a_failed_push_keeps_the_model(corpus_dir, vocab_dir, tmp_path, capsys):
+def test_bf16_run_then_a_failed_push_keeps_the_model(corpus_dir, vocab_dir, tmp_path, capsys, monkeypatch):
     """--precision bf16 trains and saves a usable float32 model and leaves the process's dtype policy float32 (in
     process, so a leak would reach whatever is built next); a push that cannot reach the Hub says so in one line and
     loses nothing (offline here, the same path as a missing token or a repo without rights)."""
+    import huggingface_hub.constants
     import keras
 
     from pretrain import train
 
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # HF_HUB_OFFLINE=1 even outside test.sh
     out = str(tmp_path / "bf16")
     argv = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--out", out, "--steps", "6", "--precision", "bf16"]
     assert train.main(argv + ["--push-to-hub", "seqlab/none"] + TINY) == 2

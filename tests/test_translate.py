@@ -375,7 +375,7 @@ def test_an_hf_set_is_read_in_the_direction_the_flags_give(trained, tmp_path, ca
     code, err = cli(evaluate.main)
     assert code == 2 and "translates ['en', 'es']: choose the direction (--source-lang SOURCE --target-lang" in err
     code, forward = cli(evaluate.main, "--source-lang", "en", "--target-lang", "es")
-    assert code == 0 and forward["sentences"] == 30, forward
+    assert code == 0 and forward["sentences"] == 30 and forward["languages"] == ["en", "es"], forward
     code, backward = cli(evaluate.main, "--source-lang", "es", "--target-lang", "en")
     assert code == 0 and backward["bleu"] < forward["bleu"] - 20
     folder = tmp_path / "copy"  # --write changes the folder: not the module's trained model
@@ -389,6 +389,8 @@ def test_an_hf_set_is_read_in_the_direction_the_flags_give(trained, tmp_path, ca
     run = ["--pair", f"hf:json:{jsonl}", "--out", str(tmp_path / "run"), *TINY]
     assert train.main([*run, "--steps", "2", "--source-lang", "en", "--target-lang", "es"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["languages"] == ["en", "es"]
+    card = open(tmp_path / "run" / "README.md", encoding="utf-8").read()  # its evaluate command reads the same way
+    assert f"--pair hf:json:{jsonl} --source-lang en --target-lang es --split test" in card and "(en → es)" in card
     assert train.main([*run, "--steps", "4", "--source-lang", "es", "--target-lang", "en"]) == 2
     assert "--source-lang en (not es), --target-lang es (not en)" in capsys.readouterr().err
 

@@ -8,6 +8,14 @@ import re
 from core.card import Card, loss_curve
 
 
+def _direction(metrics: dict, flags: bool = False) -> str:
+    """An hf: set's chosen direction (--source-lang / --target-lang), as a note or as the flags; "" otherwise."""
+    if not metrics.get("languages"):
+        return ""
+    source, target = metrics["languages"]
+    return f" --source-lang {source} --target-lang {target}" if flags else f" ({source} → {target})"
+
+
 def _describe(c) -> str:
     shared = "; one embedding matrix for both sides (joint vocabulary)" if c.share_embeddings else ""
     return _architecture(c) + shared
@@ -111,7 +119,7 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
         facts=[
             (
                 "pair",
-                f"`{metrics['pair']}` ({metrics['train_pairs']:,} training pairs"
+                f"`{metrics['pair']}`{_direction(metrics)} ({metrics['train_pairs']:,} training pairs"
                 + (
                     f", {metrics['sentence_pairs']:,} of them single sentences cut from verses"
                     if metrics.get("sentence_pairs")
@@ -141,7 +149,8 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
             ("Decoding", decoding_text(folder)),
             (
                 "Evaluate",
-                f"`python -m translate.evaluate --model {folder} --pair {metrics['pair']} --split test`"
+                f"`python -m translate.evaluate --model {folder} --pair {metrics['pair']}"
+                f"{_direction(metrics, flags=True)} --split test`"
                 " scores the held-out test books with sacrebleu (BLEU, chrF, signatures).",
             ),
             (

@@ -91,7 +91,8 @@ def evaluate(
     pairs = pairs[:limit] if limit else pairs
     same = copy_baseline or pair in SAME_LANGUAGE
     result = score(translator, pairs, beam=beam, copy_baseline=same, progress=True, alpha=alpha)
-    return {"model": model, "data": spec, "split": split if pair else "all", **result}
+    chosen = {"languages": list(languages)} if languages else {}
+    return {"model": model, "data": spec, **chosen, "split": split if pair else "all", **result}
 
 
 def add_model_and_data(p, pair_help: str, tsv_help: str) -> None:

@@ -68,7 +68,7 @@ def tune(
     best = max(rows, key=lambda r: (r["bleu"], r["chrf"], -r["alpha"]))  # ties: the higher chrF, then the smaller
     written = None
     if write:
-        data = f"{pair} validation" if pair else tsv
+        data = (f"{pair} validation" if pair else tsv) + (f" ({languages[0]} → {languages[1]})" if languages else "")
         where = f"--pair {pair}" if pair else f"--tsv {tsv}"
         where += f" --source-lang {languages[0]} --target-lang {languages[1]}" if languages else ""
         listed = ",".join(map(str, alphas))
