@@ -156,8 +156,8 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
             (
                 "Limits",
                 "Trained on Bible verses only: it knows that register (and the 1909 Spanish of its "
-                "targets, in modern spelling), translates one sentence at a time, and carries the "
-                "biases of those texts.",
+                f"targets, in modern spelling), reads at most {config.max_src_len} subwords at a time "
+                "(`translate_text` cuts a longer text between sentences), and carries the biases of those texts.",
             ),
         ],
     ).write(folder)
