@@ -15,6 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 MAX_WIDTH = 6.5  # inches at 100 dpi: a phone shows the whole figure scaled, not cut
+MAX_LABELS = 65  # tokens labelled along an axis: a longer one (a text translated in runs) labels every k-th
+
+
+def _ticks(ax_set, tokens: list[str], size: int, **kw) -> None:
+    """Label every token, or every k-th past MAX_LABELS (hundreds of labels would print over each other)."""
+    step = -(-len(tokens) // MAX_LABELS)
+    at = range(0, len(tokens), step)
+    ax_set(at, [_label(tokens[i]) for i in at], fontsize=size, **kw)
 
 
 def _pyplot():
@@ -55,8 +63,8 @@ def attention_heatmap(weights, rows: list[str], columns: list[str], title: str =
     fig, ax = plt.subplots(figsize=(width, height), dpi=100)
     top = float(weights.max()) if vmax is None else float(vmax)
     ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=max(1e-6, top), aspect="auto")
-    ax.set_xticks(range(len(columns)), [_label(c) for c in columns], rotation=90, fontsize=size)
-    ax.set_yticks(range(len(rows)), [_label(r) for r in rows], fontsize=size)
+    _ticks(ax.set_xticks, columns, size, rotation=90)
+    _ticks(ax.set_yticks, rows, size)
     ax.xaxis.tick_top()
     ax.set_title(title, fontsize=10, pad=4)
     return _finish(fig, plt)

@@ -281,6 +281,10 @@ def test_pictures_are_drawn_for_phone_width():
     for fig in (sim, att, gates):
         assert fig.get_figwidth() <= plots.MAX_WIDTH + 1e-6
     assert [t.get_text() for t in att.axes[0].get_yticklabels()[:2]] == ["⏎", "␣"]
+    assert len(att.axes[0].get_xticklabels()) == 64  # every token labelled up to plots.MAX_LABELS
+    joined = plots.attention_heatmap(np.eye(300), [f"t{i}" for i in range(300)], [f"s{i}" for i in range(300)])
+    labels = [t.get_text() for t in joined.axes[0].get_xticklabels()]  # a long text: every 5th, readable
+    assert labels[:3] == ["s0", "s5", "s10"] and len(labels) == 60 and joined.get_figwidth() <= plots.MAX_WIDTH + 1e-6
     with pytest.raises(ValueError, match="does not match"):
         plots.similarity_heatmap([[1, 0], [0, 1]], ["1"])
 
