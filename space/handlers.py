@@ -443,7 +443,8 @@ class Handlers:
     def translate(self, text: str, model: str | None = None, beam: int = 4) -> str:
         """Translate English `text` into Spanish with a loaded translator (default: the Transformer), by beam search
         of width `beam` (1 to 8; 1 = greedy). A text longer than the translator's limit (64 subwords for the
-        bundled ones) is translated in runs of whole sentences. Returns the translation."""
+        bundled ones) is cut at sentence ends (then ; and :, then commas) into runs that fit. Returns the
+        translation."""
         return self.translation(text, model, beam).text
 
     # ------------------------------------------------------------ classifier

@@ -20,7 +20,7 @@ MAX_LABELS = 65  # tokens labelled along an axis: a longer one (a text translate
 
 def _ticks(ax_set, tokens: list[str], size: int, **kw) -> None:
     """Label every token, or every k-th past MAX_LABELS (hundreds of labels would print over each other)."""
-    step = -(-len(tokens) // MAX_LABELS)
+    step = max(1, -(-len(tokens) // MAX_LABELS))
     at = range(0, len(tokens), step)
     ax_set(at, [_label(tokens[i]) for i in at], fontsize=size, **kw)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from core.config import SavedConfig
 
 MAX_BEAM = 16
 MAX_SENTENCES = 64
+# Where translate_text may cut a text that is over the limit, coarsest first: line breaks and sentence ends, then
+# semicolons and colons, then commas (each cut keeps its punctuation on the left).
+CUTS = (r"([.!?][\"')\]]*)\s+", r"([;:])\s+", r"(,)\s+")
 
 
 @dataclasses.dataclass
@@ -80,33 +84,46 @@ class Translator:
 
     def translate_text(self, text: str, beam: int = 4, alpha: float | None = None) -> Translation:
         """One text as a visitor types it, as one Translation: whole when it fits the model's source limit, else cut
-        between sentences (corpus.parallel.sentences) into the fewest consecutive runs that each fit, translated in
-        one batch and joined, where the plain `translate` would refuse it. Whole is the rule, because it scored
-        higher: on the web-es test verses of two or more sentences, translating them sentence by sentence lost
-        0.8-1.0 BLEU (bench/experiments/translate_split.py). The joined attention is block-diagonal: each run's
-        target subwords attend only to that run's source subwords."""
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("text is empty: give a sentence to translate")
+        at sentence ends (then at ; and :, then at commas, only where a part is still too long) and packed into the
+        fewest consecutive runs that each fit, translated in batches and joined, where the plain `translate` would
+        refuse it. Whole is the rule, because it scored higher: on the web-es validation verses of two or more
+        sentences, translating them sentence by sentence lost BLEU (bench/experiments/translate_split.py). The
+        joined attention is block-diagonal: each run's target subwords attend only to that run's source subwords."""
         runs = self._runs(text)
-        parts = self.translate(runs, beam=beam, alpha=alpha)
+        step = MAX_SENTENCES  # translate's own limit per call
+        parts = [p for i in range(0, len(runs), step) for p in self.translate(runs[i : i + step], beam, alpha)]
         return parts[0] if len(parts) == 1 else _joined(text, parts)
 
-    def _runs(self, text: str) -> list[str]:
-        """The text, or its sentences packed greedily into runs of at most max_src_len subwords each."""
-        from corpus.parallel import sentences
+    def _runs(self, text) -> list[str]:
+        """The text, or its parts (CUTS, the finest level only where a coarser part is still over max_src_len)
+        packed greedily into runs of at most max_src_len subwords. Hand-written rather than corpus.parallel.sentences,
+        which wants a capital after a sentence end and drops unbalanced quotes: cutting more often costs nothing
+        here, as the packing joins back whatever fits."""
+        limit = self.config.max_src_len
 
         def size(t: str) -> int:
             return len(self.tokenizer.source.encode(t))
 
-        limit = self.config.max_src_len
-        if size(text) <= limit:
-            return [text]
+        if not isinstance(text, str) or size(text) <= limit:
+            return [text]  # translate itself refuses what is not text
+
+        def parts(piece: str, level: int) -> list[str]:
+            if size(piece) <= limit or level == len(CUTS):
+                return [piece]
+            cut = re.sub(CUTS[level], "\\1\n", piece).split("\n")  # line breaks cut at the first level too
+            return [q for p in cut if p.strip() for q in parts(" ".join(p.split()), level + 1)]
+
         runs: list[str] = []
-        for sentence in sentences(text):
-            if runs and size(runs[-1] + " " + sentence) <= limit:
-                runs[-1] += " " + sentence
+        for piece in parts(text, 0):
+            if size(piece) > limit:
+                raise ValueError(
+                    f"a part of the text is {size(piece)} subwords with no sentence end, semicolon or comma, over this "
+                    f"model's limit of {limit}: {piece[:60]!r}..."
+                )
+            if runs and size(runs[-1] + " " + piece) <= limit:
+                runs[-1] += " " + piece
             else:
-                runs.append(sentence)  # one sentence over the limit is refused by name in translate
+                runs.append(piece)
         return runs
 
     def _source_ids(self, text) -> list[int]:
@@ -159,8 +176,9 @@ class Translator:
 
 
 def _joined(text: str, parts: list[Translation]) -> Translation:
-    """Translations of consecutive runs of one text as one: texts, tokens and scores in order (the score is the mean
-    per target subword), the attention maps on the diagonal of one (target, [layers, heads,] source) array."""
+    """Translations of consecutive runs of one text as one: texts and tokens in order, the runs' scores (log
+    probability with the length penalty) averaged by their target subwords, the attention maps on the diagonal of
+    one (target, [layers, heads,] source) array."""
     targets = sum(len(p.target_tokens) for p in parts)
     sources = sum(len(p.source_tokens) for p in parts)
     inner = parts[0].attention.shape[1:-1]  # () for the rnn, (layers, heads) for the transformer
@@ -176,6 +194,6 @@ def _joined(text: str, parts: list[Translation]) -> Translation:
         source_tokens=[tok for p in parts for tok in p.source_tokens],
         target_tokens=[tok for p in parts for tok in p.target_tokens],
         attention=attention,
-        score=float(sum(p.score * len(p.target_tokens) for p in parts) / max(targets, 1)),
+        score=float(np.average([p.score for p in parts], weights=[max(1, len(p.target_tokens)) for p in parts])),
         finished=all(p.finished for p in parts),
     )

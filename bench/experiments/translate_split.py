@@ -1,12 +1,13 @@
 """Whole texts or sentence by sentence? What `Translator.translate_text` should do with a text of several sentences.
 
-    python bench/experiments/translate_split.py      # the bundled translators, beam 4, the web-es test books
+    python bench/experiments/translate_split.py      # the bundled translators, beam 4, the web-es validation books
 
-The test verses that have two or more sentences (corpus.parallel.sentences) and fit the model's source limit,
-translated two ways at the model's own alpha: whole, as the models were trained (verses), and sentence by sentence,
-the translations joined with a space. Both scored against the same references with sacrebleu. Whole scored higher
-BLEU (sentence by sentence scored higher chrF), so translate_text keeps a text whole whenever it fits and cuts it
-into runs of sentences only when it does not. Results: bench/results/translate_split.json.
+The validation verses (a design choice is made on them, never on the test books) that have two or more
+sentences (corpus.parallel.sentences, the rule the training data's sentence pairs were cut by) and fit the
+model's source limit, translated two ways at the model's own alpha: whole, as the models were trained (verses),
+and sentence by sentence, the translations joined with a space; both scored against the same references with
+sacrebleu. Whole scored higher BLEU (sentence by sentence higher chrF), so translate_text keeps a text whole
+whenever it fits and cuts it only when it does not. Results: bench/results/translate_split.json.
 """
 
 import os
@@ -24,8 +25,8 @@ def main() -> int:
     from corpus import parallel
     from translate.evaluate import _bleu_chrf
 
-    test = parallel.split_pairs(parallel.load_pairs("web-es"))["test"]
-    multi = [p for p in test if len(parallel.sentences(p.source)) >= 2]
+    validation = parallel.split_pairs(parallel.load_pairs("web-es"))["validation"]
+    multi = [p for p in validation if len(parallel.sentences(p.source)) >= 2]
     for name in ("translate-rnn", "translate-transformer"):
         t = translate.load(name)
         fits = [p for p in multi if len(t.tokenizer.source.encode(p.source)) <= t.config.max_src_len]
@@ -37,6 +38,7 @@ def main() -> int:
         joined = [" ".join(x for (k, _), x in zip(flat, texts) if k == owner) for owner in range(len(fits))]
         references = [p.target for p in fits]
         row = {
+            "split": "validation",
             "verses": len(fits),
             "sentences": len(flat),
             "beam": 4,
