@@ -21,7 +21,8 @@ SAME_LANGUAGE = ("kjv-web",)
 CHUNK = 32  # sentences per decoding call: one compiled batch shape
 
 
-def _bleu_chrf(hypotheses: list[str], references: list[str]) -> dict:
+def bleu_chrf(hypotheses: list[str], references: list[str]) -> dict:
+    """Corpus BLEU and chrF of `hypotheses` against one reference each, with sacrebleu's signatures."""
     import sacrebleu
 
     bleu, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
@@ -52,16 +53,16 @@ def score(
     for start in tqdm(range(0, len(sources), CHUNK), disable=not progress, file=sys.stderr, desc="translate"):
         hypotheses += [t.text for t in translator.translate(sources[start : start + CHUNK], beam=beam, alpha=alpha)]
     references = [p.target for p in pairs]
-    result = {**_bleu_chrf(hypotheses, references), "sentences": len(pairs), "beam": beam, "alpha": alpha}
+    result = {**bleu_chrf(hypotheses, references), "sentences": len(pairs), "beam": beam, "alpha": alpha}
     if copy_baseline:
-        copy = _bleu_chrf([p.source for p in pairs], references)
+        copy = bleu_chrf([p.source for p in pairs], references)
         result.update(copy_bleu=copy["bleu"], copy_chrf=copy["chrf"])
     books = sorted({p.group for p in pairs if p.group})
     if len(books) > 1:  # Bible pairs: where the score is lost, book by book (web-es test: 1 Corinthians lowest)
         result["books"] = {}
         for book in books:
             rows = [(h, p.target) for p, h in zip(pairs, hypotheses) if p.group == book]
-            scores = _bleu_chrf([h for h, _ in rows], [r for _, r in rows])
+            scores = bleu_chrf([h for h, _ in rows], [r for _, r in rows])
             result["books"][book] = {"sentences": len(rows), "bleu": scores["bleu"], "chrf": scores["chrf"]}
     result["examples"] = [
         {"source": p.source, "reference": p.target, "translation": h} for p, h in list(zip(pairs, hypotheses))[:3]

@@ -23,7 +23,7 @@ def main() -> int:
     no_arguments(__doc__)
     import translate
     from corpus import parallel
-    from translate.evaluate import _bleu_chrf
+    from translate.evaluate import bleu_chrf
 
     validation = parallel.split_pairs(parallel.load_pairs("web-es"))["validation"]
     multi = [p for p in validation if len(parallel.sentences(p.source)) >= 2]
@@ -43,8 +43,8 @@ def main() -> int:
             "sentences": len(flat),
             "beam": 4,
             "alpha": t.decoding.alpha,
-            "whole": _bleu_chrf(whole, references),
-            "by_sentence": _bleu_chrf(joined, references),
+            "whole": bleu_chrf(whole, references),
+            "by_sentence": bleu_chrf(joined, references),
         }
         print(name, {k: row[k] for k in ("verses", "sentences")}, row["whole"]["bleu"], row["by_sentence"]["bleu"],
               file=sys.stderr)  # fmt: skip
