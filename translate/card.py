@@ -157,7 +157,8 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
                 "Limits",
                 "Trained on Bible verses only: it knows that register (and the 1909 Spanish of its "
                 f"targets, in modern spelling), reads at most {config.max_src_len} subwords at a time "
-                "(`translate_text` cuts a longer text between sentences), and carries the biases of those texts.",
+                "(`translate_text` cuts a longer text at sentence and clause breaks), and carries the biases of "
+                "those texts.",
             ),
         ],
     ).write(folder)

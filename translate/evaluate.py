@@ -111,11 +111,16 @@ def add_languages(p) -> None:
     p.add_argument("--target-lang", help="hf: sets: the target's key or column (give both or neither)")
 
 
+def languages(source: str | None, target: str | None) -> tuple[str, str] | None:
+    """(source, target), or None when neither is given; one alone is refused (ValueError)."""
+    if bool(source) != bool(target):
+        raise ValueError("--source-lang and --target-lang go together: give both or neither")
+    return (source, target) if source else None
+
+
 def languages_of(args) -> tuple[str, str] | None:
-    """(source, target) from --source-lang / --target-lang, or None when neither is given."""
-    if bool(args.source_lang) != bool(args.target_lang):
-        raise cli.UsageError("--source-lang and --target-lang go together: give both or neither")
-    return (args.source_lang, args.target_lang) if args.source_lang else None
+    """`languages` of the parsed --source-lang / --target-lang."""
+    return languages(args.source_lang, args.target_lang)
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from core import cli, precision  # noqa: E402
 from core.budget import Budget  # noqa: E402
 from core.optim import OptimizerConfig  # noqa: E402
-from translate.evaluate import add_languages  # noqa: E402
+from translate.evaluate import add_languages, languages  # noqa: E402
 from translate.model import TranslatorConfig  # noqa: E402
 
 CALIBRATE = 30  # --minutes: steps timed (during warm-up, where the schedule does not depend on its end)
@@ -54,7 +54,7 @@ class TrainConfig:
 
     @property
     def languages(self) -> tuple[str, str] | None:
-        return (self.source_lang, self.target_lang) if self.source_lang else None
+        return languages(self.source_lang, self.target_lang)
 
     def validate(self) -> TrainConfig:
         """Everything that can be checked before a corpus is read or a tokenizer trained."""
@@ -74,8 +74,7 @@ class TrainConfig:
             )
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
-        if bool(self.source_lang) != bool(self.target_lang):
-            raise ValueError("--source-lang and --target-lang go together: give both or neither")
+        languages(self.source_lang, self.target_lang)  # one without the other is refused
         return self
 
     def run_settings(self) -> dict:
