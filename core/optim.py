@@ -16,6 +16,8 @@ import math
 import keras
 from keras import ops
 
+from core.flags import field
+
 NO_DECAY = ["gamma", "beta", "bias", "_norm"]  # LayerNorm scale/offset, biases, any *_norm layer
 
 
@@ -59,16 +61,17 @@ SCHEDULES = {"cosine": WarmupCosine, "linear": WarmupLinear}
 
 @dataclasses.dataclass
 class OptimizerConfig:
-    lr: float = 1e-3  # peak learning rate
-    warmup: int = 100  # warm-up steps
-    decay: str = "cosine"  # cosine (to 0.1 x peak) | linear (to 0)
-    weight_decay: float = 0.01
-    clip_norm: float = 1.0  # global gradient-norm clipping; 0 turns it off
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-7
-    ema: float = 0.0  # > 0: also keep an exponential moving average of the weights at this momentum (Keras's own
-    # use_ema; Marian's --exponential-smoothing): the average is what a trainer exports (`finalize_weights`)
+    lr: float = field(1e-3, help="peak learning rate (AdamW)")
+    warmup: int = field(100, help="warm-up steps")
+    decay: str = field("cosine", help="after warm-up: cosine (to 0.1 x peak) or linear (to 0)", choices=("cosine", "linear"))
+    weight_decay: float = field(0.01, help="AdamW's, not applied to norms and biases")
+    clip_norm: float = field(1.0, help="global gradient-norm clipping (0: off)")
+    beta_1: float = field(0.9, cli=False)
+    beta_2: float = field(0.999, cli=False)
+    epsilon: float = field(1e-7, cli=False)
+    # > 0: also keep an exponential moving average of the weights at this momentum (Keras's own use_ema; Marian's
+    # --exponential-smoothing): the average is what the trainer exports (`finalize_weights`)
+    ema: float = field(0.0, help="export a moving average of the weights at this momentum, e.g. 0.999 (0: off)")
 
     def validate(self) -> OptimizerConfig:
         if not self.lr > 0:

@@ -17,22 +17,23 @@ import keras
 from keras import layers, ops
 
 from core.config import SavedConfig, check
+from core.flags import field
 
 
 @dataclasses.dataclass
 class LMConfig(SavedConfig):
-    arch: str = "transformer"  # transformer | lstm | bilm (ELMo: lm.bilm)
-    level: str = "char"  # char | word
-    vocab_size: int = 0
-    seq_len: int = 256  # context window (training length)
-    layers: int = 4
-    dim: int = 256
-    heads: int = 4
-    dropout: float = 0.1
-    cell: str = "lstm"  # lstm | gru | rnn (recurrent arch only)
-    positions: str = "learned"  # learned | sine (transformer only)
-    inputs: str = "char-cnn"  # char-cnn | subword: how bilm spells a word (bilm only)
-    proj: int = 256  # bilm: each LSTM layer's projection, and the word encoder's width
+    arch: str = field("transformer", help="bilm: ELMo (lm.bilm)", choices=("transformer", "lstm", "bilm"))
+    level: str = field("char", help="char or word tokens", choices=("char", "word"))
+    vocab_size: int = field(0, cli=False)  # from the tokenizer
+    seq_len: int = field(256, help="context window (training length)")
+    layers: int = field(4, help="blocks (transformer) or stacked cells (lstm)")
+    dim: int = field(256, help="model width")
+    heads: int = field(4, help="attention heads (transformer)")
+    dropout: float = field(0.1, help="dropout rate")
+    cell: str = field("lstm", help="recurrent cell for --arch lstm", choices=("lstm", "gru", "rnn"))
+    positions: str = field("learned", help="transformer positions", choices=("learned", "sine"))
+    inputs: str = field("char-cnn", help="bilm's word encoder", choices=("char-cnn", "subword"))
+    proj: int = field(256, help="bilm: the projection after each LSTM layer, and the word encoder's width")
 
     def validate(self) -> LMConfig:
         checks = [
