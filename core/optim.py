@@ -63,7 +63,9 @@ SCHEDULES = {"cosine": WarmupCosine, "linear": WarmupLinear}
 class OptimizerConfig:
     lr: float = field(1e-3, help="peak learning rate (AdamW)")
     warmup: int = field(100, help="warm-up steps")
-    decay: str = field("cosine", help="after warm-up: cosine (to 0.1 x peak) or linear (to 0)", choices=("cosine", "linear"))
+    decay: str = field(
+        "cosine", help="after warm-up: cosine (to 0.1 x peak) or linear (to 0)", choices=("cosine", "linear")
+    )
     weight_decay: float = field(0.01, help="AdamW's, not applied to norms and biases")
     clip_norm: float = field(1.0, help="global gradient-norm clipping (0: off)")
     beta_1: float = field(0.9, cli=False)

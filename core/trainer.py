@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from core import checkpoint, cli, files
 from core.budget import Budget
@@ -56,9 +56,13 @@ class RunConfig:
     checkpoint_every: int = dataclasses.field(default=100, metadata={"help": "steps between checkpoints"})
     log_every: int = dataclasses.field(default=10, metadata={"help": "steps between rows of the training curve"})
     seed: int = dataclasses.field(default=0, metadata={"help": "weights, dropout and the data order"})
+    # True for a task that counts its budget in its own units (classify's epochs): its prepare sets
+    # run.total_steps once the data is read, and `budget` is only a wall-clock cap (--minutes), or empty
+    task_sets_steps: ClassVar[bool] = False
 
     def validate(self) -> RunConfig:
-        self.budget.validate()
+        if not (self.task_sets_steps and self.budget == Budget()):
+            self.budget.validate()
         if min(self.eval_every, self.checkpoint_every, self.log_every) <= 0:
             raise ValueError("--eval-every, --checkpoint-every and --log-every must be positive")
         return self
@@ -87,7 +91,9 @@ class Task(Protocol):
 
     def settings(self) -> dict: ...  # what a resume must keep: {flag name: value}
 
-    def prepare(self, run: Run) -> None: ...  # read the data; a fresh run also saves its config and tokenizer
+    # read the data; a fresh run also saves its config and tokenizer. A task whose config has task_sets_steps
+    # sets run.total_steps here (and may set the config's eval_every and checkpoint_every: an epoch, say)
+    def prepare(self, run: Run) -> None: ...
 
     def build(self, total_steps: int) -> Any: ...
 
@@ -117,6 +123,14 @@ class Run:
     @property
     def extra(self) -> dict:
         return self.state.setdefault("extra", {})
+
+    @property
+    def total_steps(self) -> int | None:
+        return self.state["total_steps"]
+
+    @total_steps.setter
+    def total_steps(self, steps: int) -> None:
+        self.state["total_steps"] = steps
 
 
 class Trainer:
@@ -148,6 +162,8 @@ class Trainer:
 
         self.say("reading the data")
         task.prepare(run)
+        if state["total_steps"] is None and c.budget.minutes is None:
+            raise RuntimeError(f"{task.name}: prepare set no run.total_steps and the budget has no --minutes")
         self.say("building the model")
         import keras
 
