@@ -1,4 +1,5 @@
-"""Labelled text for classification: the bundled movie-review sentiment set, a CSV/TSV file, or hf:NAME."""
+"""Labelled text for classification: the bundled movie-review sentiment set, a CSV/TSV file, or an hf: set (its
+`label` column and its text, sentence or review column, else its first; read by corpus.hub)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,19 @@ import os
 import numpy as np
 
 from core import files
-from corpus import CorpusError, read_text
+from corpus import CorpusError, hub, read_text
 from corpus.named import CACHE, fetch, vader_file
 
 SENTIMENT_LABELS = ("negative", "positive")
 
 
 def load(spec: str) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
-    """(texts, integer labels, label names) for `spec`: "sentiment", a .csv/.tsv path, or hf:NAME[:CONFIG]."""
+    """(texts, integer labels, label names) for `spec`: "sentiment", a .csv/.tsv path, or hf:NAME[:CONFIG] /
+    hf:csv:FILE / hf:json:FILE."""
     if spec == "sentiment":
         return (*_sentiment(), SENTIMENT_LABELS)
     if spec.startswith("hf:"):
-        return _hf(spec[3:])
+        return _hf(spec)
     if os.path.isfile(spec):
         return _table(spec)
     raise CorpusError(f"data {spec!r} not found: use 'sentiment', a CSV/TSV file of text,label or hf:DATASET")
@@ -72,16 +74,11 @@ def _is_header(first: list[str], other_labels: set) -> bool:
         return len(other_labels) > 1 and first[1].strip() not in other_labels
 
 
-def _hf(name: str):
-    import datasets
-
-    path, _, config = name.partition(":")
-    try:
-        ds = datasets.load_dataset(path, config or None, split="train")
-    except Exception as e:  # many error types; the user needs the name and the reason
-        raise CorpusError(f"could not load data set {path!r}: {e}") from None
+def _hf(spec: str):
+    ds = hub.load_hf(spec)
     text_col = next((c for c in ("text", "sentence", "review") if c in ds.column_names), ds.column_names[0])
-    return _encode_labels([str(t) for t in ds[text_col]], [str(v) for v in ds["label"]])
+    labels = hub.column(ds, "label", spec)
+    return _encode_labels([str(t) for t in ds[text_col]], [str(v) for v in labels])
 
 
 def _encode_labels(texts, raw):

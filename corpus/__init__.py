@@ -26,7 +26,8 @@ class Document:
 
 
 def load(spec: str) -> list[Document]:
-    """Documents of `spec`: a named corpus, several joined by commas, a text file, a folder, or hf:NAME[:CONFIG]."""
+    """Documents of `spec`: a named corpus, several joined by commas, a text file, a folder, or an hf: set
+    (corpus.hub: hf:NAME[:CONFIG], hf:json:FILE, ...; its `text` column, else its first)."""
     spec = (spec or "").strip()
     if not spec:
         raise CorpusError("no corpus given: pass a name (" + ", ".join(NAMED) + "), a path or hf:DATASET")
@@ -35,7 +36,7 @@ def load(spec: str) -> list[Document]:
     if spec in NAMED:
         docs = [Document(text, group) for text, group in load_named(spec)]
     elif spec.startswith("hf:"):
-        docs = _load_hf(spec[3:])
+        docs = _load_hf(spec)
     elif os.path.isdir(spec):
         docs = _load_folder(spec)
     elif os.path.isfile(spec):
@@ -85,16 +86,12 @@ def _blocks(text: str, name: str) -> list[Document]:
     return [Document(p.strip("\n") + "\n", f"{name}#{i // _BLOCKS_PER_GROUP}") for i, p in enumerate(paragraphs)]
 
 
-def _load_hf(name: str) -> list[Document]:
-    import datasets  # heavy: only for hf: corpora
+def _load_hf(spec: str) -> list[Document]:
+    from corpus import hub
 
-    path, _, config = name.partition(":")
-    try:
-        ds = datasets.load_dataset(path, config or None, split="train")
-    except Exception as e:  # datasets raises many types; the user needs the name and the reason
-        raise CorpusError(f"could not load data set {path!r}{' config ' + config if config else ''}: {e}") from None
+    ds = hub.load_hf(spec)
     column = "text" if "text" in ds.column_names else ds.column_names[0]
-    return _blocks("\n".join(str(t) for t in ds[column]), f"hf:{name}")
+    return _blocks("\n".join(str(t) for t in ds[column]), spec)
 
 
 def split(docs: list[Document], val_fraction: float = 0.1, seed: int = 0):

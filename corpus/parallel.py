@@ -14,10 +14,8 @@ Specs:
   (engKJV2006eb) -> World English Bible. Read from Debian's SWORD packages (pinned in `DEBS`, SHA-256 checked),
   fetched with `apt-get download` (never installed) and read with PyPI pysword (see `_pysword`).
 - `path.tsv`: UTF-8, `source<TAB>target` a line; blank lines are skipped.
-- `hf:NAME[:CONFIG]`: `datasets.load_dataset(NAME, CONFIG, split="train")`; a `translation` column of
-  {lang: text} dicts (opus_books, WMT) or two named columns; rows with an empty side are skipped. For the builders
-  json/csv/text/parquet the CONFIG is a local data file (`hf:json:path/to/pairs.jsonl`); `hf:path/to/folder`
-  loads a folder written by `save_to_disk`.
+- `hf:NAME[:CONFIG]`, `hf:json:FILE`, `hf:FOLDER` (read by corpus.hub, its train split): a `translation` column
+  of {lang: text} dicts (opus_books, WMT) or two named columns; rows with an empty side are skipped.
 
 Cleaning of the Bibles (verse by verse from the OSIS markup, never pysword's clean=True, which deletes a footnote
 without a space and prints "Godcreated"): footnotes, Song of Songs speaker labels, KJV colophons and the Psalm 119
@@ -51,7 +49,7 @@ import sys
 import tarfile
 import tempfile
 
-from corpus import CorpusError, named, read_text
+from corpus import CorpusError, hub, named, read_text
 
 PAIRS = ("web-es", "kjv-web")
 MODULES = {"web-es": ("engWEB2015eb", "spaRV1909eb"), "kjv-web": ("engKJV2006eb", "engWEB2015eb")}
@@ -128,7 +126,7 @@ def load_pairs(spec: str, languages: tuple[str, str] | None = None) -> list[Pair
     if spec in PAIRS:
         return _load_named(spec)
     if spec.startswith("hf:"):
-        return _load_hf(spec[3:], languages)
+        return _load_hf(spec, languages)
     if os.path.isfile(spec):
         return _load_tsv(spec)
     raise CorpusError(
@@ -471,51 +469,38 @@ def _load_tsv(path: str) -> list[Pair]:
     return pairs
 
 
-_FILE_BUILDERS = ("json", "csv", "text", "parquet")
 CHOOSE = "--source-lang SOURCE --target-lang TARGET, or languages=(SOURCE, TARGET) in Python"
 
 
-def _load_hf(name: str, languages: tuple[str, str] | None) -> list[Pair]:
-    import datasets  # heavy: only for hf: sets
-
-    path, _, config = name.partition(":")
-    try:
-        if os.path.isdir(name):
-            ds = datasets.load_from_disk(name)
-            ds = ds["train"] if isinstance(ds, datasets.DatasetDict) else ds
-        elif path in _FILE_BUILDERS and config:
-            ds = datasets.load_dataset(path, data_files=config, split="train")
-        else:
-            ds = datasets.load_dataset(path, config or None, split="train")
-    except Exception as e:  # datasets raises many types; the user needs the name and the reason
-        raise CorpusError(f"could not load data set {name!r}: {e}") from None
+def _load_hf(spec: str, languages: tuple[str, str] | None) -> list[Pair]:
+    ds, config = hub.load_hf(spec), hub.parse(spec)[1] or ""
     columns = ds.column_names
     if "translation" in columns:
         langs = sorted(ds[0]["translation"]) if len(ds) else []
-        src, tgt = languages or _languages_of(config, langs, name)
+        src, tgt = languages or _languages_of(config, langs, spec)
         if src not in langs or tgt not in langs:
-            raise CorpusError(f"data set {name!r} translates {langs}, not {src!r} -> {tgt!r} ({CHOOSE})")
+            raise CorpusError(f"data set {spec!r} translates {langs}, not {src!r} -> {tgt!r} ({CHOOSE})")
         rows = ((t[src], t[tgt]) for t in ds["translation"])
     else:
         src, tgt = languages or (("source", "target") if {"source", "target"} <= set(columns) else (None, None))
         if src not in columns or tgt not in columns:
             raise CorpusError(
-                f"data set {name!r} has no `translation` column: name two of its columns {columns} as the "
+                f"data set {spec!r} has no `translation` column: name two of its columns {columns} as the "
                 f"source and target ({CHOOSE})"
             )
         rows = zip(ds[src], ds[tgt])
     pairs = [
-        Pair(" ".join(str(s).split()), " ".join(str(t).split()), "", f"hf:{name}#{i}")
+        Pair(" ".join(str(s).split()), " ".join(str(t).split()), "", f"{spec}#{i}")
         for i, (s, t) in enumerate(rows)
         if s and t and str(s).strip() and str(t).strip()
     ]
     if not pairs:
-        raise CorpusError(f"data set {name!r} holds no non-empty {src} -> {tgt} pairs")
+        raise CorpusError(f"data set {spec!r} holds no non-empty {src} -> {tgt} pairs")
     return pairs
 
 
-def _languages_of(config: str, langs: list[str], name: str) -> tuple[str, str]:
+def _languages_of(config: str, langs: list[str], spec: str) -> tuple[str, str]:
     parts = tuple(config.split("-"))
     if len(parts) == 2 and set(parts) == set(langs):
         return parts
-    raise CorpusError(f"data set {name!r} translates {langs}: choose the direction ({CHOOSE})")
+    raise CorpusError(f"data set {spec!r} translates {langs}: choose the direction ({CHOOSE})")
