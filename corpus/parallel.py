@@ -49,6 +49,7 @@ import sys
 import tarfile
 import tempfile
 
+from core import files
 from corpus import CorpusError, hub, named, read_text
 
 PAIRS = ("web-es", "kjv-web")
@@ -200,11 +201,7 @@ def _load_named(name: str) -> list[Pair]:
     if not os.path.exists(path):
         rows = _align(*(read_module(m) for m in MODULES[name]), *MODULES[name])
         os.makedirs(CACHE, exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            for r in rows:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)  # atomic: a killed build never leaves a half cache behind
+        files.write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     with open(path, encoding="utf-8") as f:
         return [
             Pair(r["source"], r["target"], r["book"], f"{r['book']}.{r['chapter']}.{r['verse']}")
@@ -278,7 +275,7 @@ def _fetch_deb(module: str) -> str:
         os.makedirs(named.CACHE, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=named.CACHE) as tmp:
             _apt_download(f"{pkg}={version}", tmp)
-            os.replace(os.path.join(tmp, filename), os.path.join(named.CACHE, filename))
+            named.place(os.path.join(tmp, filename), os.path.join(named.CACHE, filename))
     return named.fetch(f"deb:{pkg}")  # checks the sha256 (and removes a bad file)
 
 

