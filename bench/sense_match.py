@@ -2,9 +2,10 @@
 
     python -m bench.sense_match --out bench/results/sense_match.json [--models bert,bert-imdb,elmo]
 
-For each occurrence of a word in bench/data/senses.json (27 words, two senses, five sentences each) the word's
-vector in its sentence (the mean of its pieces' vectors: the wordpieces that make up the word, for BERT) is
-compared by cosine similarity with every other occurrence of the same word. The score is the fraction of
+For each occurrence of a word in inside/data/senses.json (27 words, two senses, five sentences each; the Inside
+tab's reference sentences, inside.reference.SENSES) the word's vector in its sentence (the mean of its pieces'
+vectors: the wordpieces that make up the word, for BERT) is compared by cosine similarity with every other
+occurrence of the same word. The score is the fraction of
 occurrences whose nearest other occurrence has the same sense; a tie counts the fraction of same-sense
 occurrences among the tied nearest (within 1e-6), so a context-free layer, which gives a word one vector in every
 sentence, scores exactly chance: the expected score of a random neighbour, 4/9 with five sentences a sense.
@@ -27,9 +28,10 @@ from collections.abc import Callable
 import numpy as np
 
 from bench.common import emit, log, machine
+from inside import reference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, "bench", "data", "senses.json")
+DATA = reference.SENSES
 BERTS = os.path.join(ROOT, "pretrain", "models")
 ELMO = os.path.join(ROOT, "lm", "models", "elmo")
 TIE = 1e-6
@@ -162,7 +164,7 @@ def table(results: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sense_match", description=__doc__.split("\n")[0])
     p.add_argument("--models", help="comma-separated models (default: every one with weights: bundled BERTs, elmo)")
-    p.add_argument("--data", default=DATA, help="the sense data set (default bench/data/senses.json)")
+    p.add_argument("--data", default=DATA, help="the sense data set (default inside/data/senses.json)")
     p.add_argument("--out", help="also write the JSON here, e.g. bench/results/sense_match.json")
     a = p.parse_args(argv)
     found = available()

@@ -3,7 +3,7 @@
     import pretrain
     from inside import reference, vectors
     bert = pretrain.load("bert")
-    ref = reference.Reference.senses(per_sense=2)   # sentences of bench/data/senses.json (27 ambiguous words)
+    ref = reference.Reference.senses(per_sense=2)   # sentences of inside/data/senses.json (27 ambiguous words)
     w = vectors.word_vectors(bert, "We sat on the bank of the river.", layers=(0, -1))
     ref.nearest(bert, -1, w.vectors[-1][w.words.index("bank")], k=3)
     # [Neighbour("bank (river)", 0.93, "We spread a blanket on the grassy bank and watched the ducks."), ...]
@@ -27,8 +27,9 @@ import numpy as np
 
 from inside import vectors
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SENSES = os.path.join(ROOT, "bench", "data", "senses.json")
+# Sentences written for this (27 ambiguous words, two senses, five sentences each); bench/sense_match.py scores
+# the models' layers on the same set.
+SENSES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "senses.json")
 LAYERS = (0, -1)  # what the Contexts view compares: the static layer and the mix / last layer
 
 

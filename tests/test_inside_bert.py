@@ -117,8 +117,11 @@ def test_find_word_takes_whole_words_only():
 
 
 def test_sense_data_keeps_its_rules():
+    from inside import reference
     from pretrain import vocab
 
+    # one set, in the product (the app's reference sentences); the bench reads it from there
+    assert sense_match.DATA == reference.SENSES and reference.SENSES.endswith("inside/data/senses.json")
     with open(sense_match.DATA, encoding="utf-8") as f:
         data = json.load(f)
     assert data["about"]
