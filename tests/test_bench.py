@@ -1,8 +1,7 @@
 """The benchmarks run end to end at tiny shapes and print the JSON fields the comparison relies on.
 
 SeqLab's benchmarks run in this process (TensorFlow is imported once); the peers run in one subprocess each only
-when torch and transformers are installed. Tests over ~10 s are marked slow (`pytest -m "not slow"` skips them);
-the app start-up benchmark takes ~30 s on 2 cores, so it also runs only with SEQLAB_SLOW_TESTS=1.
+when torch and transformers are installed. Tests over ~10 s are marked slow (`pytest -m "not slow"` skips them).
 """
 
 from __future__ import annotations
@@ -203,7 +202,6 @@ def test_peers():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("SEQLAB_SLOW_TESTS") != "1", reason="~30 s: set SEQLAB_SLOW_TESTS=1")
 def test_app_startup_tiny_models():
     proc = run("-m", "bench.app_startup", "--tiny-models", "--timeout", "150", timeout=240)
     r = json.loads(proc.stdout.strip().splitlines()[-1])
