@@ -4,7 +4,6 @@
 
 The last line on stdout is one JSON object: loss (nats/token), tokens, perplexity, and bits_per_char for a
 character-level model; for a bidirectional one (`--arch bilm`) the forward and backward loss and perplexity.
-`--text-file` is the old spelling of `--data`, kept for one release.
 """
 
 from __future__ import annotations
@@ -70,8 +69,7 @@ def _evaluate_bilm(model, text: str) -> dict:
 def main(argv=None) -> int:
     p = cli.parser("python -m lm.evaluate", __doc__)
     p.add_argument("--model", required=True, help="bundled name, model folder or Hub repo id")
-    p.add_argument("--data", help="the text file to evaluate on (required)")
-    cli.alias(p, "--text-file", dest="data")  # the spelling before issue 14
+    p.add_argument("--data", required=True, help="the text file to evaluate on")
     return cli.run(p, argv, _evaluate)
 
 
@@ -79,8 +77,6 @@ def _evaluate(args) -> dict:
     import corpus
     import lm
 
-    if args.data is None:
-        raise cli.UsageError("--data is required: the text file to evaluate on")
     return evaluate(lm.load(args.model), corpus.read_text(args.data))
 
 
