@@ -14,8 +14,9 @@ import os
 
 import numpy as np
 
-MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
-FILES = ("config.json", "model.weights.h5", "vocab.txt")  # what a classifier folder holds
+from core.model import KINDS, ModelFolder
+
+MODELS = KINDS["classifier"].models_dir
 
 
 def encode(tokenizer, texts: list[str], seq_len: int, tokens: list[str]) -> np.ndarray:
@@ -28,21 +29,21 @@ def encode(tokenizer, texts: list[str], seq_len: int, tokens: list[str]) -> np.n
     return out
 
 
-class Classifier:
+class Classifier(ModelFolder):
+    KIND = "classifier"
+
     def __init__(self, folder: str, name: str | None = None):
         from classify.model import ClassifierConfig, build
         from core.checkpoint import load_weights
         from pretrain.vocab import make_tokenizer, read_vocab
 
-        self.folder, self.name = folder, name or os.path.basename(os.path.normpath(folder))
+        super().__init__(folder, name)
         self.config = ClassifierConfig.load(folder)
         self.labels = self.config.labels
         self.tokens = read_vocab(folder)
         self.tokenizer = make_tokenizer(self.tokens)
         self.model = build(self.config)
         load_weights(self.model, os.path.join(folder, "model.weights.h5"))
-        card = os.path.join(folder, "README.md")
-        self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else ""
         self.predict("warm up")  # compile now: requests all have the same shape
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
@@ -62,18 +63,13 @@ class Classifier:
 def resolve(name: str) -> str:
     """The folder of a bundled classifier name, a classifier folder or a Hugging Face Hub repo id (owner/name);
     core.resolve.ModelNotFoundError (an OSError and a ValueError) when there is none."""
-    from core.resolve import resolve as lookup
+    from core import model
 
-    return lookup(
-        name,
-        MODELS,
-        kind="classifier",
-        needs=FILES,
-        allow_patterns=[*FILES, "README.md", "metrics.json", "loss_curve.png"],
-    )
+    return model.locate(name, "classifier")[0]
 
 
 def load(name: str = "sentiment") -> Classifier:
     """A classifier by bundled name ("sentiment"), folder or Hugging Face Hub repo id, loaded and warmed."""
-    folder = resolve(name)
-    return Classifier(folder, name=name if folder != name else None)
+    from core import model
+
+    return model.load(name, "classifier")

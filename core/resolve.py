@@ -3,13 +3,15 @@
     from core.resolve import resolve
     folder = resolve("char-lstm", models_dir="lm/models", kind="language model", needs=("config.json",))
 
-Every package calls this, so every "not found" reads the same and is one exception type, ModelNotFoundError: an
-OSError (a missing file) and a ValueError (a bad argument) at once, so callers that catch either keep working.
+Every package calls this (through core.model), so every "not found" reads the same and is one exception type,
+ModelNotFoundError: an OSError (a missing file) and a ValueError (a bad argument) at once, so callers that catch
+either keep working.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 
 class ModelNotFoundError(OSError, ValueError):
@@ -27,21 +29,32 @@ def is_hub_id(name: str) -> bool:
     return name.count("/") == 1 and not name.startswith((".", "/", "~")) and not name.endswith("/")
 
 
+def check(folder: str, needs: Sequence[str], kind: str = "model") -> str:
+    """`folder`, once it holds every file of `needs`; ModelNotFoundError naming the missing ones otherwise."""
+    missing = [f for f in needs if not os.path.exists(os.path.join(folder, f))]
+    if missing:
+        raise ModelNotFoundError(f"{folder} is not a SeqLab {kind} folder: it lacks {', '.join(missing)}")
+    return folder
+
+
 def resolve(
     name,
-    models_dir: str,
+    models_dir: str | Sequence[str],
     kind: str = "model",
-    needs: tuple[str, ...] = ("config.json",),
+    needs: Sequence[str] = ("config.json",),
     allow_patterns: list[str] | None = None,
 ) -> str:
-    """The local folder for `name`; raises ModelNotFoundError with one line that says what was tried."""
+    """The local folder for `name`; raises ModelNotFoundError with one line that says what was tried.
+    `models_dir` may be several folders of bundled models: a name is looked up in each, in order."""
+    dirs = [models_dir] if isinstance(models_dir, str) else list(models_dir)
+    names = ", ".join(sorted({n for d in dirs for n in bundled(d)})) or "none"
     if not isinstance(name, str) or not name.strip():
         raise ModelNotFoundError(
-            f"give a {kind}: a bundled name ({', '.join(bundled(models_dir)) or 'none'}), "
-            "a folder or a Hugging Face Hub repo id (owner/name)"
+            f"give a {kind}: a bundled name ({names}), a folder or a Hugging Face Hub repo id (owner/name)"
         )
-    if "/" not in name and name in bundled(models_dir):
-        folder = os.path.join(models_dir, name)
+    home = next((d for d in dirs if "/" not in name and name in bundled(d)), None)
+    if home is not None:
+        folder = os.path.join(home, name)
     elif os.path.isdir(name):
         folder = name
     elif is_hub_id(name):
@@ -57,11 +70,7 @@ def resolve(
             ) from None
     else:
         raise ModelNotFoundError(
-            f"{kind} {name!r} not found: not a bundled {kind} "
-            f"({', '.join(bundled(models_dir)) or 'none'}), a folder or a Hugging Face Hub "
+            f"{kind} {name!r} not found: not a bundled {kind} ({names}), a folder or a Hugging Face Hub "
             "repo id (owner/name)"
         )
-    missing = [f for f in needs if not os.path.exists(os.path.join(folder, f))]
-    if missing:
-        raise ModelNotFoundError(f"{folder} is not a SeqLab {kind} folder: it lacks {', '.join(missing)}")
-    return folder
+    return check(folder, needs, kind)

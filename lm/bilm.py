@@ -31,6 +31,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from core.model import ModelFolder
+
 CHARS = 16  # bytes of a word the CNN reads (ELMo: 50); longer words keep their first 15 and the end mark
 PAD, BOW, EOW = 0, 1, 2  # character ids; a byte b is 3 + b
 FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 128))  # (width, filters) of the character CNN
@@ -247,21 +249,21 @@ class Embedding:
         return self.layers[layer]
 
 
-class BiLanguageModel:
+class BiLanguageModel(ModelFolder):
     """A trained bilm folder: `embed(text)` for vectors, `logits(text)` for both directions' predictions."""
+
+    KIND = "bilm"
 
     def __init__(self, folder: str, name: str | None = None):
         from core import checkpoint
         from lm.model import LMConfig
         from lm.tokenizer import Tokenizer
 
-        self.folder, self.name = folder, name or os.path.basename(os.path.normpath(folder))
+        super().__init__(folder, name)
         self.config = LMConfig.load(folder)
         self.tokenizer = Tokenizer.load(folder)
         self.model = build(self.config)
         checkpoint.load_weights(self.model, os.path.join(folder, "model.weights.h5"))
-        card = os.path.join(folder, "README.md")
-        self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else ""
         self.context_length = self.config.seq_len
 
     def _words(self, text: str) -> tuple[list[str], np.ndarray]:

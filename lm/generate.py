@@ -27,6 +27,7 @@ from keras import ops  # noqa: E402
 
 from core import checkpoint, cli  # noqa: E402
 from core.jit import jit  # noqa: E402
+from core.model import ModelFolder  # noqa: E402
 from lm.model import LMConfig, build  # noqa: E402
 from lm.sampling import sample  # noqa: E402
 from lm.tokenizer import Tokenizer  # noqa: E402
@@ -82,18 +83,17 @@ class StopStrings:
         return "" if self.stopped else text[self.shown :]
 
 
-class LanguageModel:
+class LanguageModel(ModelFolder):
     """A trained model folder: config, weights, tokenizer and card. Generates one prompt at a time (batch 1)."""
 
+    KIND = "lm"
+
     def __init__(self, folder: str, name: str | None = None):
-        self.folder = self.card_dir = folder
-        self.name = name or os.path.basename(os.path.normpath(folder))
+        super().__init__(folder, name)
         self.config = LMConfig.load(folder)
         self.tokenizer = Tokenizer.load(folder)
         self.model = build(self.config)
         checkpoint.load_weights(self.model, os.path.join(folder, "model.weights.h5"))
-        card = os.path.join(folder, "README.md")
-        self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else f"# {self.name}\n"
         self.context_length = self.config.seq_len
         # Prompt lengths are padded up to one of these (each compiles once): a short chat prompt costs a
         # 32-token prefill instead of a whole-context one (5.7 -> 1.5 ms for char-transformer, bench/lm_step.py).

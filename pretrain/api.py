@@ -12,39 +12,41 @@ function is traced once per bucket (the three shortest warmed at load) and never
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from core import resolve as lookup
+from core import model as folders
+from core.model import KINDS, ModelFolder
 from core.resolve import ModelNotFoundError
 
-MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
+MODELS = KINDS["bert"].models_dir
 BUCKETS = (32, 64, 128, 256, 512)
 SLOTS = 16  # [MASK] positions scored per call; more masks take more calls of the same shape
-FILES = ("config.json", "model.weights.h5", "vocab.txt")
 
 
 def resolve(name: str) -> str:
     """Folder of a bundled model name, a local folder, or a hub repo id (downloaded with snapshot_download);
     ModelNotFoundError (an OSError and a ValueError) when there is none."""
-    return lookup.resolve(name, MODELS, kind="BERT", needs=FILES, allow_patterns=[*FILES, "README.md", "metrics.json"])
+    return folders.locate(name, "bert")[0]
 
 
-class Pretrained:
+def load(name: str = "bert") -> Pretrained:
+    """A BERT by bundled name, folder or Hub repo id, through core.model.load."""
+    return folders.load(name, "bert")
+
+
+class Pretrained(ModelFolder):
+    KIND = "bert"
+
     def __init__(self, folder: str, name: str | None = None):
         from pretrain import model as bert
         from pretrain import vocab
 
-        self.name = name or os.path.basename(os.path.abspath(folder))
-        self.folder = folder
+        super().__init__(folder, name)
         self.tokens = vocab.read_vocab(folder)
         self.tokenizer = vocab.make_tokenizer(self.tokens)
         self.ids = {s: self.tokens.index(s) for s in vocab.SPECIALS}
         self.model = bert.load(folder, all_outputs=True)
         self.config = self.model.config
-        card = os.path.join(folder, "README.md")
-        self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else ""
         self._inside = None  # pretrain.model.Inside, made on the first hidden_states or attention call
         self.buckets = [b for b in BUCKETS if b < self.config.max_positions] + [self.config.max_positions]
         for b in self.buckets[:3]:  # warm the common lengths; longer ones compile on first use
@@ -159,7 +161,3 @@ class Pretrained:
 
 
 __all__ = ["MODELS", "ModelNotFoundError", "Pretrained", "load", "resolve"]
-
-
-def load(name: str = "bert") -> Pretrained:
-    return Pretrained(resolve(name), name=name if not os.path.isdir(name) else None)

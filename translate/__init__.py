@@ -12,21 +12,22 @@ Data: corpus.parallel (verse-aligned Bibles, TSV, hf:) -> translate.tokenizer (B
 
 from __future__ import annotations
 
-import os
+from core.model import KINDS
 
-MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
-BUNDLED = ("translate-rnn", "translate-transformer")
+MODELS_DIR = KINDS["translator"].models_dir
+BUNDLED = ("translate-rnn", "translate-transformer")  # the translators the app serves
 
 
 def resolve(name: str) -> str:
-    from core.resolve import resolve as find
+    """The folder of a bundled translator name, a translator folder or a Hugging Face Hub repo id (owner/name);
+    core.resolve.ModelNotFoundError (an OSError and a ValueError) when there is none."""
+    from core import model
 
-    return find(name, MODELS_DIR, kind="translator", needs=("config.json", "model.weights.h5"))
+    return model.locate(name, "translator")[0]
 
 
 def load(name: str):
-    """A translator ready to `translate`."""
-    from translate.translator import Translator
+    """A translator (translate.translator.Translator) ready to `translate`, through core.model.load."""
+    from core import model
 
-    folder = resolve(name)
-    return Translator(folder, name=name if name in BUNDLED else None)
+    return model.load(name, "translator")

@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from core.config import SavedConfig
+from core.model import ModelFolder
 
 MAX_BEAM = 16
 MAX_SENTENCES = 64
@@ -57,20 +58,20 @@ class Translation:
         return a.mean(1) if head is None else a[:, head]
 
 
-class Translator:
+class Translator(ModelFolder):
+    KIND = "translator"
+
     def __init__(self, folder: str, name: str | None = None):
         from core.checkpoint import load_weights
         from translate.model import TranslatorConfig, build
         from translate.tokenizer import PairTokenizer
 
-        self.folder, self.name = folder, name or os.path.basename(os.path.normpath(folder))
+        super().__init__(folder, name)
         self.config = TranslatorConfig.load(folder)
         self.tokenizer = PairTokenizer.load(folder)
         self.decoding = Decoding.load_or_default(folder)
         self.model = build(self.config)
         load_weights(self.model, os.path.join(folder, "model.weights.h5"))
-        card = os.path.join(folder, "README.md")
-        self.card = open(card, encoding="utf-8").read() if os.path.exists(card) else ""
 
     def __repr__(self):
         c = self.config
