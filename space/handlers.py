@@ -136,7 +136,7 @@ def _ui_seed(value) -> int | None:
 
 
 def _sampling(m, max_new_tokens, temperature, top_k, top_p) -> dict:
-    vocab = int(getattr(m.config, "vocab_size", 0) or 100_000)
+    vocab = int(m.config.vocab_size)
     return dict(
         max_new_tokens=_int(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS),
         temperature=_float(temperature, "temperature", 0.0, MAX_TEMPERATURE),
@@ -504,9 +504,8 @@ class Handlers:
 
     def _fits(self, name: str, m, text: str, limit: int, where: str) -> None:
         """Refuse a text of more tokens than `limit` (or than the model reads), naming the count and the limit."""
-        most = getattr(m.config, "max_positions", None) or (
-            m.config.seq_len if kinds.kind(m) == kinds.TRANSFORMER else None
-        )
+        kind = kinds.kind(m)
+        most = m.config.max_positions if kind == kinds.BERT else m.config.seq_len if kind == kinds.TRANSFORMER else None
         limit = min(limit, most) if most else limit
         count = len(kinds.tokens(m, text))
         if count > limit:

@@ -25,15 +25,19 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import lm  # noqa: E402  (lm and translate import nothing heavy: their models load on first use)
+import translate  # noqa: E402
+from core import model as folders  # noqa: E402
+
 log = logging.getLogger("seqlab.space")
 
-# The modern-English BERT first: it is what the Fill-mask and Sentence-pair tabs default to (issue 18)
+# The modern-English BERT first: it is what the Fill-mask and Sentence-pair tabs default to
 BUNDLED_BERTS = ("bert-modern", "bert", "bert-imdb")
-DEFAULT_CLASSIFIER = "sentiment"
 
 
 @dataclasses.dataclass
@@ -153,7 +157,7 @@ class Registry:
 
     def lm_of_arch(self, arch: str) -> str | None:
         """The first loaded LM of an architecture ('lstm' or 'transformer'), for the side-by-side view."""
-        return next((n for n, m in self.lms.items() if getattr(m.config, "arch", None) == arch), None)
+        return next((n for n, m in self.lms.items() if m.config.arch == arch), None)
 
     def find_lm(self, model: str) -> str | None:
         """The name of the loaded LM that `model` names (its name, or the spec it was loaded from), or None."""
@@ -170,27 +174,20 @@ def _split(specs: str | list[str] | None) -> list[str]:
     return [s.strip() for s in specs if s and s.strip()]
 
 
-def _bundled_lms() -> list[str]:
-    import lm
-
-    return [n for n in lm.BUNDLED if os.path.exists(os.path.join(lm.MODELS_DIR, n, "config.json"))]
-
-
 def _warm_lm(m) -> None:
     """Run every code path a request uses (prefill, step, sampling settings, top-k candidates) once."""
-    if hasattr(m, "warm_up"):
-        m.warm_up()
+    m.warm_up()
     for _piece in m.stream("a", max_new_tokens=4, temperature=0.8, top_k=5, top_p=0.9, seed=0, stop=["\n\n"]):
         pass
     m.next_tokens("a", k=10)
 
 
 def _warm_bert(b) -> None:
-    """Both tasks once, then one input per padded length bucket the model compiles separately (if it has them),
-    so a long text is no slower on its first request than later."""
+    """Both tasks once, then one input per padded length bucket the model compiles separately, so a long text is
+    no slower on its first request than later."""
     b.fill_mask("a [MASK] b", top_k=5)
     b.next_sentence("a b", "c d")
-    for length in getattr(b, "buckets", ())[1:]:
+    for length in b.buckets[1:]:
         words = max(1, length // 2 - 3)
         try:
             b.next_sentence(" ".join(["the"] * words), " ".join(["the"] * words))
@@ -198,40 +195,137 @@ def _warm_bert(b) -> None:
             break
 
 
-def _timed_load(what: str, spec: str, registry: Registry, load):
-    """The model `load(spec)` returns, timed; or None after logging and noting why it could not be loaded."""
+def _warm_translator(t) -> None:
+    t.warm_up()  # greedy and beam 4: the compiled decoding loops a request uses
+
+
+def _warm_elmo(e) -> None:
+    e.embed("the bank of the river")
+
+
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """One kind of model the app serves: what names it, where it goes in the Registry, how it is warmed."""
+
+    kind: str  # its core.model.KINDS key
+    field: str  # the Registry attribute it fills: a dict by name, or "classifier" (one model)
+    what: str  # what the log and the notices call one
+    env: tuple[str, ...]  # environment variables that name the models, the first one set wins
+    default: tuple[str, ...]  # the bundled ones served when none is named (those present); the first is the default
+    bundled: str  # the notice's name for the bundled ones when they fill in
+    none: str | None  # the notice when none is loaded; None: the app cannot start without one
+    warm: Callable | None = None  # once on each model, so that its first request compiles nothing
+    warm_first: int | None = None  # with defer_warm, how many are warmed before start-up (None: all of them)
+
+
+# In load order. ELMo last: every bilm layer is named, but nothing built before the bundled models can shift their
+# layer names. The classifier warms itself (one prediction: every request has the same shape).
+SERVED = (
+    Served("lm", "lms", "Language model", ("SEQLAB_LM_MODELS",), lm.BUNDLED, "language models", None, _warm_lm),
+    Served(
+        "bert",
+        "berts",
+        "BERT model",
+        ("SEQLAB_BERT_MODELS", "SEQLAB_BERT_MODEL"),
+        BUNDLED_BERTS,
+        "BERT models",
+        "No BERT model is loaded: Fill-mask and Sentence pair answer with an error.",
+        _warm_bert,
+        warm_first=1,  # the tabs' default
+    ),
+    Served(
+        "classifier",
+        "classifier",
+        "Classifier",
+        ("SEQLAB_CLASSIFIER",),
+        ("sentiment",),
+        "classifier",
+        "No classifier is loaded: Classify answers with an error.",
+    ),
+    Served(
+        "translator",
+        "translators",
+        "Translator",
+        ("SEQLAB_TRANSLATORS",),
+        translate.BUNDLED,
+        "translators",
+        "No translator is loaded: Translate answers with an error.",
+        _warm_translator,
+        warm_first=0,  # they compile for seconds each
+    ),
+    Served(
+        "bilm",
+        "encoders",
+        "ELMo model",
+        ("SEQLAB_ENCODERS",),
+        lm.ENCODERS,
+        "ELMo",
+        "No ELMo is loaded: Inside → Contexts compares BERT's layers only, and /embed takes a BERT.",
+        _warm_elmo,
+    ),
+)
+
+
+def _loaded(served: Served, registry: Registry) -> list[str]:
+    if served.field == "classifier":
+        return [] if registry.classifier is None else [registry.classifier.name]
+    return list(getattr(registry, served.field))
+
+
+def _load_one(served: Served, spec: str, registry: Registry, warm: bool, defer: bool) -> bool:
+    """Load (and warm) one model into the registry, timed; False after logging and noting why it could not be."""
+    later = warm and defer and served.warm_first is not None and len(_loaded(served, registry)) >= served.warm_first
     start = time.perf_counter()
     try:
-        model = load(spec)
+        m = folders.load(spec, served.kind)
+        if warm and served.warm and not later:
+            served.warm(m)
     except Exception as e:  # OSError (missing, Hub unreachable), ValueError (bad folder), anything from loading
-        message = f"{what} {spec!r} could not be loaded: {e}"
+        message = f"{served.what} {spec!r} could not be loaded: {e}"
         log.warning(message)
         registry.notices.append(message)
-        return None
-    registry.seconds[getattr(model, "name", spec)] = seconds = time.perf_counter() - start
-    log.info("loaded %s %s in %.1f s", what.lower(), spec, seconds)
-    return model
-
-
-def _load_lm(spec: str, registry: Registry, warm: bool) -> bool:
-    import lm
-
-    def load(spec):
-        m = lm.load(spec)
-        if warm:
-            _warm_lm(m)
-        return m
-
-    m = _timed_load("Language model", spec, registry, load)
-    if m is None:
         return False
-    # two folders with the same base name: keep both, tell them apart
-    name = spec if m.name in registry.lms else m.name
-    registry.lms[name] = m
-    for alias in (spec, os.path.normpath(spec)):
-        if alias != name:
-            registry.aliases.setdefault(alias, name)
+    registry.seconds[m.name] = seconds = time.perf_counter() - start
+    log.info("loaded %s %s in %.1f s", served.what.lower(), spec, seconds)
+    if served.field == "classifier":
+        registry.classifier, name = m, m.name
+    else:
+        models = getattr(registry, served.field)
+        name = spec if m.name in models else m.name  # two folders with the same last part: keep both
+        models[name] = m
+    if served.field == "lms":  # a client may name an LM by what it was loaded from
+        for alias in (spec, os.path.normpath(spec)):
+            if alias != name:
+                registry.aliases.setdefault(alias, name)
+    if later:
+        registry.later.append((name, functools.partial(served.warm, m)))
     return True
+
+
+def _serve(served: Served, asked, registry: Registry, warm: bool, defer: bool) -> None:
+    """Load the models of one kind that `asked` names, else the environment, else the bundled ones present. When
+    one that was named cannot be loaded, the bundled ones fill in (noted)."""
+    specs = _split(asked) or next((s for s in (_split(os.environ.get(v)) for v in served.env) if s), [])
+    bundled = [n for n in served.default if folders.present(n, served.kind)]
+    one = served.field == "classifier"
+    failed = [
+        spec for spec in (specs or bundled)[: 1 if one else None] if not _load_one(served, spec, registry, warm, defer)
+    ]
+    if specs and failed:
+        fallback = [n for n in bundled if n not in _loaded(served, registry)][: 1 if one else None]
+        if fallback:
+            registry.notices.append(f"Using the bundled {served.bundled} instead: {', '.join(fallback)}.")
+        for spec in fallback:
+            _load_one(served, spec, registry, warm, defer)
+    if _loaded(served, registry):
+        return
+    if served.none is None:
+        raise RuntimeError(
+            f"no {served.what.lower()} could be loaded: "
+            + " ".join(registry.notices)
+            + f" (bundled models live in {folders.KINDS[served.kind].models}/; set {served.env[0]} to a model folder)"
+        )
+    registry.notices.append(served.none)
 
 
 def engine_config(environ=os.environ):
@@ -251,91 +345,6 @@ def engine_config(environ=os.environ):
     return config.validate()
 
 
-def _load_bert(spec: str, registry: Registry, warm: bool, defer: bool = False) -> bool:
-    """`defer`: warm it in registry.start_background unless it is the first (the tabs' default)."""
-    import pretrain
-
-    later = warm and defer and bool(registry.berts)
-
-    def load(spec):
-        b = pretrain.load(spec)
-        if warm and not later:
-            _warm_bert(b)
-        return b
-
-    b = _timed_load("BERT model", spec, registry, load)
-    if b is not None:
-        name = spec if b.name in registry.berts else b.name
-        registry.berts[name] = b
-        if later:
-            registry.later.append((name, functools.partial(_warm_bert, b)))
-    return b is not None
-
-
-def _bundled_berts() -> list[str]:
-    from pretrain.api import MODELS
-
-    return [n for n in BUNDLED_BERTS if os.path.exists(os.path.join(MODELS, n, "model.weights.h5"))]
-
-
-def _load_classifier(spec: str, registry: Registry) -> bool:
-    import classify
-
-    # classify.load warms the model itself (one prediction: every request has the same shape)
-    registry.classifier = _timed_load("Classifier", spec, registry, classify.load) or registry.classifier
-    return registry.classifier is not None
-
-
-def _bundled_translators() -> list[str]:
-    import translate
-
-    # weights, not just config.json: a bundled model still training has the config only
-    return [n for n in translate.BUNDLED if os.path.exists(os.path.join(translate.MODELS_DIR, n, "model.weights.h5"))]
-
-
-def _load_translators(specs: list[str], registry: Registry, warm: bool, defer: bool = False) -> None:
-    """`defer`: warm their decoding loops in registry.start_background (they compile for seconds each)."""
-    import translate
-
-    def load(spec):
-        t = translate.load(spec)
-        if warm and not defer:
-            t.warm_up()  # greedy and beam 4: the compiled decoding loops a request uses
-        return t
-
-    for spec in specs:
-        t = _timed_load("Translator", spec, registry, load)
-        if t is not None:
-            name = spec if t.name in registry.translators else t.name
-            registry.translators[name] = t
-            if warm and defer:
-                registry.later.append((name, t.warm_up))
-
-
-def _bundled_encoders() -> list[str]:
-    import lm
-
-    return [n for n in lm.ENCODERS if os.path.exists(os.path.join(lm.MODELS_DIR, n, "model.weights.h5"))]
-
-
-def _load_encoders(specs: list[str], registry: Registry, warm: bool) -> None:
-    """Load each ELMo named (a folder whose config.json says arch "bilm"); one that cannot be is noted."""
-    import lm
-
-    def load(spec):
-        e = lm.load(spec)
-        if not hasattr(e, "embed"):
-            raise ValueError(f"{spec} is a language model that generates (arch {e.config.arch!r}), not an ELMo (bilm)")
-        if warm:
-            e.embed("the bank of the river")
-        return e
-
-    for spec in specs:
-        e = _timed_load("ELMo model", spec, registry, load)
-        if e is not None:
-            registry.encoders[spec if e.name in registry.encoders else e.name] = e
-
-
 def load(
     lm_models: str | list[str] | None = None,
     bert_models: str | list[str] | None = None,
@@ -347,66 +356,22 @@ def load(
     start_engines: bool = True,
     defer_warm: bool = False,
 ) -> Registry:
-    """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones.
+    """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones (SERVED).
     `engine`: an lm.engine.EngineConfig, False for none (batch 1), None for what the environment says;
     `start_engines=False` notes it in `registry.engine_config` for the caller to `registry.start_background()`
     later (app.py: once the page is built). `defer_warm`: the translators and the BERTs after the default one
     are warmed there too, after start-up (app.py: ~8 s less before the first answer)."""
     config = engine_config() if engine is None else (engine or None)
     registry = Registry()
-    lm_specs = _split(lm_models) or _split(os.environ.get("SEQLAB_LM_MODELS"))
-    environ_berts = os.environ.get("SEQLAB_BERT_MODELS") or os.environ.get("SEQLAB_BERT_MODEL")
-    bert_specs = _split(bert_models) or _split(environ_berts)
-    bundled = _bundled_lms()
-    failed = False
-    for spec in lm_specs or bundled:
-        failed |= not _load_lm(spec, registry, warm)
-    if failed or not registry.lms:
-        fallback = [n for n in bundled if n not in registry.lms]
-        if lm_specs and fallback:
-            registry.notices.append("Using the bundled language models instead: " + ", ".join(fallback) + ".")
-        for spec in fallback:
-            _load_lm(spec, registry, warm)
-    if not registry.lms:
-        raise RuntimeError(
-            "no language model could be loaded: "
-            + " ".join(registry.notices)
-            + " (bundled models live in lm/models/; set SEQLAB_LM_MODELS to a model folder)"
-        )
-    for spec in bert_specs or _bundled_berts():
-        _load_bert(spec, registry, warm, defer_warm)
-    if bert_specs and not registry.berts:
-        fallback = _bundled_berts()
-        if fallback:
-            registry.notices.append("Using the bundled BERT models instead: " + ", ".join(fallback) + ".")
-        for spec in fallback:
-            _load_bert(spec, registry, warm, defer_warm)
-    if not registry.berts:
-        registry.notices.append("No BERT model is loaded: Fill-mask and Sentence pair answer with an error.")
-    clf_spec = (classifier or os.environ.get("SEQLAB_CLASSIFIER") or "").strip()
-    if not _load_classifier(clf_spec or DEFAULT_CLASSIFIER, registry) and clf_spec and clf_spec != DEFAULT_CLASSIFIER:
-        if _load_classifier(DEFAULT_CLASSIFIER, registry):
-            registry.notices.append(f"Using the bundled classifier {DEFAULT_CLASSIFIER!r} instead.")
-    if registry.classifier is None:
-        registry.notices.append("No classifier is loaded: Classify answers with an error.")
-    _load_translators(
-        _split(translators) or _split(os.environ.get("SEQLAB_TRANSLATORS")) or _bundled_translators(),
-        registry,
-        warm,
-        defer_warm,
-    )
-    if not registry.translators:
-        registry.notices.append("No translator is loaded: Translate answers with an error.")
-    # last: every bilm layer is named, but nothing built before the bundled models can shift their layer names
-    encoder_specs = _split(encoders) or _split(os.environ.get("SEQLAB_ENCODERS"))
-    _load_encoders(encoder_specs or _bundled_encoders(), registry, warm)
-    if encoder_specs and not registry.encoders and _bundled_encoders():
-        registry.notices.append("Using the bundled ELMo instead: " + ", ".join(_bundled_encoders()) + ".")
-        _load_encoders(_bundled_encoders(), registry, warm)
-    if not registry.encoders:
-        registry.notices.append(
-            "No ELMo is loaded: Inside → Contexts compares BERT's layers only, and /embed takes a BERT."
-        )
+    asked = {
+        "lms": lm_models,
+        "berts": bert_models,
+        "classifier": classifier,
+        "translators": translators,
+        "encoders": encoders,
+    }
+    for served in SERVED:
+        _serve(served, asked[served.field], registry, warm, defer_warm)
     registry.engine_config = config
     if start_engines:
         registry.start_background()

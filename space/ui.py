@@ -84,9 +84,8 @@ def _card_markdown(card: str) -> str:
 
 
 def _loss_curve(model) -> str | None:
-    folder = getattr(model, "card_dir", None) or getattr(model, "folder", None)
-    path = os.path.join(folder, "loss_curve.png") if folder else None
-    return path if path and os.path.exists(path) else None
+    path = os.path.join(model.folder, "loss_curve.png")
+    return path if os.path.exists(path) else None
 
 
 # ---------------------------------------------------------------- UI-only wrappers (private events)
@@ -180,10 +179,10 @@ def _translator_info(c) -> str:
 def _model_info(name, model) -> str:
     c = model.config
     parts = [
-        getattr(c, "arch", "?"),
-        f"{getattr(c, 'level', '?')}-level",
-        f"context {getattr(model, 'context_length', '?')} tokens",
-        f"vocabulary {getattr(c, 'vocab_size', '?')}",
+        c.arch,
+        f"{c.level}-level",
+        f"context {model.context_length} tokens",
+        f"vocabulary {c.vocab_size}",
     ]
     return f"**{name}**: " + ", ".join(str(p) for p in parts)
 
@@ -201,7 +200,7 @@ def build(registry: Registry) -> gr.Blocks:
     side_b = registry.lm_of_arch("transformer") or (names[1] if len(names) > 1 else default)
     # top-k slider up to the largest vocabulary (at most 100); the API takes up to each model's vocabulary
     bert_names, default_bert = list(registry.berts), next(iter(registry.berts), None)
-    max_top_k = min(100, max(int(getattr(m.config, "vocab_size", 100) or 100) for m in registry.lms.values()))
+    max_top_k = min(100, max(int(m.config.vocab_size) for m in registry.lms.values()))
 
     with gr.Blocks(title="SeqLab") as demo:
         # The public API first, so these names are taken before any UI event is named.
@@ -356,7 +355,7 @@ def build(registry: Registry) -> gr.Blocks:
                 gr.Markdown(
                     "Is a movie review positive or negative? "
                     + (
-                        f"Classifier **{getattr(clf, 'name', 'sentiment')}** (see the About tab)."
+                        f"Classifier **{clf.name}** (see the About tab)."
                         if clf is not None
                         else "**No classifier is loaded on this server.**"
                     )
@@ -448,8 +447,7 @@ def build(registry: Registry) -> gr.Blocks:
                     + "\n".join(f"- {_model_info(n, m)}" for n, m in registry.lms.items())
                     + "".join(f"\n- **{n}**: BERT (masked LM + next sentence)" for n in registry.berts)
                     + (
-                        f"\n- **{getattr(registry.classifier, 'name', 'sentiment')}**: sentiment classifier "
-                        f"({getattr(getattr(registry.classifier, 'config', None), 'arch', '?')})"
+                        f"\n- **{registry.classifier.name}**: sentiment classifier ({registry.classifier.config.arch})"
                         if registry.classifier is not None
                         else ""
                     )
@@ -466,12 +464,12 @@ def build(registry: Registry) -> gr.Blocks:
                 cards = list(registry.lms.items())
                 cards += list(registry.berts.items())
                 if registry.classifier is not None:
-                    cards.append((getattr(registry.classifier, "name", "sentiment"), registry.classifier))
+                    cards.append((registry.classifier.name, registry.classifier))
                 cards += list(registry.translators.items())
                 cards += list(registry.encoders.items())
                 for i, (name, model) in enumerate(cards):
                     with gr.Accordion(f"Model card: {name}", open=i == 0):
-                        gr.Markdown(_card_markdown(getattr(model, "card", "") or f"# {name}"))
+                        gr.Markdown(_card_markdown(model.card or f"# {name}"))
                         curve = _loss_curve(model)
                         if curve:
                             gr.Image(

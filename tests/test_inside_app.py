@@ -32,12 +32,14 @@ def _contextual(base: np.ndarray, depth: int) -> np.ndarray:
 
 class StandInElmo:
     """What inside needs of an lm.bilm.BiLanguageModel: config (arch bilm, layers, proj), the word tokenizer,
-    `embed(text)` -> lm.bilm.Embedding."""
+    `embed(text)` -> lm.bilm.Embedding; and what the page needs of any core.model.ModelFolder."""
 
-    def __init__(self, name: str = "elmo"):
+    kind, card = "bilm", ""
+
+    def __init__(self, name: str = "elmo", folder: str = ""):
         from lm.tokenizer import Tokenizer
 
-        self.name = name
+        self.name, self.folder = name, folder
         self.config = types.SimpleNamespace(arch="bilm", layers=2, proj=4)
         self.tokenizer = Tokenizer.train(" ".join(WORDS), "word")
         self.calls = 0
@@ -55,12 +57,14 @@ class StandInElmo:
 
 class StandInBert:
     """What inside needs of a pretrain.api.Pretrained: config, a real WordPiece tokenizer, `hidden_states` and
-    `attention` (uniform: every token attends to all alike)."""
+    `attention` (uniform: every token attends to all alike); and what the page needs of any ModelFolder."""
 
-    def __init__(self, name: str = "bert"):
+    kind, card = "bert", ""
+
+    def __init__(self, name: str = "bert", folder: str = ""):
         from pretrain.vocab import SPECIALS, make_tokenizer
 
-        self.name = name
+        self.name, self.folder = name, folder
         self.config = types.SimpleNamespace(num_layers=2, num_heads=2, hidden_size=8, max_positions=32)
         self.tokenizer = make_tokenizer([*SPECIALS, *WORDS, "##s", "##y", ",", "."])
 
@@ -289,19 +293,23 @@ def test_pictures_are_drawn_for_phone_width():
         plots.similarity_heatmap([[1, 0], [0, 1]], ["1"])
 
 
-def test_the_page_builds_with_the_inside_tab_over_any_models():
+def test_the_page_builds_with_the_inside_tab_over_any_models(tmp_path):
     """ui.build over stand-ins (an ELMo, a BERT, a Transformer LM, no LSTM): the Inside tab's views, the eight
     public endpoints, and what the Attention view says of a causal map and of BERT's [MASK] and [CLS]."""
     from space import inside_tab, ui
     from space.models import Registry
 
+    folder = str(tmp_path)  # a model folder without a loss curve
     lm = types.SimpleNamespace(
         name="gpt",
+        kind="lm",
+        folder=folder,
         config=types.SimpleNamespace(arch="transformer", layers=2, heads=2, vocab_size=10, level="char", seq_len=8),
         context_length=8,
         card="",
     )
-    registry = Registry(lms={"gpt": lm}, encoders={"elmo": StandInElmo()}, berts={"bert": StandInBert()})
+    encoders, berts = {"elmo": StandInElmo(folder=folder)}, {"bert": StandInBert(folder=folder)}
+    registry = Registry(lms={"gpt": lm}, encoders=encoders, berts=berts)
     demo = ui.build(registry)
     config = str(demo.config)
     for text in ("Contexts", "Attention", "LSTM gates", "No LSTM language model is loaded", "/embed"):
