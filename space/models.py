@@ -1,7 +1,8 @@
 """The models the app serves: loaded once at start-up, warmed, then handed to the handlers (space.handlers.Handlers)
 that every request goes through: `load()` returns a Registry, nothing here is module-global.
 
-Which models: bundled ones by default (`lm.BUNDLED`, the bundled BERTs of BUNDLED_BERTS), or
+Which models (SERVED: one row per kind, each loaded through core.model): bundled ones by default (`lm.BUNDLED`,
+the bundled BERTs of BUNDLED_BERTS, ...), or
   SEQLAB_LM_MODELS   comma list of bundled names, model folders or Hub repo ids (USER/REPO)
   SEQLAB_BERT_MODELS comma list of BERT names, folders or Hub repo ids; the first is the tabs' default
                      (SEQLAB_BERT_MODEL, one of them, is the older spelling)
@@ -13,8 +14,9 @@ Which models: bundled ones by default (`lm.BUNDLED`, the bundled BERTs of BUNDLE
                      by SEQLAB_ENGINE_SLOTS / _WAITING / _STEPS); "off": each request decodes alone at batch 1
 (or the --lm-models / --bert-models / --classifier / --translators / --encoders flags of app.py, which win over the
 environment).
-A model that cannot be loaded (Hub unreachable, missing folder) is logged, noted in the About tab, and the
-bundled models are loaded in its place, so the app always starts when the bundled models are there.
+A model that cannot be loaded (Hub unreachable, missing folder, a folder of another kind) is logged, noted in the
+About tab, and the bundled models of its kind are loaded in its place, so the app always starts when the bundled
+models are there.
 """
 
 from __future__ import annotations

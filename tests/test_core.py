@@ -124,6 +124,14 @@ def test_resolve_has_one_error_type_and_message(tmp_path):
     with pytest.raises(ModelNotFoundError, match="is not a SeqLab model folder: it lacks config.json"):
         resolve(str(tmp_path), models)
     assert issubclass(ModelNotFoundError, OSError) and issubclass(ModelNotFoundError, ValueError)
+    (tmp_path / "more" / "other").mkdir(parents=True)
+    (tmp_path / "more" / "other" / "config.json").write_text("{}")
+    both = [models, str(tmp_path / "more")]  # several models folders: one list of names, looked up in order
+    assert resolve("other", both) == os.path.join(both[1], "other")
+    with pytest.raises(ModelNotFoundError, match=r"not a bundled model \(other, tiny\)"):
+        resolve("nope", both)
+    with pytest.raises(ModelNotFoundError, match="is not a SeqLab model folder: it lacks weights.h5"):
+        resolve("tiny", both, needs=("config.json", "weights.h5"))
 
 
 def test_budget_takes_exactly_one_positive_limit():
