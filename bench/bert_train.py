@@ -2,7 +2,7 @@
 
     python -m bench.bert_train --layers 2 --heads 2 --dim 128 --seq 128 --batch 32 --vocab 8192 --steps 10
 
-Model: pretrain.model.build(BertConfig(...)); compile: pretrain.train.compile_model with pretrain.train.bert_optimizer
+Model: pretrain.model.build(BertConfig(...)); compile: pretrain.train.compile_model with pretrain.config.bert_optimizer
 (core.optim's AdamW: weight decay 0.01, global clipnorm 1.0, warm-up + linear decay; masked-mean MLM loss + NSP
 loss, accuracy metrics). Batches are
 synthetic full-length pairs with 15% dynamic masking from pretrain.data.mask_tokens (bench/bert_data.py).
@@ -51,7 +51,8 @@ def build_and_compile(args):
     import keras
 
     from pretrain import model as bert
-    from pretrain.train import bert_optimizer, compile_model
+    from pretrain.config import bert_optimizer
+    from pretrain.train import compile_model
 
     keras.utils.set_random_seed(args.seed)
     config = bert.BertConfig(

@@ -4,7 +4,7 @@
     PYTHONPATH=.gpu-site:. KERAS_BACKEND=jax python bench/gpu_bert.py --out $OUT      # on the GPU machine
 
 Model: pretrain.model.build(BertConfig.preset("base", vocab_size=V)) (L12 / H768 / A12, intermediate 3072),
-compiled by pretrain.train.compile_model with pretrain.train.bert_optimizer (core.optim's AdamW, weight decay 0.01,
+compiled by pretrain.train.compile_model with pretrain.config.bert_optimizer (core.optim's AdamW, weight decay 0.01,
 global clipnorm 1.0; MLM + NSP losses and accuracies; XLA), mixed_bfloat16 (bf16 compute, fp32 weights and optimizer
 state). Batches: full-length random [CLS] A [SEP] B [SEP] pairs, 15% dynamic masking by pretrain.data.mask_tokens,
 at most 20 predictions a row (bench/bert_data.py), made on the host and fed through model.train_on_batch, one call
@@ -122,7 +122,7 @@ def batch_loop(model, data, warmup, steps):
 
 
 def fit_loop(model, data, warmup, steps):
-    """model.fit over in-memory arrays (as pretrain.train uses fit): no per-step sync of the weights."""
+    """model.fit over in-memory arrays, for comparison (pretrain.train calls train_on_batch): no per-step sync."""
     import numpy as np
 
     def stack(n):
@@ -190,7 +190,8 @@ def main(argv=None) -> int:
         from bench.bert_data import mlm_batch
         from core import precision
         from pretrain import model as bert
-        from pretrain.train import bert_optimizer, compile_model
+        from pretrain.config import bert_optimizer
+        from pretrain.train import compile_model
     except ImportError as e:
         emit({"error": f"import failed: {e}. Run bash bench/gpu_setup.sh here and put .gpu-site on PYTHONPATH"})
         return 2

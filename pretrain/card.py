@@ -1,11 +1,11 @@
-"""Model card (README.md, through core.card.Card) and loss-curve PNG for a trained SeqLab BERT folder."""
+"""The model card (README.md, a core.card.Card) of a trained SeqLab BERT folder, and its loss curve's series."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 
-from core.card import Card, loss_curve
+from core.card import Card
 
 INIT_NOTE = {
     "local": "`local`: the heads of the first half of the layers start on the neighbours i-2, i-1, i+1, i+2 "
@@ -33,22 +33,12 @@ OTHER = (
     "predictions carry the biases of that text.",
 )
 
-CURVES = [
-    ("mlm_loss", "MLM loss (train)"),
-    ("nsp_loss", "NSP loss (train)"),
+CURVES = [  # (history key, label): core.trainer's rows, window means every --log-every steps and validations
+    ("train_mlm_loss", "MLM loss (train)"),
+    ("train_nsp_loss", "NSP loss (train)"),
     ("val_mlm_loss", "MLM loss (validation)"),
     ("val_nsp_loss", "NSP loss (validation)"),
 ]
-
-
-def plot(path: str, history: list[dict], validation: list[dict]) -> bool:
-    """Training MLM/NSP loss (window means) and validation points; False when there is nothing to plot."""
-    if not history:
-        return False
-    rows = history + [
-        {"step": v["step"], "val_mlm_loss": v["mlm_loss"], "val_nsp_loss": v["nsp_loss"]} for v in validation
-    ]
-    return loss_curve(rows, path, CURVES)
 
 
 def _load_name(folder: str) -> str:
@@ -138,9 +128,3 @@ def make(folder: str, metrics: dict, commands: list, config) -> Card:
             ("Limits", limits.format(corpus=metrics["corpus"])),
         ],
     )
-
-
-def write(folder: str, metrics: dict, history: list[dict], validation: list[dict], commands: list, config) -> str:
-    """loss_curve.png (when there is a history) and README.md in `folder`; returns the card's path."""
-    plot(os.path.join(folder, "loss_curve.png"), history, validation)
-    return make(folder, metrics, commands, config).write(folder)

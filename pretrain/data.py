@@ -298,6 +298,7 @@ class Batches:
         self.mask_rate, self.max_predictions, self.seed = mask_rate, max_predictions, seed
         self.specials = specials or {s: i for i, s in enumerate(SPECIALS)}
         self._epoch, self._rows = None, None
+        self._lengths: list[int] = []  # batches in each epoch so far: locating a step rebuilds no past epoch
 
     def epoch_rows(self, epoch: int) -> np.ndarray:
         """All pairs of an epoch, shuffled: (shard, a_start, a_end, b_start, b_end, label, kind)."""
@@ -321,10 +322,11 @@ class Batches:
         """(epoch, batch within epoch) of a global step."""
         epoch = 0
         while True:
-            n = len(self.epoch_rows(epoch)) // self.batch_size
-            if step < n:
+            if epoch == len(self._lengths):
+                self._lengths.append(len(self.epoch_rows(epoch)) // self.batch_size)
+            if step < self._lengths[epoch]:
                 return epoch, step
-            step, epoch = step - n, epoch + 1
+            step, epoch = step - self._lengths[epoch], epoch + 1
 
     def batch(self, rows: np.ndarray, rng: np.random.Generator):
         ids = np.zeros((len(rows), self.seq_len), np.int32)
@@ -353,18 +355,18 @@ class Batches:
         w = {"mlm": weights, "nsp": np.ones(len(rows), np.float32)}
         return x, y, w
 
-    def __call__(self, start_step: int = 0):
-        """Endless generator of (x, y, sample_weight) from global step `start_step`."""
-        step = start_step
+    def at(self, step: int):
+        """The (x, y, sample_weight) batch of global step `step`."""
         epoch, i = self.locate(step)
+        rows = self.epoch_rows(epoch)[i * self.batch_size : (i + 1) * self.batch_size]
+        return self.batch(rows, np.random.default_rng([self.seed, step, 2]))
+
+    def __call__(self, start_step: int = 0):
+        """Endless generator of the batches from global step `start_step` on."""
+        step = start_step
         while True:
-            rows = self.epoch_rows(epoch)
-            while (i + 1) * self.batch_size <= len(rows):
-                yield self.batch(
-                    rows[i * self.batch_size : (i + 1) * self.batch_size], np.random.default_rng([self.seed, step, 2])
-                )
-                i, step = i + 1, step + 1
-            epoch, i = epoch + 1, 0
+            yield self.at(step)
+            step += 1
 
     def fixed(self, max_batches: int):
         """The first `max_batches` batches of epoch 0 with fixed masks: a validation set that never changes."""

@@ -1,101 +1,52 @@
 """Pretrain BERT (MLM + NSP) from scratch: `python -m pretrain.train --corpus kjv,shakespeare --vocab DIR --out DIR`.
 
-Running the same command again on the same --out resumes from the last checkpoint (the data stream is a pure
-function of the step, so resuming needs only weights, optimizer variables, the step and the dropout RNG).
-A larger --steps on a finished --out extends it: the rate jumps back to where a run of that length would be at
-that step, then decays to 0 at the new end. The model card lists every command and the step each one started at.
-Work files (token shards, checkpoints, TensorBoard logs) live in OUT/work/; the finished model is OUT/config.json,
-model.weights.h5, vocab.txt, metrics.json and a model card README.md. The last stdout line is metrics.json's JSON.
+    python -m pretrain.train --corpus kjv,shakespeare --vocab runs/bert --out runs/bert --preset mini --dim 224 \\
+        --steps 8000 --lr 1e-3 --mask-rate 0.3 --max-predictions 40
 
-The loop is Keras fit (what runs data parallel on several GPUs, under JAX or TensorFlow), in at most two phases:
-with --minutes, a short calibration phase times the step and sets the total (core.optim.set_total: a new
-schedule, the step retraced); then the training phase. After each step, Loop.after_step runs the parts in turn:
-the progress bar, the window means of the curve (WindowMeans), TensorBoard, validation + checkpoint every
---checkpoint-every steps, and the budget. `--hidden` is the old spelling of `--dim`, kept for one release.
+The loop is core.trainer's (budget, resume, checkpoints, NaN stop, history, TensorBoard, progress); this file gives
+it what is BERT's own (`PretrainTask`): the token shards (OUT/work/data, built once per corpus, vocabulary and
+seed), the batch of step n (a pure function of the seed and n: masks drawn anew each step), the model and its MLM
++ NSP losses, the validation on fixed held-out batches (every --eval-every steps, by default at each checkpoint),
+and the model folder: config.json, model.weights.h5, vocab.txt, metrics.json, loss_curve.png and a model card.
+--warmup defaults to 10% of --steps, at most 1000 (200 with --minutes). Running the same command again on the same
+--out resumes from its last checkpoint; a larger --steps extends a finished run (the rate jumps back to where a run
+of that length would be at that step, then decays to 0 at the new end). The last stdout line is metrics.json's JSON.
+
+On several devices a JAX process trains data parallel (keras.distribution.DataParallel: model.train_on_batch
+splits each batch over the devices); a TensorFlow process trains on one device (see parallel_devices).
+
+From Python:
+
+    from core.budget import Budget
+    from pretrain.config import PretrainConfig
+    from pretrain.train import train
+    metrics = train(PretrainConfig(corpus="kjv", vocab="runs/bert", out="runs/b", budget=Budget(steps=500)))
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import hashlib
-import math
 import os
 import shlex
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras
-import numpy as np
-
-from core import checkpoint, cli, files, optim, precision
+from core import cli, files, flags, optim, precision
 from core.cli import UsageError
-from core.logs import TensorBoard
 from core.optim import OptimizerConfig
-from pretrain.config import (  # noqa: F401  (re-exported: what the tests and bench scripts import from here)
-    POLICIES,
-    Architecture,
-    Masking,
-    PretrainConfig,
-    bert_optimizer,
-    config_from_args,
-    default_warmup,
-    parser,
-    same_doc_share,
-)
+from core.trainer import Trainer
+from pretrain.config import PretrainConfig, same_doc_share
 
 VAL_FRACTION = 0.1
 VAL_BATCHES = 32  # fixed validation set: up to 32 batches of held-out pairs with fixed masks
-LOG_EVERY = 10
 METRICS = ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy")
-UNKNOWN_TOTAL = 10**9  # the schedule's end while --minutes calibrates (warm-up only: the decay is not reached)
-
-
-# --------------------------------------------------------------------------------------------- run state
-def _rows(rows: list, columns: tuple[str, ...]) -> list[dict]:
-    """Rows as dicts; checkpoints before the core stored them as lists in `columns` order."""
-    return [row if isinstance(row, dict) else dict(zip(("step", *columns), row)) for row in rows]
-
-
-@dataclasses.dataclass
-class TrainState:
-    """What a checkpoint's state.json holds, and the run's progress."""
-
-    step: int = 0
-    seconds: float = 0.0
-    total: int | None = None  # None: a --minutes run not yet calibrated
-    history: list[dict] = dataclasses.field(default_factory=list)  # training window means, every LOG_EVERY
-    validation: list[dict] = dataclasses.field(default_factory=list)  # held-out set, every --checkpoint-every
-    commands: list[list] = dataclasses.field(default_factory=list)  # [start step, command line]
-    signature: dict = dataclasses.field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, saved: dict) -> TrainState:
-        return cls(
-            step=saved["step"],
-            seconds=saved["seconds"],
-            total=saved.get("total"),
-            history=_rows(saved.get("history", []), METRICS),  # old: step, mlm loss/acc, nsp loss/acc
-            validation=_rows(saved.get("validation", []), tuple(sorted(METRICS))),  # old: sorted names
-            commands=saved.get("commands", [[0, None]]),  # None: made before commands were kept
-            signature=saved.get("signature", {}),
-        )
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def read_state(work: str) -> tuple[str, TrainState] | tuple[None, None]:
-    """The latest checkpoint under WORK/checkpoints (either layout) and its state, or (None, None)."""
-    path = checkpoint.latest(os.path.join(work, "checkpoints"))
-    return (path, TrainState.from_json(checkpoint.read_state(path))) if path else (None, None)
+COMMAND = "python -m pretrain.train"
 
 
 # ---------------------------------------------------------------------------------------------------- data
 def prepare_data(corpus_name: str, tokens: list[str], work: str, seed: int = 0, resuming: bool = False) -> str:
-    """Token shards for the train and held-out splits, built once per (corpus, vocab, seed) and reused."""
+    """Token shards for the train and held-out splits under WORK/data, built once per (corpus, vocab, seed)."""
     import corpus
     from pretrain import data, vocab
 
@@ -104,7 +55,7 @@ def prepare_data(corpus_name: str, tokens: list[str], work: str, seed: int = 0, 
     key = {
         "corpus": corpus_name,
         "documents": fingerprint,
-        "vocab": hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16],
+        "vocab": vocab_fingerprint(tokens),
         "seed": seed,
         "val_fraction": VAL_FRACTION,
     }
@@ -128,22 +79,33 @@ def prepare_data(corpus_name: str, tokens: list[str], work: str, seed: int = 0, 
     return folder
 
 
+def vocab_fingerprint(tokens: list[str]) -> str:
+    return hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16]
+
+
 # ------------------------------------------------------------------------------------------ model and devices
-def parallel_devices(batch_size: int) -> list:
-    """The devices to run data parallel on: every GPU when there are several (on JAX the default platform's, so
-    on a CPU the host devices XLA_FLAGS=--xla_force_host_platform_device_count=N makes; on TensorFlow a CPU split
-    into logical devices on purpose: how the tests run this path without GPUs). [] for one device."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
+def parallel_devices(batch_size: int, say) -> list:
+    """The devices to train data parallel on: on JAX every device of the default platform when there are several
+    (on a CPU, the host devices XLA_FLAGS=--xla_force_host_platform_device_count=N makes); [] for one device.
+
+    A TensorFlow process trains on one device whatever it sees: model.train_on_batch under a MirroredStrategy
+    scope hands the whole batch to every replica (keras/src/backend/tensorflow/trainer.py: train_on_batch feeds
+    a plain generator, so _make_function's strategy.run gets undistributed tensors; only fit and evaluate
+    distribute the dataset, in TFEpochIterator), which repeats the work on each device instead of splitting it."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-    elif backend == "jax":
-        import jax
+        seen = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        if len(seen) > 1:
+            say(f"TensorFlow trains on one of the {len(seen)} devices it sees; KERAS_BACKEND=jax trains on all")
+        return []
+    if keras.backend.backend() != "jax":
+        return []
+    import jax
 
-        devices = jax.devices()
-    else:
-        devices = []
+    devices = jax.devices()
     if len(devices) < 2:
         return []
     if batch_size % len(devices):
@@ -151,22 +113,22 @@ def parallel_devices(batch_size: int) -> list:
     return devices
 
 
-def distribution_scope(devices: list, batch_size: int):
-    """Where to build and compile the model: a MirroredStrategy scope on TensorFlow; on JAX the distribution is
-    set globally (keras.distribution.DataParallel) and the scope is a no-op; a no-op on one device."""
-    if not devices:
-        return contextlib.nullcontext()
-    print(f"data parallel over {len(devices)} devices, {batch_size // len(devices)} sequences each", file=sys.stderr)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+def distribute(devices: list, batch_size: int, say) -> None:
+    """Train data parallel over `devices` (JAX; none: one device): keras.distribution.DataParallel, set for the
+    process, under which train_on_batch and evaluate shard each batch over the devices."""
+    if devices:
+        import keras
 
-        return tf.distribute.MirroredStrategy([d.name for d in devices]).scope()
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-    return contextlib.nullcontext()
+        say(f"data parallel over {len(devices)} devices, {batch_size // len(devices)} sequences each")
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
 
 
 def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool = False):
-    """AdamW from core.optim (see bert_optimizer), the masked-mean MLM loss + NSP loss, and their accuracies."""
+    """AdamW from core.optim (pretrain.config.bert_optimizer), the masked-mean MLM loss + NSP loss, and their
+    accuracies. The optimizer is built here, before the first step: TensorFlow traces a first call that creates
+    variables twice."""
+    import keras
+
     ce = keras.losses.SparseCategoricalCrossentropy
     model.compile(
         optimizer=optim.make_optimizer(optimizer, total_steps),
@@ -183,334 +145,153 @@ def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool
 
 
 def validate(model, batches) -> dict:
-    """MLM and NSP loss and accuracy on the fixed held-out batches, rounded as the history keeps them."""
+    """MLM and NSP loss and accuracy on the fixed held-out batches, rounded to 5 decimals."""
     logs = model.evaluate(x=(b for b in batches), steps=len(batches), verbose=0, return_dict=True)
-    return {k: round(float(logs[k]), 5) for k in sorted(METRICS)}
+    return {k: round(float(logs[k]), 5) for k in METRICS}
 
 
-# ------------------------------------------------------------------------------------------- the loop's parts
-class Progress:
-    """The progress bar on stderr: steps of the total (no total while --minutes calibrates)."""
+# ------------------------------------------------------------------------------------------------ the task
+class PretrainTask:
+    """What pretraining gives core.trainer: its settings, shards and batches, model, validation and folder."""
 
-    def __init__(self, total: int | None, initial: int):
-        from tqdm import tqdm
+    name = "pretrain.train"
+    curve_label = "loss"
 
-        self.bar = tqdm(
-            total=total,
-            initial=initial,
-            desc="pretrain",
-            unit="step",
-            mininterval=1.0,
-            dynamic_ncols=True,
-            file=sys.stderr,
-        )
+    def __init__(self, config: PretrainConfig):
+        from pretrain import card, vocab
 
-    def advance(self, means: dict | None = None) -> None:
-        self.bar.update(1)
-        if means:
-            self.bar.set_postfix_str(
-                f"mlm {means['mlm_loss']:.3f}/{means['mlm_accuracy']:.3f} "
-                f"nsp {means['nsp_loss']:.3f}/{means['nsp_accuracy']:.3f}"
-            )
+        self.config = config
+        self.curve = card.CURVES
+        self.tokens = vocab.read_vocab(config.vocab)
+        self.bert_config = config.architecture.bert_config(len(self.tokens))
 
-    def set_total(self, total: int) -> None:
-        self.bar.total = total
-        self.bar.refresh()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-class WindowMeans:
-    """Means over each logging window, recovered from Keras's logs, which are means since the compiled metrics
-    were last reset: at the start of each fit call, and by each validation (evaluate resets them)."""
-
-    def __init__(self, keys=METRICS):
-        self.keys = keys
-        self.reset()
-
-    def reset(self) -> None:
-        self.steps, self.taken, self.means = 0, 0, dict.fromkeys(self.keys, 0.0)
-
-    def step(self) -> None:
-        self.steps += 1
-
-    def take(self, logs: dict) -> dict:
-        """The means over the steps since the last take (or reset)."""
-        now = {k: float(logs.get(k, 0.0)) for k in self.keys}
-        window = {
-            k: (now[k] * self.steps - self.means[k] * self.taken) / max(1, self.steps - self.taken) for k in self.keys
+    def settings(self) -> dict:
+        """What decides the model and its data stream, by flag: a resume must not change it."""
+        c, b, m = self.config, self.bert_config, self.config.masking
+        return {
+            "corpus": c.corpus,
+            "vocab": f"{len(self.tokens)} tokens, sha256 {vocab_fingerprint(self.tokens)}",
+            "layers": b.num_layers,
+            "dim": b.hidden_size,
+            "heads": b.num_heads,
+            "dropout": b.dropout,
+            "seq_len": c.seq_len,
+            "batch_size": c.batch_size,
+            "mask_rate": m.mask_rate,
+            "max_predictions": m.max_predictions,
+            "nsp_negatives": c.nsp_negatives,
+            "nsp_distance": c.nsp_distance,
+            "attention_init": c.attention_init,
+            "seed": c.seed,
         }
-        self.taken, self.means = self.steps, now
-        return window
 
+    def prepare(self, run) -> None:
+        """The token shards (built on the first run), the training stream and the fixed validation batches."""
+        from pretrain import data, vocab
 
-class _AfterEachStep(keras.callbacks.Callback):
-    """fit's hook into the loop: `begin()` when a fit call starts, `after_step(logs, model)` after each step (True
-    stops fit). `model` is a function: on JAX, reading Callback.model copies fit's weights (held outside the model
-    between steps) back into it, so it is read only for what needs the weights: validation and checkpoints."""
-
-    def __init__(self, begin, after_step):
-        super().__init__()
-        self.begin, self.after_step = begin, after_step
-
-    def on_train_begin(self, logs=None):
-        self.begin()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.after_step(logs or {}, lambda: self.model):
-            self.model.stop_training = True
-
-
-class Loop:
-    """One run's training: the state it advances and the parts each step goes through."""
-
-    def __init__(self, config: PretrainConfig, model, state: TrainState, val_batches, work: str):
-        self.config, self.model, self.state, self.val_batches = config, model, state, val_batches
-        self.root = os.path.join(work, "checkpoints")
-        self.schedule = optim.make_schedule(config.optimizer, state.total or UNKNOWN_TOTAL)  # for the logs
-        self.progress = Progress(state.total, state.step)
-        self.windows = WindowMeans()
-        self.tensorboard = TensorBoard(os.path.join(work, "logs"))
-        self.phase_end = state.step
-        self.nan_at = None  # the step whose loss became NaN
-        self.durations: list[float] = []  # seconds per step of the current phase (the first includes compiling)
-
-    # ---- phases
-    def fit(self, stream, steps: int) -> None:
-        """Up to `steps` steps from the current one: fewer when the budget runs out or the loss becomes NaN."""
-        self.phase_end = self.state.step + steps
-        self.model.fit(
-            stream(self.state.step),
-            steps_per_epoch=steps,
-            epochs=1,
-            verbose=0,
-            shuffle=False,
-            callbacks=[_AfterEachStep(self.begin, self.after_step)],
-        )
-
-    def calibrate(self, stream, steps: int) -> float | None:
-        """A --minutes run's first phase: `steps` steps, then the seconds a step takes (the median of the later
-        half, +3%: the first ones include compiling and warming the input pipeline); None when it stopped first."""
-        self.fit(stream, steps)
-        if self.nan_at or len(self.durations) < steps:
-            return None
-        return float(np.median(self.durations[len(self.durations) // 2 :])) * 1.03
-
-    def set_total(self, total: int) -> None:
-        """The run's length, known at last: a new schedule, the train step retraced with it."""
-        self.state.total = total
-        optim.set_total(self.model, total)
-        self.schedule = optim.make_schedule(self.config.optimizer, total)
-        self.progress.set_total(total)
-
-    # ---- each step
-    def begin(self) -> None:
-        self.windows.reset()  # fit starts Keras's metrics afresh
-        self.durations, self.clock = [], time.time()
-
-    def after_step(self, logs: dict, model) -> bool:
-        if not math.isfinite(float(logs.get("loss", 0.0))):
-            self.nan_at = self.state.step + 1
-            return True
-        s = self.state
-        now = time.time()
-        self.durations.append(now - self.clock)
-        s.step, s.seconds, self.clock = s.step + 1, s.seconds + now - self.clock, now
-        self.windows.step()
-        means = self.windows.take(logs) if s.step % LOG_EVERY == 0 or s.step == self.phase_end else None
-        self.progress.advance(means)
-        if means:
-            self.log(means)
-        done = self.config.budget.over(s.step, s.total or UNKNOWN_TOTAL, s.seconds)
-        if s.step % self.config.checkpoint_every == 0 or done:
-            self.validate_and_checkpoint(model())
-        return done
-
-    def log(self, means: dict) -> None:
-        self.state.history.append({"step": self.state.step, **{k: round(v, 5) for k, v in means.items()}})
-        # the rate from the schedule on the host: the optimizer's step counter is on the device (on JAX, not in
-        # the model between steps)
-        self.tensorboard.scalars(
-            self.state.step,
-            {
-                **{f"train/{k}": v for k, v in means.items()},
-                "train/learning_rate": optim.current_lr(self.schedule, self.state.step),
-            },
-        )
-
-    def validate_and_checkpoint(self, model) -> None:
-        row = {"step": self.state.step, **validate(model, self.val_batches)}
-        model.reset_metrics()  # evaluate leaves its batches in the metrics that training's logs go on
-        self.windows.reset()
-        self.state.validation.append(row)
-        self.tensorboard.scalars(self.state.step, {f"validation/{k}": v for k, v in row.items() if k != "step"})
-        checkpoint.save(self.root, model, model.optimizer, self.state.to_json())
-
-
-# ------------------------------------------------------------------------------------------------------- run
-def _check_writable(out: str) -> None:
-    try:
-        files.writable_folder(out)
-    except OSError as e:
-        raise UsageError(str(e)) from None
-
-
-def resume_state(config: PretrainConfig, bert_config, work: str) -> tuple[str | None, TrainState]:
-    """The checkpoint to resume and its state (a fresh state when there is none); refuses other settings."""
-    found, state = read_state(work)
-    signature = config.signature(bert_config)
-    if found is None:
-        return None, TrainState(signature=signature)
-    if state.signature != signature:
-        old = state.signature
-        differ = checkpoint.differences(
-            old, {k: v for k, v in signature.items() if k != "config"}
-        ) + checkpoint.differences(old.get("config", {}), signature["config"], label=lambda k: f"model {k}")
-        raise UsageError(
-            f"{config.out} holds a run made with {', '.join(differ)}: resume with the same command or use another --out"
-        )
-    steps = config.budget.steps
-    if steps is not None and steps < state.step:
-        raise UsageError(
-            f"--steps {steps} is below the step this run has reached ({state.step}): give at least "
-            "that many (more trains it further) or use another --out"
-        )
-    return found, state
-
-
-def train(config: PretrainConfig, command: str | None = None) -> dict:
-    """Train (or resume, or extend) the run in config.out; returns its metrics (as written to metrics.json).
-    `command`: the command line the card records (default: the one that trains this config)."""
-    from pretrain import data, vocab
-    from pretrain import model as bert
-
-    config.validate()
-    _check_writable(config.out)
-    tokens = vocab.read_vocab(config.vocab)
-    bert_config = config.architecture.bert_config(len(tokens))
-    devices = parallel_devices(config.batch_size)
-    work = os.path.join(config.out, "work")
-    found, state = resume_state(config, bert_config, work)
-    if config.budget.steps:
-        state.total = config.budget.steps
-    # the model card must say how the weights came to be when one run was resumed with other flags
-    start_step, command = state.step, command or config.command()
-    added = not state.commands or state.commands[-1][1] != command
-    if added:
-        state.commands.append([start_step, command])
-
-    # ---- data: the first read of the corpus
-    folder = prepare_data(config.corpus, tokens, work, config.seed, resuming=found is not None)
-    specials = {s: tokens.index(s) for s in vocab.SPECIALS}
-    stream = data.Batches(
-        os.path.join(folder, "train"),
-        config.seq_len,
-        config.batch_size,
-        len(tokens),
-        config.masking.rate,
-        config.masking.max_predictions,
-        config.seed,
-        specials,
-        same_doc=same_doc_share(config.nsp_negatives),
-        distance=config.nsp_distance,
-    )
-    # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare
-    val_batches = data.Batches(
-        os.path.join(folder, "val"),
-        config.seq_len,
-        config.batch_size,
-        len(tokens),
-        data.BERT_MASK_RATE,
-        data.bert_max_predictions(config.seq_len),
-        config.seed,
-        specials,
-        same_doc=same_doc_share(config.nsp_negatives),  # the NSP task it trains on; pretrain.evaluate has both
-        distance=config.nsp_distance,
-    ).fixed(VAL_BATCHES)
-
-    # ---- model
-    keras.utils.set_random_seed(config.seed)
-    # the layers built and compiled here compute in config.precision; what is built later (export) in float32
-    with precision.policy(config.precision), distribution_scope(devices, config.batch_size):
-        model = bert.build(bert_config)
-        if config.attention_init == "local" and found is None:
-            bert.local_attention_init(
-                model, offsets=(-2, -1, 1, 2), layers=range((bert_config.num_layers + 1) // 2), seed=config.seed
+        c, work = self.config, os.path.join(run.out, "work")
+        if not run.resumed and os.path.isdir(os.path.join(work, "checkpoints")):
+            raise UsageError(
+                f"{run.out} holds a run in the layout before core.trainer (work/checkpoints), which this version "
+                "does not resume: use another --out"
             )
-        compile_model(model, config.optimizer, state.total or UNKNOWN_TOTAL, config.jit)
-    if found:
-        checkpoint.restore(found, model, model.optimizer)
-        print(f"resuming {config.out} at step {state.step}", file=sys.stderr)
-
-    # ---- training: a calibration phase first when the total is not known yet (--minutes)
-    loop = Loop(config, model, state, val_batches, work)
-    budget = config.budget
-    try:
-        if state.total is None:
-            per_step = loop.calibrate(stream, min(60, max(20, config.optimizer.warmup)))
-            if per_step is not None:
-                loop.set_total(budget.steps_for(per_step, state.seconds, state.step))
-            elif loop.nan_at is None:  # the budget ran out while calibrating: it ends here
-                state.total = state.step
-        if loop.nan_at is None and not budget.over(state.step, state.total, state.seconds):
-            loop.fit(stream, state.total - state.step)
-    finally:
-        loop.progress.close()
-    if loop.nan_at:
-        path, kept = read_state(work)
-        where = (
-            f"the last good checkpoint (step {kept.step}) is kept in {path}"
-            if kept
-            else "no checkpoint had been written yet"
+        self.run = run
+        folder = prepare_data(c.corpus, self.tokens, work, c.seed, resuming=run.resumed)
+        specials = {s: self.tokens.index(s) for s in vocab.SPECIALS}
+        negatives = {"same_doc": same_doc_share(c.nsp_negatives), "distance": c.nsp_distance}
+        m = c.masking
+        self.train_batches = data.Batches(
+            os.path.join(folder, "train"),
+            c.seq_len,
+            c.batch_size,
+            len(self.tokens),
+            m.mask_rate,
+            m.max_predictions,
+            c.seed,
+            specials,
+            **negatives,
         )
-        raise cli.Failed(
-            f"loss became NaN at step {loop.nan_at}; stopped ({where}). Try a lower --lr, a longer "
-            "--warmup or --precision fp32.",
-            code=3,
-        )
-    if added and state.step == start_step and len(state.commands) > 1:  # it trained nothing: not in the history
-        state.commands.pop()
-        print(
-            f"nothing to train: {config.out} is at step {state.step} of {state.total} "
-            "(a larger --steps trains it further)",
-            file=sys.stderr,
-        )
-    if not state.validation or state.validation[-1]["step"] != state.step:
-        state.validation.append({"step": state.step, **validate(model, val_batches)})
-    return finish(config, model, tokens, state)
+        # validation masks as BERT and pretrain.evaluate do, whatever --mask-rate training uses, so runs compare;
+        # its NSP negatives are the ones it trains on (pretrain.evaluate scores both kinds)
+        self.val_batches = data.Batches(
+            os.path.join(folder, "val"),
+            c.seq_len,
+            c.batch_size,
+            len(self.tokens),
+            data.BERT_MASK_RATE,
+            data.bert_max_predictions(c.seq_len),
+            c.seed,
+            specials,
+            **negatives,
+        ).fixed(VAL_BATCHES)
+        run.say(f"validation: {len(self.val_batches)} fixed batches of held-out documents")
+
+    def build(self, total_steps: int):
+        """The model, built and compiled in --precision and over the data-parallel devices; a fresh run with
+        --attention-init local starts the first half of the layers' heads on their neighbours."""
+        from pretrain import model as bert
+
+        c, b = self.config, self.bert_config
+        distribute(parallel_devices(c.batch_size, self.run.say), c.batch_size, self.run.say)
+        with precision.policy(c.precision):
+            model = bert.build(b)
+            if c.attention_init == "local" and not self.run.resumed:
+                bert.local_attention_init(
+                    model, offsets=(-2, -1, 1, 2), layers=range((b.num_layers + 1) // 2), seed=c.seed
+                )
+            return compile_model(model, c.optimizer, total_steps, c.jit)
+
+    def batch(self, step: int):
+        return self.train_batches.at(step)
+
+    def evaluate(self, model, run) -> dict:
+        return {f"val_{k}": v for k, v in validate(model, self.val_batches).items()}
+
+    def finish(self, model, run) -> dict:
+        """config.json, model.weights.h5 and vocab.txt; the metrics (the last validation's figures, named as in
+        every metrics.json so far)."""
+        from pretrain import model as bert
+        from pretrain import vocab
+
+        bert.save(model, run.out)
+        vocab.write_vocab(self.tokens, run.out)
+        last = next(row for row in reversed(run.state["history"]) if "val_mlm_loss" in row)  # the last step's
+        c = self.config
+        return {
+            **{k: last[f"val_{k}"] for k in sorted(METRICS)},
+            "steps": run.step,
+            "corpus": c.corpus,
+            "preset": c.architecture.preset,
+            "seq_len": c.seq_len,
+            "batch_size": c.batch_size,
+            "attention_init": c.attention_init,
+            "mask_rate": c.masking.mask_rate,
+            "nsp_negatives": c.nsp_negatives,
+            "nsp_distance": c.nsp_distance,
+            "parameters": int(model.count_params()),
+        }
+
+    def card(self, metrics: dict, run):
+        from pretrain import card
+
+        return card.make(run.out, metrics, run.state["commands"], self.bert_config)
 
 
-def finish(config: PretrainConfig, model, tokens: list[str], state: TrainState) -> dict:
-    """The deliverable folder: weights, config, vocab, metrics.json, loss curve and model card."""
-    from pretrain import card, vocab
-    from pretrain import model as bert
-
-    out = config.out
-    bert.save(model, out)
-    vocab.write_vocab(tokens, out)
-    last = {k: v for k, v in state.validation[-1].items() if k != "step"}
-    metrics = {
-        **last,
-        "steps": state.step,
-        "seconds": round(state.seconds, 1),
-        "command": state.commands[-1][1] or config.command(),
-        "corpus": config.corpus,
-        **({"commands": state.commands} if len(state.commands) > 1 else {}),
-        "preset": config.architecture.preset,
-        "seq_len": config.seq_len,
-        "batch_size": config.batch_size,
-        "attention_init": config.attention_init,
-        "mask_rate": config.masking.rate,
-        "nsp_negatives": config.nsp_negatives,
-        "nsp_distance": config.nsp_distance,
-        "parameters": int(model.count_params()),
-    }
-    files.write_json(os.path.join(out, "metrics.json"), metrics)
-    card.write(out, metrics, state.history, state.validation, state.commands, model.config)
+def train(config: PretrainConfig, command: str | None = None, listeners=None) -> dict:
+    """Train (or resume, or extend) the run in config.out; returns its metrics (as written to metrics.json).
+    `command`: the command line the card records (default: the flags that give this config). With --push-to-hub
+    the finished folder is uploaded once the trainer has written all of it."""
+    command = command or f"{COMMAND} {shlex.join(flags.argv(config))}"
+    task = PretrainTask(config.validate())
+    listeners = list(listeners or [])
     if config.push_to_hub:
-        push(out, config.push_to_hub)
-    return metrics
+
+        def push_when_done(event) -> None:
+            if event.kind == "done":  # metrics.json, the loss curve and the card are written by then
+                push(event.message, config.push_to_hub)
+
+        listeners.append(push_when_done)
+    return Trainer(task, config, listeners).run(command)
 
 
 def push(out: str, repo: str) -> None:
@@ -519,7 +300,8 @@ def push(out: str, repo: str) -> None:
     api = HfApi()
     try:
         api.create_repo(repo, exist_ok=True)
-        api.upload_folder(folder_path=out, repo_id=repo, ignore_patterns=["work/*", ".*"])
+        ignore = ["work/*", "logs/*", "checkpoint-*", "checkpoint.json", ".*"]  # the model, not the run's files
+        api.upload_folder(folder_path=out, repo_id=repo, ignore_patterns=ignore)
     except Exception as e:  # offline, no token, no rights: the trained model is safe on disk either way
         raise OSError(
             f"the model is saved in {out}, but pushing it to {repo} failed: {type(e).__name__}: {e}"
@@ -528,12 +310,19 @@ def push(out: str, repo: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------- CLI
+def parser():
+    p = flags.add(cli.parser(COMMAND, __doc__), PretrainConfig)
+    p.epilog = (
+        "--warmup defaults to 10% of --steps, at most 1000 (200 with --minutes); --eval-every to --checkpoint-every. "
+        "The same command on the same --out resumes; a larger --steps extends a finished run."
+    )
+    return p
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = "python -m pretrain.train " + shlex.join(argv)
-    return cli.run(parser(), argv, lambda a: train(config_from_args(a), command))
+    command = f"{COMMAND} {shlex.join(argv)}"
+    return cli.run(parser(), argv, lambda args: train(flags.build(PretrainConfig, args), command))
 
 
 if __name__ == "__main__":

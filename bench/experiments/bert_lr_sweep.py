@@ -21,7 +21,8 @@ import keras
 from core import files
 from pretrain import data
 from pretrain import model as bert
-from pretrain.train import bert_optimizer, compile_model
+from pretrain.config import bert_optimizer
+from pretrain.train import compile_model
 
 OUT = sys.argv[1]
 D = os.environ.get("SEQLAB_SHARDS", "pretrain/models/bert/work/data")  # the shards pretrain.train wrote

@@ -11,12 +11,19 @@ sys.path.insert(0, ROOT)  # the scripts run as files: make the project importabl
 
 
 def pretrain(args: list[str], out: str) -> dict:
-    """`python -m pretrain.train ARGS --out OUT` (resuming if OUT holds the same run); its final training state
-    (pretrain.train.TrainState as JSON: history and validation rows are dicts with a "step" key)."""
-    from pretrain.train import read_state
+    """`python -m pretrain.train ARGS --out OUT` (resuming if OUT holds the same run); its last checkpoint's
+    core.trainer state, plus `validation`: the validation rows of its history, named as metrics.json names
+    them ({"step", "mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy"})."""
+    from core import checkpoint
 
     subprocess.run([sys.executable, "-m", "pretrain.train", *args, "--out", out], cwd=ROOT, check=True)
-    return read_state(os.path.join(out, "work"))[1].to_json()
+    state = checkpoint.read_state(checkpoint.latest(out))
+    state["validation"] = [
+        {"step": row["step"], **{k.removeprefix("val_"): v for k, v in row.items() if k.startswith("val_")}}
+        for row in state["history"]
+        if "val_mlm_loss" in row
+    ]
+    return state
 
 
 def update(path: str, *keys: str, value) -> None:
