@@ -3,13 +3,17 @@
     from classify.train import TrainConfig, train
     metrics = train(TrainConfig(arch="cnn", out="runs/sentiment-cnn", vocab="pretrain/models/bert"))
 
-Resumable: after each epoch the run is checkpointed in --out (core.checkpoint: weights, optimizer, dropout RNG
-and this trainer's state: history, early stopping, commands), and the same command on the same --out goes on
-from the last finished epoch, so a killed run ends where the uninterrupted run would have. Settings that would
-change the model or its data are refused on a resume; --epochs, --minutes and --patience may grow.
+The loop is core.trainer's (resume, checkpoints, NaN stop, history, TensorBoard, progress); this file gives it
+what is the classifier's own. The budget is --epochs: once the data is read it is epochs x steps an epoch, the
+run's steps (and the end of BERT's schedule); --minutes also stops it at a wall-clock limit. Batch n is the n-th
+of the training rows shuffled each epoch by (seed, epoch), so a run killed and resumed with the same command ends
+as the uninterrupted one. Settings that would change the model or its data are refused on a resume; --epochs may
+grow (a finished run trains on), and --minutes and --patience may change.
 
-The epoch with the best validation accuracy is the model: its weights are written to --out/model.weights.h5 when
-it is reached (Keras's EarlyStopping(restore_best_weights=True) rule), and the test split is scored with them.
+Every epoch ends with the validation split's loss and accuracy and a checkpoint. The epoch with the best
+validation accuracy is the model (Keras's EarlyStopping(restore_best_weights=True) rule): its weights are written
+to --out/model.weights.h5 when it is reached, the run stops after --patience epochs without a better one, and the
+test split is scored with those weights. An early-stopped run is finished: a resume trains no more.
 """
 
 from __future__ import annotations
@@ -18,37 +22,61 @@ import dataclasses
 import os
 import shlex
 import shutil
-import sys
-import time
+from typing import ClassVar
 
 import numpy as np
 
-from core import checkpoint, files
-from core.card import Card, loss_curve
+from core import checkpoint, flags
+from core.budget import Budget
+from core.card import Card
 from core.cli import UsageError
+from core.trainer import RunConfig, Trainer
 
 ARCHS = ("bilstm", "cnn", "bert")
 POOLS = ("cls", "mean")
-BUDGET = ("epochs", "minutes", "patience")  # the settings a resume may change
 
 
-@dataclasses.dataclass
-class TrainConfig:
-    arch: str  # bilstm | cnn | bert
-    out: str  # the model folder (resumed when it holds a checkpoint)
-    data: str = "sentiment"  # sentiment, a CSV/TSV of text,label, or hf:NAME[:CONFIG]
-    init: str = "bert"  # bert: a BERT name, folder or Hub id, or "random" (its untrained twin)
-    vocab: str | None = None  # WordPiece folder (default: the --init BERT's, else the bundled one)
-    seq_len: int = 64
-    dim: int = 128  # bilstm / cnn width
-    dropout: float = 0.3  # before the head
-    epochs: int = 10
-    minutes: float | None = None  # stop after the epoch that ends past this wall-clock budget
-    batch_size: int = 32
-    lr: float | None = None  # default 1e-3, or 1e-4 for bert (its peak)
-    pool: str = "cls"  # bert: the head reads the pooled [CLS] or the mean of the tokens
-    patience: int = 2  # epochs without a better validation accuracy before stopping
-    seed: int = 0  # weights, dropout, shuffling and the data split
+@dataclasses.dataclass(kw_only=True)
+class TrainConfig(RunConfig):
+    task_sets_steps: ClassVar[bool] = True  # the budget is --epochs, in steps once the data is read
+
+    arch: str = flags.field(help="the classifier", choices=ARCHS)
+    data: str = flags.field("sentiment", help="sentiment, a CSV/TSV of text,label, or hf:NAME[:CONFIG]")
+    init: str = flags.field(
+        "bert",
+        help="bert arch: 'bert' (bundled), a folder or repo id, or 'random' (the architecture of the BERT in "
+        "--vocab, untrained)",
+    )
+    vocab: str | None = flags.field(
+        None,
+        help="WordPiece vocabulary folder (default: the --init BERT's, else the bundled BERT's): every arch uses "
+        "the same tokenizer",
+    )
+    seq_len: int = flags.field(64, help="tokens a text, [CLS] and [SEP] included")
+    dim: int = flags.field(128, help="bilstm / cnn width")
+    dropout: float = flags.field(0.3, help="before the head")
+    epochs: int = flags.field(10, help="at most this many epochs (a larger value extends a run)")
+    minutes: float | None = flags.field(
+        None,
+        help="also stop at this wall-clock budget (evaluated and exported there; the schedule still ends at "
+        "--epochs, so set --epochs to what the budget fits)",
+    )
+    batch_size: int = flags.field(32, help="texts a step")
+    lr: float | None = flags.field(
+        None,
+        help="default 1e-3, or 1e-4 for bert (its peak: bert warms up over the first 10%% of the steps, then "
+        "decays linearly to 0 at --epochs, as BERT fine-tunes)",
+    )
+    pool: str = flags.field(
+        "cls",
+        help="bert arch: the head reads the pooled [CLS] vector (BERT's) or the mean of the tokens",
+        choices=POOLS,
+    )
+    patience: int = flags.field(2, help="stop after this many epochs without a better validation accuracy")
+    seed: int = flags.field(0, help="weights, dropout, shuffling and the 80/10/10 split")
+    budget: Budget = flags.field(factory=Budget, cli=False)  # --minutes' cap, set by validate
+    eval_every: int = flags.field(100, cli=False)  # an epoch, set once the data is read
+    checkpoint_every: int = flags.field(100, cli=False)  # an epoch, too
 
     def validate(self) -> TrainConfig:
         if self.arch not in ARCHS:
@@ -68,27 +96,15 @@ class TrainConfig:
             raise ValueError("--dropout must be in [0, 1), --patience >= 0 and --lr positive")
         if not self.out:
             raise ValueError("--out is required")
+        if self.budget not in (Budget(), Budget(minutes=self.minutes)):
+            raise ValueError("a classifier's budget is epochs= (and minutes=), not budget=")
+        self.budget = Budget(minutes=self.minutes)
+        super().validate()
         return self
 
     @property
     def peak_lr(self) -> float:
         return self.lr or (1e-4 if self.arch == "bert" else 1e-3)
-
-    def settings(self) -> dict:
-        """What makes the model and its data: a resume must not change it."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in BUDGET and k != "out"} | {
-            "lr": self.peak_lr
-        }
-
-    def command(self) -> str:
-        """The `python -m classify train` command line that gives this config."""
-        defaults = TrainConfig(arch=self.arch, out=self.out)
-        args = ["--arch", self.arch] + [
-            f"--{f.name.replace('_', '-')}={getattr(self, f.name)}"
-            for f in dataclasses.fields(self)
-            if f.name not in ("arch", "out") and getattr(self, f.name) != getattr(defaults, f.name)
-        ]
-        return "python -m classify train " + shlex.join([*args, "--out", self.out])
 
 
 def make_optimizer(config: TrainConfig, total_steps: int):
@@ -115,147 +131,161 @@ def make_optimizer(config: TrainConfig, total_steps: int):
     )
 
 
-def finished(state: dict, config: TrainConfig) -> bool:
-    """Out of epochs, of patience (Keras's EarlyStopping rule: `wait` counts the epochs since the best one; 0
-    acts as 1) or of --minutes (checked after each epoch, as every epoch ends with a checkpoint)."""
-    return (
-        state["epoch"] >= config.epochs
-        or state["wait"] >= max(1, config.patience)
-        or (config.minutes is not None and state["seconds"] > config.minutes * 60)
-    )
+class ClassifyTask:
+    """What classify gives core.trainer: its settings, labelled data, model, early stopping and model folder."""
+
+    name = "classify.train"
+    curve = [("train_loss", "train"), ("val_loss", "validation")]
+    curve_label = "loss"
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+
+    def settings(self) -> dict:
+        """What makes the model and its data: a resume must not change it."""
+        c = self.config
+        keep = ("arch", "data", "init", "vocab", "seq_len", "dim", "dropout", "batch_size", "pool", "seed")
+        return {k: getattr(c, k) for k in keep} | {"lr": c.peak_lr}
+
+    def prepare(self, run) -> None:
+        """The data, tokenized with the vocabulary of the BERT (or --vocab), split 80/10/10 by --seed."""
+        import pretrain.api
+        import pretrain.vocab
+        from classify import data, encode
+
+        c = self.config
+        texts, labels, names = data.load(c.data)
+        bert = pretrain.api.resolve(c.init) if c.arch == "bert" and c.init != "random" else None
+        vocab = c.vocab or bert or pretrain.api.resolve("bert")
+        tokens = pretrain.vocab.read_vocab(vocab)
+        if bert and tokens != pretrain.vocab.read_vocab(bert):
+            raise ValueError(
+                f"--vocab {c.vocab} is not the vocabulary {c.init} was pretrained with: its embeddings would read "
+                "other words; leave --vocab out with --init"
+            )
+        self.bert = bert
+        self.model_config = model_config(c, tokens, names, bert or vocab)
+        if not run.resumed:
+            self.model_config.save(run.out)
+            shutil.copyfile(os.path.join(vocab, "vocab.txt"), os.path.join(run.out, "vocab.txt"))
+        ids = encode(pretrain.vocab.make_tokenizer(tokens), texts, c.seq_len, tokens)
+        parts = data.split(len(texts), c.seed)
+        if min(len(rows) for rows in parts.values()) == 0:
+            raise ValueError(f"{c.data} has {len(texts)} examples: too few for an 80/10/10 split (give at least 10)")
+        self.split = {name: (ids[rows], labels[rows]) for name, rows in parts.items()}
+        self.steps_per_epoch = -(-len(parts["train"]) // c.batch_size)
+        total = c.epochs * self.steps_per_epoch
+        if total < run.step:
+            raise UsageError(
+                f"--epochs {c.epochs} is below the epochs this run has trained ({self.epoch(run.step)}): give at "
+                "least that many (more trains it further) or use another --out"
+            )
+        run.total_steps = total
+        c.eval_every = c.checkpoint_every = self.steps_per_epoch
+        run.say(
+            f"{len(parts['train'])} training texts ({self.steps_per_epoch} steps an epoch), "
+            f"{len(parts['validation'])} validation, {len(parts['test'])} test; labels {', '.join(names)}"
+        )
+        if run.resumed and "best" in run.extra:
+            x = run.extra
+            run.say(
+                f"resuming after epoch {self.epoch(run.step)} (best so far: epoch {x['best_epoch']}, validation "
+                f"accuracy {x['best']:.4f})"
+            )
+
+    def build(self, total_steps: int):
+        import keras
+
+        from classify.model import build
+
+        model = build(self.model_config)
+        if self.bert:
+            checkpoint.load_weights(model.bert, os.path.join(self.bert, "model.weights.h5"))
+        model.compile(
+            optimizer=make_optimizer(self.config, total_steps),
+            metrics=["accuracy"],
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        model.optimizer.build(model.trainable_variables)  # before the first step: TF traces its creation twice
+        self.twin = build(self.model_config)  # uncompiled: its weights file holds no optimizer (3x the size)
+        return model
+
+    def batch(self, step: int):
+        """Batch `step`: the training rows in the order that (seed, epoch) shuffles them, a function of step alone."""
+        x, y = self.split["train"]
+        epoch, i = divmod(step, self.steps_per_epoch)
+        order = np.random.default_rng((self.config.seed, epoch)).permutation(len(y))
+        rows = order[i * self.config.batch_size : (i + 1) * self.config.batch_size]
+        return x[rows], y[rows]
+
+    def evaluate(self, model, run) -> dict:
+        """Validation loss and accuracy; the best accuracy's weights are exported; "stop" when patience is out
+        (Keras's rule: `wait` counts the evaluations since the best one; --patience 0 acts as 1)."""
+        loss, accuracy = self.score(model, "validation")
+        c, x, epoch = self.config, run.extra, self.epoch(run.step)
+        best = x.get("best") is None or accuracy > x["best"]
+        if best:
+            x.update(best=accuracy, best_epoch=epoch, wait=0)
+            checkpoint.export_weights(model, self.twin, os.path.join(run.out, "model.weights.h5"))
+        else:
+            x["wait"] += 1
+        stop = x["wait"] >= max(1, c.patience)
+        run.say(
+            f"epoch {epoch}/{c.epochs}: validation loss {loss:.4f}, accuracy {accuracy:.4f}"
+            + (" (best)" if best else f" (best: epoch {x['best_epoch']})")
+            + (f"; {x['wait']} epochs without a better one: stopping" if stop else "")
+        )
+        return {"epoch": epoch, "val_loss": loss, "val_accuracy": accuracy, "stop": stop}
+
+    def finish(self, model, run) -> dict:
+        from classify.evaluate import scores
+
+        checkpoint.load_weights(model, os.path.join(run.out, "model.weights.h5"))  # the best epoch's
+        x, y = self.split["test"]
+        logits = np.asarray(model.predict(x, batch_size=256, verbose=0))
+        c, m, best = self.config, self.model_config, run.extra
+        metrics = {
+            **scores(logits.argmax(-1), y),
+            "validation_accuracy": best["best"],
+            "best_epoch": best["best_epoch"],
+            "epochs": self.epoch(run.step),
+            "data": c.data,
+            "arch": c.arch,
+            "init": m.init,
+            **({"schedule": "warmup 10%, linear decay", "pool": m.pool} if c.arch == "bert" else {}),
+            "parameters": int(model.count_params()),
+        }
+        run.say(f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f}")
+        return metrics
+
+    def card(self, metrics: dict, run) -> Card:
+        return model_card(run.out, self.model_config, metrics, run.state["commands"])
+
+    def score(self, model, split: str) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy of `model` on `split`."""
+        from keras import losses, ops
+
+        x, y = self.split[split]
+        logits = model.predict(x, batch_size=256, verbose=0)
+        loss = float(ops.mean(losses.sparse_categorical_crossentropy(y, logits, from_logits=True)))
+        return loss, float(np.mean(np.asarray(logits).argmax(-1) == y))
+
+    def epoch(self, step: int) -> int | float:
+        """Epochs in `step` steps: a whole number, or to two decimals where a run stopped mid-epoch."""
+        whole, rest = divmod(step, self.steps_per_epoch)
+        return whole if rest == 0 else round(step / self.steps_per_epoch, 2)
 
 
-def train(config: TrainConfig, command: str | None = None) -> dict:
+def train(config: TrainConfig, command: str | None = None, listeners=None) -> dict:
     """Train (or resume) the run in config.out; returns the test metrics, also written to metrics.json.
 
-    `command` is what the model card and metrics.json record (default: config.command())."""
+    `command` is what the model card and metrics.json record (default: the flags that give `config`)."""
     config.validate()
-    command = command or config.command()
-    resume = checkpoint.latest(config.out)
-    if resume:  # before any data is read: a refusal costs nothing
-        _check_same_run(config, checkpoint.read_state(resume))
-
-    import pretrain.api
-    import pretrain.vocab
-    from classify import data, encode
-
-    texts, labels, names = data.load(config.data)
-    bert_folder = pretrain.api.resolve(config.init) if config.arch == "bert" and config.init != "random" else None
-    vocab_folder = config.vocab or bert_folder or pretrain.api.resolve("bert")
-    tokens = pretrain.vocab.read_vocab(vocab_folder)
-    if bert_folder and tokens != pretrain.vocab.read_vocab(bert_folder):
-        raise ValueError(
-            f"--vocab {config.vocab} is not the vocabulary {config.init} was pretrained with: its "
-            "embeddings would read other words; leave --vocab out with --init"
-        )
-    model_config = _model_config(config, tokens, names, bert_folder or vocab_folder)
-    ids = encode(pretrain.vocab.make_tokenizer(tokens), texts, config.seq_len, tokens)
-    parts = data.split(len(texts), config.seed)
-    tr, va, te = parts["train"], parts["validation"], parts["test"]
-
-    import keras
-
-    from classify.model import build
-
-    keras.utils.set_random_seed(config.seed)
-    model = build(model_config)
-    if bert_folder:
-        checkpoint.load_weights(model.bert, os.path.join(bert_folder, "model.weights.h5"))
-    steps_per_epoch = -(-len(tr) // config.batch_size)
-    model.compile(
-        optimizer=make_optimizer(config, config.epochs * steps_per_epoch),
-        metrics=["accuracy"],
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    twin = build(model_config)  # uncompiled: its weights file holds no optimizer (3x the size)
-    weights = os.path.join(config.out, "model.weights.h5")
-    if resume:
-        state = checkpoint.restore(resume, model, model.optimizer)
-        _log(f"resumed from {resume} after epoch {state['epoch']}")
-        if state["best_epoch"] == state["epoch"]:  # killed before it was exported: the checkpoint holds it
-            checkpoint.export_weights(model, twin, weights)
-    else:
-        os.makedirs(config.out, exist_ok=True)
-        model_config.save(config.out)
-        shutil.copyfile(os.path.join(vocab_folder, "vocab.txt"), os.path.join(config.out, "vocab.txt"))
-        state = {
-            "epoch": 0,
-            "step": 0,
-            "seconds": 0.0,
-            "history": [],
-            "best": None,
-            "best_epoch": 0,
-            "wait": 0,
-            "settings": config.settings(),
-            "commands": [],
-        }
-    if not finished(state, config) or not state["commands"]:
-        state["commands"].append([state["step"], command])
-
-    started, seconds_before = time.perf_counter(), state["seconds"]
-    while not finished(state, config):
-        epoch = state["epoch"]
-        logs = model.fit(
-            ids[tr],
-            labels[tr],
-            validation_data=(ids[va], labels[va]),
-            batch_size=config.batch_size,
-            initial_epoch=epoch,
-            epochs=epoch + 1,
-            verbose=0,
-        ).history
-        row = {
-            "epoch": epoch + 1,
-            "step": (epoch + 1) * steps_per_epoch,
-            "train_loss": logs["loss"][-1],
-            "train_accuracy": logs["accuracy"][-1],
-            "val_loss": logs["val_loss"][-1],
-            "val_accuracy": logs["val_accuracy"][-1],
-        }
-        state.update(epoch=row["epoch"], step=row["step"], seconds=seconds_before + time.perf_counter() - started)
-        state["history"].append(row)
-        best = state["best"] is None or row["val_accuracy"] > state["best"]
-        if best:
-            state.update(best=row["val_accuracy"], best_epoch=row["epoch"], wait=0)
-        else:
-            state["wait"] += 1
-        checkpoint.save(config.out, model, model.optimizer, state)
-        if best:  # after the checkpoint, so model.weights.h5 is always the best epoch of the latest checkpoint
-            checkpoint.export_weights(model, twin, weights)
-        _log(
-            f"epoch {row['epoch']}/{config.epochs}: loss {row['train_loss']:.4f}, accuracy "
-            f"{row['train_accuracy']:.4f}, validation loss {row['val_loss']:.4f}, accuracy "
-            f"{row['val_accuracy']:.4f}{' (best)' if state['wait'] == 0 else ''}; {state['seconds']:.0f} s"
-        )
-
-    from classify.evaluate import scores
-
-    checkpoint.load_weights(model, weights)  # the best epoch
-    logits = np.asarray(model.predict(ids[te], batch_size=256, verbose=0))
-    metrics = {
-        **scores(logits.argmax(-1), labels[te]),
-        "validation_accuracy": state["best"],
-        "epochs": state["epoch"],
-        "seconds": round(state["seconds"], 1),
-        "data": config.data,
-        "arch": config.arch,
-        "init": model_config.init,
-        **({"schedule": "warmup 10%, linear decay", "pool": model_config.pool} if config.arch == "bert" else {}),
-        "parameters": int(model.count_params()),
-        "command": command,
-    }
-    files.write_json(os.path.join(config.out, "metrics.json"), metrics)
-    loss_curve(
-        state["history"],
-        os.path.join(config.out, "loss_curve.png"),
-        [("train_loss", "train"), ("val_loss", "validation")],
-    )
-    _card(config, model_config, metrics, state).write(config.out)
-    _log(f"test accuracy {metrics['accuracy']:.4f}, F1 {metrics['f1']:.4f}; model in {config.out}")
-    return metrics
+    command = command or "python -m classify train " + shlex.join(flags.argv(config))
+    return Trainer(ClassifyTask(config), config, listeners).run(command)
 
 
-def _model_config(config: TrainConfig, tokens: list[str], labels: tuple, bert_folder: str):
+def model_config(config: TrainConfig, tokens: list[str], labels: tuple, bert_folder: str):
     from classify.model import ClassifierConfig
 
     bert = None
@@ -280,39 +310,26 @@ def _model_config(config: TrainConfig, tokens: list[str], labels: tuple, bert_fo
     )
 
 
-def _check_same_run(config: TrainConfig, state: dict) -> None:
-    """The same command resumes; other settings would train on into a model its card does not describe."""
-    differ = checkpoint.differences(state["settings"], config.settings(), label=lambda k: "--" + k.replace("_", "-"))
-    if differ:
-        raise UsageError(
-            f"{config.out} holds a run made with {', '.join(differ)}: resume with its own settings or use another --out"
-        )
-
-
-def _card(config: TrainConfig, model_config, m: dict, state: dict) -> Card:
+def model_card(out: str, model_config, m: dict, commands: list) -> Card:
     what = {
         "bilstm": "bidirectional LSTM",
         "cnn": "1-D convolution with global max pooling",
         "bert": f"BERT (encoder from {model_config.init}) with a classification head on "
         + ("[CLS]" if model_config.pool == "cls" else "the mean of its token vectors"),
-    }[config.arch]
+    }[model_config.arch]
     sentiment = tuple(model_config.labels) == ("negative", "positive")
     return Card(
-        title=f"{'Sentiment' if sentiment else 'Text'} classifier: {config.arch}",
+        title=f"{'Sentiment' if sentiment else 'Text'} classifier: {model_config.arch}",
         summary=f"A {what}, trained by SeqLab's `classify train` on `{m['data']}` "
         f"(labels: {', '.join(model_config.labels)}).",
         tags=["text-classification", *(["sentiment"] if sentiment else [])],
         facts=[
             ("test accuracy", f"{m['accuracy']:.4f}"),
             ("test F1", f"{m['f1']:.4f} ({m['examples']} examples)"),
-            ("validation accuracy", f"{m['validation_accuracy']:.4f} (epoch {state['best_epoch']}, the model)"),
+            ("validation accuracy", f"{m['validation_accuracy']:.4f} (epoch {m['best_epoch']}, the model)"),
             ("epochs", f"{m['epochs']} ({m['seconds'] / 60:.1f} min)"),
             ("parameters", f"{m['parameters']:,}"),
         ],
-        commands=[(step, cmd) for step, cmd in state["commands"]],
-        usage=f"import classify\nclf = classify.load({config.out!r})\nprint(clf.predict('A gorgeous, moving film.'))",
+        commands=[(step, cmd) for step, cmd in commands],
+        usage=f"import classify\nclf = classify.load({out!r})\nprint(clf.predict('A gorgeous, moving film.'))",
     )
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ tests are quick.
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -152,12 +153,12 @@ import os, signal, sys
 from core import checkpoint
 from classify.cli import main
 save, saves = checkpoint.save, []
-def dying_save(*args, **kwargs):  # epoch N trained: kill -9 before (or just after) its checkpoint is written
+def dying_save(*args, **kwargs):  # epoch N trained and evaluated: kill -9 before (or just after) its checkpoint
     saves.append(1)
     if len(saves) == N and BEFORE:
         os.kill(os.getpid(), signal.SIGKILL)
     path = save(*args, **kwargs)
-    if len(saves) == N:  # nor is the best epoch's model.weights.h5 exported yet
+    if len(saves) == N:
         os.kill(os.getpid(), signal.SIGKILL)
     return path
 checkpoint.save = dying_save
@@ -181,9 +182,9 @@ def straight(setup):
 def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninterrupted_one(
     setup, straight, epoch, before
 ):
-    """BERT with dropout, AdamW and its schedule: the run is killed (SIGKILL) after an epoch's training, before its
-    checkpoint (epoch 3: resumed from epoch 2) or just after it (epoch 1, always the best so far: its
-    model.weights.h5 was not exported yet); the same command resumes and gives the uninterrupted run's history,
+    """BERT with dropout, AdamW and its schedule: the run is killed (SIGKILL) after an epoch's training and
+    evaluation, before its checkpoint (epoch 3: resumed from epoch 2, the best epoch's model.weights.h5 may be one
+    epoch ahead) or just after it (epoch 1); the same command resumes and gives the uninterrupted run's history,
     weights, optimizer state and metrics."""
     killed = str(setup[0] / f"resume-killed-{epoch}")
     args = _args(setup, "bert", killed, *RESUME)
@@ -197,16 +198,19 @@ def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninte
     assert not os.path.exists(os.path.join(killed, "metrics.json"))
     done = run("-m", "classify", *args)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"after epoch {last}\n" in done.stderr
+    assert f"resuming after epoch {last} (best so far: epoch " in done.stderr
     assert f"epoch {last + 1}/4" in done.stderr and f"epoch {last}/4" not in done.stderr  # no epoch trained twice
 
     def history(folder):
         return json.load(open(os.path.join(folder, "checkpoint-80", "state.json")))["history"]
 
     want, got = history(straight), history(killed)
-    assert [r["epoch"] for r in got] == [1, 2, 3, 4]
+    assert [r["step"] for r in got] == [r["step"] for r in want] == list(range(10, 81, 10))  # --log-every 10
+    assert [r["epoch"] for r in got if "val_accuracy" in r] == [1, 2, 3, 4]  # one evaluation an epoch
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
-        np.testing.assert_allclose([r[key] for r in got], [r[key] for r in want], rtol=1e-5, atol=1e-6)
+        rows = [i for i, r in enumerate(want) if key in r]
+        assert rows == [i for i, r in enumerate(got) if key in r]
+        np.testing.assert_allclose([got[i][key] for i in rows], [want[i][key] for i in rows], rtol=1e-5, atol=1e-6)
     for folder in ("", "checkpoint-80"):  # the shipped (best) model, and the last epoch's weights and optimizer
         a, b = _weights(os.path.join(straight, folder)), _weights(os.path.join(killed, folder))
         assert a.keys() == b.keys()
@@ -216,19 +220,38 @@ def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninte
     assert {k: v for k, v in m1.items() if k not in ("seconds", "command")} == {
         k: v for k, v in m2.items() if k not in ("seconds", "command")
     }
-    card = open(os.path.join(killed, "README.md")).read()
-    assert "- step 0: `python -m classify train" in card and f"- step {20 * last}: `python -m classify train" in card
+    command = "python -m classify " + shlex.join(args)
+    assert m2["command"] == command and "commands" not in m2  # the same command resumed: one command
+    assert f"```\n{command}\n```" in open(os.path.join(killed, "README.md")).read()
 
     if not before:
         return  # the rest is the same for both kills: checked once (each command costs ~8 s of start-up)
     # the same command on the finished run trains nothing; other settings are refused before any data is read
     again = run("-m", "classify", *args)
     assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["epochs"] == 4
-    assert len(json.load(open(os.path.join(killed, "checkpoint-80", "state.json")))["commands"]) == 2
+    assert json.load(open(os.path.join(killed, "checkpoint-80", "state.json")))["commands"] == [[0, command]]
     other = run("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--seq-len", "32", "--data", "/no/such"))
     assert other.returncode == 2 and "holds a run made with --data " in other.stderr
     assert "(not /no/such), --seq-len 16 (not 32): resume with its own settings" in other.stderr
     assert "Traceback" not in other.stderr
+    fewer = run("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--epochs", "3"))
+    assert fewer.returncode == 2 and "--epochs 3 is below the epochs this run has trained (4)" in fewer.stderr
+
+
+@pytest.mark.slow
+def test_a_loss_that_becomes_nan_stops_the_run_with_exit_3_and_keeps_the_last_good_checkpoint(setup):
+    """An absurd --lr, reached as BERT's warm-up climbs: finite for the first epochs, then NaN."""
+    out = str(setup[0] / "nan")
+    done = run("-m", "classify", *_args(setup, "bert", out, "--lr", "1e3", "--epochs", "40", "--patience", "40"))
+    assert done.returncode == 3, done.stderr[-2000:]
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: the loss became nan at step ") and "Traceback" not in done.stderr
+    kept = json.load(open(os.path.join(out, "checkpoint.json")))["latest"]
+    assert f"the last good checkpoint is kept in {os.path.join(out, kept)}" in message
+    state = json.load(open(os.path.join(out, kept, "state.json")))
+    assert state["step"] >= 20 and state["step"] < int(message.split("at step ")[1].split(";")[0])
+    assert all(np.isfinite(r["train_loss"]) for r in state["history"] if "train_loss" in r)
+    assert not os.path.exists(os.path.join(out, "metrics.json"))
 
 
 @pytest.mark.slow
@@ -343,11 +366,53 @@ def test_cli_lists_both_subcommands_and_refuses_bad_arguments_before_reading_dat
     )
 
 
-def test_the_old_train_spelling_still_trains_for_one_release(tmp_path):
-    """`python -m classify --arch ...` (no subcommand) was train before subcommands: it still is, with a note."""
-    done = run("-m", "classify", "--arch", "cnn", "--out", str(tmp_path / "o"), "--batch-size", "0")
-    assert done.returncode == 2 and "is now `python -m classify train --arch ...`" in done.stderr
-    assert "must be positive" in done.stderr
+def test_training_takes_the_train_subcommand(tmp_path):
+    """`python -m classify --arch ...` (no subcommand) is refused by argparse: the spelling is `classify train`."""
+    done = run("-m", "classify", "--arch", "cnn", "--out", str(tmp_path / "o"))
+    assert done.returncode == 2 and "{train,evaluate}" in done.stderr and not os.path.exists(tmp_path / "o")
+
+
+def test_the_config_is_the_command_line():
+    """flags.argv gives the flags of a config made in Python (its card's command); they parse back to it."""
+    from classify.cli import parser
+    from classify.train import TrainConfig
+    from core import flags
+    from core.budget import Budget
+
+    config = TrainConfig(arch="bert", out="runs/x", epochs=3, minutes=2.5, lr=3e-4, pool="mean", vocab="v")
+    argv = flags.argv(config)
+    assert argv[:4] == ["--out", "runs/x", "--arch", "bert"] and "--budget" not in " ".join(argv)
+    assert flags.build(TrainConfig, parser().parse_args(["train", *argv])) == config
+    assert config.validate().budget == Budget(minutes=2.5)  # the trainer's wall-clock cap; the steps are epochs'
+    with pytest.raises(ValueError, match="a classifier's budget is epochs="):
+        TrainConfig(arch="cnn", out="x", budget=Budget(steps=100)).validate()
+
+
+def test_batch_n_is_a_function_of_n_and_the_seed_and_each_epoch_reads_every_row_once(tmp_path):
+    """What makes a resumed run the uninterrupted one: batches are drawn by (seed, epoch), not by a running RNG."""
+    from classify.train import ClassifyTask, TrainConfig
+    from core.trainer import Run, fresh_state
+
+    data = tmp_path / "reviews.tsv"
+    data.write_text("text\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in _reviews(100)))
+
+    def task(seed):
+        config = TrainConfig(arch="cnn", out=str(tmp_path), data=str(data), batch_size=16, seq_len=16, seed=seed)
+        t = ClassifyTask(config.validate())
+        t.prepare(Run(str(tmp_path), fresh_state(t.settings()), resumed=False, say=lambda message: None))
+        return t
+
+    a, b, other = task(0), task(0), task(1)
+    assert a.steps_per_epoch == 5 and a.config.eval_every == a.config.checkpoint_every == 5  # 80 rows, 16 a batch
+    for step in (0, 4, 7, 13):
+        for x, y in zip(a.batch(step), b.batch(step)):
+            np.testing.assert_array_equal(x, y)
+    rows = sorted(map(tuple, a.split["train"][0].tolist()))
+    for epoch in (0, 1):
+        seen = np.concatenate([a.batch(epoch * 5 + i)[0] for i in range(5)])
+        assert sorted(map(tuple, seen.tolist())) == rows
+    assert not np.array_equal(a.batch(0)[0], a.batch(5)[0])  # epochs are shuffled anew
+    assert not np.array_equal(a.batch(0)[0], other.batch(0)[0])  # and by the seed
 
 
 def test_load_takes_a_bundled_name_a_folder_or_a_hub_id(tmp_path):
