@@ -65,11 +65,8 @@ def save(root: str, model, optimizer, state: dict) -> str:
     os.replace(tmp, final)
     files.write_json(os.path.join(root, POINTER), {"latest": name})
     for old in os.listdir(root):  # the newest only, and whatever a killed run left half-made
-        if old != name and (old.startswith(("checkpoint-", "step-")) or old.startswith(".tmp-")):
+        if old != name and old.startswith(("checkpoint-", ".tmp-")):
             shutil.rmtree(os.path.join(root, old), ignore_errors=True)
-    legacy = os.path.join(root, LEGACY_POINTER)
-    if os.path.isfile(legacy):
-        os.remove(legacy)
     return final
 
 
