@@ -1,4 +1,5 @@
-"""The model card (README.md) and loss curve of a trained translator, through core.card."""
+"""The model card (README.md) of a trained translator, through core.card; its loss curve's series (the trainer draws
+it from the run's history)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import os
 import re
 
 from core.card import Card, loss_curve
+
+CURVE = [("train_loss", "train (smoothed targets)"), ("val_loss", "validation")]  # history keys, labels
+CURVE_LABEL = "loss (nats/target token)"
 
 
 def _direction(metrics: dict, flags: bool = False) -> str:
@@ -97,16 +101,17 @@ def set_decoding(folder: str) -> None:
     files.write_text(path, text)
 
 
-def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
-    loss_curve(
-        history,
-        os.path.join(folder, "loss_curve.png"),
-        [("train_loss", "train (smoothed targets)"), ("val_loss", "validation")],
-        ylabel="loss (nats/target token)",
-    )
-    name = os.path.basename(os.path.normpath(folder))
-    Card(
-        title=name,
+def commands_of(metrics: dict) -> list:
+    """[start step, command] of each command that trained the run: metrics.json keeps the list when there were
+    several, the one command otherwise."""
+    return metrics.get("commands") or [[0, metrics["command"]]]
+
+
+def model_card(folder: str, config, metrics: dict, commands: list) -> Card:
+    """The card of translator folder `folder`: its TranslatorConfig, its metrics (translate.train's, with the
+    trainer's step and seconds) and the commands that trained it ([start step, command])."""
+    return Card(
+        title=os.path.basename(os.path.normpath(folder)),
         summary=f"A translator trained from scratch by SeqLab's `translate.train` on `{metrics['pair']}`: "
         f"{_describe(config)}; {metrics['parameters']:,} parameters, "
         + (
@@ -141,7 +146,7 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
                 f"{metrics['bleu_pairs']} verses (chrF {metrics['val_chrf_greedy']:.1f})",
             ),
         ],
-        commands=[tuple(c) for c in metrics["commands"]],
+        commands=[tuple(c) for c in commands],
         note=metrics.get("note"),  # how the run came to be where its commands do not say
         usage=f'import translate\nt = translate.load("{folder}")\n'
         'print(t.translate("Where is the train station?", beam=4)[0].text)',
@@ -161,12 +166,13 @@ def write(folder: str, config, metrics: dict, history: list[dict]) -> None:
                 "those texts.",
             ),
         ],
-    ).write(folder)
+    )
 
 
 def main(argv=None) -> int:
     """`python -m translate.card FOLDER`: write the card again from the folder's metrics.json (e.g. after adding a
-    "note" there: how a run came to be where its commands do not say) and its last checkpoint's history."""
+    "note" there: how a run came to be where its commands do not say), and the loss curve from its last
+    checkpoint's history when it has one."""
     import sys
 
     from core import checkpoint, files
@@ -177,10 +183,11 @@ def main(argv=None) -> int:
         print("usage: python -m translate.card FOLDER", file=sys.stderr)
         return 2
     folder = argv[0]
-    state = checkpoint.read_state(checkpoint.latest(folder)) if checkpoint.latest(folder) else {"history": []}
-    write(
-        folder, TranslatorConfig.load(folder), files.read_json(os.path.join(folder, "metrics.json")), state["history"]
-    )
+    found = checkpoint.latest(folder)
+    if found:
+        loss_curve(checkpoint.read_state(found)["history"], os.path.join(folder, "loss_curve.png"), CURVE, CURVE_LABEL)
+    metrics = files.read_json(os.path.join(folder, "metrics.json"))
+    model_card(folder, TranslatorConfig.load(folder), metrics, commands_of(metrics)).write(folder)
     return 0
 
 

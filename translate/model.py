@@ -18,7 +18,9 @@ import dataclasses
 import keras
 from keras import layers, ops
 
+from core import kv
 from core.config import SavedConfig, check
+from core.flags import field
 
 PAD, UNK, START, END = 0, 1, 2, 3
 NEG = -1e9  # a finite "minus infinity": a fully padded row softmaxes to uniform instead of NaN
@@ -26,22 +28,24 @@ NEG = -1e9  # a finite "minus infinity": a fully padded row softmaxes to uniform
 
 @dataclasses.dataclass
 class TranslatorConfig(SavedConfig):
-    arch: str = "transformer"  # transformer | rnn
-    cell: str = "gru"  # gru | lstm (rnn only)
-    attention: str = "bahdanau"  # bahdanau | luong | none (rnn only)
-    positions: str = "learned"  # learned | sine (transformer only)
-    src_vocab: int = 0
-    tgt_vocab: int = 0
-    max_src_len: int = 64  # source tokens
-    max_tgt_len: int = 64  # decoder positions: [START] + target, i.e. target + [END]
-    layers: int = 3  # per side: encoder and decoder blocks (rnn: stacked cells, 1 = the course)
-    dim: int = 256  # rnn: decoder units; each encoder direction has dim // 2
-    heads: int = 4
-    ffn_dim: int = 1024
-    dropout: float = 0.1
-    share_embeddings: bool = False  # one embedding matrix for both sides: needs one joint vocabulary (kjv-web)
-    attention_dim: int = 0  # rnn + bahdanau: the additive score's hidden size (0: --dim). Teacher forcing
-    # builds a (batch, target, source, attention_dim) tensor: its main cost
+    arch: str = field("transformer", help="the model", choices=("transformer", "rnn"))
+    cell: str = field("gru", help="rnn: the recurrent cell", choices=("gru", "lstm"))
+    attention: str = field("bahdanau", help="rnn: the attention", choices=("bahdanau", "luong", "none"))
+    positions: str = field("learned", help="transformer: the positions", choices=("learned", "sine"))
+    src_vocab: int = field(0, cli=False)  # from the tokenizer
+    tgt_vocab: int = field(0, cli=False)
+    max_src_len: int = field(64, cli=False)  # source tokens (translate.train: --max-len)
+    max_tgt_len: int = field(64, cli=False)  # decoder positions: [START] + target, i.e. target + [END]
+    layers: int = field(3, help="encoder and decoder blocks (rnn: stacked cells, 1 = the course)")
+    dim: int = field(256, help="model width (rnn: decoder units; each encoder direction has half)")
+    heads: int = field(4, help="transformer: attention heads")
+    ffn_dim: int = field(1024, help="transformer: the feed-forward layer's width")
+    dropout: float = field(0.1, help="dropout rate")
+    # one embedding matrix for both sides: needs one joint vocabulary (kjv-web); translate.train resolves it
+    # from its --share-embeddings choice and the tokenizer
+    share_embeddings: bool = field(False, cli=False)
+    # Teacher forcing builds a (batch, target, source, attention_dim) tensor: its main cost
+    attention_dim: int = field(0, help="rnn + bahdanau: the additive score's hidden size (0: --dim)")
     # Label smoothing is a property of the loss, so it lives with the training settings, not here.
 
     def validate(self) -> TranslatorConfig:
@@ -292,9 +296,7 @@ class DecoderBlock(layers.Layer):
         """x (B, 1, D); caches (B, max_tgt_len, heads, head_dim). Attends to cache positions <= index."""
         q, k, v = [self._heads(z) for z in ops.split(self.qkv(self.ln1(x)), 3, axis=-1)]
         positions = ops.arange(ops.shape(k_cache)[1])
-        write = ops.cast(positions == index, k.dtype)[None, :, None, None]
-        k_cache = k_cache * (1 - write) + k * write
-        v_cache = v_cache * (1 - write) + v * write
+        k_cache, v_cache = kv.write(k_cache, k, index, axis=1), kv.write(v_cache, v, index, axis=1)
         visible = ops.broadcast_to(
             (positions <= index)[None, None, None, :], (ops.shape(x)[0], self.heads, 1, ops.shape(k_cache)[1])
         )

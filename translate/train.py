@@ -2,55 +2,82 @@
 
     python -m translate.train --pair web-es --arch transformer --out runs/tr --minutes 60
 
-Running the same command again on the same --out resumes from the last checkpoint: step count, optimizer state,
-dropout RNG and data position (batch n is a pure function of the seed and n) all continue; a larger --steps
-trains further. Other settings on that folder are refused, each named. The folder ends up holding config.json,
-model.weights.h5, the tokenizer, metrics.json, loss_curve.png and a model card README.md.
+The loop is core.trainer's (budget, resume, checkpoints, NaN stop, logs, progress, events); this file gives it
+what is the translator's own: the pairs and their tokenizer (batch n is a pure function of the seed and n), the
+model and its label-smoothed loss, the validation loss, and the model folder (config.json, model.weights.h5, the
+tokenizer, metrics.json, loss_curve.png and a model card README.md). Running the same command again on the same
+--out resumes; a larger --steps trains further; other settings on that folder are refused, each named.
+
+From Python, the same run without argparse:
+
+    from core.budget import Budget
+    from translate.train import TrainConfig, train
+    metrics = train(TrainConfig(pair="web-es", out="runs/tr", budget=Budget(steps=4000)), "my notebook")
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import platform
 import shlex
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core import cli, precision  # noqa: E402
-from core.budget import Budget  # noqa: E402
-from core.optim import OptimizerConfig  # noqa: E402
-from translate.evaluate import add_languages, languages  # noqa: E402
+from core import checkpoint, cli, flags, precision  # noqa: E402
+from core.optim import OptimizerConfig, make_optimizer  # noqa: E402
+from core.trainer import RunConfig, Trainer  # noqa: E402
+from translate import card  # noqa: E402
+from translate.evaluate import languages  # noqa: E402
 from translate.model import TranslatorConfig  # noqa: E402
 
-CALIBRATE = 30  # --minutes: steps timed (during warm-up, where the schedule does not depend on its end)
 VAL_PAIRS = 512  # validation loss on a fixed slice: comparable across steps and runs
 BLEU_PAIRS = 200  # a quick validation BLEU (greedy) for the card; translate.evaluate scores whole splits
+# TranslatorConfig's fields that the run fills in (lengths from --max-len, vocabularies and sharing from the
+# tokenizer): not flags, and not settings of their own
+DERIVED = tuple(f.name for f in dataclasses.fields(TranslatorConfig) if not f.metadata.get("cli", True))
 
 
-@dataclasses.dataclass
-class TrainConfig:
-    pair: str  # web-es | kjv-web | a TSV file | hf:NAME[:CONFIG]
-    out: str
-    model: TranslatorConfig  # src_vocab / tgt_vocab are filled from the tokenizer
-    budget: Budget
-    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
-    vocab_size: int = 8000
-    batch_size: int = 64
-    share_embeddings: str = "auto"  # auto (when the vocabulary is joint) | on | off
-    length_window: int = 32  # batches of similar lengths, sorted `length_window` batches at a time (0: random)
-    split_sentences: bool = False  # also train on the sentence pairs cut from verses (corpus.parallel.sentence_pairs)
-    precision: str = "fp32"  # fp32 | bf16 (core.precision; bf16 computes in bfloat16, keeps float32 weights)
-    label_smoothing: float = 0.1
-    eval_every: int = 200
-    checkpoint_every: int = 200
-    seed: int = 0
-    jit: bool = False
-    source_lang: str | None = None  # an hf: set's source key or column (with target_lang; None: from the set)
-    target_lang: str | None = None
+@dataclasses.dataclass(kw_only=True)
+class TrainConfig(RunConfig):
+    """A translate.train run. `model`'s lengths, vocabularies and embedding sharing are filled in by the run
+    (from max_len, the tokenizer and share_embeddings): what is given there is not used."""
+
+    pair: str = flags.field(help="web-es, kjv-web, a source<TAB>target .tsv file, or hf:NAME[:CONFIG]")
+    source_lang: str | None = flags.field(
+        None, help="hf: sets: the source's key in the `translation` column, or its column"
+    )
+    target_lang: str | None = flags.field(None, help="hf: sets: the target's key or column (give both or neither)")
+    model: TranslatorConfig = flags.field(factory=TranslatorConfig)
+    optimizer: OptimizerConfig = flags.field(factory=lambda: OptimizerConfig(warmup=400))
+    max_len: int = flags.field(64, help="source and target subwords per verse (longer: left out)")
+    vocab_size: int = flags.field(8000, help="BPE subwords per side (or in all, when the vocabulary is joint)")
+    batch_size: int = flags.field(64, help="pairs a step")
+    share_embeddings: str = flags.field(
+        "auto",
+        help="one embedding matrix for source and target (auto: when the pair gets one joint vocabulary)",
+        choices=("auto", "on", "off"),
+    )
+    length_window: int = flags.field(
+        32,
+        help="group pairs of similar lengths, sorting this many batches at a time, and cut each batch to its "
+        "longest row (0: random batches padded to --max-len)",
+    )
+    split_sentences: bool = flags.field(
+        False, help="also train on the sentence pairs cut from verses with as many sentences on each side"
+    )
+    # fp16 is not offered: the masks add -1e9, which float16 cannot hold (bf16 has float32's range)
+    precision: str = flags.field(
+        "fp32",
+        help="bf16: bfloat16 matmuls, float32 weights (faster on CPUs with AVX512_BF16 or AMX)",
+        choices=("fp32", "bf16"),
+    )
+    label_smoothing: float = flags.field(0.1, help="the loss's label smoothing (Szegedy et al.)")
+    # off: XLA made these train steps slower on a CPU (see the README)
+    jit: bool = flags.field(False, help="XLA-compile the train step")
+    eval_every: int = flags.field(200, help="steps between held-out evaluations")
+    checkpoint_every: int = flags.field(200, help="steps between checkpoints")
 
     @property
     def languages(self) -> tuple[str, str] | None:
@@ -58,12 +85,13 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Everything that can be checked before a corpus is read or a tokenizer trained."""
-        self.budget.validate()
+        super().validate()
         self.optimizer.validate()
-        probe = dataclasses.replace(self.model, src_vocab=self.vocab_size, tgt_vocab=self.vocab_size)
-        probe.validate()
-        if self.vocab_size < 100 or self.batch_size < 1 or self.eval_every < 1 or self.checkpoint_every < 1:
-            raise ValueError("--vocab-size must be >= 100; --batch-size, --eval-every, --checkpoint-every >= 1")
+        if self.max_len < 1:
+            raise ValueError(f"--max-len must be >= 1, got {self.max_len}")
+        if self.vocab_size < 100 or self.batch_size < 1:
+            raise ValueError("--vocab-size must be >= 100 and --batch-size >= 1")
+        self.resolved(self.vocab_size, self.vocab_size, False).validate()
         if self.share_embeddings not in ("auto", "on", "off"):
             raise ValueError(f"--share-embeddings must be auto, on or off, got {self.share_embeddings!r}")
         if self.length_window < 0:
@@ -77,20 +105,153 @@ class TrainConfig:
         languages(self.source_lang, self.target_lang)  # one without the other is refused
         return self
 
-    def run_settings(self) -> dict:
-        """What decides the data stream besides the model: a resume must not change it."""
+    def resolved(self, src_vocab: int, tgt_vocab: int, share: bool) -> TranslatorConfig:
+        """The model this run trains, once its vocabularies are known."""
+        return dataclasses.replace(
+            self.model,
+            src_vocab=src_vocab,
+            tgt_vocab=tgt_vocab,
+            share_embeddings=share,
+            max_src_len=self.max_len,
+            max_tgt_len=self.max_len + 1,  # [START] + target, i.e. target + [END]
+        )
+
+
+class TranslateTask:
+    """What translate gives core.trainer: its settings, data, model, loss, evaluation and model folder."""
+
+    name = "translate.train"
+    curve = card.CURVE
+    curve_label = card.CURVE_LABEL
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+
+    def settings(self) -> dict:
+        """What decides the model and its data stream: a resume must not change it."""
+        c = self.config
+        model = {k: v for k, v in dataclasses.asdict(c.model).items() if k not in DERIVED}
         return {
-            "pair": self.pair,
-            "source_lang": self.source_lang,
-            "target_lang": self.target_lang,
-            "batch_size": self.batch_size,
-            "seed": self.seed,
-            "vocab_size": self.vocab_size,
-            "length_window": self.length_window,
-            "ema": self.optimizer.ema,  # the optimizer's variables hold the average: their count depends on it
-            "split_sentences": self.split_sentences,
-            "precision": self.precision,
+            **model,
+            "max_len": c.max_len,
+            "pair": c.pair,
+            "source_lang": c.source_lang,
+            "target_lang": c.target_lang,
+            "vocab_size": c.vocab_size,
+            "share_embeddings": c.share_embeddings,
+            "batch_size": c.batch_size,
+            "seed": c.seed,
+            "length_window": c.length_window,
+            "ema": c.optimizer.ema,  # the optimizer's variables hold the average: their count depends on it
+            "split_sentences": c.split_sentences,
+            "precision": c.precision,
         }
+
+    def prepare(self, run) -> None:
+        """Pairs split by book (validation and test never share one with training), the tokenizer, encoded pairs."""
+        from corpus import parallel
+        from translate import data
+        from translate.tokenizer import PairTokenizer
+
+        c, out = self.config, run.out
+        self.splits = splits = parallel.split_pairs(parallel.load_pairs(c.pair, c.languages))
+        if run.resumed:
+            self.tokenizer, self.model_config = PairTokenizer.load(out), TranslatorConfig.load(out)
+        else:
+            self.tokenizer = PairTokenizer.train(splits["train"], c.vocab_size)
+            share = shared(c.share_embeddings, self.tokenizer)
+            self.model_config = c.resolved(len(self.tokenizer.source), len(self.tokenizer.target), share).validate()
+            self.model_config.save(out)
+            self.tokenizer.save(out)
+        lengths = dict(max_src_len=self.model_config.max_src_len, max_tgt_len=self.model_config.max_tgt_len)
+        # the vocabulary is learnt from the verses alone: the sentence pairs repeat their words
+        extra = []
+        if c.split_sentences:
+            held_out = {p.source for p in splits["validation"] + splits["test"]}  # a TSV line can be another's
+            extra = [p for p in parallel.sentence_pairs(splits["train"]) if p.source not in held_out]
+        self.train_data = data.encode_pairs(splits["train"] + extra, self.tokenizer, **lengths)
+        self.sentence_pairs = int((self.train_data.kept >= len(splits["train"])).sum())  # within the limits
+        self.val_data = data.encode_pairs(splits["validation"][:VAL_PAIRS], self.tokenizer, **lengths)
+        run.say(
+            f"{len(self.train_data):,} training pairs ({self.train_data.dropped:,} over the length limits left "
+            f"out), {len(self.val_data)} validation pairs for the loss"
+        )
+
+    def build(self, total_steps: int):
+        from translate.model import build
+
+        c = self.config
+        with precision.policy(c.precision):  # the layers built here compute in it; export and decoding in float32
+            model = build(self.model_config)
+            return compile_model(model, c.optimizer, total_steps, c.label_smoothing, c.jit)
+
+    def batch(self, step: int):
+        from translate import data
+
+        c = self.config
+        source, dec_in, dec_out = data.batch(self.train_data, step, c.batch_size, c.seed, c.length_window)
+        return (source, dec_in), dec_out, dec_out != 0
+
+    def evaluate(self, model, run) -> dict:
+        return {"val_loss": validation_loss(model, self.val_data, self.config.batch_size)}
+
+    def finish(self, model, run) -> dict:
+        from translate.evaluate import score
+        from translate.model import build
+        from translate.translator import Decoding, Translator
+
+        c, out = self.config, run.out
+        # the trainer evaluated the trained weights at the last step; --ema has since put their average in
+        trained = [row["val_loss"] for row in run.state["history"] if "val_loss" in row][-1]
+        averaged = bool(run.state.get("averaged"))
+        val_loss = validation_loss(model, self.val_data, c.batch_size) if averaged else trained
+        checkpoint.export_weights(model, build(self.model_config), os.path.join(out, "model.weights.h5"))
+        stale = os.path.join(out, Decoding.FILE)
+        if os.path.exists(stale):  # an alpha tuned for the old weights: tune again for these
+            os.remove(stale)
+            run.say(f"removed {stale} (tuned for the weights before): run python -m translate.tune again")
+        quick = score(Translator(out), self.splits["validation"][:BLEU_PAIRS], beam=1)
+        run.say(
+            f"validation loss {val_loss:.4f}, greedy BLEU {quick['bleu']:.1f} on {quick['sentences']} validation "
+            f"verses after {run.step} steps; model in {out}"
+        )
+        return {
+            "val_loss": val_loss,
+            **({"ema": c.optimizer.ema, "val_loss_trained_weights": trained} if averaged else {}),
+            "val_bleu_greedy": quick["bleu"],
+            "val_chrf_greedy": quick["chrf"],
+            "bleu_pairs": quick["sentences"],
+            "pair": c.pair,
+            **({"languages": list(c.languages)} if c.languages else {}),
+            "train_pairs": len(self.train_data),
+            "dropped_pairs": self.train_data.dropped,
+            "batch_size": c.batch_size,
+            "length_window": c.length_window,
+            **({"sentence_pairs": self.sentence_pairs} if c.split_sentences else {}),
+            **({"precision": c.precision} if c.precision != "fp32" else {}),
+            "parameters": int(model.count_params()),
+            "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
+        }
+
+    def card(self, metrics: dict, run):
+        return card.model_card(run.out, self.model_config, metrics, run.state["commands"])
+
+
+def train(config: TrainConfig, command: str, listeners=None) -> dict:
+    """Train the run `config` describes, or resume it from OUT's last checkpoint; ship the model folder and return
+    its metrics. `command` goes in the card as the way to reproduce the run."""
+    return Trainer(TranslateTask(config.validate()), config, listeners).run(command)
+
+
+def compile_model(model, optimizer: OptimizerConfig, total_steps: int, label_smoothing: float, jit: bool):
+    """The one way translate trains a model: core's AdamW with warm-up and cosine decay over `total_steps`, the
+    label-smoothed loss with [PAD] weighted out. The optimizer is built here, before the first step: TensorFlow
+    traces a first call that creates variables twice."""
+    model.compile(
+        optimizer=make_optimizer(optimizer, total_steps), loss=smoothed_loss(label_smoothing), jit_compile=jit
+    )
+    model.optimizer.build(model.trainable_variables)
+    return model
 
 
 def smoothed_loss(label_smoothing: float):
@@ -138,309 +299,11 @@ def validation_loss(model, data, batch_size: int) -> float:
     return total / max(count, 1.0)
 
 
-def train(config: TrainConfig, command: str) -> dict:
-    import keras
-    from tqdm import tqdm
-
-    from core import checkpoint, files
-    from core.logs import TensorBoard
-    from core.optim import current_lr, finalize_weights, make_optimizer, set_total
-    from corpus import parallel
-    from translate import card, data
-    from translate.model import build
-    from translate.tokenizer import PairTokenizer
-
-    config.validate()
-    out = config.out
-    files.writable_folder(out)
-    resume = checkpoint.latest(out)
-    splits = parallel.split_pairs(parallel.load_pairs(config.pair, config.languages))
-    if resume:
-        tokenizer, model_config = PairTokenizer.load(out), TranslatorConfig.load(out)
-        saved = checkpoint.read_state(resume)
-        saved["run"].setdefault("length_window", 0)  # runs from before length grouping dealt random batches
-        saved["run"].setdefault("ema", 0.0)  # and kept no average of the weights
-        saved["run"].setdefault("split_sentences", False)  # and trained on whole verses
-        saved["run"].setdefault("precision", "fp32")
-        saved["run"].setdefault("source_lang", None)  # and read each hf: set in its own direction
-        saved["run"].setdefault("target_lang", None)
-        wanted = dataclasses.replace(
-            config.model,
-            src_vocab=model_config.src_vocab,
-            tgt_vocab=model_config.tgt_vocab,
-            share_embeddings=shared(config.share_embeddings, tokenizer),
-        )
-        differ = checkpoint.differences(
-            dataclasses.asdict(model_config), dataclasses.asdict(wanted), label=lambda k: "--" + k.replace("_", "-")
-        ) + checkpoint.differences(saved["run"], config.run_settings(), label=lambda k: "--" + k.replace("_", "-"))
-        if differ:
-            raise ValueError(
-                f"{out} holds a run made with {', '.join(differ)}: resume with its own settings or use another --out"
-            )
-    else:
-        tokenizer = PairTokenizer.train(splits["train"], config.vocab_size)
-        model_config = dataclasses.replace(
-            config.model,
-            src_vocab=len(tokenizer.source),
-            tgt_vocab=len(tokenizer.target),
-            share_embeddings=shared(config.share_embeddings, tokenizer),
-        ).validate()
-    lengths = dict(max_src_len=model_config.max_src_len, max_tgt_len=model_config.max_tgt_len)
-    # the vocabulary is learnt from the verses alone: the sentence pairs repeat their words
-    extra = []
-    if config.split_sentences:
-        held_out = {p.source for p in splits["validation"] + splits["test"]}  # a TSV line can be another's sentence
-        extra = [p for p in parallel.sentence_pairs(splits["train"]) if p.source not in held_out]
-    train_data = data.encode_pairs(splits["train"] + extra, tokenizer, **lengths)
-    sentence_pairs = int((train_data.kept >= len(splits["train"])).sum())  # those within the length limits
-    val_data = data.encode_pairs(splits["validation"][:VAL_PAIRS], tokenizer, **lengths)
-    print(
-        f"{len(train_data):,} training pairs ({train_data.dropped:,} over the length limits left out), "
-        f"{len(val_data)} validation pairs for the loss",
-        file=sys.stderr,
-    )
-
-    keras.utils.set_random_seed(config.seed)
-    with precision.policy(config.precision):  # the layers built here compute in it; export and decoding in float32
-        model = build(model_config)
-    state = (
-        checkpoint.read_state(resume)
-        if resume
-        else {
-            "step": 0,
-            "seconds": 0.0,
-            "total_steps": config.budget.steps,
-            "history": [],
-            "commands": [],
-            "run": config.run_settings(),
-        }
-    )
-    total = config.budget.steps or state["total_steps"] or 10**9  # --minutes: measured below, then fixed
-    model.compile(
-        optimizer=make_optimizer(config.optimizer, total),
-        loss=smoothed_loss(config.label_smoothing),
-        jit_compile=config.jit,
-    )
-    if resume:
-        checkpoint.restore(resume, model, model.optimizer)
-        print(f"resumed from {resume} at step {state['step']}", file=sys.stderr)
-    else:
-        model_config.save(out)
-        tokenizer.save(out)
-    if config.budget.steps is not None:
-        if config.budget.steps < state["step"]:
-            raise ValueError(
-                f"--steps {config.budget.steps} is below the step this run has reached "
-                f"({state['step']}): give more to train further, or use another --out"
-            )
-        state["total_steps"] = config.budget.steps
-    if not state["commands"] or state["commands"][-1][1] != command:
-        state["commands"].append([state["step"], command])
-
-    logs = TensorBoard(os.path.join(out, "logs"))
-    bar = tqdm(
-        total=total if total < 10**9 else None,
-        initial=state["step"],
-        desc="train",
-        unit="step",
-        dynamic_ncols=True,
-        file=sys.stderr,
-        mininterval=1.0,
-    )
-    started, seconds0, running, calibrated_at, final_val = time.perf_counter(), state["seconds"], None, None, None
-    while state["step"] < total and state["seconds"] < config.budget.seconds:
-        source, dec_in, dec_out = data.batch(
-            train_data, state["step"], config.batch_size, config.seed, config.length_window
-        )
-        loss = float(model.train_on_batch((source, dec_in), dec_out, sample_weight=(dec_out != 0)))
-        if not math.isfinite(loss):
-            bar.close()
-            raise cli.Failed(
-                f"the loss became {loss} at step {state['step'] + 1}; training stopped. The last good "
-                f"checkpoint is kept in {out}: lower --lr and run again."
-            )
-        state["step"] += 1
-        state["seconds"] = seconds0 + time.perf_counter() - started
-        running = loss if running is None else 0.95 * running + 0.05 * loss
-        bar.update(1)
-        if state["total_steps"] is None:  # a --minutes budget: time steps 11-30 (after compiling), then fix the end
-            if state["step"] == 10:
-                calibrated_at = (state["step"], time.perf_counter())
-            elif state["step"] == CALIBRATE:
-                per_step = (time.perf_counter() - calibrated_at[1]) / (state["step"] - calibrated_at[0]) * 1.05
-                total = state["total_steps"] = config.budget.steps_for(per_step, state["seconds"], state["step"])
-                set_total(model, total)
-                bar.total = total
-                print(
-                    f"\n{per_step:.3f} s/step: --minutes {config.budget.minutes} is about {total} steps",
-                    file=sys.stderr,
-                )
-        last = state["step"] >= total or state["seconds"] >= config.budget.seconds
-        if state["step"] % config.eval_every == 0 or last:
-            final_val = validation_loss(model, val_data, config.batch_size)  # the last one is the card's too
-            row = {"step": state["step"], "train_loss": round(running, 4), "val_loss": round(final_val, 4)}
-            state["history"].append(row)
-            bar.set_postfix(loss=f"{running:.3f}", val=f"{row['val_loss']:.3f}")
-            logs.scalars(
-                state["step"],
-                {
-                    "loss/train": row["train_loss"],
-                    "loss/validation": row["val_loss"],
-                    "learning_rate": current_lr(model.optimizer._learning_rate, state["step"]),
-                },
-            )
-        if state["step"] % config.checkpoint_every == 0 or last:
-            checkpoint.save(out, model, model.optimizer, state)
-    bar.close()
-
-    from translate.evaluate import score
-    from translate.translator import Decoding, Translator
-
-    raw_val, averaged = final_val, finalize_weights(model)
-    if averaged:  # --ema: the moving average is the model shipped (the checkpoint keeps both)
-        final_val = validation_loss(model, val_data, config.batch_size)
-        print(f"exporting the weights' moving average (--ema {config.optimizer.ema})", file=sys.stderr)
-    checkpoint.export_weights(model, build(model_config), os.path.join(out, "model.weights.h5"))
-    stale = os.path.join(out, Decoding.FILE)
-    if os.path.exists(stale):  # an alpha tuned for the old weights: tune again for these
-        os.remove(stale)
-        print(f"removed {stale} (tuned for the weights before): run python -m translate.tune again", file=sys.stderr)
-    translator = Translator(out)
-    quick = score(translator, splits["validation"][:BLEU_PAIRS], beam=1)
-    metrics = {
-        # measured at the loop's last step; a finished run resumed (no step trained) measures it here
-        "val_loss": final_val if final_val is not None else validation_loss(model, val_data, config.batch_size),
-        **({"ema": config.optimizer.ema, "val_loss_trained_weights": raw_val} if averaged else {}),
-        "val_bleu_greedy": quick["bleu"],
-        "val_chrf_greedy": quick["chrf"],
-        "bleu_pairs": quick["sentences"],
-        "step": state["step"],
-        "seconds": round(state["seconds"], 1),
-        "pair": config.pair,
-        **({"languages": list(config.languages)} if config.languages else {}),
-        "train_pairs": len(train_data),
-        "dropped_pairs": train_data.dropped,
-        "batch_size": config.batch_size,
-        "length_window": config.length_window,
-        **({"sentence_pairs": sentence_pairs} if config.split_sentences else {}),
-        **({"precision": config.precision} if config.precision != "fp32" else {}),
-        "parameters": int(model.count_params()),
-        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
-        "commands": state["commands"],
-        "command": command,
-    }
-    files.write_json(os.path.join(out, "metrics.json"), metrics)
-    card.write(out, model_config, metrics, state["history"])
-    print(
-        f"validation loss {metrics['val_loss']:.4f}, greedy BLEU {quick['bleu']:.1f} on {quick['sentences']} "
-        f"validation verses after {state['step']} steps; model in {out}",
-        file=sys.stderr,
-    )
-    return {k: v for k, v in metrics.items() if k != "commands"}
-
-
-def parser():
-    p = cli.parser("python -m translate.train", __doc__)
-    p.add_argument("--pair", required=True, help="web-es, kjv-web, a source<TAB>target .tsv file, or hf:NAME[:CONFIG]")
-    add_languages(p)
-    p.add_argument("--out", required=True, help="model folder (resumed if it holds a checkpoint)")
-    p.add_argument("--arch", default="transformer", choices=["transformer", "rnn"])
-    p.add_argument("--cell", default="gru", choices=["gru", "lstm"], help="rnn: the recurrent cell")
-    p.add_argument("--attention", default="bahdanau", choices=["bahdanau", "luong", "none"], help="rnn only")
-    p.add_argument("--attention-dim", type=int, default=0, help="rnn + bahdanau: the score's hidden size (0: --dim)")
-    p.add_argument("--positions", default="learned", choices=["learned", "sine"], help="transformer only")
-    p.add_argument("--layers", type=int, default=3, help="encoder and decoder blocks (rnn: stacked cells)")
-    p.add_argument("--dim", type=int, default=256)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--ffn-dim", type=int, default=1024)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--max-len", type=int, default=64, help="source and target subwords per verse (longer: left out)")
-    p.add_argument("--vocab-size", type=int, default=8000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument(
-        "--share-embeddings",
-        default="auto",
-        choices=["auto", "on", "off"],
-        help="one embedding matrix for source and target (auto: when the pair gets one joint vocabulary)",
-    )
-    p.add_argument(
-        "--length-window",
-        type=int,
-        default=32,
-        help="group pairs of similar lengths, sorting this many batches at a time, and cut each batch to its "
-        "longest row (0: random batches padded to --max-len)",
-    )
-    p.add_argument(
-        "--split-sentences",
-        action="store_true",
-        help="also train on the sentence pairs cut from verses with as many sentences on each side",
-    )
-    p.add_argument(
-        "--precision",
-        default="fp32",
-        choices=("fp32", "bf16"),
-        help="bf16: bfloat16 matmuls, float32 weights (faster on CPUs with AVX512_BF16 or AMX)",
-    )
-    p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=400)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument(
-        "--ema",
-        type=float,
-        default=0.0,
-        help="export an exponential moving average of the weights at this momentum, e.g. 0.999 (0: the last weights)",
-    )
-    Budget.add_arguments(p)
-    p.add_argument("--eval-every", type=int, default=200)
-    p.add_argument("--checkpoint-every", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
-    # off by default: XLA made these train steps 2-5x slower on the 2-core CPU (measured, see the README)
-    cli.add_jit(p, default=False)
-    return p
-
-
-def config_of(args) -> TrainConfig:
-    model = TranslatorConfig(
-        arch=args.arch,
-        cell=args.cell,
-        attention=args.attention,
-        attention_dim=args.attention_dim,
-        positions=args.positions,
-        max_src_len=args.max_len,
-        max_tgt_len=args.max_len + 1,
-        layers=args.layers,
-        dim=args.dim,
-        heads=args.heads,
-        ffn_dim=args.ffn_dim,
-        dropout=args.dropout,
-    )
-    return TrainConfig(
-        pair=args.pair,
-        out=args.out,
-        model=model,
-        budget=Budget(args.steps, args.minutes),
-        optimizer=OptimizerConfig(lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay, ema=args.ema),
-        vocab_size=args.vocab_size,
-        batch_size=args.batch_size,
-        share_embeddings=args.share_embeddings,
-        length_window=args.length_window,
-        split_sentences=args.split_sentences,
-        precision=args.precision,
-        label_smoothing=args.label_smoothing,
-        eval_every=args.eval_every,
-        checkpoint_every=args.checkpoint_every,
-        seed=args.seed,
-        jit=args.jit,
-        source_lang=args.source_lang,
-        target_lang=args.target_lang,
-    ).validate()
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = "python -m translate.train " + shlex.join(argv)
-    return cli.run(parser(), argv, lambda args: train(config_of(args), command))
+    p = flags.add(cli.parser("python -m translate.train", __doc__), TrainConfig)
+    return cli.run(p, argv, lambda args: train(flags.build(TrainConfig, args), command))
 
 
 if __name__ == "__main__":
