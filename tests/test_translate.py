@@ -399,6 +399,34 @@ def test_an_hf_set_is_read_in_the_direction_the_flags_give(trained, tmp_path, ca
     assert "--source-lang en (not es), --target-lang es (not en)" in capsys.readouterr().err
 
 
+def test_the_config_fields_are_the_flags(capsys):
+    """translate.train's flags come from TrainConfig (and its model and optimizer configs): its own defaults, one
+    --max-len for both lengths, and no flag for what the run fills in (lengths, vocabularies, resolved sharing)."""
+    import argparse
+
+    from core import flags
+    from core.budget import Budget
+    from translate.train import TrainConfig
+
+    p = flags.add(argparse.ArgumentParser(), TrainConfig)
+    args = p.parse_args(["--pair", "web-es", "--out", "runs/x", "--steps", "5", "--max-len", "20", "--arch", "rnn"])
+    c = flags.build(TrainConfig, args).validate()
+    assert c.budget == Budget(steps=5) and (c.eval_every, c.checkpoint_every, c.jit) == (200, 200, False)
+    assert c.optimizer.warmup == 400 and c.model.arch == "rnn" and c.share_embeddings == "auto"
+    m = c.resolved(300, 400, False)
+    assert (m.max_src_len, m.max_tgt_len, m.src_vocab, m.tgt_vocab) == (20, 21, 300, 400)
+    flagged = {a.dest for a in p._actions}
+    assert not flagged & {"max_src_len", "max_tgt_len", "src_vocab", "tgt_vocab"}
+    assert flags.argv(c) == ["--out", "runs/x", "--steps", "5", "--pair", "web-es", "--arch", "rnn", "--max-len", "20"]
+    with pytest.raises(SystemExit):
+        p.parse_args(["--pair", "web-es", "--out", "x", "--steps", "5", "--precision", "fp16"])
+    assert "invalid choice: 'fp16'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--precision fp16 is not for translate.train"):
+        TrainConfig(pair="web-es", out="x", budget=Budget(steps=5), precision="fp16").validate()
+    with pytest.raises(ValueError, match="--max-len must be >= 1"):
+        TrainConfig(pair="web-es", out="x", budget=Budget(steps=5), max_len=0).validate()
+
+
 def test_readme_translation_figures_are_the_recorded_results():
     """The README's test-book BLEU/chrF (bundled models, kjv-web against copying) and its modern-English examples
     are what bench/experiments/translate_results.py recorded in bench/results/translate.json."""
