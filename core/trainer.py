@@ -154,7 +154,8 @@ class Trainer:
             check_same_run(out, state, task.settings(), c.budget)
         if c.budget.steps is not None:
             state["total_steps"] = c.budget.steps
-        if not state["commands"] or state["commands"][-1][1] != command:
+        start_step, added = state["step"], not state["commands"] or state["commands"][-1][1] != command
+        if added:
             state["commands"].append([state["step"], command])
         run = Run(out, state, resumed=found is not None, say=self.say)
         self._state = state
@@ -180,6 +181,9 @@ class Trainer:
         finally:
             self._close_bar()
         self.emit("stopped" if stopped else "stage", message="stopped" if stopped else "trained")
+        if added and state["step"] == start_step and len(state["commands"]) > 1:  # it trained nothing: no record
+            state["commands"].pop()
+            self.say(f"nothing to train: {out} is at step {state['step']} (a larger --steps trains it further)")
         if state.get("evaluated_at") != state["step"]:
             self._evaluate(model, run)  # a finished run resumed (no step trained), or a stop, is measured here
 
@@ -190,7 +194,12 @@ class Trainer:
             state["averaged"] = True
         self.say("exporting the model folder")
         metrics = task.finish(model, run)
-        metrics = {**metrics, "step": state["step"], "seconds": round(state["seconds"], 1), "command": command}
+        metrics = {
+            **metrics,
+            "step": state["step"],
+            "seconds": round(state["seconds"], 1),
+            "command": state["commands"][-1][1],
+        }
         if len(state["commands"]) > 1:
             metrics["commands"] = state["commands"]
         files.write_json(os.path.join(out, "metrics.json"), metrics)
@@ -219,7 +228,7 @@ class Trainer:
                 where = f"the last good checkpoint is kept in {kept}" if kept else "no checkpoint had been written"
                 raise cli.Failed(
                     f"the loss became {logs['loss']} at step {state['step'] + 1}; training stopped ({where}): "
-                    "lower --lr, lengthen --warmup or train in fp32, and run again."
+                    "lower the learning rate (--lr) and run again."
                 )
             state["step"] += 1
             state["seconds"] = time.perf_counter() - started
