@@ -68,23 +68,18 @@ run)
     nvidia-smi --query-gpu=memory.used --format=csv,noheader || true
     for d in runs/gpu/*/; do
         tail -c 2000 "$OUT/$(basename "$d").log" 2>/dev/null | tr '\r' '\n' | tail -4 || true
-        # the last checkpoint (core.checkpoint's layout): its state.json, and for a run killed before it finished
-        # its weights and a config.json rebuilt from the state's signature
+        # the last checkpoint's state.json (core.trainer's run state: history, total_steps), packed with the run
         python3 - "$d" <<'PY' || true
-import os, shutil, sys
+import os, sys
 sys.path.insert(0, ".")
 from core import checkpoint, files
 run = sys.argv[1]
-path = checkpoint.latest(os.path.join(run, "work", "checkpoints"))
+path = checkpoint.latest(run)
 if path:
-    state = checkpoint.read_state(path)
-    files.write_json(os.path.join(run, "state.json"), state)
-    if not os.path.exists(os.path.join(run, "model.weights.h5")):
-        shutil.copyfile(os.path.join(path, "model.weights.h5"), os.path.join(run, "model.weights.h5"))
-        files.write_json(os.path.join(run, "config.json"), state["signature"]["config"])
+    files.write_json(os.path.join(run, "state.json"), checkpoint.read_state(path))
 PY
     done
-    tar cf - --exclude=work -C runs gpu | split -b 15m - "$OUT/gpu-pretrain.tar."
+    tar cf - --exclude=work --exclude='checkpoint-*' -C runs gpu | split -b 15m - "$OUT/gpu-pretrain.tar."
     ls -la "$OUT"
     ;;
 collect)
@@ -102,10 +97,13 @@ for folder in sorted(glob.glob("runs/gpu/*/")):
     runs[os.path.basename(folder.rstrip("/"))] = {
         "command": m["command"], "steps": m["steps"], "seconds": m["seconds"],
         "steps_per_s": round(m["steps"] / m["seconds"], 1),
-        "planned_steps": s["total"],  # what --minutes' calibration chose; below it the rate had not decayed to 0
+        "planned_steps": s["total_steps"],  # what --minutes' calibration chose; below it the rate had not decayed to 0
         **{k: m[k] for k in ("mlm_accuracy", "mlm_loss", "nsp_accuracy", "nsp_loss")},
-        # rows are dicts since the core ({"step", "mlm_accuracy", ...}); lists before (step first)
-        "validation_every_1000": [v for v in s["validation"] if (v["step"] if isinstance(v, dict) else v[0]) % 1000 == 0],
+        # the trainer's history: validation figures (val_*) in the rows of the steps they were measured at
+        "validation_every_1000": [
+            {k: v for k, v in row.items() if k == "step" or k.startswith("val_")}
+            for row in s["history"] if row["step"] % 1000 == 0 and any(k.startswith("val_") for k in row)
+        ],
     }
 path = f"bench/results/gpu_pretrain_{sys.argv[1]}.json"
 files.write_json(path, {"device": sys.argv[1], "runs_side_by_side": len(runs), "runs": runs}, indent=1)  # atomic
