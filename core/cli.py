@@ -6,7 +6,7 @@
   `error: ...`, on stderr, exit 2; progress goes to stderr too.
 - The last line on stdout is one JSON object: the command's result (metrics, scores).
 - The same names for the same things: --out, --corpus, --data (what evaluate reads), --model, --steps | --minutes,
-  --dim, --jit/--no-jit, --seed. Older spellings are kept as hidden aliases for one release.
+  --dim, --jit/--no-jit, --seed (core.flags makes a trainer's flags from its config's fields).
 
     from core import cli
     def main(argv=None):
@@ -39,11 +39,6 @@ class Failed(Exception):
 
 def parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog=prog, description=(doc or "").strip().splitlines()[0] if doc else None)
-
-
-def alias(p: argparse.ArgumentParser, old: str, dest: str, **kwargs) -> None:
-    """An old spelling that still works for one release, hidden from --help."""
-    p.add_argument(old, dest=dest, help=argparse.SUPPRESS, **kwargs)
 
 
 def add_jit(p: argparse.ArgumentParser, default: bool) -> None:

@@ -3,7 +3,6 @@
 F holds one sentence per line and a blank line between documents. Pairs and masks are drawn with the seed, so a
 given (model, file, seed) always gives the same figures. The last line printed is one JSON object: MLM accuracy
 and loss, NSP accuracy with other-document negatives (BERT's) and with same-document ones (`nsp_accuracy_same_doc`).
-`--docs-file` is the old spelling of `--data`, kept for one release.
 """
 
 from __future__ import annotations
@@ -124,15 +123,12 @@ def _score(bert, shards, pair_rng, seed, seq_len, mask_rate, max_predictions, di
 def main(argv=None) -> int:
     p = cli.parser("python -m pretrain.evaluate", __doc__)
     p.add_argument("--model", default="bert", help="bundled name, folder or Hugging Face repo id")
-    p.add_argument("--data", metavar="FILE", help="one sentence a line, blank line between documents (required)")
-    cli.alias(p, "--docs-file", dest="data")
+    p.add_argument("--data", metavar="FILE", required=True, help="one sentence a line, blank line between documents")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--nsp-distance", type=int, default=3, help="a same-document negative's distance in sentences")
 
     def work(a):
-        if a.data is None:  # not argparse's required=: the old spelling must satisfy it too
-            raise cli.UsageError("--data FILE is required")
         if a.seq_len < 8:
             raise cli.UsageError(f"--seq-len {a.seq_len} is too short for [CLS] A [SEP] B [SEP]")
         if not os.path.isfile(a.data):
