@@ -16,6 +16,7 @@ import dataclasses
 import keras
 from keras import layers, ops
 
+from core import kv
 from core.config import SavedConfig, check
 from core.flags import field
 
@@ -108,13 +109,9 @@ class Block(layers.Layer):
         q, k, v = self._qkv(x)  # each (B, 1, H, hd)
         b, length = ops.shape(x)[0], ops.shape(k_cache)[2]
         index = ops.broadcast_to(ops.reshape(index, (-1,)), (b,))
-        # A scatter of one (row, head, position) each: it writes B x H x hd numbers where a one-hot blend rewrites
-        # the whole cache, and unlike slice_update it never recompiles for a new index under XLA on TensorFlow.
-        rows = ops.repeat(ops.arange(b), self.heads)
-        heads = ops.tile(ops.arange(self.heads), (b,))
-        where = ops.stack([rows, heads, ops.repeat(index, self.heads)], axis=1)
-        k_cache = ops.scatter_update(k_cache, where, ops.reshape(k, (-1, self.head_dim)))
-        v_cache = ops.scatter_update(v_cache, where, ops.reshape(v, (-1, self.head_dim)))
+        one = (b, self.heads, 1, self.head_dim)  # (B, 1, H, hd) as the cache's layout: the same numbers in order
+        k_cache = kv.write(k_cache, ops.reshape(k, one), index, axis=2)
+        v_cache = kv.write(v_cache, ops.reshape(v, one), index, axis=2)
         # Attention written out with einsums over the (B, H, L, hd) cache: reading the cache is this step's cost
         # at 16 rows, and keras' dot_product_attention transposes all of it first (16-row step 5.3 -> 4.2 ms).
         scores = ops.einsum("bqhd,bhld->bhql", q, k_cache) / ops.sqrt(ops.cast(self.head_dim, q.dtype))
