@@ -28,7 +28,6 @@ INCLUDE = (
     "corpus",
     "translate",
     "inside",
-    "bench/data/senses.json",  # the Inside tab's reference sentences (inside.reference)
 )
 # Never uploaded, wherever they appear (matched against each path component).
 EXCLUDE_DIRS = (
