@@ -31,8 +31,6 @@ def main(argv=None) -> int:
     )
     p.add_argument(
         "--bert-models",
-        "--bert-model",  # the older, one-model spelling
-        dest="bert_models",
         default=None,
         help="comma list of BERT names, folders or Hub repo ids, the first the tabs' default "
         "(default: $SEQLAB_BERT_MODELS or the bundled ones, bert-modern first)",

@@ -3,7 +3,7 @@
     python -m bench.app_startup                          # `python app.py`, bundled models
     python -m bench.app_startup --script                 # `bash scripts/app.sh`: as a user starts it (venv made)
     python -m bench.app_startup --script --out bench/results/app_startup_cpu.json   # the README's figure
-    python -m bench.app_startup --lm-models DIR1,DIR2 --bert-model DIR --timeout 120
+    python -m bench.app_startup --lm-models DIR1,DIR2 --bert-models DIR --timeout 120
 
 Starts the app on a free port (its own process group), polls until `gradio_client.Client(url)` connects (it reads
 the app's config and API), then asks /generate for 20 tokens and stops the app. Last line of stdout, JSON:
@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.app_startup", description=__doc__.split("\n")[0])
     p.add_argument("--lm-models", default=None)
-    p.add_argument("--bert-model", default=None)
+    p.add_argument("--bert-models", default=None)
     p.add_argument("--classifier", default=None)
     p.add_argument("--script", action="store_true", help="start it with `bash scripts/app.sh` (as the README does)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     tmp = None
     if args.tiny_models:
         tmp = tempfile.mkdtemp(prefix="seqlab-app-bench-")
-        args.lm_models, args.bert_model = tiny_models(tmp)
+        args.lm_models, args.bert_models = tiny_models(tmp)
 
     from gradio_client import Client  # imported before the clock starts: it is the client's cost, not the app's
 
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
     for flag, value in (
         ("--lm-models", args.lm_models),
-        ("--bert-model", args.bert_model),
+        ("--bert-models", args.bert_models),
         ("--classifier", args.classifier),
     ):
         if value:
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         "app_reported_s": float(reported[-1]) if reported else None,
         "attempts": attempts,
         "lm_models": args.lm_models or "bundled",
-        "bert_model": args.bert_model or "bundled",
+        "bert_models": args.bert_models or "bundled",
         "classifier": args.classifier or "bundled",
         "machine": machine(),
         "tf_notes_in_log": len(re.findall(r"oneDNN custom operations|Could not find cuda drivers", text)),

@@ -5,7 +5,6 @@ Which models (SERVED: one row per kind, each loaded through core.model): bundled
 the bundled BERTs of BUNDLED_BERTS, ...), or
   SEQLAB_LM_MODELS   comma list of bundled names, model folders or Hub repo ids (USER/REPO)
   SEQLAB_BERT_MODELS comma list of BERT names, folders or Hub repo ids; the first is the tabs' default
-                     (SEQLAB_BERT_MODEL, one of them, is the older spelling)
   SEQLAB_CLASSIFIER  one bundled classifier name (default "sentiment"), classifier folder or Hub repo id
   SEQLAB_TRANSLATORS comma list of translator names, folders or Hub repo ids (default: the bundled ones present)
   SEQLAB_ENCODERS    comma list of ELMo names (lm.ENCODERS), bilm folders or Hub repo ids (default: the bundled
@@ -228,7 +227,7 @@ SERVED = (
         "bert",
         "berts",
         "BERT model",
-        ("SEQLAB_BERT_MODELS", "SEQLAB_BERT_MODEL"),
+        ("SEQLAB_BERT_MODELS",),
         BUNDLED_BERTS,
         "BERT models",
         "No BERT model is loaded: Fill-mask and Sentence pair answer with an error.",
