@@ -126,8 +126,8 @@ def _lstm(rnn, x: np.ndarray) -> dict[str, np.ndarray]:
     h, c = np.zeros(units), np.zeros(units)
     out = {name: np.empty((len(x), units)) for name in ("input", "forget", "output", "cell", "hidden")}
     for t in range(len(x)):
-        # einsum's own loop, not BLAS: BLAS's threaded matrix-vector product waits on busy cores (0.3-7 ms a
-        # step next to a training run on two cores, against 0.05 ms), and float32 halves the memory it reads
+        # einsum's own loop, not BLAS: BLAS's threaded matrix-vector product waits on busy cores (next to a training
+        # run it was over ten times slower a step), and float32 halves the memory it reads
         z = (inputs[t] + np.einsum("i,ij->j", h.astype(np.float32), u)).astype(np.float64)
         i, f, o = gate(z[:units]), gate(z[units : 2 * units]), gate(z[3 * units :])
         c = f * c + i * act(z[2 * units : 3 * units])

@@ -1,6 +1,6 @@
 """WordPiece vocabulary for SeqLab BERT: `python -m pretrain.vocab --corpus kjv,shakespeare --size 8000 --out DIR`.
 
-The `tokenizers` trainer is used because it is ~25x faster than keras_hub's and gives the exact size. The
+The `tokenizers` trainer is used because it is much faster than keras_hub's and gives the exact size. The
 normalizer and pre-tokenizer are BERT's (lowercase, accents stripped, split on whitespace and punctuation), so
 the vocab.txt tokenizes identically in keras_hub's WordPieceTokenizer and transformers' BertTokenizer.
 The last stdout line is one JSON object: {"vocab": PATH, "tokens": N}.
