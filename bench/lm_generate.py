@@ -3,7 +3,7 @@
     python -m bench.lm_generate --arch transformer --layers 4 --heads 4 --dim 128 --vocab 65 --new-tokens 200
     python -m bench.lm_generate --model char-transformer          # a bundled name, a model folder or a Hub id
 
-Random weights of the given shape are written to a temporary model folder (config.json, tokenizer.json,
+Random weights of the given shape are written to a temporary model folder (config.json, vocab.json,
 model.weights.h5) and loaded with lm.generate.LanguageModel, so the numbers include everything `stream` does
 (prompt encoding, prefill, per-token compiled step, sampling, decoding, Python loop).
 

@@ -1,4 +1,6 @@
-"""Character- and word-level tokenizers, saved beside the model as tokenizer.json.
+"""Character- and word-level tokenizers, saved beside the model as vocab.json ({"level", "vocab"}: SeqLab's own
+format, so not the Hub's tokenizer.json, which is the `tokenizers` library's and what a translator's joint
+vocabulary is saved as).
 
 Id 0 is always [UNK], so text with characters or words the corpus never had still encodes.
 """
@@ -11,6 +13,8 @@ import os
 import re
 
 from core import files
+
+FILE = "vocab.json"
 
 UNK = "[UNK]"
 # Words, single punctuation marks and newlines; spaces are implied between words when decoding.
@@ -57,11 +61,11 @@ class Tokenizer:
 
     def save(self, folder: str) -> None:
         files.write_text(
-            os.path.join(folder, "tokenizer.json"),
+            os.path.join(folder, FILE),
             json.dumps({"level": self.level, "vocab": self.vocab}, ensure_ascii=False),
         )
 
     @classmethod
     def load(cls, folder: str) -> Tokenizer:
-        spec = files.read_json(os.path.join(folder, "tokenizer.json"))
+        spec = files.read_json(os.path.join(folder, FILE))
         return cls(spec["level"], spec["vocab"])

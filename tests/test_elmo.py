@@ -116,7 +116,7 @@ def test_training_lowers_both_losses_and_resumes(trained):
     history = checkpoint.read_state(checkpoint.latest(str(out)))["history"]
     assert [h["step"] for h in history] == [15, 30, 45, 60]
     assert history[-1]["val_loss"] < history[0]["val_loss"] - 0.3
-    vocab = len(json.load(open(os.path.join(out, "tokenizer.json")))["vocab"])
+    vocab = len(json.load(open(os.path.join(out, "vocab.json")))["vocab"])
     assert metrics["val_loss_forward"] < math.log(vocab) and metrics["val_loss_backward"] < math.log(vocab)
     card = open(os.path.join(out, "README.md")).read()
     assert "ELMo-style" in card and "forward / backward" in card and "--arch bilm" in card

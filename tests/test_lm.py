@@ -304,7 +304,7 @@ def test_model_folder_is_complete(trained, corpus_file):
     from huggingface_hub import ModelCard
 
     folder = trained[0]
-    for name in ("config.json", "model.weights.h5", "tokenizer.json", "metrics.json", "README.md", "loss_curve.png"):
+    for name in ("config.json", "model.weights.h5", "vocab.json", "metrics.json", "README.md", "loss_curve.png"):
         assert os.path.getsize(os.path.join(folder, name)) > 0, name
     metrics = json.load(open(os.path.join(folder, "metrics.json")))
     assert metrics["step"] == 20 and metrics["command"] == COMMAND
