@@ -142,6 +142,7 @@ class Trainer:
         self.listeners = list(listeners or [])
         self._stop = threading.Event()
         self.bar = None
+        self._logs = None  # core.logs.TensorBoard, made on the first row
 
     def stop(self) -> None:
         """End the run at the next step (from any thread): it checkpoints and exports what it has."""
@@ -257,6 +258,8 @@ class Trainer:
                 row = {"step": state["step"], **self._window_means(window)}
                 state["history"].append(row)
                 self._tensorboard(model, row)
+                if self.bar is not None and "train_loss" in row:
+                    self.bar.set_postfix_str(f"loss {row['train_loss']:.3f}", refresh=False)
             if evaluate and self._evaluate(model, run):
                 last = True
                 state["ended_at"] = state["step"]  # the task ended it (early stopping): a resume trains no more
@@ -316,7 +319,7 @@ class Trainer:
             self.bar.refresh()
 
     def _tensorboard(self, model, row: dict) -> None:
-        if not hasattr(self, "_logs"):
+        if self._logs is None:
             from core.logs import TensorBoard
 
             self._logs = TensorBoard(os.path.join(self.config.out, "logs"))

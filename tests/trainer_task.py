@@ -51,8 +51,9 @@ class TinyTask:
         import keras
 
         inputs = keras.Input((4,))
-        h = keras.layers.Dropout(0.3)(keras.layers.Dense(self.config.width, activation="relu")(inputs))
-        model = keras.Model(inputs, keras.layers.Dense(1)(h))
+        hidden = keras.layers.Dense(self.config.width, activation="relu", name="hidden")(inputs)
+        h = keras.layers.Dropout(0.3, name="dropout")(hidden)
+        model = keras.Model(inputs, keras.layers.Dense(1, name="out")(h))  # named: weights load by their names
         model.compile(optimizer=make_optimizer(self.config.optimizer, total_steps), loss="mse", jit_compile=False)
         model.optimizer.build(model.trainable_variables)
         self.built += 1
