@@ -1,0 +1,55 @@
+"""The model's answers while it trains, from the Keras model in memory (no folder yet): BERT's top 5 for each
+[MASK] of a sentence, and a sample from a language model (the same seed for every model, so two samples differ
+only by what the models learnt).
+
+    from live.probes import fill_mask, sample
+    fill_mask(model, tokenizer, tokens, "the lord is my [MASK] .", seq_len=64, slots=20)  # [[("god", 0.2), ...]]
+    sample(model, tokenizer, "ROMEO:", seq_len=128, new_tokens=40, seed=1)            # "ROMEO:\\nWhat ..."
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TOP = 5
+TEMPERATURE = 0.8
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    return p / p.sum(-1, keepdims=True)
+
+
+def fill_mask(model, tokenizer, tokens: list[str], text: str, seq_len: int, slots: int) -> list:
+    """Top-TOP (piece, probability) for each [MASK] of `text` (at most `slots`); [] when it has none."""
+    from pretrain.data import pack_texts
+
+    ids, seg = pack_texts(tokenizer, text, None, seq_len, tokens.index("[CLS]"), tokens.index("[SEP]"))
+    where = np.nonzero(ids == tokens.index("[MASK]"))[0][:slots]
+    if len(where) == 0:
+        return []
+    x = {
+        "token_ids": np.zeros((1, seq_len), np.int32),
+        "segment_ids": np.zeros((1, seq_len), np.int32),
+        "padding_mask": np.zeros((1, seq_len), np.int32),
+        "mask_positions": np.zeros((1, slots), np.int32),
+    }
+    x["token_ids"][0, : len(ids)], x["segment_ids"][0, : len(ids)], x["padding_mask"][0, : len(ids)] = ids, seg, 1
+    x["mask_positions"][0, : len(where)] = where
+    out = model(x, training=False)
+    probs = softmax(np.asarray(out["mlm"], np.float64)[0, : len(where)])
+    return [[(tokens[i], round(float(p[i]), 4)) for i in np.argsort(-p)[:TOP]] for p in probs]
+
+
+def sample(model, tokenizer, prompt: str, seq_len: int, new_tokens: int = 40, seed: int = 0) -> str:
+    """`prompt` and `new_tokens` more sampled at TEMPERATURE through the model's own prefill and one-token step
+    (lm.model: the LSTM's state, the Transformer's cache), eagerly: a probe compiles nothing."""
+    ids = (tokenizer.encode(prompt) or [0])[-(seq_len - new_tokens) :]
+    rng = np.random.default_rng(seed)
+    logits, state = model.prefill(np.asarray([ids], np.int32), len(ids))
+    for i in range(new_tokens):
+        p = softmax(np.asarray(logits, np.float64)[0] / TEMPERATURE)
+        ids.append(int(rng.choice(len(p), p=p)))
+        if i + 1 < new_tokens:
+            logits, state = model.step(np.asarray([ids[-1]], np.int32), state, len(ids) - 1)
+    return tokenizer.decode(ids)
