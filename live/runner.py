@@ -293,13 +293,16 @@ class Runner:
         finally:
             job.close()
 
-    def stop(self) -> bool:
-        """Stop the running jobs (they export what they learnt); False when none runs."""
-        jobs = [j for j in self.running if j.alive]
+    def stop(self, name: str | None = None) -> bool:
+        """Stop the running job that makes live model `name` (None: every running job); it exports what it
+        learnt. False when none runs."""
+        jobs = [j for j in self.running if j.alive and (name is None or name in j.names)]
         for job in jobs:
             job.stop()
         return bool(jobs)
 
-    def set_probe(self, text: str) -> None:
+    def set_probe(self, text: str, name: str | None = None) -> None:
+        """Change the probe of the running job that makes `name` (None: every running job)."""
         for job in self.running:
-            job.set_probe(text)
+            if job.alive and (name is None or name in job.names):
+                job.set_probe(text)

@@ -203,8 +203,9 @@ class Handlers:
     `attention_maps`, `contexts`, `nearest` and `gates` serve the UI's own (private) events.
     """
 
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, live=None):
         self.registry = registry
+        self.live = live  # a live.store.Store: models the Train tab made, taken by their live names
         self._reference = None  # inside.reference.Reference, read on the first Contexts request
         self._reference_lock = threading.Lock()
 
@@ -216,6 +217,8 @@ class Handlers:
             model = registry.default_lm
         if not isinstance(model, str):
             raise _error(f"model must be a model name (a string), got {type(model).__name__}")
+        if self.live is not None and self.live.has(model):
+            return self._live(model, "lm", "a language model")
         name = registry.find_lm(model)
         if name is None:
             raise _error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.lms)}")
@@ -224,6 +227,8 @@ class Handlers:
     def _bert(self, model):
         registry = self.registry
         registry.settle()  # just after start-up: the other BERTs may still be warming (one compiling thread)
+        if self.live is not None and self.live.has(model):
+            return self._live(model, "bert", "a BERT")
         if not registry.berts:
             raise _error("no BERT model is loaded on this server (see the About tab)")
         if model is None or (isinstance(model, str) and not model.strip()):
@@ -233,6 +238,17 @@ class Handlers:
         if model not in registry.berts:
             raise _error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.berts)}")
         return registry.berts[model]
+
+    def _live(self, name: str, kind: str, what: str):
+        """A live model (live.store) of `kind`; an expired name, or one of another kind, is refused by name."""
+        from live import Expired
+
+        try:
+            if self.live.kind(name) != kind:
+                raise _error(f"model {name!r} is a live {self.live.kind(name)} model, not {what}")
+            return self.live.load(name)
+        except Expired as e:
+            raise _error(str(e)) from None
 
     def _translator(self, model):
         registry = self.registry

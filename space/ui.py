@@ -27,6 +27,7 @@ from space.examples import (
 from space.inside_tab import MEAN_HEADS, PRIVATE, inside_tab, number_in
 from space.models import Registry
 from space.server import CONCURRENCY_LIMIT, MAX_REQUEST_BYTES, QUEUE_MAX_SIZE
+from space.train_tab import train_tab
 
 # The public API: each api_name is the Handlers method of that name (its argument names are the parameter names)
 API = ("chat", "generate", "fill_mask", "next_sentence", "classify", "translate", "embed", "attention")
@@ -190,9 +191,14 @@ def _model_info(name, model) -> str:
 # ---------------------------------------------------------------- layout
 
 
-def build(registry: Registry) -> gr.Blocks:
-    """The page and its API over the models in `registry`: every handler gets them from here, none looks them up."""
-    h = handlers.Handlers(registry)
+def build(registry: Registry, runner=None) -> gr.Blocks:
+    """The page and its API over the models in `registry`: every handler gets them from here, none looks them up.
+    `runner`: the live.Runner of the Train tab (default: a new one); its live models are taken by name too."""
+    from live import Runner
+    from space.live_handlers import LiveHandlers
+
+    lh = LiveHandlers(runner or Runner())
+    h = handlers.Handlers(registry, live=lh.store)
     generate_ui, fill_mask_ui = _generate_ui(h), _fill_mask_ui(h)
     names = list(registry.lms)
     default = registry.default_lm
@@ -208,6 +214,7 @@ def build(registry: Registry) -> gr.Blocks:
         for api_name in API:
             limit = streaming_limit if api_name in STREAMING else CONCURRENCY_LIMIT
             gr.api(getattr(h, api_name), api_name=api_name, concurrency_limit=limit)
+        gr.api(lh.train, api_name="train", concurrency_limit=2)  # a second job is answered "busy" at once
         gr.Markdown(
             "# SeqLab\nSmall language models and a small BERT, trained from scratch with Keras. "
             "Chat with a Shakespeare LM, compare an LSTM with a Transformer, fill in masked words, "
@@ -268,7 +275,7 @@ def build(registry: Registry) -> gr.Blocks:
                     columns = []
                     for side in (side_a, side_b):
                         with gr.Column():
-                            model = gr.Dropdown(names, value=side, label="Model")
+                            model = gr.Dropdown(names, value=side, label="Model", allow_custom_value=True)
                             speed = gr.Markdown("", elem_classes="seqlab-speed")
                             text = gr.Textbox(label="Continuation", lines=10, max_lines=20, interactive=False)
                             label = gr.Label(num_top_classes=10, label="Next-token candidates after the prompt")
@@ -295,7 +302,7 @@ def build(registry: Registry) -> gr.Blocks:
                 first = mask_examples[0][0] if mask_examples else FILL_MASK_EXAMPLES[0][0]
                 mask_text = gr.Textbox(label="Text", lines=2, value=first)
                 with gr.Row():
-                    mask_model = gr.Dropdown(bert_names, value=default_bert, label="Model")
+                    mask_model = gr.Dropdown(bert_names, value=default_bert, label="Model", allow_custom_value=True)
                     mask_top_k = gr.Slider(1, handlers.MAX_FILL_TOP_K, value=5, step=1, label="Top-k")
                     mask_btn = gr.Button("Fill", variant="primary")
                 with gr.Row():
@@ -326,7 +333,7 @@ def build(registry: Registry) -> gr.Blocks:
                     sentence_a = gr.Textbox(label="Sentence A", lines=2, value=first[0])
                     sentence_b = gr.Textbox(label="Sentence B", lines=2, value=first[1])
                 with gr.Row():
-                    pair_model = gr.Dropdown(bert_names, value=default_bert, label="Model")
+                    pair_model = gr.Dropdown(bert_names, value=default_bert, label="Model", allow_custom_value=True)
                     pair_btn = gr.Button("Predict", variant="primary")
                 pair_label = gr.Label(label="Next sentence?")
                 pair_btn.click(
@@ -437,6 +444,9 @@ def build(registry: Registry) -> gr.Blocks:
 
             # ---------------- Inside (space/inside_tab.py)
             inside_tab(h, registry)
+
+            # ---------------- Train (space/train_tab.py)
+            train_tab(lh)
 
             # ---------------- About
             with gr.Tab("About", id="about"):
