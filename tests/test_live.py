@@ -156,15 +156,37 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """The app's /train, /fill_mask, /next_sentence and /generate handlers on a real Gradio server (a free port,
+    this process), serving no model but the live ones: the bundled and tiny test models are not needed."""
+    import gradio as gr
+
+    from space import server
+    from space.handlers import Handlers
+    from space.live_handlers import LiveHandlers
+    from space.models import Registry
+    from tests.apphelpers import free_port
+
+    lh = LiveHandlers(Runner(root=str(tmp_path_factory.mktemp("live"))))
+    h = Handlers(Registry(), live=lh.store)
+    with gr.Blocks() as demo:
+        gr.api(lh.train, api_name="train")
+        for name in ("fill_mask", "next_sentence", "generate"):
+            gr.api(getattr(h, name), api_name=name)
+    port = free_port()
+    server.launch(demo, "127.0.0.1", port)
+    yield f"http://127.0.0.1:{port}/", lh
+    demo.close()
+
+
 @pytest.mark.slow
-def test_a_job_through_the_api_then_its_names_in_fill_mask_and_generate():
+def test_a_job_through_the_api_then_its_names_in_fill_mask_and_generate(live_server):
     from gradio_client import Client
 
-    from tests.apphelpers import shared_server
-
-    server = shared_server()
-    client = Client(server.url, verbose=False)
-    assert "/train" in str(client.view_api(print_info=False, return_format="str"))
+    url, lh = live_server
+    client = Client(url, verbose=False)
+    assert "/train" in str(client.view_api(print_info=False, return_format="dict"))
 
     job = client.submit(kind="bert", text=sentences(900), corpus=None, seconds=10, api_name="/train")
     updates = list(job)
@@ -194,7 +216,7 @@ def test_a_job_through_the_api_then_its_names_in_fill_mask_and_generate():
     assert isinstance(text, str) and text
     with pytest.raises(Exception, match="not a BERT"):
         client.predict("the [MASK] .", 5, lstm, api_name="/fill_mask")
-    assert not _children(getattr(server, "pid", -1))
+    assert not _children(os.getpid())
 
 
 @pytest.mark.slow
