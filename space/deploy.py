@@ -28,6 +28,7 @@ INCLUDE = (
     "corpus",
     "translate",
     "inside",
+    "live",
 )
 # Never uploaded, wherever they appear (matched against each path component).
 EXCLUDE_DIRS = (
