@@ -56,6 +56,7 @@ def random_model_folder(args, folder: str) -> str:
     """A model folder with random weights of the requested shape, in SeqLab's own format."""
     import keras
 
+    from core import checkpoint
     from lm.model import LMConfig, build
     from lm.tokenizer import UNK, Tokenizer
 
@@ -73,7 +74,7 @@ def random_model_folder(args, folder: str) -> str:
     Tokenizer("char", [UNK] + chars[: args.vocab - 1]).save(folder)
     config.save(folder)
     keras.utils.set_random_seed(args.seed)
-    build(config).save_weights(os.path.join(folder, "model.weights.h5"))
+    checkpoint.save_weights(build(config), os.path.join(folder, "model.weights.h5"))
     return folder
 
 

@@ -2,7 +2,8 @@
 the mean of its tokens).
 
 Id 0 is [PAD] everywhere, and each model ignores it (masking, zeroed embeddings, attention mask), so padding
-never changes a prediction.
+never changes a prediction. Every layer has a name, the models too: a weights file finds each weight by its path of
+names (core.checkpoint).
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ class ClassifierConfig(SavedConfig):
 
 class BiLSTMClassifier(keras.Model):
     def __init__(self, c: ClassifierConfig, **kwargs):
-        super().__init__(**kwargs)
-        self.embed = layers.Embedding(c.vocab_size, c.dim, mask_zero=True)
-        self.rnn = layers.Bidirectional(layers.LSTM(c.dim // 2))
-        self.drop = layers.Dropout(c.dropout)
-        self.head = layers.Dense(len(c.labels))
+        super().__init__(**{"name": "bilstm_classifier", **kwargs})
+        self.embed = layers.Embedding(c.vocab_size, c.dim, mask_zero=True, name="embed")
+        # the wrapper names its copies forward_lstm and backward_lstm after the layer it is given
+        self.rnn = layers.Bidirectional(layers.LSTM(c.dim // 2, name="lstm"), name="rnn")
+        self.drop = layers.Dropout(c.dropout, name="drop")
+        self.head = layers.Dense(len(c.labels), name="head")
 
     def call(self, ids, training=False):
         return self.head(self.drop(self.rnn(self.embed(ids)), training=training))
@@ -46,11 +48,11 @@ class BiLSTMClassifier(keras.Model):
 
 class CNNClassifier(keras.Model):
     def __init__(self, c: ClassifierConfig, **kwargs):
-        super().__init__(**kwargs)
-        self.embed = layers.Embedding(c.vocab_size, c.dim)
-        self.conv = layers.Conv1D(c.dim, 5, padding="same", activation="relu")
-        self.drop = layers.Dropout(c.dropout)
-        self.head = layers.Dense(len(c.labels))
+        super().__init__(**{"name": "cnn_classifier", **kwargs})
+        self.embed = layers.Embedding(c.vocab_size, c.dim, name="embed")
+        self.conv = layers.Conv1D(c.dim, 5, padding="same", activation="relu", name="conv")
+        self.drop = layers.Dropout(c.dropout, name="drop")
+        self.head = layers.Dense(len(c.labels), name="head")
 
     def call(self, ids, training=False):
         real = ops.cast(ids != 0, "float32")[..., None]
@@ -62,13 +64,14 @@ class CNNClassifier(keras.Model):
 
 class BertClassifier(keras.Model):
     def __init__(self, c: ClassifierConfig, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "bert_classifier", **kwargs})
         from pretrain.model import BertConfig, BertPretrainer
 
         self.bert = BertPretrainer(BertConfig(**c.bert))
         self.pool = c.pool
-        self.drop = layers.Dropout(c.dropout)
-        self.head = layers.Dense(len(c.labels), kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+        self.drop = layers.Dropout(c.dropout, name="drop")
+        init = keras.initializers.TruncatedNormal(stddev=0.02)
+        self.head = layers.Dense(len(c.labels), kernel_initializer=init, name="head")
 
     def call(self, ids, training=False):
         real = ops.cast(ids != 0, "int32")
@@ -87,7 +90,9 @@ def build(config: ClassifierConfig) -> keras.Model:
     if config.arch == "bert":
         from pretrain.model import dummy_inputs
 
-        model.bert(dummy_inputs())  # every pretraining weight exists, so a pretrained file loads into it
+        # built on its own, before the classifier: every pretraining weight exists, at the paths a pretrained BERT's
+        # file has (bert/...), so that file loads into it
+        model.bert(dummy_inputs())
         # the MLM and NSP heads (and the [CLS] pooler under mean pooling) get no gradient here: frozen, they are
         # neither updated nor warned about
         unused = [model.bert.mlm_dense, model.bert.mlm_norm, model.bert.nsp_dense]

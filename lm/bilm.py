@@ -160,7 +160,7 @@ class BiLM(keras.Model):
     layers ELMo mixes: [B, 3, T, 2 * proj]."""
 
     def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "bilm", **kwargs})  # named, as every layer here: weights are read by path
         self.config = config
         self.encoder = (CharCNN if config.inputs == "char-cnn" else SubwordEmbedding)(config.proj, name="words")
         self.drop = layers.Dropout(config.dropout, name="dropout")
@@ -198,7 +198,7 @@ class BiLM(keras.Model):
 
 
 def build(config) -> BiLM:
-    model = BiLM(config, name="bilm")
+    model = BiLM(config)
     width = CHARS if config.inputs == "char-cnn" else NGRAMS
     model(ops.ones((1, 4, width), "int32"))  # create the weights
     return model

@@ -7,6 +7,8 @@ Both models expose the same three pieces:
   model.step(token, state, index)    -> (logits for the next token, state) costing the same at every index;
                                         index is one position for the batch or one per row (lm.engine)
 Shapes never depend on the index or the prompt length, so each piece compiles once.
+
+Every layer has a name, the models too: a weights file finds each weight by its path of names (core.checkpoint).
 """
 
 from __future__ import annotations
@@ -79,13 +81,13 @@ class Block(layers.Layer):
     def __init__(self, config: LMConfig, **kwargs):
         super().__init__(**kwargs)
         self.heads, self.head_dim = config.heads, config.dim // config.heads
-        self.ln1 = layers.LayerNormalization(epsilon=1e-5)
-        self.qkv = layers.Dense(3 * config.dim)
-        self.proj = layers.Dense(config.dim)
-        self.ln2 = layers.LayerNormalization(epsilon=1e-5)
-        self.fc = layers.Dense(4 * config.dim, activation="gelu")
-        self.out = layers.Dense(config.dim)
-        self.drop = layers.Dropout(config.dropout)
+        self.ln1 = layers.LayerNormalization(epsilon=1e-5, name="ln1")
+        self.qkv = layers.Dense(3 * config.dim, name="qkv")
+        self.proj = layers.Dense(config.dim, name="proj")
+        self.ln2 = layers.LayerNormalization(epsilon=1e-5, name="ln2")
+        self.fc = layers.Dense(4 * config.dim, activation="gelu", name="fc")
+        self.out = layers.Dense(config.dim, name="out")
+        self.drop = layers.Dropout(config.dropout, name="drop")
 
     def _qkv(self, x):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
@@ -122,18 +124,18 @@ class Block(layers.Layer):
 
 class TransformerLM(keras.Model):
     def __init__(self, config: LMConfig, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "transformer_lm", **kwargs})
         import keras_hub  # imported here: its import alone takes seconds
 
         self.config = config
-        self.embed = layers.ReversibleEmbedding(config.vocab_size, config.dim, tie_weights=True)
+        self.embed = layers.ReversibleEmbedding(config.vocab_size, config.dim, tie_weights=True, name="embed")
         if config.positions == "learned":
-            self.pos = keras_hub.layers.PositionEmbedding(config.seq_len)
+            self.pos = keras_hub.layers.PositionEmbedding(config.seq_len, name="pos")
         else:
-            self.pos = keras_hub.layers.SinePositionEncoding()
-        self.drop = layers.Dropout(config.dropout)
+            self.pos = keras_hub.layers.SinePositionEncoding(name="pos")
+        self.drop = layers.Dropout(config.dropout, name="drop")
         self.blocks = [Block(config, name=f"block_{i}") for i in range(config.layers)]
-        self.ln_f = layers.LayerNormalization(epsilon=1e-5)
+        self.ln_f = layers.LayerNormalization(epsilon=1e-5, name="ln_f")
 
     def _embed(self, tokens, start_index=0, training=False):
         """start_index: a scalar, or one start per row (B,) when the rows of a batch are at different places."""
@@ -183,16 +185,16 @@ _CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
 
 class RecurrentLM(keras.Model):
     def __init__(self, config: LMConfig, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "recurrent_lm", **kwargs})
         self.config = config
-        self.embed = layers.Embedding(config.vocab_size, config.dim)
+        self.embed = layers.Embedding(config.vocab_size, config.dim, name="embed")
         cell = _CELLS[config.cell]
         self.rnns = [
             cell(config.dim, return_sequences=True, return_state=True, name=f"{config.cell}_{i}")
             for i in range(config.layers)
         ]
-        self.drop = layers.Dropout(config.dropout)
-        self.head = layers.Dense(config.vocab_size)
+        self.drop = layers.Dropout(config.dropout, name="drop")
+        self.head = layers.Dense(config.vocab_size, name="head")
 
     def _run(self, x, states=None, mask=None, training=False):
         new_states = []

@@ -3,7 +3,8 @@
 Saved as `model.weights.h5` + `config.json` and rebuilt from the config: a functional model sharing the token
 embedding between input and MLM head does not reload from .keras (see stack-facts), and a plain weights file is
 also what export.py maps onto Hugging Face's BertForPreTraining. The math matches HF's BertLayer exactly
-(post-LayerNorm blocks, eps 1e-12, exact erf GELU), so an exported model gives the same predictions.
+(post-LayerNorm blocks, eps 1e-12, exact erf GELU), so an exported model gives the same predictions. Every layer
+has a name (keras_hub names a TransformerEncoder's sublayers): the file finds each weight by its path of names.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class BertPretrainer(keras.Model):
     """
 
     def __init__(self, config: BertConfig, all_outputs: bool = False, **kwargs):
-        super().__init__(**kwargs)
+        # "bert" wherever it is built: a classifier's encoder (classify.model) reads a pretrained file by path
+        super().__init__(**{"name": "bert", **kwargs})
         c = self.config = config
         self.all_outputs = all_outputs
         init = lambda: keras.initializers.TruncatedNormal(stddev=c.initializer_range)  # noqa: E731
@@ -80,7 +82,7 @@ class BertPretrainer(keras.Model):
             c.max_positions, initializer=init(), name="position_embedding"
         )
         self.embeddings_norm = keras.layers.LayerNormalization(epsilon=c.layer_norm_epsilon, name="embeddings_norm")
-        self.embeddings_dropout = keras.layers.Dropout(c.dropout)
+        self.embeddings_dropout = keras.layers.Dropout(c.dropout, name="embeddings_dropout")
         self.blocks = [
             keras_hub.layers.TransformerEncoder(
                 c.intermediate_size,
@@ -158,11 +160,7 @@ def save(model: BertPretrainer, folder: str) -> None:
     """config.json + model.weights.h5, each replaced atomically."""
     os.makedirs(folder, exist_ok=True)
     model.config.save(folder)
-    path = os.path.join(folder, "model.weights.h5")
-    if getattr(model, "optimizer", None) is not None:  # a compiled model's file would also carry the optimizer
-        checkpoint.export_weights(model, build(model.config), path)
-    else:
-        checkpoint.save_weights(model, path)
+    checkpoint.save_weights(model, os.path.join(folder, "model.weights.h5"))  # the weights only, compiled or not
 
 
 def load(folder: str, all_outputs: bool = False) -> BertPretrainer:

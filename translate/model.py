@@ -9,6 +9,7 @@ Both models expose the same pieces:
       memory may hold B / g sentences for B rows: g consecutive rows (one sentence's beams) share one
 Token ids: [PAD]=0 [UNK]=1 [START]=2 [END]=3; sources are padded with 0 at the end. Shapes never depend on the
 index or on the sentences' lengths, so decoding compiles once (translate/decode.py).
+Every layer has a name, the models too: a weights file finds each weight by its path of names (core.checkpoint).
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ class BahdanauAttention(layers.Layer):
         self.v = layers.Dense(1, use_bias=False, name="v")
 
     def keys(self, values):
-        return self.W1(values)
+        with keras.name_scope(self.name, caller=self):  # encode calls this first, before the layer's own call
+            return self.W1(values)
 
     def call(self, query, values, keys, mask):
         """query (B, T, Dq) decoder states; values (B, S, D) encoder states; keys = self.keys(values); mask (B, S)."""
@@ -139,7 +141,8 @@ class LuongAttention(layers.Layer):
         self.W = layers.Dense(units, use_bias=False, name="W")
 
     def keys(self, values):
-        return self.W(values)
+        with keras.name_scope(self.name, caller=self):  # encode calls this first, before the layer's own call
+            return self.W(values)
 
     def call(self, query, values, keys, mask):
         scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))  # (B, T, S)
@@ -158,14 +161,17 @@ class RNNTranslator(keras.Model):
     over the whole target in one call and decoding runs the same layer's cell once per token: same logits."""
 
     def __init__(self, config: TranslatorConfig, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "rnn_translator", **kwargs})
         self.config = config
         rnn, half = _CELLS[config.cell], config.dim // 2
         self.src_embed = layers.Embedding(config.src_vocab, config.dim, name="src_embed")
         # Each direction has dim // 2 units, so [forward; backward] is dim wide: it is the decoder's first state
         # as it is (no projection), and the attention's values.
         self.encoders = [
-            layers.Bidirectional(rnn(half, return_sequences=True, return_state=True), name=f"encoder_{i}")
+            # the wrapper names its copies forward_<cell> and backward_<cell> after the layer it is given
+            layers.Bidirectional(
+                rnn(half, return_sequences=True, return_state=True, name=config.cell), name=f"encoder_{i}"
+            )
             for i in range(config.layers)
         ]
         # With one vocabulary a word is one vector on both sides (Press & Wolf 2017), so copying it is easy.
@@ -178,7 +184,7 @@ class RNNTranslator(keras.Model):
         attention = {"bahdanau": BahdanauAttention, "luong": LuongAttention}.get(config.attention)
         units = config.attention_dim or config.dim if config.attention == "bahdanau" else config.dim
         self.attention = attention(units, name="attention") if attention else None
-        self.drop = layers.Dropout(config.dropout)
+        self.drop = layers.Dropout(config.dropout, name="drop")
         self.head = layers.Dense(config.tgt_vocab, name="head")
 
     def encode(self, source, training=False):
@@ -246,24 +252,27 @@ class DecoderBlock(layers.Layer):
     def __init__(self, config: TranslatorConfig, **kwargs):
         super().__init__(**kwargs)
         self.heads, self.head_dim = config.heads, config.dim // config.heads
-        self.ln1 = layers.LayerNormalization(epsilon=1e-5)
-        self.qkv = layers.Dense(3 * config.dim)
-        self.proj = layers.Dense(config.dim)
-        self.ln2 = layers.LayerNormalization(epsilon=1e-5)
-        self.cross_q = layers.Dense(config.dim)
-        self.cross_kv = layers.Dense(2 * config.dim)
-        self.cross_proj = layers.Dense(config.dim)
-        self.ln3 = layers.LayerNormalization(epsilon=1e-5)
-        self.fc = layers.Dense(config.ffn_dim, activation="gelu")
-        self.out = layers.Dense(config.dim)
-        self.drop = layers.Dropout(config.dropout)
+        self.ln1 = layers.LayerNormalization(epsilon=1e-5, name="ln1")
+        self.qkv = layers.Dense(3 * config.dim, name="qkv")
+        self.proj = layers.Dense(config.dim, name="proj")
+        self.ln2 = layers.LayerNormalization(epsilon=1e-5, name="ln2")
+        self.cross_q = layers.Dense(config.dim, name="cross_q")
+        self.cross_kv = layers.Dense(2 * config.dim, name="cross_kv")
+        self.cross_proj = layers.Dense(config.dim, name="cross_proj")
+        self.ln3 = layers.LayerNormalization(epsilon=1e-5, name="ln3")
+        self.fc = layers.Dense(config.ffn_dim, activation="gelu", name="fc")
+        self.out = layers.Dense(config.dim, name="out")
+        self.drop = layers.Dropout(config.dropout, name="drop")
 
     def _heads(self, x):
         return ops.reshape(x, (ops.shape(x)[0], ops.shape(x)[1], self.heads, self.head_dim))
 
     def memory_kv(self, memory):
         """The encoder output's keys and values for this block, (B, S, heads, head_dim) each: once per sentence."""
-        k, v = ops.split(self.cross_kv(memory), 2, axis=-1)
+        # The encoder calls this before the block's own call, which is where a layer's name scope opens: opened
+        # here, cross_kv's weights get this block's path (every block's would have the same path otherwise)
+        with keras.name_scope(self.name, caller=self):
+            k, v = ops.split(self.cross_kv(memory), 2, axis=-1)
         return self._heads(k), self._heads(v)
 
     def _rest(self, x, attended, cross_k, cross_v, source_mask, training):
@@ -310,7 +319,7 @@ class TransformerTranslator(keras.Model):
     target embeddings tied to the output projection (ReversibleEmbedding, as lm/model.py)."""
 
     def __init__(self, config: TranslatorConfig, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "transformer_translator", **kwargs})
         import keras_hub  # imported here: its import alone takes seconds
 
         self.config = config
@@ -326,8 +335,8 @@ class TransformerTranslator(keras.Model):
             self.src_pos = keras_hub.layers.PositionEmbedding(config.max_src_len, name="src_pos")
             self.tgt_pos = keras_hub.layers.PositionEmbedding(config.max_tgt_len, name="tgt_pos")
         else:
-            self.src_pos = self.tgt_pos = keras_hub.layers.SinePositionEncoding()
-        self.drop = layers.Dropout(config.dropout)
+            self.src_pos = self.tgt_pos = keras_hub.layers.SinePositionEncoding(name="positions")
+        self.drop = layers.Dropout(config.dropout, name="drop")
         self.encoders = [
             keras_hub.layers.TransformerEncoder(
                 config.ffn_dim,
