@@ -2,6 +2,7 @@
 with the same attributes, its kind read from where it is bundled or from its config.json, and saves to a folder
 that loads back to the same outputs."""
 
+import json
 import os
 import shutil
 
@@ -115,3 +116,73 @@ def test_a_saved_classifier_scores_the_same(tmp_path):
     texts = ["A gorgeous, moving film.", "Dull and far too long."]
     np.testing.assert_allclose(again.probabilities(texts), clf.probabilities(texts), rtol=0, atol=1e-7)
     assert again.name == "copy" and again.kind == "classifier" and again.save(again.folder) == again.folder
+
+
+@pytest.mark.slow
+def test_weights_load_by_their_names_whatever_the_process_built_first():
+    """A weight is found by its variable path, a path of explicit layer names: models built before a bundled one,
+    which move Keras's automatic name counters (dense_7, layer_normalization_3, a second 'bert'), change nothing."""
+    from keras import ops
+
+    import classify
+    import lm
+    from classify.model import ClassifierConfig
+    from classify.model import build as build_classifier
+    from lm.model import LMConfig
+    from lm.model import build as build_lm
+    from pretrain.model import BertConfig
+    from pretrain.model import build as build_bert
+
+    first = lm.load("char-transformer")
+    ids = np.asarray([first.tokenizer.encode("ROMEO:\nWhat light through yonder window")], np.int32)
+    want = ops.convert_to_numpy(first.model(ids))
+    build_lm(LMConfig(vocab_size=30, seq_len=8, layers=3, dim=8, heads=2))
+    build_lm(LMConfig(arch="lstm", vocab_size=30, seq_len=8, layers=1, dim=8))
+    build_classifier(ClassifierConfig(arch="bilstm", vocab_size=30, seq_len=8, dim=8))
+    bert = dict(vocab_size=50, num_layers=1, hidden_size=16, num_heads=2, intermediate_size=32, max_positions=16)
+    build_bert(BertConfig(**bert))  # another model named "bert" in this process, before the classifier's
+    again = lm.load("char-transformer")
+    assert [v.path for v in again.model.weights] == [v.path for v in first.model.weights]
+    np.testing.assert_array_equal(ops.convert_to_numpy(again.model(ids)), want)
+    clf = classify.load("sentiment")
+    assert clf.model.bert.weights[0].path.startswith("bert/")  # where a pretrained BERT's file has it
+    reference = os.path.join(os.path.dirname(__file__), "data", "bundled_reference.json")
+    for text, scores in json.load(open(reference))["classify/sentiment"].items():
+        got = clf.predict(text)
+        for label, p in scores.items():
+            assert got[label] == pytest.approx(p, abs=1e-6), (text, label)
+
+
+def test_a_weights_file_that_is_another_models_names_what_differs(tmp_path):
+    import h5py
+    import keras
+
+    from core import checkpoint
+    from lm.model import LMConfig, build
+
+    net = build(LMConfig(arch="lstm", vocab_size=30, seq_len=8, layers=1, dim=8))
+    path = str(tmp_path / "model.weights.h5")
+    checkpoint.save_weights(net, path)
+    with h5py.File(path, "r") as f:
+        names = []
+        f.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+    assert sorted(names) == sorted(v.path for v in net.weights)  # one dataset per weight, named by its path
+    again = build(LMConfig(arch="lstm", vocab_size=30, seq_len=8, layers=1, dim=8))
+    checkpoint.load_weights(again, path)
+    for a, b in zip(net.weights, again.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with h5py.File(path, "a") as f:
+        del f["recurrent_lm/head/bias"]
+        f["recurrent_lm/extra/kernel"] = np.zeros(3, np.float32)
+        del f["recurrent_lm/embed/embeddings"]
+        f["recurrent_lm/embed/embeddings"] = np.zeros((31, 8), np.float32)
+    with pytest.raises(ValueError) as e:
+        checkpoint.load_weights(again, path)
+    assert str(e.value) == (
+        f"weights file {path} does not match model recurrent_lm: it lacks 1 of the model's weights: "
+        "recurrent_lm/head/bias; it has 1 datasets the model has no weight for: recurrent_lm/extra/kernel; "
+        "1 have another shape: recurrent_lm/embed/embeddings (31, 8) (the model's is (30, 8))"
+    )
+    keras.Model.save_weights(net, path)  # Keras's own layout is not read: the message says what converts it
+    with pytest.raises(ValueError, match="Keras's object-graph layout, which SeqLab does not read: scripts/convert"):
+        checkpoint.load_weights(again, path)
