@@ -54,7 +54,8 @@ def curves(state: dict):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("seconds of training", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the plot: over no point
     fig.tight_layout()
     return fig
 
@@ -79,7 +80,8 @@ def accuracy(state: dict):
                 ax.axhline(value, color=color, linestyle=":", linewidth=1, label=shown)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
@@ -173,12 +175,12 @@ def train_tab(lh: LiveHandlers) -> None:
         state_md = gr.Markdown("", elem_id="train-status")
         with gr.Row():
             loss_plot = gr.Plot(label="Loss", show_label=False, elem_id="train-curves")
-            acc_plot = gr.Plot(label="Accuracy", show_label=False)
+            acc_plot = gr.Plot(label="Accuracy", show_label=False, elem_id="train-accuracy")
         probe_md = gr.Markdown("")
         data_html = gr.HTML("")
         with gr.Row():
             names = gr.Textbox(label="Live model names", elem_id="train-names", interactive=False)
-            download = gr.File(label="The model folders (zip)", file_count="multiple")
+            download = gr.File(label="The model folders (zip)", file_count="multiple", elem_id="train-download")
 
         def train_ui(kind, source, corpus, text, upload, seconds, probe):
             request = lh.request(kind, source, corpus, text, upload, seconds, probe)
@@ -198,7 +200,13 @@ def train_tab(lh: LiveHandlers) -> None:
                     [lh.zip(name) for name in state["models"]] if finished else gr.skip(),
                 )
 
-        kind.change(lambda k: PROBES[k], kind, probe, api_name="ui_train_kind", api_visibility=PRIVATE)
+        kind.change(
+            lambda k: (PROBES[k], gr.Plot(visible=k == "bert")),  # accuracy is BERT's (an LM has its loss only)
+            kind,
+            [probe, acc_plot],
+            api_name="ui_train_kind",
+            api_visibility=PRIVATE,
+        )
         probe.change(lh.set_probe, [probe, names], None, api_name="ui_train_probe", api_visibility=PRIVATE)
         start.click(
             train_ui,
