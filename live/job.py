@@ -51,7 +51,8 @@ class Listener:
             if e.step == 1:
                 # the first step traces the model (seconds on two cores): the visitor's seconds are of training
                 self.budget.minutes += e.seconds / 60
-                self.emit({"type": "stage", **base, "message": f"compiled the training step in {e.seconds:.1f} s"})
+                message = f"compiled the training step in {e.seconds:.1f} s"
+                self.emit({"type": "stage", **base, "message": message, "compile_seconds": round(e.seconds, 3)})
             if self.first_step is not None:
                 self.first_step.set()
             for k, v in e.metrics.items():

@@ -1,5 +1,6 @@
-"""The parent side of live jobs: one job at a time (Busy for another), its process (`python -m live.job`, niced),
-its messages folded into progress dicts about once a second, Stop, and the models handed to a live.store.Store.
+"""The parent side of live jobs: one job at a time (the next ones wait in a queue, Busy past it), its process
+(`python -m live.job`, niced), its messages folded into progress dicts about once a second, Stop, and the models
+handed to a live.store.Store.
 
     from live import Request, Runner
     runner = Runner()
@@ -7,13 +8,13 @@ its messages folded into progress dicts about once a second, Stop, and the model
         progress["status"], progress["step"], progress["metrics"]
     progress["models"]  # the live names, loadable through runner.store while they live
 
-A progress dict: status (starting | training | stopping | done | stopped), kind, models (the live names),
-seconds (since the job started), budget, stage (what the job is doing), step (the slowest model's), metrics
-({name: the latest train_* and heldout_* figures, steps_per_second, tokens}), history ({name: rows of step,
-seconds and figures: the curves}), baselines ({name: chance_* and unigram_* figures}), views (the data as the
-model sees it) and probe ({"text", "answers": {name: answer}}). The last one, status done or stopped, has each
-model's summary in metrics (LM: heldout_loss, unigram_loss; BERT: heldout_mlm_accuracy, unigram_mlm_accuracy,
-heldout_nsp_accuracy, ...).
+A progress dict: status (queued | starting | training | stopping | done | stopped), kind, models (the live names),
+seconds (since the job started), budget, stage (what the job is doing), step (the slowest model's), metrics ({name:
+the latest train_* and heldout_* figures, steps_per_second, tokens, compile_seconds: the first step's}), history
+({name: rows of step, seconds and figures: the curves}), baselines ({name: chance_* and unigram_* figures}), views
+(the data as the model sees it) and probe ({"text", "answers": {name: answer}}). The last one, status done or
+stopped, has each model's summary in metrics (LM: heldout_loss, unigram_loss; BERT: heldout_mlm_accuracy,
+unigram_mlm_accuracy, heldout_nsp_accuracy, ...).
 
 The job ends on its budget, on `stop()` (it exports what it learnt), and is killed when the consumer closes the
 generator (a client gone), stops reading for STALL_SECONDS, or runs past its budget by OVERTIME_SECONDS.
@@ -41,6 +42,7 @@ NICE = 10  # the job's priority below the app's: the app's requests get the core
 UPDATE_SECONDS = 1.0
 STALL_SECONDS = 20.0  # a consumer that has not asked for progress for this long has gone: the job is killed
 OVERTIME_SECONDS = 150.0  # start-up (imports, vocabulary, compiling) and export beyond the training budget
+WAITING = 2  # requests that may wait for a busy server; one more is told "busy" at once
 STOP_SECONDS = 30.0  # after Stop, how long the job may take to export before it is killed
 ROLES = {"bert": ("bert",), "lm": ("lstm", "transformer")}
 
@@ -219,6 +221,8 @@ class Job:
             self.error = m["message"]
         elif kind == "stage":
             s["stage"] = m["message"] if len(self.names) == 1 else f"{role(name)}: {m['message']}"
+            if "compile_seconds" in m:  # the first step's seconds (tracing): the curves' seconds include them
+                s["metrics"][name]["compile_seconds"] = m["compile_seconds"]
         elif kind == "baselines":
             s["baselines"][name] = {k: v for k, v in m.items() if k not in ("type", "model")}
         elif kind == "views":
@@ -237,6 +241,26 @@ class Job:
         elif kind == "done":
             self.folders[name] = m["folder"]
             s["metrics"][name] = summary(self.request.kind, s["metrics"][name], m["metrics"], s["baselines"][name])
+
+
+def queued(request: Request, position: int) -> dict:
+    """A waiting request's progress dict: the keys of a job's, with its place in the queue."""
+    ahead = "the job training now" if position == 1 else f"the job training now and {position - 1} more"
+    return {
+        "status": "queued",
+        "position": position,
+        "kind": request.kind,
+        "models": [],
+        "seconds": 0.0,
+        "budget": request.seconds,
+        "stage": f"waiting in the queue, number {position}: it starts after {ahead}",
+        "step": 0,
+        "metrics": {},
+        "history": {},
+        "baselines": {},
+        "views": {},
+        "probe": {"text": request.probe or "", "answers": {}},
+    }
 
 
 def role(name: str) -> str:
@@ -260,34 +284,69 @@ def summary(kind: str, latest: dict, metrics: dict, baselines: dict) -> dict:
 
 
 class Runner:
-    """Live jobs of one app: at most `jobs` at a time (Busy past that), their models kept in `store`."""
+    """Live jobs of one app: at most `jobs` at a time, at most `waiting` more in a queue (Busy past that), their
+    models kept in `store`."""
 
-    def __init__(self, store: Store | None = None, root: str | None = None, jobs: int = 1):
+    def __init__(self, store: Store | None = None, root: str | None = None, jobs: int = 1, waiting: int = WAITING):
         self.root = root or tempfile.mkdtemp(prefix="seqlab-live-")
         self.store = store or Store(os.path.join(self.root, "models"))
-        self.jobs, self.running = jobs, []
+        self.jobs, self.waiting, self.running = jobs, waiting, []
+        self.queue: list[object] = []  # the waiting requests' tickets, first come first
         self._lock = threading.Lock()
 
+    def _free(self) -> bool:
+        self.running = [j for j in self.running if j.alive]
+        return len(self.running) < self.jobs
+
+    def _busy(self) -> Busy:
+        job = self.running[0]
+        left = max(0, job.request.seconds - (time.monotonic() - job.started))
+        waiting = f", {len(self.queue)} more waiting" if self.queue else ""
+        return Busy(
+            f"busy: a training job is running on this server ({job.request.kind}, {job.request.seconds:g} s of "
+            f"training, about {left:.0f} s to go plus its start and export{waiting}); try again when it ends"
+        )
+
+    def _launch(self, request: Request) -> Job:
+        job = Job(request, tempfile.mkdtemp(prefix="job-", dir=self.root), self.store)
+        self.running.append(job)
+        return job
+
     def start(self, request: Request) -> Job:
+        """Start a job now, or Busy (a job that cannot wait: the queue is train()'s)."""
         request.validate()
         with self._lock:
-            self.running = [j for j in self.running if j.alive]
-            if len(self.running) >= self.jobs:
-                job = self.running[0]
-                left = max(0, job.request.seconds - (time.monotonic() - job.started))
-                raise Busy(
-                    f"busy: a training job is running on this server ({job.request.kind}, "
-                    f"{job.request.seconds:g} s of training, about {left:.0f} s to go plus its start and export); "
-                    "try again when it ends"
-                )
-            work = tempfile.mkdtemp(prefix="job-", dir=self.root)
-            job = Job(request, work, self.store)
-            self.running.append(job)
-            return job
+            if not self._free() or self.queue:
+                raise self._busy()
+            return self._launch(request)
 
     def train(self, request: Request) -> Iterator[dict]:
-        """Start a job and yield its progress; closing the generator kills it."""
-        job = self.start(request)
+        """Start a job and yield its progress; closing the generator kills it. While other jobs hold the
+        server it waits in the queue, yielding status "queued" with its `position` (1: next) about once an
+        UPDATE_SECONDS; Busy at once when `waiting` requests already wait."""
+        request.validate()
+        ticket, job = object(), None
+        with self._lock:
+            if not self._free() or self.queue:
+                if len(self.queue) >= self.waiting:
+                    raise self._busy()
+                self.queue.append(ticket)
+            else:
+                job = self._launch(request)
+        try:
+            while job is None:
+                with self._lock:
+                    if self.queue[0] is ticket and self._free():
+                        self.queue.pop(0)
+                        job = self._launch(request)
+                        break
+                    position = self.queue.index(ticket) + 1
+                yield queued(request, position)
+                time.sleep(UPDATE_SECONDS)
+        finally:
+            if job is None:  # the consumer went away while it waited
+                with self._lock:
+                    self.queue.remove(ticket)
         try:
             yield from job.progress()
         finally:
