@@ -47,7 +47,8 @@ class LiveHandlers:
         metrics, history, baselines, views, probe); the last one's "models" are live names that /fill_mask,
         /next_sentence and /generate take as `model` for 30 minutes after their last use, and its "metrics" hold
         each model's final figures (LM: heldout_loss, unigram_loss; BERT: heldout_mlm_accuracy,
-        unigram_mlm_accuracy, heldout_nsp_accuracy). One job at a time: another gets "busy" at once."""
+        unigram_mlm_accuracy, heldout_nsp_accuracy). One job at a time: the next ones wait in a queue (status
+        "queued", their `position`), and past its limit a request gets "busy" at once."""
         yield from self.run(Request(kind=kind, text=text, corpus=corpus, seconds=seconds, probe=PROBES.get(kind)))
 
     def run(self, request: Request) -> Iterator[dict]:

@@ -156,7 +156,8 @@ def train_tab(lh: LiveHandlers) -> None:
             "Pretrain a model here, now, on text you choose, and watch it learn. **bert**: a WordPiece vocabulary "
             "is trained on your text, then a tiny BERT learns masked words (MLM) and whether sentence B follows A "
             "(NSP). **lm**: an LSTM and a Transformer of the same parameter count learn to predict the next "
-            "character, side by side on the same batches. One job runs at a time on this server; the result is "
+            "character, side by side on the same batches. One job runs at a time on this server (the next ones wait "
+            "in a queue, shown with their place); the result is "
             f"kept **{lh.store.minutes:g} minutes** after its last use under a live name: type it as the Model "
             "in Fill-mask or Sentence pair (bert), Generate (lm), or the API."
         )
@@ -214,6 +215,7 @@ def train_tab(lh: LiveHandlers) -> None:
             [state_md, loss_plot, acc_plot, probe_md, data_html, names, download],
             api_name="ui_train",
             api_visibility=PRIVATE,
-            concurrency_limit=2,  # a second one is answered "busy" at once by live.Runner
+            # the job, the queue, and one more to hear "busy" at once from live.Runner (not wait in Gradio's)
+            concurrency_limit=lh.runner.jobs + lh.runner.waiting + 1,
         )
         stop.click(lh.stop, names, state_md, api_name="ui_train_stop", api_visibility=PRIVATE)

@@ -67,6 +67,28 @@ def test_a_busy_runner_answers_at_once(tmp_path):
     assert not job.alive
 
 
+def test_the_next_requests_wait_in_a_queue_with_their_place_and_one_past_it_is_busy(tmp_path):
+    runner = Runner(root=str(tmp_path), waiting=2)
+    job = runner.start(Request(kind="lm", text=sentences(300), seconds=10))
+    try:
+        second = runner.train(Request(kind="lm", text=sentences(300), seconds=10))
+        third = runner.train(Request(kind="bert", corpus="kjv", seconds=10))
+        assert (next(second)["position"], next(third)["position"]) == (1, 2)
+        state = next(third)
+        assert state["status"] == "queued" and "number 2" in state["stage"] and state["models"] == []
+        start = time.monotonic()
+        with pytest.raises(LiveError, match="busy: .*2 more waiting"):
+            next(runner.train(Request(kind="lm", text=sentences(300), seconds=10)))
+        assert time.monotonic() - start < 1
+        second.close()  # a visitor who leaves the queue: the one behind moves up
+        assert next(third)["position"] == 1 and len(runner.queue) == 1
+        third.close()
+        assert runner.queue == []
+    finally:
+        job.close()
+    assert not job.alive
+
+
 # ------------------------------------------------------------------------------------- baselines and data
 def test_lm_baselines_are_chance_and_the_unigram_counter():
     train = np.array([1, 1, 1, 2])  # counts + 1: [1, 4, 2] -> p = [1/7, 4/7, 2/7]
