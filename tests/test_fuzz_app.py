@@ -473,7 +473,9 @@ def test_fuzz_sample_through_gradio_client(server, lm_names):
 # ---------------------------------------------------------------- request size
 
 
-def test_one_megabyte_text_is_refused_quickly(server):
+def test_one_megabyte_text_is_refused_by_its_length(server):
+    """Each endpoint refuses a 1 MB text by its length, naming the limit (how long a refusal took is printed, not
+    asserted: a test asserts no speed)."""
     client = Client(server.url, verbose=False)
     for api, args in [
         ("/classify", ("x" * MB,)),
@@ -487,7 +489,6 @@ def test_one_megabyte_text_is_refused_quickly(server):
             client.predict(*args, api_name=api)
         seconds = time.perf_counter() - start
         assert "is too long" in str(e.value) and "the limit is 2,000" in str(e.value)
-        assert seconds < 5, f"{api}: 1 MB refused after {seconds:.1f} s"
         print(f"\n{api}: 1 MB text refused in {seconds * 1000:.0f} ms: {e.value}")
 
 

@@ -5,7 +5,6 @@ import functools
 import itertools
 import json
 import os
-import time
 
 import keras
 import numpy as np
@@ -26,6 +25,8 @@ KINDS = {
     "transformer-sine": dict(arch="transformer", positions="sine"),
 }
 DECODERS = ["rnn-gru", "rnn-lstm-luong", "transformer"]  # decoded and trained (each compile takes seconds)
+# the Transformer's decoding loops in the fast selection, the other kinds' in the slow one
+DECODERS_FAST_FIRST = [pytest.param(k, marks=[] if k == "transformer" else pytest.mark.slow) for k in DECODERS]
 
 
 @functools.cache
@@ -259,7 +260,7 @@ def test_wide_beam_finds_the_best_hypothesis_exhaustive_search_finds():
     assert result.score == pytest.approx(max(scores.values()), abs=1e-4)
 
 
-@pytest.mark.parametrize("kind", DECODERS)
+@pytest.mark.parametrize("kind", DECODERS_FAST_FIRST)
 def test_beam_1_equals_greedy(kind):
     model, source = tiny(kind), sources(4, 12, seed=6)
     greedy = decode.translate_ids(model, source, beam=1, method="greedy")
@@ -270,6 +271,7 @@ def test_beam_1_equals_greedy(kind):
         np.testing.assert_allclose(g.attention, b.attention, atol=1e-6)
 
 
+@pytest.mark.slow  # trains a model
 @pytest.mark.parametrize("kind", DECODERS)
 def test_a_batch_decodes_as_each_sentence_alone(kind):
     model, source = trained(kind)[0], reverse_task(4, seed=3)[0]
@@ -294,6 +296,7 @@ def test_the_models_trace_with_an_unknown_batch_size(kind):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5)
 
 
+@pytest.mark.slow  # trains a model
 @pytest.mark.parametrize("kind", DECODERS)
 @pytest.mark.parametrize("n, batch_size", [(20, 8), (16, 32)])  # beam 3: parts of 4 sentences, on two lanes
 def test_lanes_decode_what_one_lane_decodes_in_order(kind, n, batch_size):
@@ -312,12 +315,9 @@ def test_lanes_decode_what_one_lane_decodes_in_order(kind, n, batch_size):
 def test_no_retracing_across_lengths_widths_and_settings():
     keras.utils.set_random_seed(2)
     model = build(TranslatorConfig(**dict(TINY, layers=1), arch="transformer"))  # fresh: nothing compiled yet
-    first = []
     for beam in (4, 1):  # compiles (batch 4, beams 4), then greedy
-        start = time.perf_counter()
         decode.translate_ids(model, sources(4, 12), beam=beam)
-        first.append(time.perf_counter() - start)
-    traced, later = dict(decode.TRACES), []
+    traced = dict(decode.TRACES)
     for width, beam, n, max_len, alpha in [
         (3, 3, 3, 4, 0.0),
         (12, 4, 4, 10, 1.0),
@@ -325,16 +325,17 @@ def test_no_retracing_across_lengths_widths_and_settings():
         (5, 3, 4, 2, 0.2),
         (1, 1, 4, 9, 2.0),
     ]:
-        start = time.perf_counter()
         decode.translate_ids(model, sources(n, width, seed=width), beam=beam, max_len=max_len, alpha=alpha)
-        later.append(time.perf_counter() - start)
     assert dict(decode.TRACES) == traced
-    # XLA could recompile without a retrace (stack-facts.md); a compile costs seconds, a tiny decode milliseconds
-    assert max(later) < min(first) / 4, (first, later)
-    if keras.backend.backend() == "tensorflow":  # and TensorFlow agrees
+    if keras.backend.backend() == "tensorflow":
+        # XLA compiles once per input shape, and could recompile without a Python retrace (stack-facts.md) if a
+        # trace had relaxed a shape to None; one trace per function means every call matched the first trace's
+        # exact shapes, so each loop compiled once. (jax.jit retraces on every new shape: TRACES covers it.)
         assert len(decode.compiled(model)) == 2
         for key, fn in decode.compiled(model).items():
             assert fn.experimental_get_tracing_count() == 1, key
+            (signature,) = [c.structured_input_signature[0] for c in fn._list_all_concrete_functions()]
+            assert all(spec.shape.is_fully_defined() for spec in signature), (key, signature)
 
 
 @pytest.mark.slow  # trains a model
