@@ -1,6 +1,7 @@
 """lm.engine: many streams decoded in one batch give exactly what each would alone, and the engine survives
 cancellation, a failing step, a full waiting line and closing (issue 17). Real bundled models, real threads."""
 
+import functools
 import threading
 import time
 
@@ -22,9 +23,24 @@ REQUESTS = [
 ]
 
 
-@pytest.fixture(scope="module", params=["char-transformer", "char-lstm"])
-def model(request):
-    return lm.load(request.param)
+@functools.cache
+def bundled(name):
+    """One load per model and process: each load compiles its own prefill and decoding loop."""
+    return lm.load(name)
+
+
+def both(fast: str) -> list:
+    """Both bundled LMs, `fast`'s run in the fast selection and the other's in the slow one: each Engine compiles
+    its step for every batch width it may use, seconds for each model."""
+    return [pytest.param(n, marks=[] if n == fast else pytest.mark.slow) for n in ("char-transformer", "char-lstm")]
+
+
+def wait_until(condition, what, timeout=60):
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.005)
 
 
 def _alone(m, r):
@@ -47,7 +63,9 @@ def _together(engine, requests, delays):
     return out
 
 
-def test_batched_decoding_gives_the_single_stream_text(model):
+@pytest.mark.parametrize("name", both(fast="char-transformer"))
+def test_batched_decoding_gives_the_single_stream_text(name):
+    model = bundled(name)
     want = [_alone(model, r) for r in REQUESTS]
     with Engine(model, EngineConfig(slots=4, waiting=8, steps=4)) as engine:
         got = _together(engine, REQUESTS, delays=[0.0, 0.01, 0.05, 0.1, 0.02])
@@ -56,7 +74,9 @@ def test_batched_decoding_gives_the_single_stream_text(model):
     assert got == want
 
 
-def test_a_cancelled_row_frees_its_slot_and_the_others_continue(model):
+@pytest.mark.parametrize("name", both(fast="char-lstm"))
+def test_a_cancelled_row_frees_its_slot_and_the_others_continue(name):
+    model = bundled(name)
     keep = [REQUESTS[0], REQUESTS[2]]
     want = [_alone(model, r) for r in keep]
     with Engine(model, EngineConfig(slots=2, waiting=4)) as engine:
@@ -70,8 +90,7 @@ def test_a_cancelled_row_frees_its_slot_and_the_others_continue(model):
         threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
         for t in threads:
             t.start()
-        while engine.stats["joins"] < 2:  # one of the two has joined beside it, the other waits
-            time.sleep(0.001)
+        wait_until(lambda: engine.stats["joins"] >= 2, "a second join")  # one joined beside it, the other waits
         stopped.close()  # what the Stop button and a closed client do
         for t in threads:
             t.join(120)
@@ -80,18 +99,20 @@ def test_a_cancelled_row_frees_its_slot_and_the_others_continue(model):
     assert out == want
 
 
-def test_a_row_waits_for_a_slow_reader_and_its_text_is_unchanged(model):
+@pytest.mark.parametrize("name", both(fast="char-lstm"))
+def test_a_row_waits_for_a_slow_reader_and_its_text_is_unchanged(name):
     """Backpressure: a reader that stops reading holds its row at `ahead` calls of tokens (so Stop arrives before
     the end); a slow reader gets the same text as the single stream, and a fast one beside it is not held up."""
+    model = bundled(name)
     slow, fast = REQUESTS[0], REQUESTS[4]
     want = [_alone(model, slow), _alone(model, fast)]
     config = EngineConfig(slots=2, waiting=2, steps=4, ahead=2)
     with Engine(model, config) as engine:
         stalled = engine.stream("ROMEO:\n", max_new_tokens=500, seed=5)
         next(stalled)
-        time.sleep(0.5)  # ample time for 500 tokens at this size; the row must stop after `ahead` calls
+        # the unread row pauses after `ahead` calls (it would otherwise run to its 500 tokens)
+        wait_until(lambda: engine.stats["pauses"] >= 1, "a pause of the unread row")
         assert engine.stats["tokens"] <= 1 + (config.ahead + 1) * config.steps
-        assert engine.stats["pauses"] >= 1
         stalled.close()
 
         def read_slowly():
@@ -113,7 +134,9 @@ def test_a_row_waits_for_a_slow_reader_and_its_text_is_unchanged(model):
     assert out == want
 
 
-def test_a_failing_step_errors_its_requests_and_the_next_succeeds(model):
+@pytest.mark.parametrize("name", both(fast="char-lstm"))
+def test_a_failing_step_errors_its_requests_and_the_next_succeeds(name):
+    model = bundled(name)
     with Engine(model, EngineConfig(slots=2)) as engine:
         engine._fail_next_step = RuntimeError("an injected fault")
         with pytest.raises(EngineError, match="decoding step failed .*injected fault"):
@@ -123,15 +146,14 @@ def test_a_failing_step_errors_its_requests_and_the_next_succeeds(model):
 
 
 def test_the_waiting_line_is_bounded():
-    m = lm.load("char-lstm")
+    m = bundled("char-lstm")
     with Engine(m, EngineConfig(slots=1, waiting=1)) as engine:
         running = engine.stream("ROMEO:\n", max_new_tokens=400, seed=1)
         next(running)
         waiting = engine.stream("JULIET:\n", max_new_tokens=400, seed=2)
         started = threading.Thread(target=lambda: next(waiting))
         started.start()
-        time.sleep(0.2)
-        assert engine.waiting == 1
+        wait_until(lambda: engine.waiting == 1, "the second request's wait")
         with pytest.raises(Busy, match="busy: .*try again"):
             next(engine.stream("NURSE:\n", max_new_tokens=10))
         running.close()  # the waiting one gets the row
@@ -142,7 +164,7 @@ def test_the_waiting_line_is_bounded():
 
 
 def test_handlers_answer_busy_with_a_clear_error_and_close_leaves_no_thread():
-    m = lm.load("char-lstm")
+    m = bundled("char-lstm")
     registry = Registry(lms={"char-lstm": m})
     registry.engines["char-lstm"] = Engine(m, EngineConfig(slots=1, waiting=0))
     handlers = Handlers(registry)
@@ -158,7 +180,7 @@ def test_handlers_answer_busy_with_a_clear_error_and_close_leaves_no_thread():
 
 
 def test_engine_settings_are_checked():
-    m = lm.load("char-lstm")
+    m = bundled("char-lstm")
     with pytest.raises(ValueError, match="steps must divide 16"):
         Engine(m, EngineConfig(steps=3))
     with Engine(m, EngineConfig(slots=1)) as engine:
