@@ -336,40 +336,42 @@ def test_train_config_validates(bad, message):
     assert message in str(e.value)
 
 
-def test_cli_lists_both_subcommands_and_refuses_bad_arguments_before_reading_data(tmp_path):
+def cli(capsys, *argv: str) -> tuple[int, str]:
+    """`python -m classify ARGV` run in this process (the module's entry is classify.cli.main, which the --help
+    test runs as a real `python -m`): (exit code, stderr). Argparse's refusals exit 2 as they do there."""
+    from classify.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+def test_cli_lists_both_subcommands_and_refuses_bad_arguments_before_reading_data(tmp_path, capsys):
     done = run("-m", "classify", "--help")
     assert done.returncode == 0 and "train" in done.stdout and "evaluate" in done.stdout
-    done = run(
-        "-m",
-        "classify",
-        "train",
-        "--arch",
-        "cnn",
-        "--out",
-        str(tmp_path / "o"),
-        "--epochs",
-        "0",
-        "--data",
-        "/no/such/data.csv",
+    code, err = cli(
+        capsys, "train", "--arch", "cnn", "--out", str(tmp_path / "o"), "--epochs", "0", "--data", "/no/such/data.csv"
     )
     assert (
-        done.returncode == 2
-        and done.stderr.strip().splitlines()[-1]
-        == "error: --epochs, --batch-size, --dim and --minutes must be positive"
+        code == 2
+        and err.strip().splitlines()[-1] == "error: --epochs, --batch-size, --dim and --minutes must be positive"
     )
     assert not os.path.exists(tmp_path / "o")
-    done = run("-m", "classify", "train", "--arch", "rnn", "--out", str(tmp_path / "o"))
-    assert done.returncode == 2 and "invalid choice: 'rnn'" in done.stderr
-    done = run("-m", "classify", "evaluate", "--model", "no-such-classifier")
-    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(
+    code, err = cli(capsys, "train", "--arch", "rnn", "--out", str(tmp_path / "o"))
+    assert code == 2 and "invalid choice: 'rnn'" in err
+    code, err = cli(capsys, "evaluate", "--model", "no-such-classifier")
+    assert code == 2 and err.strip().splitlines()[-1].startswith(
         "error: classifier 'no-such-classifier' not found: not a bundled classifier (sentiment)"
     )
 
 
-def test_training_takes_the_train_subcommand(tmp_path):
+def test_training_takes_the_train_subcommand(tmp_path, capsys):
     """`python -m classify --arch ...` (no subcommand) is refused by argparse: the spelling is `classify train`."""
-    done = run("-m", "classify", "--arch", "cnn", "--out", str(tmp_path / "o"))
-    assert done.returncode == 2 and "{train,evaluate}" in done.stderr and not os.path.exists(tmp_path / "o")
+    code, err = cli(capsys, "--arch", "cnn", "--out", str(tmp_path / "o"))
+    assert code == 2 and "{train,evaluate}" in err and not os.path.exists(tmp_path / "o")
 
 
 def test_the_config_is_the_command_line():
@@ -428,11 +430,11 @@ def test_load_takes_a_bundled_name_a_folder_or_a_hub_id(tmp_path):
         classify.load("nope")
 
 
-def test_bad_data_is_a_clear_error(tmp_path):
+def test_bad_data_is_a_clear_error(tmp_path, capsys):
     bad = tmp_path / "one_label.csv"
     bad.write_text("text,label\ngood film,positive\nnice film,positive\n")
-    done = run("-m", "classify", "train", "--arch", "cnn", "--data", str(bad), "--out", str(tmp_path / "o"))
-    assert done.returncode == 2 and "at least two labels" in done.stderr and "Traceback" not in done.stderr
+    code, err = cli(capsys, "train", "--arch", "cnn", "--data", str(bad), "--out", str(tmp_path / "o"))
+    assert code == 2 and "at least two labels" in err and "Traceback" not in err
 
 
 def test_a_header_row_of_any_names_is_not_a_training_row(tmp_path):
@@ -446,7 +448,7 @@ def test_a_header_row_of_any_names_is_not_a_training_row(tmp_path):
     assert names == ("negative", "positive") and len(texts) == 10 and "review" not in texts
 
 
-def test_a_vocabulary_other_than_the_pretrained_ones_is_refused(tmp_path):
+def test_a_vocabulary_other_than_the_pretrained_ones_is_refused(tmp_path, capsys):
     data = tmp_path / "reviews.tsv"
     data.write_text("text\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in _reviews(20)))
     import pretrain.api
@@ -456,9 +458,8 @@ def test_a_vocabulary_other_than_the_pretrained_ones_is_refused(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "vocab.txt").write_text("\n".join(tokens) + "\n")
-    done = run(
-        "-m",
-        "classify",
+    code, err = cli(
+        capsys,
         "train",
         "--arch",
         "bert",
@@ -473,4 +474,4 @@ def test_a_vocabulary_other_than_the_pretrained_ones_is_refused(tmp_path):
         "--epochs",
         "1",
     )
-    assert done.returncode == 2 and "is not the vocabulary" in done.stderr and "Traceback" not in done.stderr
+    assert code == 2 and "is not the vocabulary" in err and "Traceback" not in err

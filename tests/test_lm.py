@@ -300,6 +300,7 @@ def test_save_load_round_trip_gives_identical_logits(corpus_file, tmp_path):
     assert np.abs(np.asarray(build(config)(tokens)) - np.asarray(model(tokens))).max() > 1e-3  # not an init
 
 
+@pytest.mark.slow  # the trained fixture: a 20-step lm.train run
 def test_model_folder_is_complete(trained, corpus_file):
     from huggingface_hub import ModelCard
 
@@ -333,6 +334,7 @@ def _history(out: str, step: int) -> list[dict]:
     return json.load(open(os.path.join(out, f"checkpoint-{step}", "state.json")))["history"]
 
 
+@pytest.mark.slow  # the trained fixture: a 20-step lm.train run
 def test_an_interrupted_run_with_dropout_resumes_exactly(trained, corpus_file, tmp_path, capsys):
     """The checkpoint holds the dropout RNG and the smoothed loss, so the resumed run's history is the
     uninterrupted one's. (tests/test_training_failures.py does this with a real kill -9 and XLA.)"""
@@ -348,6 +350,7 @@ def test_an_interrupted_run_with_dropout_resumes_exactly(trained, corpus_file, t
     assert json.load(open(os.path.join(out, "checkpoint-20", "state.json")))["commands"] == [[0, COMMAND]]
 
 
+@pytest.mark.slow  # the trained fixture: a 20-step lm.train run
 def test_resume_extends_a_finished_run_and_refuses_other_settings(trained, corpus_file, tmp_path, capsys):
     out = str(shutil.copytree(trained[0], tmp_path / "m"))
     capsys.readouterr()

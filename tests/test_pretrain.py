@@ -372,6 +372,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------- training
+@pytest.mark.slow  # the trained fixture: a 60-step pretraining run
 def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
     for name in ("config.json", "model.weights.h5", "vocab.txt", "metrics.json", "README.md", "loss_curve.png"):
         assert os.path.exists(os.path.join(trained, name)), name
@@ -396,6 +397,7 @@ def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
     assert _load_name(os.path.join(ROOT, "pretrain", "models", "bert")) == "bert"  # bundled: its short name
 
 
+@pytest.mark.slow  # the trained fixture: a 60-step pretraining run
 def test_training_curve_does_not_depend_on_how_often_it_validates(trained, corpus_dir, vocab_dir, tmp_path):
     """Validation must not leak its batches into the next training windows of the curve."""
     from pretrain import train
@@ -438,6 +440,7 @@ def test_held_out_documents_do_not_depend_on_the_seed(corpus_dir, vocab_dir, tmp
     assert held[0] == held[1]
 
 
+@pytest.mark.slow  # the trained fixture: a 60-step pretraining run
 def test_card_carries_every_fact_and_a_note_for_what_the_command_does_not_say(trained, tmp_path):
     from huggingface_hub import ModelCard
 
@@ -603,6 +606,7 @@ def test_larger_steps_extend_a_finished_run_and_changed_documents_are_refused(vo
     assert "documents" in err and "changed" in err, err
 
 
+@pytest.mark.slow  # the trained fixture: a 60-step pretraining run
 def test_resuming_with_other_settings_names_them(trained, corpus_dir, vocab_dir, capsys):
     from pretrain import train
 
@@ -755,6 +759,7 @@ def test_vocab_prints_json_last_and_checks_its_size_before_reading(corpus_dir, t
 
 
 # ---------------------------------------------------------------------------------- evaluate / export / load
+@pytest.mark.slow  # the trained fixture: a 60-step pretraining run
 def test_evaluate_prints_deterministic_json(bert, trained, tmp_path, capsys):
     from pretrain import evaluate
 
@@ -782,6 +787,7 @@ def test_evaluate_prints_deterministic_json(bert, trained, tmp_path, capsys):
     assert r["same_doc_pairs"] > 0 and 0 <= r["nsp_accuracy_same_doc"] <= 1
 
 
+@pytest.mark.slow  # the trained fixture: a 60-step pretraining run
 def test_evaluate_reads_every_shard_of_a_large_file(bert, monkeypatch, tmp_path):
     from pretrain import data, evaluate
 
@@ -794,6 +800,7 @@ def test_evaluate_reads_every_shard_of_a_large_file(bert, monkeypatch, tmp_path)
     assert abs(split["masked_tokens"] - whole["masked_tokens"]) <= 0.1 * whole["masked_tokens"]
 
 
+@pytest.mark.slow  # the trained fixture: a 60-step pretraining run
 def test_export_matches_transformers(bert, tmp_path, capsys):
     import torch
     import transformers
@@ -825,6 +832,7 @@ def test_export_matches_transformers(bert, tmp_path, capsys):
     np.testing.assert_allclose([r["score"] for r in fill], [p for _, p in ours], atol=1e-4)
 
 
+@pytest.mark.slow  # the trained fixture: a 60-step pretraining run
 def test_load_api(bert, trained, monkeypatch):
     import pretrain
 
@@ -1046,6 +1054,7 @@ def test_full_disk_while_checkpointing_is_a_clear_error(corpus_dir, vocab_dir, t
         assert not [n for n in os.listdir(disk / "m") if n.startswith(".tmp") or n.startswith("checkpoint")]
 
 
+@pytest.mark.slow  # the trained fixture: a 60-step pretraining run
 def test_truncated_weights_file_gives_an_error_naming_it(trained, tmp_path):
     import shutil
 
