@@ -207,7 +207,6 @@ class ClassifyTask:
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
         model.optimizer.build(model.trainable_variables)  # before the first step: TF traces its creation twice
-        self.twin = build(self.model_config)  # uncompiled: its weights file holds no optimizer (3x the size)
         return model
 
     def batch(self, step: int):
@@ -226,7 +225,7 @@ class ClassifyTask:
         best = x.get("best") is None or accuracy > x["best"]
         if best:
             x.update(best=accuracy, best_epoch=epoch, wait=0)
-            checkpoint.export_weights(model, self.twin, os.path.join(run.out, "model.weights.h5"))
+            checkpoint.save_weights(model, os.path.join(run.out, "model.weights.h5"))
         else:
             x["wait"] += 1
         stop = x["wait"] >= max(1, c.patience)

@@ -193,12 +193,6 @@ def restore(path: str, model, optimizer) -> dict:
     return read_state(path)
 
 
-def export_weights(model, fresh, path: str) -> None:
-    """Save `model`'s weights through `fresh`, an uncompiled twin of it (the same weights by path)."""
-    fresh.set_weights(model.get_weights())
-    save_weights(fresh, path)
-
-
 def save_weights(model, path: str) -> None:
     """Write `model`'s weights to `path` by variable path (see the module's docstring), atomically: the optimizer's
     state is not part of them (a checkpoint keeps it in optimizer.npz)."""

@@ -162,8 +162,8 @@ def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool
 
 
 def export(model, model_config: LMConfig, out: str) -> None:
-    """OUT/model.weights.h5, saved through an uncompiled twin so the file holds no optimizer state."""
-    checkpoint.export_weights(model, build(model_config), os.path.join(out, "model.weights.h5"))
+    """OUT/model.weights.h5: the weights alone, by name (core.checkpoint; the optimizer's state is not in it)."""
+    checkpoint.save_weights(model, os.path.join(out, "model.weights.h5"))
 
 
 def model_card(out: str, c: LMConfig, metrics: dict, commands: list) -> Card:

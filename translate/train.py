@@ -197,7 +197,6 @@ class TranslateTask:
 
     def finish(self, model, run) -> dict:
         from translate.evaluate import score
-        from translate.model import build
         from translate.translator import Decoding, Translator
 
         c, out = self.config, run.out
@@ -205,7 +204,7 @@ class TranslateTask:
         trained = [row["val_loss"] for row in run.state["history"] if "val_loss" in row][-1]
         averaged = bool(run.state.get("averaged"))
         val_loss = validation_loss(model, self.val_data, c.batch_size) if averaged else trained
-        checkpoint.export_weights(model, build(self.model_config), os.path.join(out, "model.weights.h5"))
+        checkpoint.save_weights(model, os.path.join(out, "model.weights.h5"))
         stale = os.path.join(out, Decoding.FILE)
         if os.path.exists(stale):  # an alpha tuned for the old weights: tune again for these
             os.remove(stale)
