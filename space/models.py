@@ -219,8 +219,8 @@ class Served:
     warm_first: int | None = None  # with defer_warm, how many are warmed before start-up (None: all of them)
 
 
-# In load order. ELMo last: every bilm layer is named, but nothing built before the bundled models can shift their
-# layer names. The classifier warms itself (one prediction: every request has the same shape).
+# In load order (weights load by name, so any order works; this one puts the LMs, which the first tab needs, first).
+# The classifier warms itself (one prediction: every request has the same shape).
 SERVED = (
     Served("lm", "lms", "Language model", ("SEQLAB_LM_MODELS",), lm.BUNDLED, "language models", None, _warm_lm),
     Served(
