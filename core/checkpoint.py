@@ -8,9 +8,7 @@
     ROOT/checkpoint.json                      {"latest": "checkpoint-<step>"}: the pointer, replaced last
 
 Each checkpoint is written under a temporary folder name and renamed, then the pointer is replaced, so a kill -9
-at any moment leaves the previous checkpoint or the new one. The layouts of older SeqLab checkpoints are read too:
-lm's (`arr_i` keys, no rng.npz) and pretrain's (`step-%08d/` with a plain-text `latest` pointer); a weights file of
-theirs in Keras's own layout (below) is refused, with a message saying so.
+at any moment leaves the previous checkpoint or the new one. This is the one layout read.
 
     from core import checkpoint
     checkpoint.save("runs/x", model, model.optimizer, {"step": 100})
@@ -36,7 +34,6 @@ import numpy as np
 from core import files
 
 POINTER = "checkpoint.json"
-LEGACY_POINTER = "latest"  # pretrain's plain-text pointer before the core
 
 
 def _names(values) -> dict:
@@ -44,10 +41,9 @@ def _names(values) -> dict:
 
 
 def _read_npz(path: str) -> list:
-    """Arrays in variable order, whichever key style wrote them (`0000` now, `arr_0` before)."""
+    """Arrays in variable order (keys 0000, 0001, ...)."""
     with np.load(path) as saved:
-        keys = sorted(saved.files, key=lambda k: int(k.removeprefix("arr_")))
-        return [saved[k] for k in keys]
+        return [saved[k] for k in sorted(saved.files, key=int)]
 
 
 def save(root: str, model, optimizer, state: dict) -> str:
@@ -81,13 +77,9 @@ def save(root: str, model, optimizer, state: dict) -> str:
 def latest(root: str) -> str | None:
     """The newest complete checkpoint folder under ROOT, or None."""
     pointer = os.path.join(root, POINTER)
-    if os.path.exists(pointer):
-        path = os.path.join(root, files.read_json(pointer)["latest"])
-    elif os.path.isfile(os.path.join(root, LEGACY_POINTER)):
-        with open(os.path.join(root, LEGACY_POINTER)) as f:
-            path = os.path.join(root, f.read().strip())
-    else:
+    if not os.path.exists(pointer):
         return None
+    path = os.path.join(root, files.read_json(pointer)["latest"])
     return path if os.path.isdir(path) else None
 
 
@@ -178,10 +170,7 @@ def restore(path: str, model, optimizer) -> dict:
         raise OSError(f"checkpoint {path} does not match this model ({e}): use another --out") from None
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
-    stores = [("optimizer.npz", optimizer.variables)]
-    if os.path.exists(os.path.join(path, "rng.npz")):  # lm's checkpoints before the core kept no RNG
-        stores.append(("rng.npz", model.non_trainable_variables))
-    for store, variables in stores:
+    for store, variables in (("optimizer.npz", optimizer.variables), ("rng.npz", model.non_trainable_variables)):
         values = _read_npz(os.path.join(path, store))
         if len(values) != len(variables):
             raise OSError(

@@ -38,8 +38,9 @@ def test_text_round_trips_through_atomic_write(tmp_path_factory, text):
 def _model(dropout=0.5):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((4,))
-    x = keras.layers.LayerNormalization()(keras.layers.Dense(8)(inputs))
-    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dropout(dropout)(x)))
+    # named layers: a checkpoint finds each weight by its path of layer names (core.checkpoint)
+    x = keras.layers.LayerNormalization(name="norm")(keras.layers.Dense(8, name="hidden")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1, name="out")(keras.layers.Dropout(dropout, name="drop")(x)))
     model.compile(optimizer=make_optimizer(OptimizerConfig(lr=1e-2, warmup=2), 50), loss="mse")
     return model
 
@@ -60,17 +61,13 @@ def test_checkpoint_resume_reproduces_dropout_training_exactly(tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
-def test_checkpoint_keeps_only_the_newest_and_reads_the_old_pretrain_layout(tmp_path):
+def test_checkpoint_keeps_only_the_newest(tmp_path):
     model = _model()
     model.train_on_batch(np.ones((2, 4)), np.ones((2, 1)))
     for step in (1, 2):
         checkpoint.save(str(tmp_path), model, model.optimizer, {"step": step})
     assert sorted(os.listdir(tmp_path)) == ["checkpoint-2", "checkpoint.json"]
-    # pretrain's layout before the core: step-%08d/ and a plain-text `latest` pointer
-    os.rename(tmp_path / "checkpoint-2", tmp_path / "step-00000002")
-    os.remove(tmp_path / "checkpoint.json")
-    (tmp_path / "latest").write_text("step-00000002")
-    assert checkpoint.latest(str(tmp_path)).endswith("step-00000002")
+    assert checkpoint.latest(str(tmp_path)).endswith("checkpoint-2")
     assert checkpoint.restore(checkpoint.latest(str(tmp_path)), _model(), model.optimizer)["step"] == 2
 
 
@@ -168,7 +165,7 @@ def test_ema_exports_the_moving_average_of_the_weights_and_checkpoints_keep_it(t
 
     def fresh():
         keras.utils.set_random_seed(0)
-        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")], name="net")
         config = OptimizerConfig(lr=0.1, warmup=0, ema=0.5, clip_norm=0, weight_decay=0)
         m.compile(optimizer=make_optimizer(config, 100), loss="mse")
         return m
