@@ -4,7 +4,6 @@ store's expiry; slow: real jobs through the app's /train (gradio_client on a rea
 
 import os
 import random
-import time
 import zipfile
 
 import numpy as np
@@ -58,10 +57,9 @@ def test_a_busy_runner_answers_at_once(tmp_path):
     runner = Runner(root=str(tmp_path))
     job = runner.start(Request(kind="lm", text=sentences(300), seconds=10))
     try:
-        start = time.monotonic()
         with pytest.raises(LiveError, match="busy"):
             runner.start(Request(kind="lm", text=sentences(300), seconds=10))
-        assert time.monotonic() - start < 1
+        assert job.alive  # told at once: the refusal did not wait for the running job to end
     finally:
         job.close()
     assert not job.alive
@@ -76,10 +74,9 @@ def test_the_next_requests_wait_in_a_queue_with_their_place_and_one_past_it_is_b
         assert (next(second)["position"], next(third)["position"]) == (1, 2)
         state = next(third)
         assert state["status"] == "queued" and "number 2" in state["stage"] and state["models"] == []
-        start = time.monotonic()
         with pytest.raises(LiveError, match="busy: .*2 more waiting"):
             next(runner.train(Request(kind="lm", text=sentences(300), seconds=10)))
-        assert time.monotonic() - start < 1
+        assert job.alive  # told at once, while the running job still runs
         second.close()  # a visitor who leaves the queue: the one behind moves up
         assert next(third)["position"] == 1 and len(runner.queue) == 1
         third.close()
