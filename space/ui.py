@@ -30,7 +30,8 @@ from space.server import CONCURRENCY_LIMIT, MAX_REQUEST_BYTES, QUEUE_MAX_SIZE
 from space.train_tab import train_tab
 
 # The public API: each api_name is the Handlers method of that name (its argument names are the parameter names)
-API = ("chat", "generate", "fill_mask", "next_sentence", "classify", "translate", "embed", "attention")
+API = ("chat", "generate", "fill_mask", "next_sentence", "classify", "translate", "embed", "attention", "train")
+LIVE_API = ("train",)  # these are space.live_handlers' methods, the rest space.handlers'; every one is public
 
 # With the LM engines on, every streaming request goes straight to its engine (no Gradio limit), which batches
 # it with the others or answers "busy" at once (space.server.MAX_THREADS covers its slots and waiting line).
@@ -212,9 +213,12 @@ def build(registry: Registry, runner=None) -> gr.Blocks:
         # The public API first, so these names are taken before any UI event is named.
         streaming_limit = None if registry.engine_config else CONCURRENCY_LIMIT  # None: the engine decides
         for api_name in API:
+            if api_name in LIVE_API:  # the runner answers "queued" or "busy" itself, so Gradio's queue must not hold
+                limit = lh.runner.jobs + lh.runner.waiting + 1  # the one request past them, which hears "busy"
+                gr.api(getattr(lh, api_name), api_name=api_name, concurrency_limit=limit)
+                continue
             limit = streaming_limit if api_name in STREAMING else CONCURRENCY_LIMIT
             gr.api(getattr(h, api_name), api_name=api_name, concurrency_limit=limit)
-        gr.api(lh.train, api_name="train", concurrency_limit=2)  # a second job is answered "busy" at once
         gr.Markdown(
             "# SeqLab\nSmall language models and a small BERT, trained from scratch with Keras. "
             "Chat with a Shakespeare LM, compare an LSTM with a Transformer, fill in masked words, "
@@ -493,8 +497,9 @@ def build(registry: Registry, runner=None) -> gr.Blocks:
                 gr.Markdown(_limits_markdown(registry))
                 gr.Markdown(
                     "### API\nThe endpoints `/chat`, `/generate`, `/fill_mask`, `/next_sentence`, "
-                    "`/classify`, `/translate`, `/embed` (`text`, `model`, `layer`: one vector per token) and "
-                    "`/attention` (`text`, `model`: every layer's and head's map) "
+                    "`/classify`, `/translate`, `/embed` (`text`, `model`, `layer`: one vector per token), "
+                    "`/attention` (`text`, `model`: every layer's and head's map) and `/train` (`kind`, `text`, "
+                    "`corpus`, `seconds`: a live pretraining job's progress, streamed) "
                     "can be called with `gradio_client`: see *Use via API* at the bottom of the page."
                 )
     return demo

@@ -28,7 +28,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-API_NAMES = {"/chat", "/generate", "/fill_mask", "/next_sentence", "/classify", "/translate", "/embed", "/attention"}
+API_NAMES = {
+    "/chat",
+    "/generate",
+    "/fill_mask",
+    "/next_sentence",
+    "/classify",
+    "/translate",
+    "/embed",
+    "/attention",
+    "/train",
+}
 
 
 slow = pytest.mark.slow  # every test that starts or calls the app server
@@ -58,7 +68,7 @@ def model_names(client):
 
 
 @slow
-def test_view_api_lists_exactly_the_eight_endpoints(client):
+def test_view_api_lists_exactly_the_nine_endpoints(client):
     info = client.view_api(return_format="dict", print_info=False)
     assert set(info["named_endpoints"]) == API_NAMES
     assert not info["unnamed_endpoints"]
@@ -72,6 +82,7 @@ def test_view_api_lists_exactly_the_eight_endpoints(client):
         "/translate": ["text", "model", "beam"],
         "/embed": ["text", "model", "layer"],
         "/attention": ["text", "model"],
+        "/train": ["kind", "text", "corpus", "seconds"],
     }
 
 
