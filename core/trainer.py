@@ -23,8 +23,9 @@ read top to bottom in `Trainer.run`, owns everything else:
 - the model folder: the task's export, then OUT/metrics.json, OUT/loss_curve.png and the card OUT/README.md.
 
 The loop calls `model.train_on_batch` (not `fit`): on the 2-core CPU it is at least as fast per step as a `fit`
-call over the same batches (`python -m bench.trainer_step` times them side by side), and a plain loop is what a reader can follow,
-stop between any two steps, and resume at any step without a callback layer between a step and its bookkeeping.
+call over the same batches (`python -m bench.trainer_step` times them side by side), and a plain loop is what a
+reader can follow, stop between any two steps, and resume at any step without a callback layer between a step and
+its bookkeeping.
 On JAX, train_on_batch splits each batch over a keras.distribution (data parallel); on TensorFlow it gives every
 replica of a MirroredStrategy the whole batch, so the TensorFlow trainers run on one device. On a GPU, where a
 step is short, fit's compiled multi-step loop saves host time that train_on_batch spends per call.
