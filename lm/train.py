@@ -114,7 +114,7 @@ class LMTask:
         run.say(f"final validation loss on all {len(windows[0]):,} held-out windows ({len(self.val_data):,} tokens)")
         two_way = self.model_config.arch == "bilm"  # one pass gives each direction's loss and both together
         metrics = direction_losses(model, *windows) if two_way else {"val_loss": mean_loss(model, *windows)}
-        export(model, self.model_config, run.out)
+        export(model, run.out)
         c = self.config
         return {
             **metrics,
@@ -161,7 +161,7 @@ def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool
     return model
 
 
-def export(model, model_config: LMConfig, out: str) -> None:
+def export(model, out: str) -> None:
     """OUT/model.weights.h5: the weights alone, by name (core.checkpoint; the optimizer's state is not in it)."""
     checkpoint.save_weights(model, os.path.join(out, "model.weights.h5"))
 

@@ -75,7 +75,7 @@ def save_model_folder(folder: str, model, config: LMConfig, tokenizer: Tokenizer
     os.makedirs(folder, exist_ok=True)
     config.save(folder)
     tokenizer.save(folder)
-    export(model, config, folder)
+    export(model, folder)
     return folder
 
 
