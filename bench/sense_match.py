@@ -4,16 +4,20 @@
 
 For each occurrence of a word in inside/data/senses.json (27 words, two senses, five sentences each; the Inside
 tab's reference sentences, inside.reference.SENSES) the word's vector in its sentence (the mean of its pieces'
-vectors: the wordpieces that make up the word, for BERT) is compared by cosine similarity with every other
-occurrence of the same word. The score is the fraction of
+vectors: the wordpieces that make up the word, for BERT) is compared with every other occurrence of the same
+word by the Contexts view's similarity: the cosine after subtracting the layer's mean vector over the reference
+set (inside.reference.similarity; the raw cosine's score is recorded beside it). The score is the fraction of
 occurrences whose nearest other occurrence has the same sense; a tie counts the fraction of same-sense
 occurrences among the tied nearest (within 1e-6), so a context-free layer, which gives a word one vector in every
 sentence, scores exactly chance: the expected score of a random neighbour, 4/9 with five sentences a sense.
 
+`score` is on the held-out half of the words (inside.reference.halves: the first 14); `development_score` on the
+other 13, on which ELMo's scalar mix was fitted (python -m inside.mix).
+
 Representations: every layer 0..L of each bundled BERT with weights (`pretrain.models/*`; `Pretrained.
 hidden_states`, layer 0 the wordpiece embedding alone) and, once `lm/models/elmo/model.weights.h5` exists, ELMo's
-three layers and its equal-weight scalar mix. The last stdout line is one JSON object (bench.common.emit); a
-table goes to stderr; --out also writes the JSON. Exit 2 on a bad argument.
+three layers and its layer -1, the fitted scalar mix. The last stdout line is one JSON object
+(bench.common.emit); a table goes to stderr; --out also writes the JSON. Exit 2 on a bad argument.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
 
 import numpy as np
 
@@ -86,17 +89,18 @@ def read_data(path: str = DATA) -> list[dict]:
         return json.load(f)["words"]
 
 
-def score(read, words: list[dict]) -> dict[str, dict]:
-    """{representation: {"score", "chance", "words": {word: score}}} for a reader: (sentence, word) ->
-    {representation: vector of that word in that sentence}."""
+def score(vectors_of, words: list[dict], means: dict | None = None) -> dict[str, dict]:
+    """{representation: {"score", "chance", "words": {word: score}}} over `words`, for a reader's vectors:
+    vectors_of[(word, sentence)] = {representation: vector of that word in that sentence}. With `means`
+    ({representation: mean vector}) the vectors are centred first (inside.reference.similarity's cosine)."""
     per_rep: dict[str, dict] = {}
     for entry in words:
         labels, vectors = [], {}
         for sense, sentences in entry["senses"].items():
             for sentence in sentences:
                 labels.append(sense)
-                for rep, v in read(sentence, surface(entry["word"], sentence)).items():
-                    vectors.setdefault(rep, []).append(v)
+                for rep, v in vectors_of[(entry["word"], sentence)].items():
+                    vectors.setdefault(rep, []).append(v - means[rep] if means else v)
         for rep, vs in vectors.items():
             s, c = nearest_same_sense(vs, labels)
             r = per_rep.setdefault(rep, {"scores": [], "chances": [], "words": {}})
@@ -111,53 +115,53 @@ def score(read, words: list[dict]) -> dict[str, dict]:
 
 
 # ------------------------------------------------------------------------------------------------ readers
-def bert_reader(name: str):
-    """Every layer of a bundled BERT: the mean of the word's wordpiece vectors per layer."""
+def read_model(model, label: str, words: list[dict], ref) -> tuple[dict, dict]:
+    """(vectors_of, means) for one model: every layer's vector of each entry's word in each of its sentences
+    (one batched pass: inside.vectors.word_vectors_many; a word's vector is its pieces' mean), and the reference
+    set's mean of each layer. ELMo's layer -1 is its fitted scalar mix (lm.bilm's mix.json)."""
+    from inside import vectors
+
+    layers = reference.all_layers(model)
+    names = {layer: f"{label} layer {layer}" for layer in layers}
+    if label == "elmo" or not hasattr(model, "hidden_states"):
+        names[-1] = f"{label} mix"
+    else:
+        del names[-1]  # BERT's -1 is its last layer again
+    texts = [(e["word"], s) for e in words for ss in e["senses"].values() for s in ss]
+    read = vectors.word_vectors_many(model, [s for _, s in texts], tuple(names))
+    out = {}
+    for (word, sentence), w in zip(texts, read):
+        target = vectors.form(model, surface(word, sentence))
+        if w.words.count(target) != 1:
+            raise ValueError(f"{label} reads {word!r} {w.words.count(target)} times as a word in {sentence!r}")
+        at = w.words.index(target)
+        out[(word, sentence)] = {names[layer]: w.vectors[layer][at] for layer in names}
+    return out, {names[layer]: ref.mean(model, layer) for layer in names}
+
+
+def load(name: str):
+    """A bundled model: lm.load for elmo, pretrain.load for the BERTs."""
+    if name == "elmo":
+        import lm
+
+        return lm.load(name)
     import pretrain
 
-    model = pretrain.load(name)
-
-    def read(sentence: str, word: str) -> dict:
-        tokens, states = model.hidden_states(sentence)
-        pieces = model.tokenizer.encode(word, add_special_tokens=False).tokens
-        at = find_word(tokens, pieces)
-        return {f"{name} layer {i}": v for i, v in enumerate(states[:, at].mean(axis=1))}
-
-    return read
+    return pretrain.load(name)
 
 
-def elmo_reader(name: str = "elmo"):
-    """ELMo (lm.load("elmo").embed(text) -> .tokens [T] words, .layers [3, T, D], .mix() [T, D]): its three
-    layers and the equal-weight scalar mix. Word tokens are matched lowercased, punctuation stripped."""
-    import lm
-
-    model = lm.load(name)
-
-    def read(sentence: str, word: str) -> dict:
-        out = model.embed(sentence)
-        at = find_word([re.sub(r"\W", "", t).lower() for t in out.tokens], [word.lower()], continuation=None)
-        reps = {f"elmo layer {i}": layer[at].mean(axis=0) for i, layer in enumerate(np.asarray(out.layers))}
-        reps["elmo mix"] = np.asarray(out.mix())[at].mean(axis=0)
-        return reps
-
-    return read
-
-
-def available() -> dict[str, Callable]:
-    """Model name -> reader factory, for every model whose weights are here now."""
-    found = {}
-    for name in sorted(os.listdir(BERTS)):
-        if os.path.isfile(os.path.join(BERTS, name, "model.weights.h5")):
-            found[name] = bert_reader
-    if os.path.isfile(os.path.join(ELMO, "model.weights.h5")):
-        found["elmo"] = elmo_reader
-    return found
+def available() -> list[str]:
+    """Every model whose weights are here now: the bundled BERTs, then elmo."""
+    found = [n for n in sorted(os.listdir(BERTS)) if os.path.isfile(os.path.join(BERTS, n, "model.weights.h5"))]
+    return found + (["elmo"] if os.path.isfile(os.path.join(ELMO, "model.weights.h5")) else [])
 
 
 # ------------------------------------------------------------------------------------------------ command
 def table(results: dict) -> str:
-    rows = [f"{'representation':<22} {'score':>6} {'chance':>6}"]
-    rows += [f"{rep:<22} {r['score']:6.3f} {r['chance']:6.3f}" for rep, r in results.items()]
+    rows = [f"{'representation':<26} {'held-out':>8} {'chance':>6} {'dev':>6} {'raw cos':>7}"]
+    for rep, r in results.items():
+        dev = r["development_score"] if r["development_score"] is not None else float("nan")
+        rows.append(f"{rep:<26} {r['score']:8.3f} {r['chance']:6.3f} {dev:6.3f} {r['raw_cosine_score']:7.3f}")
     return "\n".join(rows)
 
 
@@ -168,7 +172,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="also write the JSON here, e.g. bench/results/sense_match.json")
     a = p.parse_args(argv)
     found = available()
-    names = a.models.split(",") if a.models else list(found)
+    names = a.models.split(",") if a.models else found
     missing = [n for n in names if n not in found]
     if missing or not names:
         print(
@@ -177,16 +181,28 @@ def main(argv=None) -> int:
         )
         return 2
     words = read_data(a.data)
-    results = {}
+    dev, held = reference.halves(words)
+    ref = reference.Reference.senses(a.data)
+    results, raw, development = {}, {}, {}
     for name in names:
         log(f"[sense_match] {name}: {sum(len(s) for w in words for s in w['senses'].values())} sentences")
-        results.update(score(found[name](name), words))
+        vectors_of, means = read_model(load(name), name, words, ref)
+        results.update(score(vectors_of, held, means))
+        for rep, r in score(vectors_of, dev, means).items():
+            development[rep] = r["score"]
+        for rep, r in score(vectors_of, held).items():
+            raw[rep] = r["score"]
+    for rep, r in results.items():
+        r["development_score"], r["raw_cosine_score"] = development.get(rep), raw[rep]
     log(table(results))
     out = {
         "bench": "sense_match",
         "data": os.path.relpath(a.data, ROOT),
-        "words": len(words),
-        "occurrences": sum(len(s) for w in words for s in w["senses"].values()),
+        "similarity": "cosine after subtracting the reference set's mean vector per layer (inside.reference)",
+        "held_out_words": [e["word"] for e in held],
+        "development_words": [e["word"] for e in dev],
+        "words": len(held),
+        "occurrences": sum(len(s) for w in held for s in w["senses"].values()),
         "tie_tolerance": TIE,
         "results": results,
         "machine": machine(),

@@ -1,19 +1,28 @@
-"""A fixed reference set of sentences, embedded once per model (on first use): the words nearest to a vector.
+"""A fixed reference set of sentences, embedded once per model (batched; `warm` at start-up): the words nearest to
+a vector, and each layer's mean vector, which the Contexts view's similarity removes.
 
     import pretrain
     from inside import reference, vectors
     bert = pretrain.load("bert")
-    ref = reference.Reference.senses(per_sense=2)   # sentences of inside/data/senses.json (27 ambiguous words)
+    ref = reference.Reference.senses()   # the 270 sentences of inside/data/senses.json (27 ambiguous words)
     w = vectors.word_vectors(bert, "We sat on the bank of the river.", layers=(0, -1))
     ref.nearest(bert, -1, w.vectors[-1][w.words.index("bank")], k=3)
     # [Neighbour("bank (river)", 0.93, "We spread a blanket on the grassy bank and watched the ducks."), ...]
 
 Every word of every sentence is a reference occurrence; an ambiguous word in a sentence written for one of its
-senses is labelled with that sense ("bank (river)"). `nearest` gives the k nearest distinct labels by cosine
-similarity, each with its nearest occurrence's similarity and sentence: for a context-free layer every
-occurrence of a word ties, so both senses come out at the same similarity; for a contextual layer the sense of
-the sentence comes first. Vectors are cached per model and layer (layers 0 and -1 together, one pass per
-sentence), behind a lock, so concurrent first requests embed the set once.
+senses is labelled with that sense ("bank (river)"). `nearest` gives the k nearest distinct labels by centred
+cosine similarity (`similarity`), each with its nearest occurrence's similarity and sentence: for a context-free
+layer every occurrence of a word ties, so both senses come out at the same similarity; for a contextual layer the
+sense of the sentence comes first. Vectors are cached per model for every layer (one batched pass over the set:
+vectors.word_vectors_many), behind a lock, so concurrent first requests embed the set once.
+
+Why centred: the raw cosine of contextual vectors is dominated by a direction every token shares (they are
+anisotropic: Ethayarajh 2019, "How contextual are contextualized word representations?"), so every pair of
+occurrences comes out at 0.9+ and the senses hide in the last digits. The standard first fix is to subtract the
+mean vector of a reference corpus, per layer, before the cosine (Mu and Viswanath 2018, "All-but-the-top", whose
+first step this is; its second, projecting out the top principal directions, is left out, so what is removed
+is one vector per layer). The mean is taken over every word of the reference set, whatever its sense, so it
+needs no labels; `python -m bench.sense_match` scores the layers with the same similarity.
 """
 
 from __future__ import annotations
@@ -25,12 +34,44 @@ import threading
 
 import numpy as np
 
-from inside import vectors
+from inside import kinds, vectors
 
 # Sentences written for this (27 ambiguous words, two senses, five sentences each); bench/sense_match.py scores
 # the models' layers on the same set.
 SENSES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "senses.json")
-LAYERS = (0, -1)  # what the Contexts view compares: the static layer and the mix / last layer
+# The words of senses.json that bench.sense_match scores on (held out), the rest are the development half that
+# ELMo's scalar mix is fitted on (inside.mix). The first ones are held out: the app's Contexts examples (bank,
+# light, spring) open the list, so the mix was not chosen on the words a visitor sees first.
+HELD_OUT = 14
+
+
+def read_words(path: str = SENSES) -> list[dict]:
+    """The sense data set's entries: [{"word", "senses": {name: [sentences]}}]."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["words"]
+
+
+def halves(words: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(development, held-out) words of the sense data set."""
+    return words[HELD_OUT:], words[:HELD_OUT]
+
+
+def all_layers(model) -> tuple[int, ...]:
+    """Every layer a model's vectors have: 0..L and -1 (ELMo's mix; BERT's last layer again)."""
+    return (*range(kinds.layers(model) + 1), -1)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """Rows of `v` scaled to length 1 (a zero row stays 0)."""
+    v = np.asarray(v, np.float64)
+    norms = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(norms > 0, norms, 1.0)
+
+
+def similarity(v: np.ndarray, mean) -> np.ndarray:
+    """[n, n] cosine similarities of the rows of `v` after subtracting `mean` (see the module's docstring)."""
+    u = unit(np.asarray(v, np.float64) - np.asarray(mean, np.float64))
+    return np.clip(u @ u.T, -1.0, 1.0)
 
 
 @dataclasses.dataclass
@@ -49,16 +90,15 @@ class Reference:
         if len(self.senses) != len(self.sentences):
             raise ValueError(f"{len(self.sentences)} sentences but {len(self.senses)} sense labels")
         self._lock = threading.Lock()
-        self._tables: dict[int, tuple] = {}  # id(model) -> (model, labels, sentence index, {layer: unit rows})
+        self._tables: dict[int, tuple] = {}  # id(model) -> (model, labels, sentence index, {layer: unit rows},
+        # {layer: mean vector})
 
     @classmethod
     def senses(cls, path: str = SENSES, per_sense: int | None = None) -> Reference:
         """The sentences of the sense-matching data set ({"words": [{"word", "senses": {name: [sentences]}}]}):
         all of them, or the first `per_sense` of each sense (fewer to embed on first use)."""
-        with open(path, encoding="utf-8") as f:
-            entries = json.load(f)["words"]
         sentences, senses = [], []
-        for entry in entries:
+        for entry in read_words(path):
             for sense, examples in entry["senses"].items():
                 for sentence in examples[:per_sense]:
                     sentences.append(sentence)
@@ -78,33 +118,46 @@ class Reference:
             cached = self._tables.get(id(model))
             if cached is not None and cached[0] is model:
                 return cached
-            labels, where, rows = [], [], {layer: [] for layer in LAYERS}
-            for i, sentence in enumerate(self.sentences):
-                words = vectors.word_vectors(model, sentence, LAYERS)
+            layers = all_layers(model)
+            labels, where, rows = [], [], {layer: [] for layer in layers}
+            for i, words in enumerate(vectors.word_vectors_many(model, self.sentences, layers)):
                 for j, word in enumerate(words.words):
                     sense = self.senses[i].get(word)
                     labels.append(f"{word} ({sense})" if sense else word)
                     where.append(i)
-                    for layer in LAYERS:
+                    for layer in layers:
                         rows[layer].append(words.vectors[layer][j])
-            units = {}
+            means, units = {}, {}
             for layer, vs in rows.items():
-                v = np.asarray(vs, np.float32)
-                norms = np.linalg.norm(v, axis=1, keepdims=True)
-                units[layer] = v / np.where(norms > 0, norms, 1.0)
-            self._tables[id(model)] = cached = (model, labels, np.asarray(where), units)
+                v = np.asarray(vs, np.float64)
+                means[layer] = v.mean(axis=0) if len(v) else np.zeros(kinds.width(model))
+                units[layer] = unit(v - means[layer]).astype(np.float32)
+            self._tables[id(model)] = cached = (model, labels, np.asarray(where), units, means)
             return cached
 
+    def warm(self, models) -> None:
+        """Embed the set for each model now (what the first Contexts request would otherwise wait for)."""
+        for model in models:
+            self._table(model)
+
+    def mean(self, model, layer: int) -> np.ndarray:
+        """The mean vector of every reference occurrence at `layer`: what `similarity` subtracts."""
+        return self._table(model)[4][self._check(model, layer)]
+
+    def _check(self, model, layer: int) -> int:
+        if layer not in all_layers(model):
+            raise ValueError(f"the reference set holds layers {all_layers(model)}, not {layer}")
+        return layer
+
     def nearest(self, model, layer: int, vector, k: int = 3) -> list[Neighbour]:
-        """The k nearest distinct labels to `vector` among the reference occurrences at `layer` (0 or -1)."""
-        if layer not in LAYERS:
-            raise ValueError(f"the reference set holds layers {LAYERS}, not {layer}")
+        """The k nearest distinct labels to `vector` among the reference occurrences at `layer`, by centred
+        cosine similarity."""
+        self._check(model, layer)
         if not self.sentences:
             return []
-        _, labels, where, units = self._table(model)
-        v = np.asarray(vector, np.float32)
-        norm = float(np.linalg.norm(v))
-        sims = units[layer] @ (v / norm if norm > 0 else v)
+        _, labels, where, units, means = self._table(model)
+        v = unit(np.asarray(vector, np.float64) - means[layer]).astype(np.float32)
+        sims = units[layer] @ v
         found: dict[str, Neighbour] = {}
         for i in np.argsort(-sims, kind="stable"):
             if labels[i] not in found:

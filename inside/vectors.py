@@ -10,7 +10,8 @@
     w.words, w.vectors[-1].shape                              # ['the', 'riverbank'], (2, 224): pieces averaged
 
 Layers: 0 is context-free (ELMo's character-CNN word encoder; BERT's wordpiece embedding alone), 1.. the
-contextual layers (ELMo's biLSTM layers, BERT's blocks), -1 ELMo's equal-weight scalar mix or BERT's last layer.
+contextual layers (ELMo's biLSTM layers, BERT's blocks), -1 ELMo's scalar mix (its weights fitted for sense
+matching: lm.bilm's mix.json) or BERT's last layer.
 """
 
 from __future__ import annotations
@@ -37,13 +38,26 @@ def check_layer(model, layer: int) -> int:
     return layer
 
 
+def _elmo_layers(e) -> tuple[list[str], np.ndarray]:
+    return list(e.tokens), np.concatenate([np.asarray(e.layers), np.asarray(e.mix())[None]]).astype(np.float32)
+
+
 def _all_layers(model, text: str) -> tuple[list[str], np.ndarray]:
     """Tokens and [L + 1 (+ 1 for ELMo's mix, at -1), T, D]: every layer from one model pass."""
     if kind(model) == ELMO:
-        e = model.embed(text)
-        return list(e.tokens), np.concatenate([np.asarray(e.layers), np.asarray(e.mix())[None]]).astype(np.float32)
+        return _elmo_layers(model.embed(text))
     tokens, states = model.hidden_states(text)
     return list(tokens), np.asarray(states, np.float32)
+
+
+def _all_layers_many(model, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+    """`_all_layers` of each text, through the model's batched pass (ELMo's embed_many, BERT's
+    hidden_states_many); a model without one is read text by text."""
+    if kind(model) == ELMO and hasattr(model, "embed_many"):
+        return [_elmo_layers(e) for e in model.embed_many(texts)]
+    if kind(model) == BERT and hasattr(model, "hidden_states_many"):
+        return [(list(t), np.asarray(s, np.float32)) for t, s in model.hidden_states_many(texts)]
+    return [_all_layers(model, text) for text in texts]
 
 
 def vectors(model, text: str, layer: int = -1) -> tuple[list[str], np.ndarray]:
@@ -87,7 +101,17 @@ def word_vectors(model, text: str, layers: tuple[int, ...] = (0, -1)) -> Words:
     `layers`, all from one pass of the model."""
     for layer in layers:
         check_layer(model, layer)
-    tokens, states = _all_layers(model, text)
+    return _words(model, *_all_layers(model, text), layers)
+
+
+def word_vectors_many(model, texts: list[str], layers: tuple[int, ...] = (0, -1)) -> list[Words]:
+    """`word_vectors` of each text, batched (what a reference set of hundreds of sentences is embedded with)."""
+    for layer in layers:
+        check_layer(model, layer)
+    return [_words(model, tokens, states, layers) for tokens, states in _all_layers_many(model, texts)]
+
+
+def _words(model, tokens: list[str], states: np.ndarray, layers: tuple[int, ...]) -> Words:
     if kind(model) == ELMO:
         keep = [i for i, t in enumerate(tokens) if _is_word(t)]
         return Words(

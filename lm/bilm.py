@@ -5,7 +5,8 @@
     e = elmo.embed("She sat on the bank of the river.")
     e.tokens           # ['She', 'sat', 'on', 'the', 'bank', 'of', 'the', 'river', '.']
     e.layers.shape     # (3, 9, 2 * proj): layer 0 context-free, layers 1 and 2 the biLSTM's (forward; backward)
-    e.mix()            # (9, 2 * proj): ELMo's scalar mix, softmax-normalised weights (equal by default) times a scale
+    e.mix()            # (9, 2 * proj): ELMo's scalar mix, softmax weights fitted for sense matching (mix.json)
+    elmo.embed_many(["a text", "another"])  # the same, batched: one compiled call per batch of BATCH texts
 
 Peters et al. (2018), "Deep contextualized word representations", at a size two CPU cores train in an hour:
 - **Words in, any word**: each word is spelled, not looked up, so there are no out-of-vocabulary inputs. `char-cnn`
@@ -37,6 +38,8 @@ CHARS = 16  # bytes of a word the CNN reads (ELMo: 50); longer words keep their 
 PAD, BOW, EOW = 0, 1, 2  # character ids; a byte b is 3 + b
 FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 128))  # (width, filters) of the character CNN
 NGRAMS, BUCKETS = 24, 32768  # hashed n-grams per word (the word itself first), and their table size
+MIX_FILE = "mix.json"  # the folder's fitted scalar mix: {"weights": [n_layers + 1], "gamma", "fitted_on", ...}
+BATCH, LENGTHS = 32, (16, 32, 64, 128)  # embed_many's batch rows and padded word lengths (each compiles once)
 
 
 # ---------------------------------------------------------------------------------------------- spelling
@@ -225,15 +228,43 @@ class ScalarMix(layers.Layer):
 
 
 # ---------------------------------------------------------------------------------------------- inference
+def read_mix(folder: str) -> dict | None:
+    """The folder's fitted scalar mix ({"weights": softmax logits, one per layer, "gamma": scale, ...}) or None."""
+    path = os.path.join(folder, MIX_FILE)
+    if not os.path.exists(path):
+        return None
+    from core import files
+
+    mix = files.read_json(path)
+    if not isinstance(mix, dict) or not isinstance(mix.get("weights"), list):
+        raise ValueError(f"{path} is not a scalar mix: it needs a list of weights, one per layer")
+    return mix
+
+
+def write_mix(folder: str, weights, gamma: float = 1.0, **about) -> dict:
+    """Store a fitted scalar mix in a model folder (atomically); what `read_mix` gives back."""
+    from core import files
+
+    mix = {"weights": [float(w) for w in np.asarray(weights, np.float64)], "gamma": float(gamma), **about}
+    files.write_json(os.path.join(folder, MIX_FILE), mix)
+    return mix
+
+
 @dataclasses.dataclass
 class Embedding:
-    """ELMo's vectors for one text: `layers` [n_layers + 1, T, 2 * proj], layer 0 context-free."""
+    """ELMo's vectors for one text: `layers` [n_layers + 1, T, 2 * proj], layer 0 context-free. `weights` and
+    `scale` are the model's own scalar mix (its folder's mix.json; equal weights and 1 without one)."""
 
     tokens: list[str]
     layers: np.ndarray
+    weights: tuple[float, ...] | None = None
+    scale: float = 1.0
 
-    def mix(self, weights=None, scale: float = 1.0) -> np.ndarray:
-        """ELMo's scalar mix: scale * sum_j softmax(weights)_j * layer_j (equal weights by default)."""
+    def mix(self, weights=None, scale: float | None = None) -> np.ndarray:
+        """ELMo's scalar mix: scale * sum_j softmax(weights)_j * layer_j (the model's own mix by default;
+        `weights=[0, 0, 0]` gives the equal-weight one)."""
+        weights = self.weights if weights is None else weights
+        scale = self.scale if scale is None else scale
         w = np.zeros(len(self.layers)) if weights is None else np.asarray(weights, np.float64)
         if w.shape != (len(self.layers),):
             raise ValueError(f"the mix takes {len(self.layers)} weights, one per layer; got {w.shape}")
@@ -265,6 +296,23 @@ class BiLanguageModel(ModelFolder):
         self.model = build(self.config)
         checkpoint.load_weights(self.model, os.path.join(folder, "model.weights.h5"))
         self.context_length = self.config.seq_len
+        mix = read_mix(folder)
+        self.mix_weights = tuple(mix["weights"]) if mix else None  # None: the equal-weight mix
+        self.mix_scale = float(mix.get("gamma", 1.0)) if mix else 1.0
+        if self.mix_weights is not None and len(self.mix_weights) != self.config.layers + 1:
+            raise ValueError(
+                f"{os.path.join(folder, MIX_FILE)} has {len(self.mix_weights)} weights; the model has "
+                f"{self.config.layers + 1} layers"
+            )
+        self._represent = None  # the compiled representations, made on the first embed_many
+
+    def save(self, folder: str) -> str:
+        """Copy the folder (ModelFolder.save), its fitted mix with it."""
+        out = super().save(folder)
+        mix = read_mix(self.folder)
+        if mix is not None and os.path.abspath(out) != os.path.abspath(self.folder):
+            write_mix(out, **mix)
+        return out
 
     def _words(self, text: str) -> tuple[list[str], np.ndarray]:
         words = self.tokenizer.pieces(text)
@@ -272,10 +320,41 @@ class BiLanguageModel(ModelFolder):
             raise ValueError("the text has no words to embed")
         return words, spell(words, self.config.inputs)[None]
 
+    def _embedding(self, words: list[str], layers_: np.ndarray) -> Embedding:
+        return Embedding(words, layers_, self.mix_weights, self.mix_scale)
+
     def embed(self, text: str) -> Embedding:
         words, spelled = self._words(text)
         layers_ = ops.convert_to_numpy(self.model.representations(spelled))[0]
-        return Embedding(words, layers_)
+        return self._embedding(words, layers_)
+
+    def embed_many(self, texts: list[str]) -> list[Embedding]:
+        """`embed` of each text, batched: BATCH texts a call, padded to the next of LENGTHS words (a padded word
+        is masked, so each text's vectors are its own `embed`'s within float rounding), through one compiled
+        function per length. A text longer than LENGTHS' last is embedded alone."""
+        from core.jit import jit
+
+        if self._represent is None:
+            self._represent = jit(self.model.representations)
+        spelled = [self._words(t) for t in texts]
+        out: list[Embedding | None] = [None] * len(texts)
+        by_length: dict[int, list[int]] = {}
+        for i, (words, _) in enumerate(spelled):
+            length = next((n for n in LENGTHS if n >= len(words)), None)
+            if length is None:
+                out[i] = self.embed(texts[i])
+            else:
+                by_length.setdefault(length, []).append(i)
+        for length, rows in by_length.items():
+            for start in range(0, len(rows), BATCH):
+                chunk = rows[start : start + BATCH]
+                x = np.zeros((BATCH, length, spelled[0][1].shape[-1]), np.int32)
+                for j, i in enumerate(chunk):
+                    x[j, : len(spelled[i][0])] = spelled[i][1][0]
+                layers_ = ops.convert_to_numpy(self._represent(x))
+                for j, i in enumerate(chunk):
+                    out[i] = self._embedding(spelled[i][0], layers_[j, :, : len(spelled[i][0])])
+        return out
 
     def logits(self, text: str) -> np.ndarray:
         """[T, 2, vocab]: at word t, the forward LM's scores for word t+1 and the backward LM's for word t-1."""

@@ -20,6 +20,7 @@ from core.resolve import ModelNotFoundError
 
 MODELS = KINDS["bert"].models_dir
 BUCKETS = (32, 64, 128, 256, 512)
+BATCH = 16  # hidden_states_many's rows a call (fixed, so each bucket compiles once for it too)
 SLOTS = 16  # [MASK] positions scored per call; more masks take more calls of the same shape
 
 
@@ -45,6 +46,7 @@ class Pretrained(ModelFolder):
         self.tokens = vocab.read_vocab(folder)
         self.tokenizer = vocab.make_tokenizer(self.tokens)
         self.ids = {s: self.tokens.index(s) for s in vocab.SPECIALS}
+        self._continuation = np.array([t.startswith("##") for t in self.tokens])
         self.model = bert.load(folder, all_outputs=True)
         self.config = self.model.config
         self._inside = None  # pretrain.model.Inside, made on the first hidden_states or attention call
@@ -82,13 +84,16 @@ class Pretrained(ModelFolder):
     def _run_inside(self, ids, seg):
         """{"states": [L + 1, bucket, H], "attention": [L, heads, bucket, bucket]} at the padded bucket length:
         the same buckets as _run, so pretrain.model.Inside is traced once per bucket, never per request."""
+        return self._inside_batch(self._pad(ids, seg))
+
+    def _inside_batch(self, x: dict, row: int | None = 0):
         from pretrain import model as bert
 
         if self._inside is None:
             self._inside = bert.Inside(self.model)
-        x = self._pad(ids, seg)
-        del x["mask_positions"]
-        return {k: np.asarray(v)[0] for k, v in self._inside.predict_on_batch(x).items()}
+        x = {k: v for k, v in x.items() if k != "mask_positions"}
+        out = {k: np.asarray(v) for k, v in self._inside.predict_on_batch(x).items()}
+        return out if row is None else {k: v[row] for k, v in out.items()}
 
     def _encode(self, a: str, b: str | None = None):
         from pretrain.data import pack_texts
@@ -97,7 +102,9 @@ class Pretrained(ModelFolder):
 
     # ----------------------------------------------------------------------------------------------- public
     def fill_mask(self, text: str, top_k: int = 5) -> list[list[tuple[str, float]]]:
-        """For each [MASK] in `text`, the top_k (token, probability) predictions."""
+        """For each [MASK] in `text`, the top_k (token, probability) predictions. A [MASK] that stands alone as a
+        word gets whole-word tokens only (with the model's probabilities, which then sum to less than 1); one
+        followed by a ## piece ("[MASK]##ing") may be any piece."""
         ids, seg = self._encode(text)
         where = np.nonzero(ids == self.ids["[MASK]"])[0]
         pieces = (
@@ -110,14 +117,19 @@ class Pretrained(ModelFolder):
             )
         if len(where) == 0:
             raise ValueError("fill_mask needs at least one [MASK] in the text, e.g. 'the lord is my [MASK]'")
+        # a [MASK] standing for a whole word (not followed by a ## piece) is answered with word starts only: a
+        # continuation piece ("##s") there would glue onto the word before it, not fill the blank
+        whole = [not (i + 1 < len(ids) and self.tokens[ids[i + 1]].startswith("##")) for i in where]
         results = []
         for start in range(0, len(where), SLOTS):
             chunk = where[start : start + SLOTS]
             logits = self._run(ids, seg, chunk)["mlm"][: len(chunk)]
             probs = np.exp(logits - logits.max(-1, keepdims=True))
             probs /= probs.sum(-1, keepdims=True)
-            for p in probs:
-                best = np.argsort(-p)[:top_k]
+            for p, word in zip(probs, whole[start : start + SLOTS]):
+                if word:  # the model's own probabilities, continuation pieces left out (not renormalised)
+                    p = np.where(self._continuation, -1.0, p)
+                best = np.argsort(-p, kind="stable")[:top_k]
                 results.append([(self.tokens[i], float(p[i])) for i in best])
         return results
 
@@ -144,6 +156,28 @@ class Pretrained(ModelFolder):
         """
         ids, seg = self._encode(text)
         return [self.tokens[i] for i in ids], self._run_inside(ids, seg)["states"][:, : len(ids)]
+
+    def hidden_states_many(self, texts: list[str]) -> list[tuple[list[str], np.ndarray]]:
+        """`hidden_states` of each text, BATCH texts of one length bucket a call (one compiled shape per bucket:
+        a reference set of hundreds of sentences in seconds, not one call each)."""
+        encoded = [self._encode(t) for t in texts]
+        out: list = [None] * len(texts)
+        by_bucket: dict[int, list[int]] = {}
+        for i, (ids, _) in enumerate(encoded):
+            by_bucket.setdefault(next(b for b in self.buckets if b >= len(ids)), []).append(i)
+        for length, rows in by_bucket.items():
+            for start in range(0, len(rows), BATCH):
+                chunk = rows[start : start + BATCH]
+                x = {k: np.zeros((BATCH, length), np.int32) for k in ("token_ids", "segment_ids", "padding_mask")}
+                for j, i in enumerate(chunk):
+                    ids, seg = encoded[i]
+                    x["token_ids"][j, : len(ids)], x["segment_ids"][j, : len(ids)] = ids, seg
+                    x["padding_mask"][j, : len(ids)] = 1
+                states = self._inside_batch(x, row=None)["states"]
+                for j, i in enumerate(chunk):
+                    ids = encoded[i][0]
+                    out[i] = ([self.tokens[t] for t in ids], states[j, :, : len(ids)])
+        return out
 
     def attention(self, text: str) -> tuple[list[str], np.ndarray]:
         """Wordpiece tokens (with [CLS] and [SEP]) and every block's softmax attention [layers, heads, n, n]:

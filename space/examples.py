@@ -2,6 +2,12 @@
 the README cannot drift from the app)."""
 
 from inside import kinds
+from space import defaults
+
+# The modern-English examples go to whichever BERT that read modern English scores best on held-out modern text
+# (space.defaults: the recorded bench.bert_heldout results), one for each task
+MODERN_MASK = defaults.best_bert("fill_mask", ("bert-modern", "bert-imdb"))
+MODERN_PAIR = defaults.best_bert("next_sentence", ("bert-modern", "bert-imdb"))
 
 CHAT_EXAMPLES = [
     "But soft, what light through yonder window breaks?",
@@ -14,12 +20,12 @@ GENERATE_EXAMPLES = [
     "KING RICHARD III:\nNow is the winter of our discontent\n",
     "HAMLET:\nTo be, or not to be, that is the question:\n",
 ]
-# (text, the BERT that answers it): modern English for the modern BERT, the King James for the one that read it
+# (text, the BERT that answers it): modern English for the best modern one, the King James for the one that read it
 FILL_MASK_EXAMPLES = [
-    ("The movie was so [MASK] that I fell asleep.", "bert-modern"),
-    ("She opened the [MASK] and walked into the room.", "bert-modern"),
-    ("The actors were great, but the [MASK] was boring.", "bert-modern"),
-    ("This is the best [MASK] I have ever seen.", "bert-modern"),
+    ("The movie was so [MASK] that I fell asleep.", MODERN_MASK),
+    ("She opened the [MASK] and walked into the room.", MODERN_MASK),
+    ("The actors were great, but the [MASK] was boring.", MODERN_MASK),
+    ("This is the best [MASK] I have ever seen.", MODERN_MASK),
     ("And the [MASK] said unto Moses,", "bert"),
     ("The king of [MASK] went out to battle.", "bert"),
     ("Thou shalt not [MASK].", "bert"),
@@ -31,8 +37,8 @@ CLASSIFY_EXAMPLES = [
     "A tedious, overlong mess.",
 ]
 PAIR_EXAMPLES = [
-    ["We must reduce the deficit.", "That is why I am sending Congress a budget that cuts spending.", "bert-modern"],
-    ["We must reduce the deficit.", "The acting is wooden and the plot makes no sense.", "bert-modern"],
+    ["We must reduce the deficit.", "That is why I am sending Congress a budget that cuts spending.", MODERN_PAIR],
+    ["We must reduce the deficit.", "The acting is wooden and the plot makes no sense.", MODERN_PAIR],
     [
         "In the beginning God created the heaven and the earth.",
         "And the earth was without form, and void; and darkness was upon the face of the deep.",
@@ -62,35 +68,40 @@ TRANSLATE_EXAMPLES = [
     "Where is the train station?",
 ]
 
-# The Inside tab: (word, sentences one per line): an ambiguous word in two senses
+# The Inside tab: (word, sentences one per line, each with its sense in brackets): an ambiguous word in two senses.
+# Chosen among 6 written sentences a sense (15 x 15 pairs of pairs a word) by the bundled models' own vectors
+# (centred cosine, inside.reference): for bank and light, both same-sense pairs above every cross-sense pair for
+# ELMo's mix and each BERT's last layer (12 of the 225 choices for bank, 25 for light do that); for spring no
+# choice did, and these give the largest smallest separation (every number positive). tests/test_inside_bert.py
+# checks what holds.
 CONTEXT_EXAMPLES = [
     (
         "bank",
-        "I paid the money into my account at the bank.\n"
-        "The bank raised its interest rates again.\n"
-        "We had a picnic on the grassy bank of the river.\n"
-        "The boat drifted towards the muddy bank.",
+        "[money] The bank lent them money to buy a house.\n"
+        "[money] The bank raised its interest rates again.\n"
+        "[river] Ducks waddled along the muddy bank of the stream.\n"
+        "[river] We had a picnic on the grassy bank of the river.",
     ),
     (
         "light",
-        "Please switch on the light in the kitchen.\n"
-        "The morning light came through the window.\n"
-        "This bag is light enough to carry with one hand.\n"
-        "She packed a light jacket for the trip.",
+        "[lamp] The light from the lamp filled the room.\n"
+        "[lamp] Please switch on the light in the kitchen.\n"
+        "[weight] The box was light enough for a child to lift.\n"
+        "[weight] This bag is light enough to carry with one hand.",
     ),
     (
         "spring",
-        "The flowers bloom in the spring.\n"
-        "We go walking every spring when the days get longer.\n"
-        "The old mattress has a broken spring.\n"
-        "Press the spring down and let it go.",
+        "[season] The birds come back every spring to nest.\n"
+        "[season] We go walking every spring when the days get longer.\n"
+        "[coil] A metal spring pushes the button back up.\n"
+        "[coil] The mattress spring creaked under his weight.",
     ),
 ]
 # (text, the kind of model it is for, the model that read its register if loaded): a prompt for the char LM,
 # fill-mask inputs for the modern-English BERT and the King James one (as the Fill-mask tab's examples)
 ATTENTION_EXAMPLES = [
     ("ROMEO:\nBut soft, what light through yonder window breaks?", kinds.TRANSFORMER, "char-transformer"),
-    ("I went to the [MASK] to buy some bread.", kinds.BERT, "bert-modern"),
+    ("I went to the [MASK] to buy some bread.", kinds.BERT, MODERN_MASK),
     ("The LORD is my [MASK]; I shall not want.", kinds.BERT, "bert"),
 ]
 GATES_EXAMPLE = (

@@ -51,7 +51,7 @@ MAX_WORD_CHARS = 40  # Contexts: the word
 MAX_SENTENCE_CHARS = 300  # Contexts: each sentence (2 to 6 of them: inside.contexts)
 MAX_GATES_CHARS = 1000  # LSTM gates: the text
 GATES_SHOWN = 60  # LSTM gates: characters in the gates heatmap (the coloured strip shows the whole text)
-REFERENCE_PER_SENSE = 2  # Contexts' reference set: sentences per sense of bench/data/senses.json (108 in all)
+REFERENCE_PER_SENSE = None  # Contexts' reference set: every sentence of inside/data/senses.json (270)
 NEAREST = 3  # Contexts: nearest reference words per occurrence
 
 
@@ -189,10 +189,15 @@ def _stream_reply(streamer, prompt: str, seed, **sampling) -> Iterator[str]:
         yield text.rstrip() or SILENCE
 
 
+TOKEN_NAMES = {"\n": "newline", "\r\n": "newline", " ": "space", "\t": "tab", "\n\n": "blank line", "": "nothing"}
+
+
 def show_token(token: str) -> str:
-    """A token made readable in a label: whitespace shown as symbols."""
-    shown = token.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "␣")
-    return shown or "∅"
+    """A token made readable in a label: a whitespace token by its plain name ("newline"; a lone ⏎ is a
+    riddle as a chart's heading), whitespace inside a longer one as symbols."""
+    if token in TOKEN_NAMES:
+        return TOKEN_NAMES[token]
+    return token.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "␣")
 
 
 class Handlers:
@@ -206,7 +211,7 @@ class Handlers:
     def __init__(self, registry: Registry, live=None):
         self.registry = registry
         self.live = live  # a live.store.Store: models the Train tab made, taken by their live names
-        self._reference = None  # inside.reference.Reference, read on the first Contexts request
+        self._reference = None  # inside.reference.Reference, read by warm_reference or the first Contexts request
         self._reference_lock = threading.Lock()
 
     # ------------------------------------------------------------ the models a request names
@@ -585,9 +590,27 @@ class Handlers:
                 self._reference = inside_reference.Reference.senses(per_sense=REFERENCE_PER_SENSE)
             return self._reference
 
+    def warm_reference(self, background: bool = True):
+        """Embed the Contexts view's reference set for every ELMo and BERT now (batched: seconds), so the first
+        Compare does not wait for it; in a daemon thread unless `background` is False. The thread, or None."""
+
+        def warm():
+            ref = self.reference()
+            if ref is not None:
+                self.registry.settle()  # after the deferred BERT warm-ups: one compiling thread at a time
+                ref.warm([*self.registry.encoders.values(), *self.registry.berts.values()])
+
+        if not background:
+            warm()
+            return None
+        thread = threading.Thread(target=warm, name="warm-reference", daemon=True)
+        thread.start()
+        return thread
+
     def contexts(self, word: str, sentences) -> inside_contexts.Contexts:
-        """`word` in each of 2 to 6 sentences (a list, or a text of one sentence per line): its cosine-similarity
-        matrix for the static layer, each ELMo's mix and each BERT's last layer (inside.contexts)."""
+        """`word` in each of 2 to 6 sentences (a list, or a text of one sentence per line, each may start with its
+        "[sense]"): its similarity matrix (cosine centred on the reference set's mean) for the static layer, each
+        ELMo's layers and fitted mix and each BERT's last layer, with the senses' separation (inside.contexts)."""
         word = _text(word, "word").strip()
         if len(word) > MAX_WORD_CHARS:
             raise _error(f"word is too long: {len(word)} characters, the limit is {MAX_WORD_CHARS}")
@@ -606,7 +629,7 @@ class Handlers:
         if not reps:
             raise _error("no ELMo or BERT is loaded on this server (see the About tab)")
         with _model_errors():
-            return inside_contexts.compare(word, sentences, reps)
+            return inside_contexts.compare(word, sentences, reps, self.reference())
 
     def nearest(self, contexts: inside_contexts.Contexts, k: int = NEAREST) -> list[list[str]]:
         """Rows [sentence, representation, nearest reference words (cosine)] per occurrence and representation."""

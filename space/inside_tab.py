@@ -94,16 +94,25 @@ def _contexts_ui(h: handlers.Handlers, slots: int):
     def contexts_ui(word, sentences):
         c = h.contexts(word, sentences)
         labels = [str(i + 1) for i in range(len(c.sentences))]
-        plots = [similarity_heatmap(r.matrix, labels, r.label) for r in c.representations]
+        plots = [
+            similarity_heatmap(r.matrix, labels, r.label, separation_note(r.separation)) for r in c.representations
+        ]
         plots += [None] * (slots - len(plots))
-        legend = "\n".join(f"{i + 1}. {s}" for i, s in enumerate(c.sentences))
+        legend = "\n".join(
+            f"{i + 1}. {f'*({sense})* ' if sense else ''}{s}" for i, (s, sense) in enumerate(zip(c.sentences, c.senses))
+        )
         ref = h.reference()
         if ref is not None and not all(ref.ready(r.model) for r in c.representations):
-            wait = [["", "", f"embedding the {len(ref)} reference sentences once for each model (first use)…"]]
+            wait = [["", "", f"embedding the {len(ref)} reference sentences once for each model…"]]
             yield *plots, legend, wait
         yield *plots, legend, h.nearest(c) or [["", "", "no reference set on this server"]]
 
     return contexts_ui
+
+
+def separation_note(value: float | None) -> str:
+    """The number under a Contexts heatmap: how far apart the labelled senses are."""
+    return "" if value is None else f"same sense − other sense: {value:+.2f}"
 
 
 def _strip_html(tokens: list[str], values) -> str:
@@ -160,13 +169,16 @@ def inside_tab(h: handlers.Handlers, registry: Registry) -> None:
             with gr.Tab("Contexts", id="inside_contexts", elem_id="inside-contexts"):
                 reps = representations(registry.encoders, registry.berts)
                 gr.Markdown(
-                    "A word in different sentences: how alike are its vectors (cosine similarity, 1 = the "
-                    "same direction)? A **static** layer gives the word one vector whatever the sentence, so "
-                    "every cell is 1; ELMo's biLSTM layers and BERT's blocks read the sentence around it, so "
-                    "its senses come apart. Below, each occurrence's nearest words among "
-                    f"{handlers.REFERENCE_PER_SENSE * 54} reference sentences (27 ambiguous words, two "
-                    "sentences for each of their two senses: a sense in brackets)."
-                    + ("" if reps else "\n\n**No ELMo or BERT is loaded on this server.**")
+                    "A word in different sentences: how alike are its vectors? The similarity is the cosine "
+                    "after taking away each layer's mean vector over the reference sentences (raw cosines of "
+                    "these vectors are all near 1: they share one direction). A **static** layer gives the "
+                    "word one vector whatever the sentence, so every cell is 1; ELMo's biLSTM layers (and its "
+                    "mix, weighted for telling senses apart) and BERT's blocks read the sentence around it, so "
+                    "its senses come apart. Start a line with its sense in brackets (`[river] ...`) to get, "
+                    "under each heatmap, the mean same-sense minus the mean other-sense similarity (above 0: "
+                    "the senses come apart). Below, each occurrence's nearest words among the 270 reference "
+                    "sentences (27 ambiguous words, five sentences for each of their two senses: a sense in "
+                    "brackets)." + ("" if reps else "\n\n**No ELMo or BERT is loaded on this server.**")
                 )
                 with gr.Row():
                     ctx_word = gr.Textbox(value=CONTEXT_EXAMPLES[0][0], label="Word", scale=1)

@@ -15,12 +15,19 @@ from __future__ import annotations
 import numpy as np
 
 MAX_WIDTH = 6.5  # inches at 100 dpi: a phone shows the whole figure scaled, not cut
-MAX_LABELS = 65  # tokens labelled along an axis: a longer one (a text translated in runs) labels every k-th
+LABEL_SIZE = 7  # points: the smallest axis label drawn (a phone shows a 6.5-inch figure at about 0.55x)
+LABEL_SPACING = 1.35  # a label's slot along its axis, in font sizes: a line's height with a little air
 
 
-def _ticks(ax_set, tokens: list[str], size: int, **kw) -> None:
-    """Label every token, or every k-th past MAX_LABELS (hundreds of labels would print over each other)."""
-    step = max(1, -(-len(tokens) // MAX_LABELS))
+def fitting(count: int, length_in: float, size: float = LABEL_SIZE) -> int:
+    """How many labels of `size` points fit side by side along an axis `length_in` inches long (at least 1)."""
+    return max(1, min(count, int(length_in * 72 / (size * LABEL_SPACING))))
+
+
+def _ticks(ax_set, tokens: list[str], size: float, length_in: float, **kw) -> None:
+    """Label every token if all fit at `size`, else every k-th: labels never overlap and never shrink below
+    LABEL_SIZE (56 labels 5 points tall cannot be read)."""
+    step = max(1, -(-len(tokens) // fitting(len(tokens), length_in, size)))
     at = range(0, len(tokens), step)
     ax_set(at, [_label(tokens[i]) for i in at], fontsize=size, **kw)
 
@@ -59,19 +66,20 @@ def attention_heatmap(weights, rows: list[str], columns: list[str], title: str =
     cell = min(0.28, (MAX_WIDTH - 1.2) / max(1, len(columns)), 7.0 / max(1, len(rows)))  # square cells
     width, height = max(3.8, 1.2 + cell * len(columns)), 1.0 + cell * len(rows)  # 3.8: room for the title
     most = max(len(rows), len(columns))
-    size = 9 if most < 25 else 7 if most < 45 else 5
+    size = 9 if most < 25 else LABEL_SIZE
     fig, ax = plt.subplots(figsize=(width, height), dpi=100)
     top = float(weights.max()) if vmax is None else float(vmax)
     ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=max(1e-6, top), aspect="auto")
-    _ticks(ax.set_xticks, columns, size, rotation=90)
-    _ticks(ax.set_yticks, rows, size)
+    _ticks(ax.set_xticks, columns, size, cell * len(columns), rotation=90)
+    _ticks(ax.set_yticks, rows, size, cell * len(rows))
     ax.xaxis.tick_top()
     ax.set_title(title, fontsize=10, pad=4)
     return _finish(fig, plt)
 
 
-def similarity_heatmap(matrix, labels: list[str], title: str = ""):
-    """A square cosine-similarity matrix, each cell written out; colours from 0 (white) to 1 (dark)."""
+def similarity_heatmap(matrix, labels: list[str], title: str = "", note: str = ""):
+    """A square similarity matrix, each cell written out; colours from 0 (white; below 0 too) to 1 (dark).
+    `note` is written under it (the Contexts view's separation of the senses)."""
     plt = _pyplot()
     matrix = np.asarray(matrix, np.float32)
     n = len(labels)
@@ -90,6 +98,8 @@ def similarity_heatmap(matrix, labels: list[str], title: str = ""):
     ax.set_xticks(range(n), labels, fontsize=9)
     ax.set_yticks(range(n), labels, fontsize=9)
     ax.set_title(title, fontsize=10, pad=4)
+    if note:
+        ax.set_xlabel(note, fontsize=9)
     return _finish(fig, plt)
 
 
@@ -104,12 +114,12 @@ def gates_heatmap(gates: dict, rows: list[str], columns: list[str], title: str =
     panel = 0.55 + 0.18 * len(rows)
     height = 0.6 + panel * len(names)
     fig, axes = plt.subplots(len(names), 1, figsize=(MAX_WIDTH, height), dpi=100, squeeze=False)
-    size = 8 if len(columns) <= 40 else 6.5
+    size = 8 if len(columns) <= 40 else LABEL_SIZE
     image = None
     for ax, name, a in zip(axes[:, 0], names, arrays):
         image = ax.imshow(a, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
         ax.set_yticks(range(len(rows)), rows, fontsize=7)
-        ax.set_xticks(range(len(columns)), [_label(c) for c in columns], fontsize=size, family="monospace")
+        _ticks(ax.set_xticks, columns, size, MAX_WIDTH * 0.79, family="monospace")
         ax.tick_params(axis="x", length=0, pad=1)
         ax.set_title(f"{name} gate", fontsize=9, pad=2, loc="left")
     if title:

@@ -14,7 +14,7 @@ import gradio as gr
 
 from inside import kinds
 from inside.contexts import MAX_SENTENCES, MIN_SENTENCES
-from space import chat, handlers
+from space import chat, defaults, handlers
 from space.examples import (
     CHAT_EXAMPLES,
     CLASSIFY_EXAMPLES,
@@ -206,7 +206,9 @@ def build(registry: Registry, runner=None) -> gr.Blocks:
     side_a = registry.lm_of_arch("lstm") or default
     side_b = registry.lm_of_arch("transformer") or (names[1] if len(names) > 1 else default)
     # top-k slider up to the largest vocabulary (at most 100); the API takes up to each model's vocabulary
-    bert_names, default_bert = list(registry.berts), next(iter(registry.berts), None)
+    bert_names = list(registry.berts)
+    # each tab's first choice: the loaded BERT with the best recorded score on held-out modern text
+    mask_bert, pair_bert = (defaults.best_bert(task, bert_names) for task in ("fill_mask", "next_sentence"))
     max_top_k = min(100, max(int(m.config.vocab_size) for m in registry.lms.values()))
 
     with gr.Blocks(title="SeqLab") as demo:
@@ -306,7 +308,7 @@ def build(registry: Registry, runner=None) -> gr.Blocks:
                 first = mask_examples[0][0] if mask_examples else FILL_MASK_EXAMPLES[0][0]
                 mask_text = gr.Textbox(label="Text", lines=2, value=first)
                 with gr.Row():
-                    mask_model = gr.Dropdown(bert_names, value=default_bert, label="Model", allow_custom_value=True)
+                    mask_model = gr.Dropdown(bert_names, value=mask_bert, label="Model", allow_custom_value=True)
                     mask_top_k = gr.Slider(1, handlers.MAX_FILL_TOP_K, value=5, step=1, label="Top-k")
                     mask_btn = gr.Button("Fill", variant="primary")
                 with gr.Row():
@@ -317,7 +319,7 @@ def build(registry: Registry, runner=None) -> gr.Blocks:
                     fill_mask_ui, mask_inputs, mask_labels, api_name="ui_fill_mask_submit", api_visibility=PRIVATE
                 )
                 gr.Examples(
-                    mask_examples or [[FILL_MASK_EXAMPLES[0][0], default_bert]],
+                    mask_examples or [[FILL_MASK_EXAMPLES[0][0], mask_bert]],
                     [mask_text, mask_model],
                     mask_labels,
                     fn=lambda text, model: fill_mask_ui(text, 5, model),
@@ -337,7 +339,7 @@ def build(registry: Registry, runner=None) -> gr.Blocks:
                     sentence_a = gr.Textbox(label="Sentence A", lines=2, value=first[0])
                     sentence_b = gr.Textbox(label="Sentence B", lines=2, value=first[1])
                 with gr.Row():
-                    pair_model = gr.Dropdown(bert_names, value=default_bert, label="Model", allow_custom_value=True)
+                    pair_model = gr.Dropdown(bert_names, value=pair_bert, label="Model", allow_custom_value=True)
                     pair_btn = gr.Button("Predict", variant="primary")
                 pair_label = gr.Label(label="Next sentence?")
                 pair_btn.click(
@@ -348,7 +350,7 @@ def build(registry: Registry, runner=None) -> gr.Blocks:
                     api_visibility=PRIVATE,
                 )
                 gr.Examples(
-                    [row for row, _ in pairs] or [PAIR_EXAMPLES[0][:2] + [default_bert]],
+                    [row for row, _ in pairs] or [PAIR_EXAMPLES[0][:2] + [pair_bert]],
                     [sentence_a, sentence_b, pair_model],
                     pair_label,
                     fn=h.next_sentence,

@@ -127,14 +127,21 @@ def test_word_vectors_join_wordpieces_and_leave_out_punctuation_and_specials():
 def test_contexts_static_layer_is_all_ones_and_the_contextual_ones_are_not():
     elmo, bert = StandInElmo(), StandInBert()
     reps = contexts.representations({"elmo": elmo}, {"bert": bert})
-    assert [(r.label, r.layer) for r in reps] == [("static (elmo layer 0)", 0), ("elmo mix", -1), ("bert layer 2", -1)]
+    assert [(r.label, r.layer) for r in reps] == [
+        ("static (elmo layer 0)", 0),
+        ("elmo layer 1", 1),
+        ("elmo layer 2", 2),
+        ("elmo mix", -1),
+        ("bert layer 2", -1),
+    ]
     c = contexts.compare("bank", [*BANK, "The bank of the river."], reps)
-    static, mix, last = c.representations
+    static, *contextual = c.representations
     assert np.allclose(static.matrix, 1.0) and static.written == ["bank", "bank", "bank"]
-    for rep in (mix, last):
+    assert all(r.separation is None for r in c.representations)  # the sentences carry no sense labels
+    for rep in contextual:
         m = np.array(rep.matrix)
         assert m.shape == (3, 3) and np.allclose(np.diag(m), 1.0) and np.allclose(m, m.T) and (m < 0.999).any()
-    assert elmo.calls == 3  # one pass per sentence serves both ELMo representations
+    assert elmo.calls == 3  # one pass per sentence serves every ELMo representation
     # without an ELMo the static layer is the first BERT's layer 0
     assert [r.label for r in contexts.representations({}, {"b1": bert, "b2": bert})][0] == "static (b1 layer 0)"
 
@@ -211,14 +218,18 @@ def h():
 
 
 def test_handlers_contexts_and_nearest(h):
-    c = h.contexts("bank", "She put her money in the bank.\n\n  She sat on the bank of the river.  \n")
-    assert c.sentences == BANK and [r.label for r in c.representations] == [
+    c = h.contexts("bank", "[money] She put her money in the bank.\n\n  [river] She sat on the bank of the river.  \n")
+    assert c.sentences == BANK and c.senses == ["money", "river"]
+    assert [r.label for r in c.representations] == [
         "static (elmo layer 0)",
+        "elmo layer 1",
+        "elmo layer 2",
         "elmo mix",
         "bert layer 2",
     ]
+    assert all(r.separation is None for r in c.representations)  # one cross-sense pair and no same-sense one
     rows = h.nearest(c)
-    assert len(rows) == 2 * 3 and rows[0][:2] == ["1", "static (elmo layer 0)"]
+    assert len(rows) == 2 * 5 and rows[0][:2] == ["1", "static (elmo layer 0)"]
     assert rows[0][2].startswith("bank (") and rows[0][2].count(" · ") == 2  # three nearest, by label
 
 
@@ -288,11 +299,19 @@ def test_pictures_are_drawn_for_phone_width():
     )
     for fig in (sim, att, gates):
         assert fig.get_figwidth() <= plots.MAX_WIDTH + 1e-6
-    assert [t.get_text() for t in att.axes[0].get_yticklabels()[:2]] == ["⏎", "␣"]
-    assert len(att.axes[0].get_xticklabels()) == 64  # every token labelled up to plots.MAX_LABELS
+    assert [t.get_text() for t in att.axes[0].get_yticklabels()[:1]] == ["⏎"]
+    for fig in (att, gates):  # labels no smaller than LABEL_SIZE, thinned to as many as fit along each axis
+        for ax in fig.axes[:1]:
+            for ticks, length in ((ax.get_xticklabels(), ax.get_position().width * fig.get_figwidth()),):
+                assert all(t.get_fontsize() >= plots.LABEL_SIZE for t in ticks)
+                assert len(ticks) <= length * 72 / (plots.LABEL_SIZE * plots.LABEL_SPACING) + 1
+    small = plots.attention_heatmap(np.eye(12), list("abcdefghijkl"), list("abcdefghijkl"))
+    assert len(small.axes[0].get_xticklabels()) == 12  # a short text: every token labelled
     joined = plots.attention_heatmap(np.eye(300), [f"t{i}" for i in range(300)], [f"s{i}" for i in range(300)])
-    labels = [t.get_text() for t in joined.axes[0].get_xticklabels()]  # a long text: every 5th, readable
-    assert labels[:3] == ["s0", "s5", "s10"] and len(labels) == 60 and joined.get_figwidth() <= plots.MAX_WIDTH + 1e-6
+    labels = [t.get_text() for t in joined.axes[0].get_xticklabels()]  # a long text: every k-th, readable
+    assert (
+        labels[:2] == ["s0", labels[1]] and 10 <= len(labels) <= 45 and joined.get_figwidth() <= plots.MAX_WIDTH + 1e-6
+    )
     with pytest.raises(ValueError, match="does not match"):
         plots.similarity_heatmap([[1, 0], [0, 1]], ["1"])
 
