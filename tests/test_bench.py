@@ -247,20 +247,15 @@ def test_lm_step_and_quantize_benchmarks():
     assert "error" in q["bfloat16"]  # TF has no bfloat16 QR for the LSTM's orthogonal initializer
 
 
-def test_readme_sense_matching_table_is_the_bench_result():
-    """Issue 16: every sense-matching score in the README's table is bench.sense_match's, as saved in
-    bench/results/sense_match.json, and layer 0 scores exactly chance."""
+def test_sense_matching_result_scores_chance_at_layer_0():
+    """In bench/results/sense_match.json a context-free layer (every model's layer 0) scores exactly chance and
+    every score is a probability; the docs' table is written from this file by bench.report (tests/test_docs.py)."""
     import json
-    import re
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     results = json.load(open(os.path.join(root, "bench", "results", "sense_match.json")))["results"]
-    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
-    table = readme.split("<!-- sense-matching -->")[1]
-    rows = dict(re.findall(r"^\| `?([a-z-]+ (?:layer \d|mix))`? \| ([0-9.]+) \|", table, re.M))
-    assert len(rows) >= 10 and set(rows) <= set(results)
-    for name, shown in rows.items():
-        assert float(shown) == round(results[name]["score"], 3), name
+    assert len(results) >= 10
     for name, r in results.items():
+        assert 0 <= r["score"] <= 1, name
         if name.endswith("layer 0"):
             assert r["score"] == r["chance"], name

@@ -136,17 +136,14 @@ def test_translate_speed_on_a_tiny_model(tmp_path, capsys):
     assert all(row["s_per_step"] > 0 and row["target_tokens_per_s"] > 0 for row in b["rows"]) and b["speedup"] > 0
 
 
-def test_readme_speed_table_is_the_recorded_run():
-    """The README's translation speed rows are bench/results/translate_speed_cpu.json's median round."""
+def test_recorded_speed_run_is_the_median_round():
+    """bench/results/translate_speed_cpu.json: three rounds, two lanes, and its batch-32 row is the round with the
+    median decoding ratio (the docs' table is written from this file by bench.report, tests/test_docs.py)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     r = json.load(open(os.path.join(root, "bench", "results", "translate_speed_cpu.json")))
-    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
     assert r["settings"]["rounds"] == 3 and r["results"]["seqlab"]["lanes"] == 2
     rows = {(row["row"].split(" (")[0], row["metric"]): row for row in r["rows"]}
     batch = rows["beam-4, batch 32", "sentences/s"]
-    ratios = ", ".join(f"{x['decode_ratio']:.2f}" for x in r["rounds"])
-    assert f"| {batch['seqlab']:.1f} | {batch['marian']:.1f} | **{batch['ratio']:.2f}x** ({ratios}) |" in readme
-    single = rows["beam-4, batch 1", "sentences/s"]
-    assert f"| {single['seqlab']:.1f} | {single['marian']:.1f} | {single['ratio']:.2f}x |" in readme
-    train = rows["training, batch 64", "target tokens/s"]
-    assert f"| {train['seqlab']:,.0f} | {train['marian']:,.0f} | {train['ratio']:.2f}x" in readme
+    ratios = sorted(x["decode_ratio"] for x in r["rounds"])
+    assert batch["ratio"] == pytest.approx(ratios[1], abs=0.01)
+    assert all(row["seqlab"] > 0 and row["marian"] > 0 for row in r["rows"])

@@ -427,91 +427,23 @@ def test_the_config_fields_are_the_flags(capsys):
         TrainConfig(pair="web-es", out="x", budget=Budget(steps=5), max_len=0).validate()
 
 
-def test_readme_translation_figures_are_the_recorded_results():
-    """The README's test-book BLEU/chrF (bundled models, kjv-web against copying) and its modern-English examples
-    are what bench/experiments/translate_results.py recorded in bench/results/translate.json."""
-    import re
-
+def test_recorded_translation_results_agree_with_the_bundled_models():
+    """bench/results/translate.json (written by bench/experiments/translate_results.py) agrees with the bundled
+    folders: each model's decoding.json alpha is the one its validation sweep chose and the one its test-book score
+    used; kjv-web's two models beat copying on the same test books; translating whole verses scored higher than
+    sentence by sentence on the validation books. The docs' tables are written from these files by bench.report."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     results = json.load(open(os.path.join(root, "bench", "results", "translate.json"), encoding="utf-8"))
-    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
-
-    def shown(label):
-        rows = re.findall(rf"^\| {label} \|.*\| \*?\*?([0-9.]+)\*?\*? \| ([0-9.]+) \|$", readme, re.M)
-        assert len(rows) == 1, (label, rows)
-        return tuple(float(x) for x in rows[0])
-
     for name in ("translate-rnn", "translate-transformer"):
-        r = results["bundled"][name]
-        assert shown(f"`{name}`") == (round(r["bleu"], 1), round(r["chrf"], 1)), name
-    kjv = results["kjv-web"]
-    copy = (round(kjv["rnn"]["copy_bleu"], 1), round(kjv["rnn"]["copy_chrf"], 1))
-    assert shown(r"copy baseline \(the source as it is\)") == copy
-    assert kjv["rnn"]["copy_bleu"] == kjv["transformer"]["copy_bleu"]  # the same test books for both
-    for arch, label in (("rnn", r"bi-GRU \+ Bahdanau \(`runs/kjv-web-rnn`\)"), ("transformer", r"Transformer 3\+3.*?")):
-        assert shown(label) == (round(kjv[arch]["bleu"], 1), round(kjv[arch]["chrf"], 1)), arch
-        assert kjv[arch]["bleu"] > kjv[arch]["copy_bleu"]
-    for name in ("translate-rnn", "translate-transformer"):  # the validation sweep of translate.tune
         tuned = results["tuned"][name]
-        cells = [f"{r['bleu']:.1f} / {r['chrf']:.1f}" for r in tuned["scores"]]
-        best = [r["alpha"] for r in tuned["scores"]].index(tuned["best_alpha"])
-        cells[best] = cells[best].replace(cells[best].split(" /")[0], f"**{cells[best].split(' /')[0]}**", 1)
-        assert f"| `{name}` | {' | '.join(cells)} | {tuned['best_alpha']} |" in readme, name
         saved = json.load(open(os.path.join(root, "translate", "models", name, "decoding.json")))
         assert saved["alpha"] == tuned["best_alpha"] == results["bundled"][name]["alpha"], name
-    ema = results["ema"]  # the --ema 0.999 run, not bundled
-    said = re.search(r"with it for 58 minutes: \*\*([0-9,]+) steps\*\*.*?loss \*\*([0-9.]+)\*\* for the\s+average "
-                     r"against ([0-9.]+) .*?BLEU \*\*([0-9.]+)\*\* at its tuned alpha ([0-9.]+) .*?\*\*([0-9.]+)\*\* "
-                     r"BLEU / ([0-9.]+) chrF", readme, re.S)  # fmt: skip
-    assert said, "the README's --ema paragraph"
-    best = max(ema["tuned"]["scores"], key=lambda r: r["bleu"])
-    assert said.groups() == (
-        f"{ema['steps']:,}", f"{ema['val_loss']:.3f}", f"{ema['val_loss_trained_weights']:.3f}",
-        f"{best['bleu']:.1f}", str(ema["tuned"]["best_alpha"]), f"{ema['bleu']:.1f}", f"{ema['chrf']:.1f}",
-    )  # fmt: skip
-    flat = " ".join(readme.split())  # the paragraphs below, with their line breaks as spaces
+        assert tuned["best_alpha"] == max(tuned["scores"], key=lambda r: r["bleu"])["alpha"], name
+    kjv = results["kjv-web"]
+    assert kjv["rnn"]["copy_bleu"] == kjv["transformer"]["copy_bleu"]  # the same test books for both
+    for arch in ("rnn", "transformer"):
+        assert kjv[arch]["bleu"] > kjv[arch]["copy_bleu"], arch
     split = json.load(open(os.path.join(root, "bench", "results", "translate_split.json"), encoding="utf-8"))
     rnn, tr = split["translate-rnn"], split["translate-transformer"]
-    said = [
-        f"on the {rnn['verses']} validation verses of two or more sentences that fit",
-        f"`translate-rnn` {rnn['whole']['bleu']} BLEU whole against {rnn['by_sentence']['bleu']} sentence by",
-        f"`translate-transformer` {tr['whole']['bleu']} against {tr['by_sentence']['bleu']} (chrF",
-        f"{rnn['whole']['chrf']} / {rnn['by_sentence']['chrf']} and "
-        f"{tr['whole']['chrf']} / {tr['by_sentence']['chrf']})",
-    ]
-    assert [s for s in said if s not in flat] == [] and rnn["verses"] == tr["verses"], "the translate_text paragraph"
-    assert rnn["split"] == tr["split"] == "validation"  # a design choice, never made on the test books
+    assert rnn["split"] == tr["split"] == "validation" and rnn["verses"] == tr["verses"]  # never the test books
     assert rnn["whole"]["bleu"] > rnn["by_sentence"]["bleu"] and tr["whole"]["bleu"] > tr["by_sentence"]["bleu"]
-    books = results["bundled"]["translate-transformer"]["books"], results["bundled"]["translate-rnn"]["books"]
-    for book, label in (("John", "John"), ("Amos", "Amos"), ("Esth", "Esther"), ("1Cor", "1 Corinthians")):
-        t, r = books[0][book], books[1][book]
-        assert f"{label} ({t['sentences']}{' verses' if book == 'John' else ''}) **{t['bleu']}** / {r['bleu']}" in flat
-
-    def run_figures(run):  # what the README says of a run that is not bundled: steps, losses, BLEU
-        best = max(run["tuned"]["scores"], key=lambda r: r["bleu"])
-        return [
-            f"**{run['steps']:,} steps in {run['seconds'] / 60:.1f} minutes**",
-            f"validation loss **{run['val_loss']:.3f}**",
-            f"validation BLEU **{best['bleu']:.1f}** at its tuned alpha {run['tuned']['best_alpha']}",
-            f"**{run['bleu']:.1f}** BLEU / {run['chrf']:.1f} chrF on the test books",
-        ]
-
-    run = results["sentences"]  # --split-sentences --precision bf16, not bundled
-    said = run_figures(run) + [
-        f"({run['sentence_pairs']:,} sentence pairs within the length limits)",
-        f"sentence_pairs`: {run['sentence_pairs']:,} pairs within the length limits",
-    ]
-    assert [s for s in said if s not in flat] == [], "the README's --split-sentences paragraph"
-    run = results["longer"]  # the bundled command given 12,000 steps, past the hour: not bundled
-    said = run_figures(run) + [run["examples_modern"]["Where is the train station?"]]
-    assert [s for s in said if s not in flat] == [], "the README's More steps paragraph"
-    bf16 = json.load(open(os.path.join(root, "bench", "results", "translate_precision.json")))["precision"]
-    assert (
-        f"**{bf16['bf16_speedup']:.2f}x** faster" in flat
-        and f"({bf16['bf16']['seconds_per_step']:.3f} against {bf16['fp32']['seconds_per_step']:.3f} s at batch 64"
-        in flat
-        and f"losses {bf16['bf16']['loss_last_20_steps']:.3f} and {bf16['fp32']['loss_last_20_steps']:.3f}" in flat
-    ), "the README's --precision bf16 sentence"
-    for example in results["examples"]:
-        row = f"| {example['english']} | {example['translate-rnn']} | {example['translate-transformer']} |"
-        assert row in readme, row
