@@ -209,7 +209,8 @@ def build(config) -> BiLM:
 
 class ScalarMix(layers.Layer):
     """ELMo's task-specific mix, learnable: gamma * sum_j softmax(w)_j * layer_j over [B, n_layers, T, D] (the
-    layers `representations` gives). It starts at equal weights and a scale of 1, what Embedding.mix does."""
+    layers `representations` gives). It starts at equal weights and a scale of 1, what Embedding.mix does without
+    a fitted mix."""
 
     def __init__(self, n_layers: int = 3, **kwargs):
         super().__init__(**kwargs)

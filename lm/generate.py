@@ -83,6 +83,45 @@ class StopStrings:
         return "" if self.stopped else text[self.shown :]
 
 
+CUT = " …"  # what a text cut at the token limit ends with: it says the model had more to say
+
+
+def _in_word(ch: str) -> bool:
+    return ch.isalnum() or ch in "'-"
+
+
+def word_end(text: str, whole_words: bool = False) -> int:
+    """Where a text cut off by a token limit ends on a boundary: all of it if it ends in whitespace or
+    punctuation (or the tokens are whole words), else just before its last, unfinished word (after the last
+    character that is no part of a word; 0 if it is one unfinished word). A character model's last word may be
+    half written."""
+    if whole_words or not text or not _in_word(text[-1]):
+        return len(text)
+    return next((i + 1 for i in range(len(text) - 1, -1, -1) if not _in_word(text[i])), 0)
+
+
+class WordBoundary:
+    """A streamed text shown up to its last word boundary (the word being written is held back), so a stream
+    that ends at the token limit drops its unfinished word without taking back anything shown: each `shown`
+    text is a prefix of the next and of the `end`.
+
+        b = WordBoundary()
+        b.shown("If not did been cr")   # 'If not did been'
+        b.end("If not did been crab t", cut=True)   # 'If not did been crab …'
+    """
+
+    def __init__(self, whole_words: bool = False):
+        self.whole_words = whole_words
+
+    def shown(self, text: str) -> str:
+        """What of the text so far may be shown while it grows (trailing whitespace waits for what follows)."""
+        return text[: word_end(text, self.whole_words)].rstrip()
+
+    def end(self, text: str, cut: bool) -> str:
+        """The final text: all of it when the model ended it, else up to its last boundary and CUT."""
+        return self.shown(text) + CUT if cut else text
+
+
 class LanguageModel(ModelFolder):
     """A trained model folder: config, weights, tokenizer and card. Generates one prompt at a time (batch 1)."""
 

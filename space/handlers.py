@@ -27,6 +27,7 @@ from inside import kinds
 from inside import reference as inside_reference
 from inside import vectors as inside_vectors
 from lm.engine import EngineError
+from lm.generate import WordBoundary
 from space.chat import chat_prompt, count_tokens, end_of_speech
 from space.models import Registry
 
@@ -168,8 +169,16 @@ def _model_errors():
 SILENCE = "…"  # the reply when the model ends its speech before saying anything
 
 
-def _stream_reply(streamer, prompt: str, seed, **sampling) -> Iterator[str]:
-    reply, count = "", [0]
+def _boundary(m) -> WordBoundary:
+    """How a model's streamed text is held back to its last word (a word-level model's tokens are words)."""
+    return WordBoundary(whole_words=getattr(getattr(m, "tokenizer", None), "level", "char") == "word")
+
+
+def _stream_reply(m, streamer, prompt: str, seed, **sampling) -> Iterator[str]:
+    """The reply so far, up to its last whole word while it grows; at the end of the speech all of it, or, when
+    the token limit came first, up to its last word boundary and lm.generate.CUT (the limit is still honoured:
+    the rest is never generated)."""
+    reply, count, boundary = "", [0], _boundary(m)
     with (
         _stopped_log("chat", count),
         _model_errors(),
@@ -182,11 +191,13 @@ def _stream_reply(streamer, prompt: str, seed, **sampling) -> Iterator[str]:
             if ended:
                 yield text.rstrip() or SILENCE
                 return
-            yield text
+            yield boundary.shown(text)
     # out of tokens: a speaker line just begun at the very end is not part of the speech
     text, ended = end_of_speech(reply.lstrip() + "\n")
     if ended or not text.strip():
         yield text.rstrip() or SILENCE
+    else:
+        yield boundary.end(text, cut=True)
 
 
 TOKEN_NAMES = {"\n": "newline", "\r\n": "newline", " ": "space", "\t": "tab", "\n\n": "blank line", "": "nothing"}
@@ -311,7 +322,7 @@ class Handlers:
         seed = _ui_seed(seed)
         prompt = chat_prompt(m, message, history, sampling["max_new_tokens"])
         yield ""  # the reply bubble appears at once
-        yield from _stream_reply(self.registry.streamer(m), prompt, seed, **sampling)
+        yield from _stream_reply(m, self.registry.streamer(m), prompt, seed, **sampling)
 
     # ------------------------------------------------------------ generate
 
@@ -325,7 +336,8 @@ class Handlers:
         top_p: float = 1.0,
         seed: int | None = None,
     ) -> Iterator[str]:
-        """Continue `prompt` with a language model; streams the new text so far (not the prompt).
+        """Continue `prompt` with a language model; streams the new text so far (not the prompt) up to its last
+        whole word. The last text ends at a word or line boundary and with " …": max_new_tokens cut it there.
 
         temperature 0 is greedy; top_k 0 and top_p 1 turn those filters off; the same seed gives the same text.
         `predict()` returns the whole continuation; `submit()` shows it grow token by token and can be cancelled.
@@ -334,7 +346,7 @@ class Handlers:
         m = self._lm(model)
         sampling = _sampling(m, max_new_tokens, temperature, top_k, top_p)
         seed = _seed(seed)
-        text, count = "", [0]
+        text, count, boundary = "", [0], _boundary(m)
         with (
             _stopped_log("generate", count),
             _model_errors(),
@@ -343,9 +355,9 @@ class Handlers:
             for piece in pieces:
                 text += piece
                 count[0] += 1
-                yield text
-        if not text:
-            yield text
+                yield boundary.shown(text)
+        # with no stop string a generation always runs to max_new_tokens: it ends at its last word, marked cut
+        yield boundary.end(text, cut=True) if text else text
 
     def next_token_candidates(self, prompt: str, model: str | None, k: int = 10) -> dict[str, float]:
         """The k most likely next tokens after `prompt`, as {token: probability} (whitespace made visible)."""
@@ -380,7 +392,9 @@ class Handlers:
                 {
                     "stream": self.registry.streamer(m).stream(prompt, seed=seed, **sampling),
                     "model": m,
+                    "boundary": _boundary(m),
                     "text": "",
+                    "shown": "",
                     "tokens": 0,
                     "seconds": 0.0,
                     "done": False,
@@ -406,14 +420,16 @@ class Handlers:
                         piece = next(run["stream"])
                     except StopIteration:
                         run["done"] = True
+                        run["shown"] = run["boundary"].end(run["text"], cut=True) if run["text"] else ""
                         continue
                     finally:
                         run["seconds"] += time.perf_counter() - start
                     run["text"] += piece
+                    run["shown"] = run["boundary"].shown(run["text"])
                     # a piece is one token from a model, up to a few from an engine: count the text's own tokens
                     run["tokens"] = count_tokens(run["model"], run["text"])
                     count[0] += 1
-                yield runs[0]["text"], speed(runs[0]), runs[1]["text"], speed(runs[1])
+                yield runs[0]["shown"], speed(runs[0]), runs[1]["shown"], speed(runs[1])
 
     # ------------------------------------------------------------ BERT
 
@@ -547,7 +563,8 @@ class Handlers:
     def embed(self, text: str, model: str | None = None, layer: int = -1) -> dict:
         """One vector per token of `text` from a loaded ELMo or BERT (`model`, default: the first ELMo, else the
         first BERT) at `layer`: 0 the context-free layer (the same word has the same vector in every sentence),
-        -1 ELMo's equal-weight mix of its layers or BERT's last layer, 1.. the layers between.
+        -1 ELMo's scalar mix of its layers (weighted for telling senses apart) or BERT's last layer, 1.. the layers
+        between.
 
         Returns {"tokens": [...], "vectors": [[...], ...]}, one vector per token (BERT's include [CLS] and [SEP]);
         at most 128 tokens.

@@ -641,7 +641,7 @@ class EchoLM:
     def stream(self, prompt, max_new_tokens=200, seed=None, **sampling):
         self.prompts.append(prompt)
         yield f"{self.name} "
-        yield f"{max_new_tokens}"
+        yield f"{max_new_tokens}."  # a whole word: the limit's cut keeps it (space.handlers' WordBoundary)
 
     def next_tokens(self, prompt, k=10):
         return [(" ", 1.0)]
@@ -655,10 +655,10 @@ def test_handlers_serve_the_registry_they_are_given():
 
     first = handlers.Handlers(Registry(lms={"tiny": EchoLM("first")}, aliases={"runs/a/tiny": "tiny"}))
     second = handlers.Handlers(Registry(lms={"other": EchoLM("second")}))
-    assert list(first.generate("hi", max_new_tokens=3))[-1] == "first 3"
-    assert list(second.generate("hi", max_new_tokens=3))[-1] == "second 3"
-    assert list(first.generate("hi", model="runs/a/tiny", max_new_tokens=4))[-1] == "first 4"
-    assert list(first.generate("hi", model="runs/a/tiny/", max_new_tokens=4))[-1] == "first 4"  # the same folder
+    assert list(first.generate("hi", max_new_tokens=3))[-1] == "first 3. …"
+    assert list(second.generate("hi", max_new_tokens=3))[-1] == "second 3. …"
+    assert list(first.generate("hi", model="runs/a/tiny", max_new_tokens=4))[-1] == "first 4. …"
+    assert list(first.generate("hi", model="runs/a/tiny/", max_new_tokens=4))[-1] == "first 4. …"  # the same folder
     with pytest.raises(Exception, match="model 'runs/a/tiny' is not loaded; choose one of: other"):
         list(second.generate("hi", model="runs/a/tiny"))
     with pytest.raises(Exception, match="no classifier is loaded on this server"):
@@ -684,7 +684,7 @@ def test_requests_for_models_still_warming_wait_for_the_background_thread():
     registry.later = [("t", slow_warm), ("b", broken_warm)]
     registry.start_background()
     h = handlers.Handlers(registry)
-    assert list(h.generate("hi", max_new_tokens=3))[-1] == "first 3"  # while the warm-up still runs
+    assert list(h.generate("hi", max_new_tokens=3))[-1] == "first 3. …"  # while the warm-up still runs
     waiter = threading.Thread(target=lambda: log.append(("translator", h._translator("t"))))
     waiter.start()
     waiter.join(0.3)
@@ -746,7 +746,7 @@ def test_the_chat_handler_sends_the_model_that_prompt():
     h = handlers.Handlers(Registry(lms={"m": m}))
     message = "word " * 300 + "THE END"
     reply = list(h.chat_turn(message, [], None, 10, 0.8, 0, 1.0, "3"))
-    assert reply[0] == "" and reply[-1] == "m 10"
+    assert reply[0] == "" and reply[-1] == "m 10. …"  # cut by the limit (10 tokens), marked
     assert m.prompts == [chat.chat_prompt(m, message, [], 10)]
 
 
