@@ -200,7 +200,7 @@ def live_server(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_a_job_through_the_api_then_its_names_in_fill_mask_and_generate(live_server):
+def test_a_bert_job_through_the_api_then_its_name_in_fill_mask_and_next_sentence(live_server):
     from gradio_client import Client
 
     url, lh = live_server
@@ -226,35 +226,39 @@ def test_a_job_through_the_api_then_its_names_in_fill_mask_and_generate(live_ser
     pair = client.predict("the king said .", "the queen said .", name, api_name="/next_sentence")
     assert pair["IsNext"] + pair["NotNext"] == pytest.approx(1.0)
 
-    last = client.predict(kind="lm", text=sentences(400), corpus=None, seconds=10, api_name="/train")
-    lstm, transformer = last["models"]
-    for name in (lstm, transformer):
-        assert last["metrics"][name]["heldout_loss"] < last["metrics"][name]["chance_loss"]
-        assert "unigram_loss" in last["metrics"][name]
-    text = client.predict("the king", transformer, 20, 0.8, 0, 1.0, 1, api_name="/generate")
-    assert isinstance(text, str) and text
-    with pytest.raises(Exception, match="not a BERT"):
-        client.predict("the [MASK] .", 5, lstm, api_name="/fill_mask")
     assert not _children(os.getpid())
 
 
 @pytest.mark.slow
-def test_stop_exports_and_a_closed_consumer_kills_the_process(tmp_path):
-    runner = Runner(root=str(tmp_path))
-    progress = runner.train(Request(kind="lm", text=sentences(400), seconds=60))
+def test_stop_exports_names_that_generate_and_a_closed_consumer_kills_the_process(live_server, tmp_path):
+    """An LM job stopped after its first held-out evaluation: both models kept under live names that /generate
+    serves (and /fill_mask refuses by kind), the zip a loadable model folder; then a consumer that goes away."""
+    from gradio_client import Client
+
+    url, lh = live_server
+    runner = lh.runner
+    progress = runner.train(Request(kind="lm", text=sentences(400), seconds=120))
     for state in progress:
-        if state["status"] == "training":
+        if any("heldout_loss" in m for m in state["metrics"].values()):
             assert runner.stop(state["models"][0])
             break
     states = list(progress)
-    assert states[-1]["status"] == "stopped" and states[-1]["seconds"] < 60
-    name = states[-1]["models"][1]
-    path = runner.store.zip(name)
+    assert states[-1]["status"] == "stopped" and states[-1]["seconds"] < 120
+    lstm, transformer = states[-1]["models"]
+    for name in (lstm, transformer):
+        assert states[-1]["metrics"][name]["heldout_loss"] < states[-1]["metrics"][name]["chance_loss"]
+        assert "unigram_loss" in states[-1]["metrics"][name]
+    client = Client(url, verbose=False)
+    text = client.predict("the king", transformer, 20, 0.8, 0, 1.0, 1, api_name="/generate")
+    assert isinstance(text, str) and text
+    with pytest.raises(Exception, match="not a BERT"):
+        client.predict("the [MASK] .", 5, lstm, api_name="/fill_mask")
+    path = runner.store.zip(transformer)
     with zipfile.ZipFile(path) as z:
         z.extractall(tmp_path / "unzipped")
     from core import model
 
-    m = model.load(str(tmp_path / "unzipped" / name))
+    m = model.load(str(tmp_path / "unzipped" / transformer))
     assert m.kind == "lm" and m.generate("the", max_new_tokens=5, seed=1)
 
     progress = runner.train(Request(kind="lm", text=sentences(400), seconds=60))
