@@ -148,7 +148,7 @@ def _machine_of_model(m: dict) -> str:
     note = m.get("note", "") + " " + m.get("command", "")
     if "H100" in note or "h100" in note:
         return "one H100"
-    return "not recorded"
+    return "a machine not recorded"
 
 
 @table("models")
@@ -350,6 +350,61 @@ def translate_speed(where: str) -> str:
     text = md(["measurement", "unit", "SeqLab", "MarianMT", "ratio", "target"], rows, "llrrr")
     cmd = "python -m bench.translate_speed --rounds 3 --out bench/results/translate_speed_cpu.json"
     return text + "\n\n" + source(cmd, f"{RESULTS}/translate_speed_cpu.json", r.get("machine"))
+
+
+@table("retrain")
+def retrain(where: str) -> str:
+    """The command that made each bundled model, as its metrics.json records it (resumed runs: each command)."""
+    blocks = []
+    for name, folder in MODEL_FOLDERS:
+        m = load(f"{folder}/metrics.json")
+        commands = [c for _, c in m["commands"]] if "commands" in m else [m["command"]]
+        where_run = _machine_of_model(m)
+        blocks.append(f"- `{name}` ({m['seconds'] / 60:.1f} min on {where_run}):\n\n")
+        blocks.append("".join(f"        {c}\n" for c in commands) + "\n")
+    return "".join(blocks).rstrip("\n") + "\n\nFrom each model folder's `metrics.json` (its card says the same)."
+
+
+@table("translate_parts")
+def translate_parts(where: str) -> str:
+    r = result("translate_parts")["parts"]
+    rows = [[x["lanes"], f"{x['part_sentences']} sentences ({x['part_hypotheses']} hypotheses)",
+             f"{x['sentences_per_s']:.1f}", f"{x['cores_busy']:.2f}"] for x in r["rows"]]  # fmt: skip
+    text = md(["lanes", "part", "sentences/s", "cores busy"], rows, "rlrr")
+    return text + f"\n\n`{r['command']}` (`{RESULTS}/translate_parts.json`; {machine(r.get('machine'))})."
+
+
+SENTIMENT_ARMS = [  # (label, the run's key in bench/results/sentiment.json; seeds 1 and 2 add -seed1 / -seed2)
+    ("BiLSTM from scratch", "bilstm"),
+    ("CNN from scratch", "cnn"),
+    ("BERT L4/H224, random init, `bert-imdb`'s vocabulary", "bert-imdb-random-lr1e-4"),
+    ("**BERT L4/H224, pretrained `bert-imdb`** (the bundled `sentiment` is seed 0)", "bert-imdb-gpu-pretrained-lr3e-4"),
+    ("BERT L4/H224, the CPU-pretrained `bert-imdb` it replaced", "bert-imdb-pretrained-lr1e-4"),
+]
+
+
+@table("sentiment")
+def sentiment(where: str) -> str:
+    r = result("sentiment")
+    rows = []
+    for label, key in SENTIMENT_ARMS:
+        runs = [r[k] for k in (key, f"{key}-seed1", f"{key}-seed2") if k in r]
+        acc = " / ".join(f"{x['accuracy']:.3f}" for x in runs)
+        if len(runs) > 1:
+            acc += f" — mean **{sum(x['accuracy'] for x in runs) / len(runs):.3f}**"
+        f1 = sum(x["f1"] for x in runs) / len(runs)
+        epochs = sorted({x["epochs"] for x in runs})
+        epochs = f"{epochs[0]}-{epochs[-1]}" if len(epochs) > 1 else epochs[0]
+        lr = re.search(r"--lr (\S+)", runs[0]["command"])
+        params = f"{runs[0]['parameters'] / 1e6:.2f} M"
+        rows.append([label, params, lr.group(1) if lr else "", len(runs), acc, f"{f1:.3f}", epochs])
+    header = ["model", "parameters", "peak lr", "seeds", "test accuracy (seeds 0 / 1 / 2)", "test F1 (mean)", "epochs"]
+    text = md(header, rows, "lrrrlrr")
+    return text + (
+        f"\n\nOn the {runs[0]['examples']:,} test reviews; `python -m classify train ...` per arm, the commands in "
+        "`bench/results/sentiment.json` (`python bench/experiments/sentiment_bert.py` runs the BERT arms), which "
+        "records no machine: accuracy does not depend on one."
+    )
 
 
 # ---- writing and checking --------------------------------------------------------------------------------------
