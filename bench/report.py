@@ -374,6 +374,39 @@ def translate_parts(where: str) -> str:
     return text + f"\n\n`{r['command']}` (`{RESULTS}/translate_parts.json`; {machine(r.get('machine'))})."
 
 
+@table("live")
+def live(where: str) -> str:
+    """The Train tab's jobs (bench.live): what a job of a few seconds reaches against its counters."""
+    r = result("live_cpu")
+    b = r["bert"]
+    rows = [["bert (MLM)", b["steps"], f"{b['steps_per_second']:.1f}", f"accuracy {b['heldout_mlm_accuracy']:.3f}",
+             f"most frequent token {b['unigram_mlm_accuracy']:.3f}"],
+            ["bert (NSP)", "", "", f"accuracy {b['heldout_nsp_accuracy']:.3f}",
+             f"majority label {b['unigram_nsp_accuracy']:.3f}, chance {b['chance_nsp_accuracy']:.3f}"]]  # fmt: skip
+    for name, m in r["lm"]["models"].items():
+        at = " / ".join(f"{v:.2f}" for v in m["heldout_loss_at"].values())
+        secs = " / ".join(m["heldout_loss_at"])
+        against = f"unigram {m['unigram_loss']:.2f}, chance {m['chance_loss']:.2f}"
+        rows.append(
+            [name.rsplit("-", 1)[0], m["steps"], f"{m['steps_per_second']:.1f}", f"{at} nats/char at {secs} s", against]
+        )
+    text = md(["job", "steps", "steps/s", "held-out", "against"], rows, "lrrll")
+    said = source(
+        "python -m bench.live --out bench/results/live_cpu.json", f"{RESULTS}/live_cpu.json", r.get("machine")
+    )
+    return text + "\n\n" + said[:-1] + f" (`{r['corpus']}`, {r['seconds']} s a job; a shared machine)."
+
+
+@table("app_startup")
+def app_startup(where: str) -> str:
+    r = result("app_startup_cpu")
+    return (
+        f"With `.venv/` installed, `bash scripts/app.sh` answers its first request {r['first_answer_s']:.0f} s"
+        f" after it starts, every bundled model loaded (`{r['command']}`, `{RESULTS}/app_startup_cpu.json`, "
+        f"{machine(r.get('machine'))})."
+    )
+
+
 SENTIMENT_ARMS = [  # (label, the run's key in bench/results/sentiment.json; seeds 1 and 2 add -seed1 / -seed2)
     ("BiLSTM from scratch", "bilstm"),
     ("CNN from scratch", "cnn"),

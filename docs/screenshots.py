@@ -17,6 +17,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "docs", "images")
 TABS = ["Chat", "Generate", "Fill-mask", "Sentence pair", "Classify", "Translate", "Inside", "Train", "About"]
+# Tabs shown answering: the button to press and the output box that fills (the rest are shown as they open)
+ANSWER = {"Translate": ("Translate", "translate-transformer")}
 CHROMIUM = os.environ.get("SEQLAB_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -55,7 +57,7 @@ def small_png(path: str) -> int:
 
 
 def shoot(url: str, tabs: list[str], width: int, height: int) -> list[str]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     saved = []
     with sync_playwright() as p:
@@ -67,6 +69,10 @@ def shoot(url: str, tabs: list[str], width: int, height: int) -> list[str]:
         for name in tabs:
             page.get_by_role("tab", name=name, exact=True).first.click()
             page.get_by_role("tab", name=name, exact=True, selected=True).first.wait_for()
+            button, output = ANSWER.get(name, (None, None))
+            if button and output:
+                page.get_by_role("button", name=button, exact=True).first.click()
+                expect(page.get_by_label(output, exact=True).first).not_to_have_value("", timeout=120_000)
             page.wait_for_timeout(1500)  # a picture, not a test: let the panel's plots and images draw
             path = os.path.join(OUT, name.lower().replace(" ", "-").replace("-mask", "mask") + ".png")
             page.screenshot(path=path)
