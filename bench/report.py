@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = "bench/results"
-MARKER = re.compile(r"(<!-- report:([a-z0-9_]+) -->\n)(.*?)(<!-- /report -->)", re.S)
+# markers stand at the start of a line: an indented one (an example in a code block) is text
+MARKER = re.compile(r"^(<!-- report:([a-z0-9_]+) -->\n)(.*?)^(<!-- /report -->)", re.S | re.M)
 TABLES: dict[str, Callable[[str], str]] = {}
 
 

@@ -109,3 +109,11 @@ def test_readme_is_a_short_space_card():
 def test_every_package_has_an_api_reference_page(name):
     page = os.path.join(ROOT, "docs", "reference", f"{name}.md")
     assert os.path.exists(page) and f"::: {name}" in open(page, encoding="utf-8").read()
+
+
+def test_an_indented_marker_is_an_example_not_a_table():
+    """Markers count only at the start of a line; the same lines indented (a code block) are left as they are."""
+    text = "    <!-- report:models -->\n    ...\n    <!-- /report -->\n"
+    assert report.render(text, "docs/contributing.md") == text
+    written = report.render("<!-- report:models -->\n<!-- /report -->\n", "docs/models.md")
+    assert "| model (card) |" in written and written.endswith("<!-- /report -->\n")
