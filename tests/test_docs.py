@@ -117,3 +117,25 @@ def test_an_indented_marker_is_an_example_not_a_table():
     assert report.render(text, "docs/contributing.md") == text
     written = report.render("<!-- report:models -->\n<!-- /report -->\n", "docs/models.md")
     assert "| model (card) |" in written and written.endswith("<!-- /report -->\n")
+
+
+def test_pyproject_installs_the_pinned_stack_and_every_console_script_names_a_main():
+    """`pip install -e .` installs requirements.txt's pins, and each console script points at a module-level
+    `main` of a listed package (checked by reading the source: nothing is imported)."""
+    import ast
+    import tomllib
+
+    project = tomllib.load(open(os.path.join(ROOT, "pyproject.toml"), "rb"))
+    pins = [line.strip() for line in open(os.path.join(ROOT, "requirements.txt")) if "==" in line]
+    assert project["project"]["dependencies"] == pins
+    setuptools = project["tool"]["setuptools"]
+    assert project["build-system"]["build-backend"] == "setuptools.build_meta"
+    for name, target in project["project"]["scripts"].items():
+        module, func = target.split(":")
+        top = module.split(".")[0]
+        assert top in setuptools["packages"] or top in setuptools["py-modules"], name
+        path = os.path.join(ROOT, *module.split(".")) + ".py"
+        tree = ast.parse(open(path, encoding="utf-8").read())
+        assert func in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, name
+    for package in setuptools["packages"]:
+        assert os.path.exists(os.path.join(ROOT, package, "__init__.py")), package
