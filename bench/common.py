@@ -14,6 +14,8 @@ import statistics
 import sys
 import time
 
+from core.jit import cpu
+
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "GRADIO_ANALYTICS_ENABLED": "False",
@@ -30,43 +32,6 @@ def quiet() -> None:
 
 
 quiet()
-
-
-# The vector-ISA flags of /proc/cpuinfo that decide which kernels XLA:CPU, oneDNN and PyTorch pick, widest last.
-ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
-
-
-def cpu(cpuinfo: str | None = None) -> dict:
-    """The CPU model and its vector ISA, from /proc/cpuinfo's first processor (or the text `cpuinfo`): `cpu` the
-    model name, `isa` the widest kind ("amx", "avx512_bf16", "avx512", "avx2" or "baseline"), `isa_flags` which of
-    ISA_FLAGS it has. Figures from an AVX2 machine and an AVX-512 one are not the same product's speed: every
-    record says which it came from."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo") as f:
-                cpuinfo = f.read()
-        except OSError:
-            cpuinfo = ""
-    model, flags = platform.processor() or platform.machine(), set()
-    for block in cpuinfo.split("\n\n")[:1]:  # every processor of one machine reports the same
-        for line in block.splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    have = [f for f in ISA_FLAGS if f in flags]
-    if "amx_tile" in flags:
-        isa = "amx"
-    elif "avx512_bf16" in flags:
-        isa = "avx512_bf16"
-    elif "avx512f" in flags:
-        isa = "avx512"
-    elif "avx2" in flags:
-        isa = "avx2"
-    else:
-        isa = "baseline"
-    return {"cpu": model, "isa": isa, "isa_flags": have}
 
 
 def machine() -> dict:

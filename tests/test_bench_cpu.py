@@ -8,6 +8,7 @@ import os
 import pytest
 
 from bench import common
+from core import jit
 
 EPYC_AVX2 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -44,11 +45,11 @@ flags\t\t: fpu sse2 fma avx avx2 avx512f avx512dq avx512cd avx512bw avx512vl
     ],
 )
 def test_cpu_names_model_and_widest_isa(text, model, isa, flags):
-    assert common.cpu(text) == {"cpu": model, "isa": isa, "isa_flags": flags}
+    assert jit.cpu(text) == {"cpu": model, "isa": isa, "isa_flags": flags}
 
 
 def test_cpu_without_cpuinfo_is_baseline():
-    info = common.cpu("")
+    info = jit.cpu("")
     assert info["isa"] == "baseline" and info["isa_flags"] == []
     assert isinstance(info["cpu"], str)
 
@@ -60,7 +61,7 @@ def test_this_machine_record_matches_proc_cpuinfo():
     flags = set(next(line for line in text.splitlines() if line.startswith("flags")).split(":", 1)[1].split())
     record = common.machine()
     assert record["cpus"] == os.cpu_count()
-    assert set(record["isa_flags"]) == flags & set(common.ISA_FLAGS)
+    assert set(record["isa_flags"]) == flags & set(jit.ISA_FLAGS)
     assert (record["isa"] == "avx2") == ("avx2" in flags and "avx512f" not in flags)
 
 
@@ -70,11 +71,40 @@ def test_emit_adds_the_machine_to_a_result_and_its_file(tmp_path, capsys):
     printed = common.last_json(capsys.readouterr().out)
     written = json.loads(out.read_text())
     assert printed == written
-    assert written["machine"]["isa"] == common.cpu()["isa"]
-    assert written["machine"]["cpu"] == common.cpu()["cpu"]
+    assert written["machine"]["isa"] == jit.cpu()["isa"]
+    assert written["machine"]["cpu"] == jit.cpu()["cpu"]
     assert "loadavg_1m_end" in written["machine"] or not hasattr(os, "getloadavg")
 
 
 def test_emit_keeps_a_result_own_machine_record(capsys):
     common.emit({"bench": "x", "machine": {"cpu": "given"}})
     assert common.last_json(capsys.readouterr().out)["machine"]["cpu"] == "given"
+
+
+def test_configure_names_the_cpu_and_keeps_dropout_as_keras_draws_it():
+    """core.jit.configure says the CPU and its ISA once; after it a Dropout layer still drops `rate` of its inputs
+    and scales the rest, the same seed gives the same mask, and eager (graph) masks are the bits Keras drew before
+    (TensorFlow's CPU default is Philox), so runs before and after draw the same dropout."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    x = np.ones((64, 512), "float32")
+    before = np.asarray(keras.layers.Dropout(0.25, seed=3)(x, training=True))
+    line = jit.configure()
+    assert line == jit.configure()
+    info = jit.cpu()
+    assert line.startswith(f"CPU: {info['cpu']} ({info['isa']})")
+    after = np.asarray(keras.layers.Dropout(0.25, seed=3)(x, training=True))
+    np.testing.assert_array_equal(after == 0, before == 0)
+    assert abs((after == 0).mean() - 0.25) < 0.01
+    np.testing.assert_allclose(after[after != 0], 1 / 0.75, rtol=1e-6)
+
+    layer = keras.layers.Dropout(0.25, seed=5)
+    compiled = tf.function(lambda: layer(x, training=True), jit_compile=True)
+    first, second = np.asarray(compiled()), np.asarray(compiled())
+    assert abs((first == 0).mean() - 0.25) < 0.01 and abs((second == 0).mean() - 0.25) < 0.01
+    assert not np.array_equal(first == 0, second == 0)  # the seed generator moves on between steps
+    again = keras.layers.Dropout(0.25, seed=5)
+    rerun = tf.function(lambda: again(x, training=True), jit_compile=True)
+    np.testing.assert_array_equal(np.asarray(rerun()) == 0, first == 0)
