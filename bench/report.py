@@ -149,6 +149,8 @@ def _machine_of_model(m: dict) -> str:
     note = m.get("note", "") + " " + m.get("command", "")
     if "H100" in note or "h100" in note:
         return "one H100"
+    if "2-core machine" in note:
+        return "2 CPU cores (its note); CPU model not recorded"
     return "a machine not recorded"
 
 
