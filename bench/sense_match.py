@@ -1,6 +1,7 @@
 """Sense matching: does a layer's vector for an ambiguous word tell the word's senses apart?
 
     python -m bench.sense_match --out bench/results/sense_match.json [--models bert,bert-imdb,elmo]
+    python -m bench.sense_match --first-compare --out bench/results/contexts_first_compare.json
 
 For each occurrence of a word in inside/data/senses.json (27 words, two senses, five sentences each; the Inside
 tab's reference sentences, inside.reference.SENSES) the word's vector in its sentence (the mean of its pieces'
@@ -156,6 +157,36 @@ def available() -> list[str]:
     return found + (["elmo"] if os.path.isfile(os.path.join(ELMO, "model.weights.h5")) else [])
 
 
+# ------------------------------------------------------------------------------------------------ first compare
+def first_compare(warm: bool) -> dict:
+    """Seconds the Contexts view's first Compare (its first example: the heatmaps and the nearest reference
+    words) takes when asked the moment the app is up, loaded as app.py loads it, with the reference set warmed in
+    the background at start-up (space.handlers.warm_reference) or not; and a second Compare's."""
+    import time
+
+    from space import handlers, models, ui
+    from space.examples import CONTEXT_EXAMPLES
+
+    registry = models.load(start_engines=False, defer_warm=True)
+    ui.build(registry)
+    registry.start_background()
+    if warm:
+        handlers.warm_reference(registry)
+    ready = time.perf_counter()  # where app.py logs "SeqLab ready"
+    h = handlers.Handlers(registry)
+    seconds = []
+    for _ in range(2):
+        start = time.perf_counter()
+        h.nearest(h.contexts(*CONTEXT_EXAMPLES[0]))
+        seconds.append(round(time.perf_counter() - start, 2))
+    return {
+        "warm_reference": warm,
+        "first_compare_s_after_ready": round(time.perf_counter() - ready - seconds[1], 2),
+        "first_compare_s": seconds[0],
+        "second_compare_s": seconds[1],
+    }
+
+
 # ------------------------------------------------------------------------------------------------ command
 def table(results: dict) -> str:
     rows = [f"{'representation':<26} {'held-out':>8} {'chance':>6} {'dev':>6} {'raw cos':>7}"]
@@ -170,7 +201,30 @@ def main(argv=None) -> int:
     p.add_argument("--models", help="comma-separated models (default: every one with weights: bundled BERTs, elmo)")
     p.add_argument("--data", default=DATA, help="the sense data set (default inside/data/senses.json)")
     p.add_argument("--out", help="also write the JSON here, e.g. bench/results/sense_match.json")
+    p.add_argument(
+        "--first-compare",
+        action="store_true",
+        help="time the app's first Contexts Compare instead, with and without the start-up warm (two processes)",
+    )
+    p.add_argument("--warm", choices=("yes", "no"), help=argparse.SUPPRESS)  # one process of --first-compare
     a = p.parse_args(argv)
+    if a.warm:
+        print(json.dumps(first_compare(a.warm == "yes")))
+        return 0
+    if a.first_compare:
+        import subprocess
+
+        runs = []
+        for warm in ("yes", "no"):  # a fresh process each: nothing cached from the other
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.sense_match", "--warm", warm], capture_output=True, text=True, cwd=ROOT
+            )
+            if done.returncode:
+                print(done.stderr[-2000:], file=sys.stderr)
+                return 1
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        emit({"bench": "sense_match --first-compare", "runs": runs, "machine": machine()}, a.out)
+        return 0
     found = available()
     names = a.models.split(",") if a.models else found
     missing = [n for n in names if n not in found]

@@ -136,7 +136,7 @@ def compare(word: str, lines: list[str], reps: list[Representation], ref: refere
     for rep in reps:
         if id(rep.model) not in read:
             wanted = tuple(sorted({r.layer for r in reps if r.model is rep.model}))
-            read[id(rep.model)] = [vectors.word_vectors(rep.model, s, wanted) for s in sentences]
+            read[id(rep.model)] = vectors.word_vectors_many(rep.model, sentences, wanted)  # one batched call
     out = []
     for rep in reps:
         target = vectors.form(rep.model, word)

@@ -211,6 +211,38 @@ def show_token(token: str) -> str:
     return token.replace("\n", "⏎").replace("\t", "⇥").replace(" ", "␣")
 
 
+_reference: list = []  # the process's one reference set (fixed data; its vectors are cached per model)
+_reference_lock = threading.Lock()
+
+
+def reference():
+    """The Contexts view's reference sentences (inside.reference.Reference, every sentence of the sense set), read
+    once per process; None without the data set."""
+    with _reference_lock:
+        if not _reference and os.path.exists(inside_reference.SENSES):
+            _reference.append(inside_reference.Reference.senses(per_sense=REFERENCE_PER_SENSE))
+        return _reference[0] if _reference else None
+
+
+def warm_reference(registry: Registry, background: bool = True):
+    """Embed the Contexts view's reference set for every ELMo and BERT of `registry` now (batched: seconds), so
+    the first Compare does not wait for it (app.py, once the page is up); in a daemon thread unless `background`
+    is False. The thread, or None."""
+
+    def warm():
+        ref = reference()
+        if ref is not None:
+            registry.settle()  # after the deferred warm-ups: one compiling thread at a time
+            ref.warm([*registry.encoders.values(), *registry.berts.values()])
+
+    if not background:
+        warm()
+        return None
+    thread = threading.Thread(target=warm, name="warm-reference", daemon=True)
+    thread.start()
+    return thread
+
+
 class Handlers:
     """Every request handler of the app, over the models of one Registry (given, never looked up).
 
@@ -222,8 +254,6 @@ class Handlers:
     def __init__(self, registry: Registry, live=None):
         self.registry = registry
         self.live = live  # a live.store.Store: models the Train tab made, taken by their live names
-        self._reference = None  # inside.reference.Reference, read by warm_reference or the first Contexts request
-        self._reference_lock = threading.Lock()
 
     # ------------------------------------------------------------ the models a request names
 
@@ -602,27 +632,7 @@ class Handlers:
 
     def reference(self):
         """The Contexts view's reference sentences (inside.reference.Reference), or None without the data set."""
-        with self._reference_lock:
-            if self._reference is None and os.path.exists(inside_reference.SENSES):
-                self._reference = inside_reference.Reference.senses(per_sense=REFERENCE_PER_SENSE)
-            return self._reference
-
-    def warm_reference(self, background: bool = True):
-        """Embed the Contexts view's reference set for every ELMo and BERT now (batched: seconds), so the first
-        Compare does not wait for it; in a daemon thread unless `background` is False. The thread, or None."""
-
-        def warm():
-            ref = self.reference()
-            if ref is not None:
-                self.registry.settle()  # after the deferred BERT warm-ups: one compiling thread at a time
-                ref.warm([*self.registry.encoders.values(), *self.registry.berts.values()])
-
-        if not background:
-            warm()
-            return None
-        thread = threading.Thread(target=warm, name="warm-reference", daemon=True)
-        thread.start()
-        return thread
+        return reference()
 
     def contexts(self, word: str, sentences) -> inside_contexts.Contexts:
         """`word` in each of 2 to 6 sentences (a list, or a text of one sentence per line, each may start with its

@@ -101,6 +101,9 @@ def _contexts_ui(h: handlers.Handlers, slots: int):
         legend = "\n".join(
             f"{i + 1}. {f'*({sense})* ' if sense else ''}{s}" for i, (s, sense) in enumerate(zip(c.sentences, c.senses))
         )
+        apart = [f"{r.label} **{r.separation:+.2f}**" for r in c.representations if r.separation is not None]
+        if apart:  # the numbers under the heatmaps, as text too
+            legend += "\n\nSame sense − other sense (above 0: the senses come apart): " + " · ".join(apart)
         ref = h.reference()
         if ref is not None and not all(ref.ready(r.model) for r in c.representations):
             wait = [["", "", f"embedding the {len(ref)} reference sentences once for each model…"]]

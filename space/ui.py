@@ -79,10 +79,47 @@ def _limits_markdown(registry: Registry) -> str:
     )
 
 
+CARD_WIDTH = 78  # characters of a command line in a card's code block: it wraps there, at a flag
+
+
+def _wrap_command(line: str, width: int = CARD_WIDTH) -> str:
+    """A long shell command as lines of at most ~`width` characters, broken before a flag with a backslash
+    continuation (still one command to copy), so no part of it is clipped off a narrow screen."""
+    if len(line) <= width:
+        return line
+    lines, current = [], ""
+    for part in re.split(r" (?=--?[A-Za-z])", line):
+        if current and len(current) + 1 + len(part) > width:
+            lines.append(current + " \\")
+            current = "    " + part
+        else:
+            current = f"{current} {part}" if current else part
+    return "\n".join([*lines, current])
+
+
+def _headerless_tables(card: str) -> str:
+    """A table with an empty header row (the cards' "| | |" key-value tables) as a list of "**key**: value"
+    lines: Markdown has no header-less table, and an empty header shows as a blank bar over the rows."""
+
+    def as_list(m: re.Match) -> str:
+        rows = [[c.strip() for c in row.strip().strip("|").split("|")] for row in m.group(2).strip().splitlines()]
+        return "".join(f"- **{r[0]}**: {' | '.join(r[1:])}\n" for r in rows if r and r[0]) + "\n"
+
+    return re.sub(r"^(\|(?:\s*\|)+\s*\n\|(?:\s*:?-+:?\s*\|)+\s*\n)((?:\|.*\|\s*\n?)+)", as_list, card, flags=re.M)
+
+
 def _card_markdown(card: str) -> str:
-    """A model card without its YAML front matter and its relative images (shown separately)."""
+    """A model card as the Hub shows it, less what does not fit a narrow tab: no YAML front matter and no relative
+    images (shown separately), key-value tables without their empty header, commands wrapped at a flag."""
     card = re.sub(r"\A---\n.*?\n---\n", "", card or "", flags=re.S)
-    return re.sub(r"!\[[^\]]*\]\((?!https?://)[^)]*\)\n?", "", card).strip()
+    card = re.sub(r"!\[[^\]]*\]\((?!https?://)[^)]*\)\n?", "", card)
+    card = re.sub(
+        r"^```[a-z]*\n(.*?)^```",
+        lambda m: "```\n" + "\n".join(_wrap_command(x) for x in m.group(1).rstrip("\n").split("\n")) + "\n```",
+        card,
+        flags=re.M | re.S,
+    )
+    return _headerless_tables(card).strip()
 
 
 def _loss_curve(model) -> str | None:

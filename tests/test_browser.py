@@ -215,6 +215,37 @@ def test_inside_contexts_draws_a_heatmap_per_representation_and_the_nearest_word
     assert "static (" in body and "layer 0)" in body
 
 
+def test_inside_contexts_examples_show_their_senses_apart(page):
+    """Each example, clicked: the number under every contextual heatmap (also written below them) is above 0 for
+    ELMo's mix and each BERT's last layer, and the pictures are drawn at their own size or larger (a readable
+    label is at least 7 points: space.plots)."""
+    from space.examples import CONTEXT_EXAMPLES
+
+    tab(page, "Inside")
+    tab(page, "Contexts")
+    view = page.locator("#inside-contexts")
+    for word, sentences in CONTEXT_EXAMPLES:
+        view.get_by_text(word, exact=True).last.click()
+        first = sentences.splitlines()[0].split("] ", 1)[-1]
+        page.wait_for_function(
+            "(s) => document.querySelector('#inside-contexts').innerText.includes('Same sense') &&"
+            " document.querySelector('#inside-contexts').innerText.includes(s)",
+            arg=first,
+            timeout=120_000,
+        )
+        text = view.inner_text()
+        numbers = dict(re.findall(r"((?:elmo mix|[a-z-]+ layer 4)) ([+-]\d\.\d\d)", text.split("Same sense")[-1]))
+        assert set(numbers) >= {"elmo mix", "bert-imdb layer 4"} and all(float(v) > 0 for v in numbers.values()), (
+            word,
+            numbers,
+        )
+        pictures = _pictures(page, "inside-contexts")
+        for i in range(pictures.count()):
+            natural, shown = pictures.nth(i).evaluate("(img) => [img.naturalWidth, img.getBoundingClientRect().width]")
+            assert shown >= 0.5 * natural, (word, natural, shown)  # not squeezed below half its size
+        shot(page, f"inside_contexts_{word}")
+
+
 def test_inside_attention_draws_the_lm_and_bert_maps(page):
     tab(page, "Inside")
     tab(page, "Attention")
