@@ -29,6 +29,7 @@ INCLUDE = (
     "translate",
     "inside",
     "live",
+    "docs/images",  # the README's screenshot
 )
 # Never uploaded, wherever they appear (matched against each path component).
 EXCLUDE_DIRS = (
