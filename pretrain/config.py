@@ -114,6 +114,14 @@ class PretrainConfig(RunConfig):
         metavar="KIND",
     )
     nsp_distance: int = flags.field(3, help="sentences between the true next one and a same-doc B")
+    distribute: str | None = flags.field(
+        None,
+        help="data: data parallel over every device of every process (JAX; run the same command on each; "
+        "keras.distribution.initialize reads KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES and _PROCESS_ID, "
+        "or Slurm / Open MPI); process 0 writes --out",
+        choices=("data",),
+        metavar="KIND",
+    )
 
     def validate(self) -> PretrainConfig:
         """Every check that needs no file: bad input fails before the vocabulary or the corpus is read. Fills
@@ -156,4 +164,11 @@ class PretrainConfig(RunConfig):
             raise UsageError(f"--seq-len {self.seq_len} is beyond the model's {c.max_positions} positions")
         if c.hidden_size % c.num_heads:
             raise UsageError(f"hidden size {c.hidden_size} is not divisible by {c.num_heads} heads")
+        if self.distribute is not None:
+            from pretrain import distributed
+
+            if self.distribute not in distributed.CHOICES:
+                raise UsageError(f"--distribute must be one of {', '.join(distributed.CHOICES)}")
+            distributed.check_environment()
+            distributed.check_backend(self.distribute)
         return self

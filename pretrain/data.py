@@ -227,9 +227,22 @@ def bert_max_predictions(seq_len: int, mask_rate: float = BERT_MASK_RATE) -> int
 
 
 # -------------------------------------------------------------------------------------------------- masking
+def _uniform(rng, shape) -> np.ndarray:
+    """Uniform [0, 1) draws of `shape` from one generator, or row by row from a list of them (one a sequence)."""
+    if isinstance(rng, np.random.Generator):
+        return rng.random(shape)
+    return np.stack([g.random(shape[1:]) for g in rng]).reshape(shape)
+
+
+def _integers(rng, high: int, shape) -> np.ndarray:
+    if isinstance(rng, np.random.Generator):
+        return rng.integers(0, high, shape)
+    return np.stack([g.integers(0, high, shape[1:]) for g in rng]).reshape(shape)
+
+
 def mask_tokens(
     ids: np.ndarray,
-    rng: np.random.Generator,
+    rng,
     vocab_size: int,
     mask_rate: float = BERT_MASK_RATE,
     max_predictions: int = 20,
@@ -241,14 +254,15 @@ def mask_tokens(
     `mask_rate` of the non-special tokens of each row (at least one, at most `max_predictions`) are chosen; of
     those 80% become [MASK], 10% a random non-special token, 10% stay. Special tokens (`special_ids`: padding,
     [CLS], [SEP], ...; ids 0-4 in a pretrain.vocab vocabulary, elsewhere in others) are never chosen nor drawn.
-    Unused prediction slots have position 0 and weight 0.
+    Unused prediction slots have position 0 and weight 0. `rng`: one numpy Generator for the whole batch, or one
+    per row (Batches: a sequence's masks then do not depend on which process builds which rows).
     """
     special_ids = np.asarray(list(special_ids))
     eligible = ~np.isin(ids, special_ids)
     others = np.setdiff1d(np.arange(vocab_size), special_ids)
     n_pred = np.minimum(max_predictions, np.maximum(1, np.rint(eligible.sum(1) * mask_rate))).astype(np.int64)
     n_pred = np.where(eligible.any(1), n_pred, 0)
-    keys = np.where(eligible, rng.random(ids.shape), np.inf)  # random order of eligible positions
+    keys = np.where(eligible, _uniform(rng, ids.shape), np.inf)  # random order of eligible positions
     width = min(max_predictions, ids.shape[1])
     chosen = np.argsort(keys, axis=1)[:, :width]
     weights = np.arange(width)[None, :] < n_pred[:, None]
@@ -258,8 +272,8 @@ def mask_tokens(
     rows = np.arange(len(ids))[:, None]
     labels = np.where(weights, ids[rows, positions], 0)
     out = ids.copy()
-    r = rng.random(positions.shape)
-    random_ids = others[rng.integers(0, len(others), positions.shape)]
+    r = _uniform(rng, positions.shape)
+    random_ids = others[_integers(rng, len(others), positions.shape)]
     replace = np.where(r < 0.8, mask_id, np.where(r < 0.9, random_ids, labels))
     pr, pc = np.nonzero(weights)
     out[pr, positions[pr, pc]] = replace[pr, pc]
@@ -275,8 +289,13 @@ class Batches:
     """Deterministic stream of training batches: step k's batch depends only on (seed, k).
 
     Each epoch rebuilds the NSP pairs and shuffles them with rng(seed, epoch) and draws fresh masks per batch
-    with rng(seed, step) (dynamic masking). Resuming at step k only recomputes the pair offsets of past epochs
-    (integer work, no tokenizing), so "data position" is simply the step.
+    with rng(seed, step, row) (dynamic masking). Resuming at step k only recomputes the pair offsets of past
+    epochs (integer work, no tokenizing), so "data position" is simply the step.
+
+    `part` (index, count): this process's share of every batch, rows index*b..(index+1)*b of it with
+    b = batch_size / count (multi-process data parallel: each process builds only its slice). Every row's masks
+    come from its own generator, rng(seed, step, row), so a row is the same whichever process builds it and a run
+    on P processes sees the batches of a run on one.
     """
 
     def __init__(
@@ -291,7 +310,12 @@ class Batches:
         specials=None,
         same_doc: float = 0.0,
         distance: int = 3,
+        part: tuple[int, int] = (0, 1),
     ):
+        index, count = part
+        if batch_size % count or not 0 <= index < count:
+            raise ValueError(f"a batch of {batch_size} has no part {index} of {count} equal parts")
+        self.part, self.local = part, batch_size // count
         self.shards = open_shards(folder)
         self.same_doc, self.distance = same_doc, distance
         self.seq_len, self.batch_size, self.vocab_size = seq_len, batch_size, vocab_size
@@ -328,7 +352,13 @@ class Batches:
                 return epoch, step
             step, epoch = step - self._lengths[epoch], epoch + 1
 
-    def batch(self, rows: np.ndarray, rng: np.random.Generator):
+    def _slice(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+        """This process's rows of batch k of `rows` (an epoch's), and the first one's place in the batch."""
+        first = self.part[0] * self.local
+        start = k * self.batch_size + first
+        return rows[start : start + self.local], first
+
+    def batch(self, rows: np.ndarray, rng):
         ids = np.zeros((len(rows), self.seq_len), np.int32)
         seg = np.zeros_like(ids)
         for shard in np.unique(rows[:, 0]):
@@ -358,8 +388,8 @@ class Batches:
     def at(self, step: int):
         """The (x, y, sample_weight) batch of global step `step`."""
         epoch, i = self.locate(step)
-        rows = self.epoch_rows(epoch)[i * self.batch_size : (i + 1) * self.batch_size]
-        return self.batch(rows, np.random.default_rng([self.seed, step, 2]))
+        rows, first = self._slice(self.epoch_rows(epoch), i)
+        return self.batch(rows, _generators((self.seed, step, 2), first, len(rows)))
 
     def __call__(self, start_step: int = 0):
         """Endless generator of the batches from global step `start_step` on."""
@@ -372,7 +402,10 @@ class Batches:
         """The first `max_batches` batches of epoch 0 with fixed masks: a validation set that never changes."""
         rows = self.epoch_rows(0)
         n = min(max_batches, len(rows) // self.batch_size)
-        return [
-            self.batch(rows[k * self.batch_size : (k + 1) * self.batch_size], np.random.default_rng([self.seed, k, 3]))
-            for k in range(n)
-        ]
+        parts = [self._slice(rows, k) for k in range(n)]
+        return [self.batch(r, _generators((self.seed, k, 3), first, len(r))) for k, (r, first) in enumerate(parts)]
+
+
+def _generators(key: tuple, first: int, n: int) -> list[np.random.Generator]:
+    """One generator for each of rows first..first+n of a batch: rng(*key, row)."""
+    return [np.random.default_rng([*key, first + r]) for r in range(n)]

@@ -13,7 +13,12 @@ and the model folder: config.json, model.weights.h5, vocab.txt, metrics.json, lo
 of that length would be at that step, then decays to 0 at the new end). The last stdout line is metrics.json's JSON.
 
 On several devices a JAX process trains data parallel (keras.distribution.DataParallel: model.train_on_batch
-splits each batch over the devices); a TensorFlow process trains on one device (see parallel_devices).
+splits each batch over the devices); a TensorFlow process trains on one device (see pretrain.distributed.start).
+With --distribute data, every process of a job runs the same command and the model is data parallel over all
+their devices; process 0 writes --out (pretrain.distributed):
+
+    KERAS_BACKEND=jax KERAS_DISTRIBUTION_JOB_ADDRESSES=host0:1234 KERAS_DISTRIBUTION_NUM_PROCESSES=2 \
+        KERAS_DISTRIBUTION_PROCESS_ID=0 python -m pretrain.train ... --distribute data   # and id 1 elsewhere
 
 From Python:
 
@@ -25,6 +30,7 @@ From Python:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shlex
@@ -83,46 +89,7 @@ def vocab_fingerprint(tokens: list[str]) -> str:
     return hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16]
 
 
-# ------------------------------------------------------------------------------------------ model and devices
-def parallel_devices(batch_size: int, say) -> list:
-    """The devices to train data parallel on: on JAX every device of the default platform when there are several
-    (on a CPU, the host devices XLA_FLAGS=--xla_force_host_platform_device_count=N makes); [] for one device.
-
-    A TensorFlow process trains on one device whatever it sees: model.train_on_batch under a MirroredStrategy
-    scope hands the whole batch to every replica (keras/src/backend/tensorflow/trainer.py: train_on_batch feeds
-    a plain generator, so _make_function's strategy.run gets undistributed tensors; only fit and evaluate
-    distribute the dataset, in TFEpochIterator), which repeats the work on each device instead of splitting it."""
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        seen = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        if len(seen) > 1:
-            say(f"TensorFlow trains on one of the {len(seen)} devices it sees; KERAS_BACKEND=jax trains on all")
-        return []
-    if keras.backend.backend() != "jax":
-        return []
-    import jax
-
-    devices = jax.devices()
-    if len(devices) < 2:
-        return []
-    if batch_size % len(devices):
-        raise UsageError(f"--batch-size {batch_size} does not split evenly over {len(devices)} devices")
-    return devices
-
-
-def distribute(devices: list, batch_size: int, say) -> None:
-    """Train data parallel over `devices` (JAX; none: one device): keras.distribution.DataParallel, set for the
-    process, under which train_on_batch and evaluate shard each batch over the devices."""
-    if devices:
-        import keras
-
-        say(f"data parallel over {len(devices)} devices, {batch_size // len(devices)} sequences each")
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-
-
+# ------------------------------------------------------------------------------------------------- model
 def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool = False):
     """AdamW from core.optim (pretrain.config.bert_optimizer), the masked-mean MLM loss + NSP loss, and their
     accuracies. The optimizer is built here, before the first step: TensorFlow traces a first call that creates
@@ -157,10 +124,11 @@ class PretrainTask:
     name = "pretrain.train"
     curve_label = "loss"
 
-    def __init__(self, config: PretrainConfig):
-        from pretrain import card, vocab
+    def __init__(self, config: PretrainConfig, world=None):
+        from pretrain import card, distributed, vocab
 
         self.config = config
+        self.world = world or distributed.World()  # the processes and devices (pretrain.distributed.start)
         self.curve = card.CURVES
         self.tokens = vocab.read_vocab(config.vocab)
         self.bert_config = config.architecture.bert_config(len(self.tokens))
@@ -189,16 +157,28 @@ class PretrainTask:
         """The token shards (built on the first run), the training stream and the fixed validation batches."""
         from pretrain import data, vocab
 
-        c, work = self.config, os.path.join(run.out, "work")
+        c, work = self.config, os.path.join(self.config.out, "work")
         if not run.resumed and os.path.isdir(os.path.join(work, "checkpoints")):
             raise UsageError(
                 f"{run.out} holds a run in the layout before core.trainer (work/checkpoints), which this version "
                 "does not resume: use another --out"
             )
+        from pretrain import distributed
+
         self.run = run
-        folder = prepare_data(c.corpus, self.tokens, work, c.seed, resuming=run.resumed)
+        # the shards live in --out (run.out is a scratch folder on processes other than 0): process 0 builds
+        # them, the others wait for it and then find them made
+        if self.world.writes:
+            folder = prepare_data(c.corpus, self.tokens, work, c.seed, resuming=run.resumed)
+        distributed.barrier(self.world, "pretrain data")
+        if not self.world.writes:
+            folder = prepare_data(c.corpus, self.tokens, work, c.seed, resuming=run.resumed)
         specials = {s: self.tokens.index(s) for s in vocab.SPECIALS}
-        negatives = {"same_doc": same_doc_share(c.nsp_negatives), "distance": c.nsp_distance}
+        negatives = {
+            "same_doc": same_doc_share(c.nsp_negatives),
+            "distance": c.nsp_distance,
+            "part": self.world.part,  # this process's rows of each batch
+        }
         m = c.masking
         self.train_batches = data.Batches(
             os.path.join(folder, "train"),
@@ -229,10 +209,11 @@ class PretrainTask:
     def build(self, total_steps: int):
         """The model, built and compiled in --precision and over the data-parallel devices; a fresh run with
         --attention-init local starts the first half of the layers' heads on their neighbours."""
+        from pretrain import distributed
         from pretrain import model as bert
 
         c, b = self.config, self.bert_config
-        distribute(parallel_devices(c.batch_size, self.run.say), c.batch_size, self.run.say)
+        distributed.use(self.world)
         with precision.policy(c.precision):
             model = bert.build(b)
             if c.attention_init == "local" and not self.run.resumed:
@@ -269,6 +250,7 @@ class PretrainTask:
             "nsp_negatives": c.nsp_negatives,
             "nsp_distance": c.nsp_distance,
             "parameters": int(model.count_params()),
+            **self.world.figures(c.batch_size),
         }
 
     def card(self, metrics: dict, run):
@@ -281,8 +263,12 @@ def train(config: PretrainConfig, command: str | None = None, listeners=None) ->
     """Train (or resume, or extend) the run in config.out; returns its metrics (as written to metrics.json).
     `command`: the command line the card records (default: the flags that give this config). With --push-to-hub
     the finished folder is uploaded once the trainer has written all of it."""
+    from pretrain import distributed
+
     command = command or f"{COMMAND} {shlex.join(flags.argv(config))}"
-    task = PretrainTask(config.validate())
+    config.validate()
+    world = distributed.start(config.distribute, config.batch_size)
+    task = PretrainTask(config, world)
     listeners = list(listeners or [])
     if config.push_to_hub:
 
@@ -290,8 +276,17 @@ def train(config: PretrainConfig, command: str | None = None, listeners=None) ->
             if event.kind == "done":  # metrics.json, the loss curve and the card are written by then
                 push(event.message, config.push_to_hub)
 
-        listeners.append(push_when_done)
-    return Trainer(task, config, listeners).run(command)
+        if world.writes:
+            listeners.append(push_when_done)
+    out = distributed.scratch_out(config.out, world)  # core.trainer writes there: --out on process 0 only
+    try:
+        return Trainer(task, dataclasses.replace(config, out=out), listeners).run(command)
+    except Exception as e:
+        if world.processes > 1 and distributed.is_collective_failure(e):
+            raise distributed.Lost(world, e) from None
+        raise
+    finally:
+        distributed.done(config.out, out)
 
 
 def push(out: str, repo: str) -> None:
@@ -322,7 +317,15 @@ def parser():
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = f"{COMMAND} {shlex.join(argv)}"
-    return cli.run(parser(), argv, lambda args: train(flags.build(PretrainConfig, args), command))
+    code = cli.run(parser(), argv, lambda args: train(flags.build(PretrainConfig, args), command))
+    if code and "jax" in sys.modules:
+        import jax
+
+        if jax.process_count() > 1:  # a failed job: the others may be gone (pretrain.distributed.leave)
+            from pretrain import distributed
+
+            distributed.leave(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -175,6 +175,31 @@ def test_pairs_isnext_consecutive_notnext_other_document(tmp_path, vocab_dir):
     assert seg[0, : 2 + la].sum() == 0 and seg[0, 2 + la : 3 + la + lb].all() and not seg[0, 3 + la + lb :].any()
 
 
+def test_the_processes_parts_of_a_batch_make_the_one_process_batch(tmp_path, vocab_dir):
+    """Multi-process data parallel: each process builds its own rows of a global batch (and of the fixed
+    validation batches); together they are, array for array, the batch one process builds."""
+    from pretrain import data, vocab
+
+    tok = vocab.make_tokenizer(vocab.read_vocab(vocab_dir))
+    data.write_shards(make_documents(n_docs=40, seed=2), tok, str(tmp_path / "s"), seed=0)
+    args = (str(tmp_path / "s"), 32, 8, len(tok.get_vocab()), 0.15, 6, 0)
+    whole = data.Batches(*args)
+    parts = [data.Batches(*args, part=(i, 4)) for i in range(4)]
+    for step in (0, 7, 123):  # 123: a later epoch
+        expected, got = whole.at(step), [p.at(step) for p in parts]
+        assert all(len(g[0]["token_ids"]) == 2 for g in got)
+        for which in range(3):
+            for key in expected[which]:
+                joined = np.concatenate([g[which][key] for g in got])
+                np.testing.assert_array_equal(joined, expected[which][key], err_msg=f"step {step} {key}")
+    fixed = [p.fixed(3) for p in parts]
+    for k, batch in enumerate(whole.fixed(3)):
+        joined = np.concatenate([f[k][0]["token_ids"] for f in fixed])
+        np.testing.assert_array_equal(joined, batch[0]["token_ids"])
+    with pytest.raises(ValueError, match="a batch of 8 has no part 0 of 3 equal parts"):
+        data.Batches(*args, part=(0, 3))
+
+
 @pytest.mark.parametrize("share", [1.0, 0.3])
 def test_same_document_negatives_come_from_a_and_never_are_the_next_sentence(tmp_path, vocab_dir, share):
     """--nsp-negatives same-doc / mix:R: B from A's own document, at least `distance` sentences from the true next
@@ -647,6 +672,7 @@ def test_resuming_with_other_settings_names_them(trained, corpus_dir, vocab_dir,
         ({"--corpus": "/no/such/corpus", "--lr": "0"}, "--lr must be positive"),
         ({"--corpus": "/no/such/corpus", "--preset": "huge"}, "unknown preset"),
         ({"--out": "/proc/seqlab-cannot-write"}, "cannot write"),
+        ({"--corpus": "/no/such/corpus", "--distribute": "data"}, "--distribute data runs on JAX"),  # this is TF
     ],
 )
 def test_bad_input_is_one_clear_line(change, message, corpus_dir, vocab_dir, tmp_path, capsys):
@@ -657,6 +683,20 @@ def test_bad_input_is_one_clear_line(change, message, corpus_dir, vocab_dir, tmp
     err = capsys.readouterr().err.strip().splitlines()
     # the one error line ends stderr (a missing corpus is found after the trainer says it reads the data)
     assert err[-1].startswith("error:") and message in err[-1] and sum(line.startswith("error") for line in err) == 1
+
+
+@pytest.mark.parametrize("process, message", [("2", "PROCESS_ID 2 is out of range"), ("one", "a whole number")])
+def test_a_bad_process_id_is_refused_before_the_corpus_is_read(
+    process, message, vocab_dir, tmp_path, capsys, monkeypatch
+):
+    from pretrain import train
+
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "2")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", process)
+    args = ["--corpus", "/no/such/corpus", "--vocab", vocab_dir, "--out", str(tmp_path / "o"), "--steps", "2"]
+    assert train.main(TINY + args + ["--distribute", "data"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: KERAS_DISTRIBUTION_") and message in err[-1], err
 
 
 @pytest.mark.slow
@@ -923,54 +963,121 @@ def test_bf16_run_then_a_failed_push_keeps_the_model(corpus_dir, vocab_dir, tmp_
     assert len(guesses) == 5 and all(np.isfinite(p) and 0 <= p <= 1 for _, p in guesses)
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def jax_env(devices: int = 1, **extra) -> dict:
+    """A JAX process on the CPU (the GPU machines have no TensorFlow), with `devices` host devices."""
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    if devices > 1:
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    return {**env, **extra}
+
+
+def job(argv: list[str], processes: int = 2, devices: int = 2, **extra) -> list[subprocess.Popen]:
+    """`processes` pretrain.train processes on localhost joined by Keras's variables, `devices` each."""
+    port = free_port()
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "pretrain.train", *argv, "--distribute", "data"],
+            cwd=ROOT,
+            env=jax_env(
+                devices,
+                KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}",
+                KERAS_DISTRIBUTION_NUM_PROCESSES=str(processes),
+                KERAS_DISTRIBUTION_PROCESS_ID=str(i),
+                **extra,
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(processes)
+    ]
+
+
+def finish(procs, timeout=300) -> list[tuple[int, str, str]]:
+    """(returncode, stdout, stderr) of each process; a hang past `timeout` fails the test."""
+    results = []
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            raise AssertionError(f"a process did not end within {timeout} s") from None
+        results.append((p.returncode, out, err))
+    return results
+
+
 @pytest.mark.slow
-def test_jax_on_two_devices_matches_one_device_resumes_and_loads_on_tensorflow(corpus_dir, vocab_dir, tmp_path):
-    """The GPU path without a GPU: KERAS_BACKEND=jax (the GPU machines have no TensorFlow) with two host devices,
-    so pretrain.train runs data parallel (model.train_on_batch shards each batch over keras.distribution's
-    DataParallel). It must train as one device does, validate and checkpoint mid-run from the weights
-    train_on_batch leaves in the model, resume, and write weights that load on TensorFlow."""
-    out = str(tmp_path / "jax")
-    one = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    two = dict(one, XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    base = [
-        sys.executable,
-        "-m",
-        "pretrain.train",
-        "--corpus",
-        corpus_dir,
-        "--vocab",
-        vocab_dir,
-        "--checkpoint-every",
-        "15",
-        "--lr",
-        "3e-3",
-        "--warmup",
-        "5",
-        "--dropout",
-        "0",
-        "--jit",
-    ] + TINY
+def test_jax_on_two_processes_matches_one_survives_a_kill_resumes_and_loads_on_tensorflow(
+    corpus_dir, vocab_dir, tmp_path
+):
+    """The multi-machine path on one machine: two JAX processes on localhost (Gloo collectives), two host devices
+    each, joined by keras.distribution.initialize from Keras's variables (--distribute data), against one process
+    on two devices (the single-process data parallel path) with the same global batch. One process is killed
+    after the first checkpoint: the other stops with a clear error, and the same command on both resumes from
+    the checkpoint; the whole history then matches the one-process run's, which validated and checkpointed on
+    the way too. Only process 0 writes --out; the weights load on TensorFlow. Bad settings fail before the corpus
+    is read."""
+    base = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--checkpoint-every", "10", "--lr", "3e-3"]
+    base += ["--warmup", "5", "--dropout", "0", "--jit", "--steps", "30"] + TINY
+    out, one = str(tmp_path / "two"), str(tmp_path / "one")
+    reference = subprocess.Popen(
+        [sys.executable, "-m", "pretrain.train", *base, "--out", one],
+        cwd=ROOT,
+        env=jax_env(2),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    scratch = [tmp_path / "scratch-a", tmp_path / "scratch-b"]
+    for folder in scratch:
+        folder.mkdir()
+    first = job([*base, "--out", out], TMPDIR=str(scratch[0]))
+    pointer = os.path.join(out, "checkpoint.json")
+    deadline = time.monotonic() + 300
+    while not os.path.exists(pointer) and all(p.poll() is None for p in first) and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling for the first checkpoint, with a deadline
+    assert os.path.exists(pointer), [p.stderr.read()[-2000:] for p in first if p.poll() is not None]
+    first[1].send_signal(signal.SIGKILL)
+    (code, _, err), _ = finish(first, timeout=120)  # bounded: the survivor does not wait for a heartbeat
+    assert code == 3 and "process 0 of 2 lost the others" in err, err[-2000:]
+    assert "run the same command on every process again to resume from the last checkpoint" in err
+    stopped_at = saved_state(out)["step"]
+    assert 10 <= stopped_at < 30
 
-    def run(env, *argv):
-        return subprocess.run(base + list(argv), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    bad = job(  # one process of two devices, 7 sequences: refused before the corpus (there is none) is read
+        ["--corpus", str(tmp_path / "nowhere"), "--vocab", vocab_dir, "--out", str(tmp_path / "bad"), "--steps", "2"]
+        + TINY[:-1]
+        + ["7"],
+        processes=1,
+    )
+    second = job([*base, "--out", out], TMPDIR=str(scratch[1]))
+    results = finish(second) + finish(bad) + finish([reference])
+    (code, stdout, err), (code1, _, err1) = results[:2]
+    assert code == 0 and code1 == 0, (err[-2000:], err1[-2000:])
+    assert f"resumed from {os.path.join(out, f'checkpoint-{stopped_at}')} at step {stopped_at}" in err
+    assert "process 0 of 2: data parallel over 4 devices, 2 sequences each, 4 built here" in err
+    last = json.loads(stdout.strip().splitlines()[-1])
+    assert (last["processes"], last["devices"], last["global_batch"], last["steps"]) == (2, 4, 8, 30)
+    assert os.listdir(scratch[1]) == []  # process 1 wrote its copies in a scratch folder, deleted at the end
+    code, _, err = results[2]
+    assert code == 2 and "error: --batch-size 7 does not split evenly over 2 devices\n" in err, err
+    code, _, err = results[3]
+    assert code == 0 and "data parallel over 2 devices, 4 sequences each" in err, err[-2000:]
 
-    first = run(two, "--out", out, "--steps", "30")
-    assert first.returncode == 0, first.stderr[-2000:]
-    assert "data parallel over 2 devices, 4 sequences each" in first.stderr
-    state = saved_state(out)
-    assert column(validations(state), "step") == [15, 30]
-    assert state["history"][-1]["train_mlm_loss"] < state["history"][0]["train_mlm_loss"] - 0.5  # the MLM loss fell
-    single = run(one, "--out", str(tmp_path / "one"), "--steps", "30")
-    assert single.returncode == 0 and "data parallel" not in single.stderr, single.stderr[-2000:]
-    reference = saved_state(str(tmp_path / "one"))["history"]
-    for key in TRAIN_KEYS + VAL_KEYS:  # the same global batch a step: the same figures, to float rounding
-        np.testing.assert_allclose(column(state["history"], key), column(reference, key), rtol=1e-3, err_msg=key)
-    second = run(two, "--out", out, "--steps", "40")
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert f"resumed from {os.path.join(out, 'checkpoint-30')} at step 30" in second.stderr
-    assert json.loads(second.stdout.strip().splitlines()[-1])["steps"] == 40
-    odd = run(two, "--out", str(tmp_path / "odd"), "--steps", "2", "--batch-size", "7")
-    assert odd.returncode == 2 and "--batch-size 7 does not split evenly over 2 devices" in odd.stderr
+    state, expected = saved_state(out), saved_state(one)
+    assert column(validations(state), "step") == [10, 20, 30]
+    assert state["history"][-1]["train_mlm_loss"] < state["history"][0]["train_mlm_loss"] - 0.5  # it learnt
+    for key in TRAIN_KEYS + VAL_KEYS:  # 4.2e-8 apart at most in a 60-step run: float rounding of the reductions
+        np.testing.assert_allclose(column(state["history"], key), column(expected["history"], key), rtol=1e-5)
     import pretrain
 
     (guesses,) = pretrain.load(out).fill_mask("the cow and the [MASK] by the barn .")  # this process: TensorFlow
