@@ -147,7 +147,9 @@ def _gates_ui(h: handlers.Handlers):
         for cell in view.cells[:STRIPS]:
             parts.append(
                 f"<p><b>{html.escape(cell.feature)}</b>: layer {cell.layer}, unit {cell.unit} (L{cell.layer} "
-                f"u{cell.unit} below), r = {cell.correlation:+.2f} over this text</p>"
+                f"u{cell.unit} below), r = {cell.correlation:+.2f} over this text"
+                + (" (the cell found on held-out plays)" if cell.held_out else " (the best over this text)")
+                + "</p>"
                 + _strip_html(view.tokens, cell.values)
             )
         strips = "".join(parts) or "<p>Type a few lines to find cells that track them.</p>"

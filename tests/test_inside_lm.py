@@ -122,3 +122,27 @@ def test_find_cells_finds_line_position_cells_on_heldout_text(rnn):
 def test_find_cells_needs_an_lstm(gpt):
     with pytest.raises(ValueError, match="needs an LSTM"):
         inside.find_cells(gpt, TEXT)
+
+
+def test_the_gates_view_names_the_cells_found_on_held_out_plays(rnn):
+    """What README and docs/inside.md say of the line-position cell is what the record holds and what the LSTM
+    gates view shows on its own example: the cell found on held-out plays, with its r over the example."""
+    import json
+
+    from inside import cells
+    from space.examples import GATES_EXAMPLE
+
+    record = json.load(open(cells.RECORD))  # python -m inside.cells --out bench/results/lstm_cells.json
+    assert record["model"] == rnn.name == "char-lstm"
+    best = record[cells.HELD_OUT]["line position"][0]
+    text = inside.heldout_text(4000)  # the command's default
+    assert len(text) == record["chars"][cells.HELD_OUT]
+    found = inside.find_cells(rnn, text, top=1)
+    assert found["line position"][0][:2] == (best["layer"], best["unit"])  # the record is the model's
+    assert found["line position"][0][2] == pytest.approx(best["r"], abs=1e-3)
+    view = cells.gate_view(rnn, GATES_EXAMPLE)
+    shown = {c.feature: c for c in view.cells}
+    line = shown["line position"]
+    assert (line.layer, line.unit, line.held_out) == (best["layer"], best["unit"], True)
+    assert line.correlation > 0.5 and f"L{line.layer} u{line.unit}" in view.rows
+    assert all(c.held_out for c in view.cells if c.feature in record[cells.HELD_OUT])
