@@ -115,6 +115,12 @@ def main(argv=None) -> int:
         out[what] = {
             f: [{"layer": la, "unit": u, "r": round(r, 3)} for la, u, r in picks] for f, picks in found.items()
         }
+    known = {f: (picks[0]["layer"], picks[0]["unit"]) for f, picks in out[HELD_OUT].items()}
+    view = gate_view(model, GATES_EXAMPLE, known=known)  # what the LSTM gates view shows on its example
+    out["the view's cells on its example"] = {
+        c.feature: {"layer": c.layer, "unit": c.unit, "r": round(c.correlation, 3), "held_out": c.held_out}
+        for c in view.cells
+    }
     from bench.common import emit, machine
 
     out["machine"] = machine()
