@@ -60,7 +60,10 @@ def main(argv=None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     quiet.import_tensorflow()
+    from core import jit
     from space import models, server, ui
+
+    log.info("%s", jit.configure())  # before the first model: the CPU, its ISA and what is set for it
 
     try:
         registry = models.load(

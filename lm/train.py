@@ -28,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core import checkpoint, cli, flags
 from core.card import Card
+from core.jit import configure as configure_cpu
+from core.jit import cpu
 from core.optim import OptimizerConfig, make_optimizer
 from core.trainer import RunConfig, Trainer
 from lm.model import LMConfig, build
@@ -77,6 +79,7 @@ class LMTask:
         from lm.tokenizer import Tokenizer
 
         c, out = self.config, run.out
+        run.say(configure_cpu())
         train_docs, val_docs = corpus.split(corpus.load(c.corpus))
         train_text, val_text = corpus.text_of(train_docs), corpus.text_of(val_docs)
         if run.resumed:
@@ -122,7 +125,7 @@ class LMTask:
             "val_tokens": int(len(self.val_data)),
             "batch_size": c.batch_size,
             "parameters": int(model.count_params()),
-            "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
+            "machine": f"{os.cpu_count()} CPU cores ({platform.machine()}, {cpu()['cpu']}, {cpu()['isa']})",
         }
 
     def card(self, metrics: dict, run) -> Card:
@@ -149,9 +152,11 @@ def stream(model_config: LMConfig, tokenizer, text: str):
 def compile_model(model, optimizer: OptimizerConfig, total_steps: int, jit: bool):
     """The one way lm trains a model (bench.lm_train times exactly this): core's AdamW with warm-up and cosine
     decay over `total_steps`, next-token cross-entropy on logits. The optimizer is built here, before the first
-    step: TensorFlow traces a first call that creates variables twice."""
+    step: TensorFlow traces a first call that creates variables twice. The process is set up for its CPU first
+    (core.jit.configure), as for every training run."""
     import keras
 
+    configure_cpu()
     model.compile(
         optimizer=make_optimizer(optimizer, total_steps),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
