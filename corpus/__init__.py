@@ -31,8 +31,8 @@ def load(spec: str) -> list[Document]:
     spec = (spec or "").strip()
     if not spec:
         raise CorpusError("no corpus given: pass a name (" + ", ".join(NAMED) + "), a path or hf:DATASET")
-    if "," in spec and not os.path.exists(spec):
-        return [d for part in spec.split(",") for d in load(part)]
+    if len(parts(spec)) > 1:
+        return [d for part in parts(spec) for d in load(part)]
     if spec in NAMED:
         docs = [Document(text, group) for text, group in load_named(spec)]
     elif spec.startswith("hf:"):
@@ -50,6 +50,14 @@ def load(spec: str) -> list[Document]:
     if not docs:
         raise CorpusError(f"corpus {spec!r} is empty: it holds no text")
     return docs
+
+
+def parts(spec: str) -> list[str]:
+    """The corpora of a mix, `a,b` (one, for a spec that names a path with a comma in it)."""
+    spec = (spec or "").strip()
+    if "," in spec and not os.path.exists(spec):
+        return [part.strip() for part in spec.split(",") if part.strip()]
+    return [spec]
 
 
 def read_text(path: str) -> str:

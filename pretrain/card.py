@@ -52,12 +52,14 @@ def _load_name(folder: str) -> str:
 
 NEGATIVES = {
     "other-doc": "BERT's: a NotNext B is a run of sentences from another document",
+    "same-corpus": "`same-corpus`: a NotNext B is a run of sentences from another document of A's own corpus, so "
+    "in a mix of corpora the head cannot score NSP by telling the corpora apart",
 }
 
 
 def _negatives(metrics: dict) -> str:
     kind = metrics.get("nsp_negatives", "other-doc")
-    if kind == "other-doc":
+    if kind in NEGATIVES:
         return NEGATIVES[kind]
     share = "all" if kind == "same-doc" else f"a share {kind.partition(':')[2]}"
     return (

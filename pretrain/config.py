@@ -18,7 +18,7 @@ from core.cli import UsageError
 from core.optim import OptimizerConfig
 from core.trainer import RunConfig
 
-NEGATIVES = "other-doc | same-doc | mix:R"
+NEGATIVES = "other-doc | same-corpus | same-doc | mix:R"
 ATTENTION_INITS = ("local", "random")
 
 
@@ -67,9 +67,9 @@ class Masking:
 
 
 def same_doc_share(negatives: str) -> float:
-    """The share of NotNext pairs whose B comes from A's own document: other-doc 0 (BERT's rule), same-doc 1,
+    """The share of NotNext pairs whose B comes from A's own document: other-doc and same-corpus 0, same-doc 1,
     mix:R R (e.g. mix:0.5: half the negatives are hard ones)."""
-    if negatives == "other-doc":
+    if negatives in ("other-doc", "same-corpus"):
         return 0.0
     if negatives == "same-doc":
         return 1.0
@@ -81,6 +81,12 @@ def same_doc_share(negatives: str) -> float:
     if share is None or not 0 <= share <= 1:
         raise UsageError(f"--nsp-negatives must be {NEGATIVES} with R in [0, 1] (got {negatives!r})")
     return share
+
+
+def same_corpus(negatives: str) -> bool:
+    """same-corpus: a NotNext B from another document of A's own corpus (in a mix of corpora; on one corpus it is
+    BERT's other-doc rule)."""
+    return negatives == "same-corpus"
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -109,11 +115,18 @@ class PretrainConfig(RunConfig):
     )
     nsp_negatives: str = flags.field(
         "other-doc",
-        help="where a NotNext B comes from: other-doc (BERT's rule), same-doc (a sentence of A's own document, "
+        help="where a NotNext B comes from: other-doc (BERT's rule: any other document), same-corpus (another "
+        "document of A's own corpus, in a mix of corpora), same-doc (a sentence of A's own document, "
         "--nsp-distance or more from the true next one: the hard negatives), or mix:R (a share R of same-doc)",
         metavar="KIND",
     )
     nsp_distance: int = flags.field(3, help="sentences between the true next one and a same-doc B")
+    corpus_cap: float | None = flags.field(
+        None,
+        help="in a mix of corpora (--corpus a,b), the largest share of the training text one corpus may give: a "
+        "larger one's training documents are subsampled to it (default: each corpus by its size, in tokens)",
+        metavar="SHARE",
+    )
     distribute: str | None = flags.field(
         None,
         help="data: data parallel over every device of every process (JAX; run the same command on each; "
@@ -155,6 +168,8 @@ class PretrainConfig(RunConfig):
         except ValueError as e:
             raise UsageError(str(e)) from None
         same_doc_share(self.nsp_negatives)
+        if self.corpus_cap is not None and not 0 < self.corpus_cap <= 1:
+            raise UsageError(f"--corpus-cap must be a share in (0, 1] (got {self.corpus_cap})")
         if self.nsp_distance < 1:
             raise UsageError(f"--nsp-distance must be at least 1 (got {self.nsp_distance})")
         if self.attention_init not in ATTENTION_INITS:

@@ -30,9 +30,17 @@ def sentences(text: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- shards on disk
 def write_shards(
-    documents: list[list[str]], tokenizer, out_dir: str, seed: int = 0, shard_tokens: int | None = None
+    documents: list[list[str]],
+    tokenizer,
+    out_dir: str,
+    seed: int = 0,
+    shard_tokens: int | None = None,
+    sources: list[int] | None = None,
 ) -> int:
-    """Tokenize documents (lists of sentences) into out_dir/shard-NNNNN/{tokens,sentences,documents}.npy.
+    """Tokenize documents (lists of sentences) into out_dir/shard-NNNNN/{tokens,sentences,documents,sources}.npy.
+
+    `sources`: the corpus of each document (an index; all 0 by default), kept per document so NotNext pairs can
+    draw their other document from A's own corpus (make_pairs' `same_source`).
 
     Documents are shuffled first so every shard mixes sources (NotNext segments come from the same shard).
     Returns the number of shards. Written to a temporary folder and renamed, so a killed run leaves no half shard.
@@ -42,10 +50,11 @@ def write_shards(
     tmp = files.temp_name(out_dir.rstrip("/"))
     shutil.rmtree(tmp, ignore_errors=True)  # a killed run's leftover (containers reuse pids)
     os.makedirs(tmp)
-    n_shards, buf = 0, []
+    sources = [0] * len(documents) if sources is None else list(sources)
+    n_shards, buf, buf_sources = 0, [], []
 
     def flush():
-        nonlocal n_shards, buf
+        nonlocal n_shards, buf, buf_sources
         if not buf:
             return
         flat = [s for doc in buf for s in doc]
@@ -60,14 +69,17 @@ def write_shards(
         per_doc = [
             int(keep[i : i + len(doc)].sum()) for i, doc in zip(np.cumsum([0] + [len(doc) for doc in buf[:-1]]), buf)
         ]
+        kept_sources = [src for n, src in zip(per_doc, buf_sources) if n]
         per_doc = [n for n in per_doc if n]  # a document that tokenizes to nothing is no NotNext source
         np.save(os.path.join(d, "documents.npy"), np.concatenate([[0], np.cumsum(per_doc)]))
-        n_shards, buf = n_shards + 1, []
+        np.save(os.path.join(d, "sources.npy"), np.array(kept_sources, dtype=np.int32))
+        n_shards, buf, buf_sources = n_shards + 1, [], []
 
     size = 0
     for i in order:
         if documents[i]:
             buf.append(documents[i])
+            buf_sources.append(sources[i])
             size += sum(len(s) for s in documents[i]) // 4  # ~4 characters a token
         if size >= shard_tokens:
             flush()
@@ -81,12 +93,16 @@ def write_shards(
 
 
 class Shard:
-    """Memory-mapped arrays of one shard: tokens, sentence starts (S+1), document starts in sentences (D+1)."""
+    """Memory-mapped arrays of one shard: tokens, sentence starts (S+1), document starts in sentences (D+1), and
+    each document's corpus (D; all 0 in shards written before sources were kept)."""
 
     def __init__(self, path: str):
         self.tokens = np.load(os.path.join(path, "tokens.npy"), mmap_mode="r")
         self.sentences = np.load(os.path.join(path, "sentences.npy"))
         self.documents = np.load(os.path.join(path, "documents.npy"))
+        found = os.path.join(path, "sources.npy")
+        n = len(self.documents) - 1
+        self.sources = np.load(found) if os.path.exists(found) else np.zeros(n, np.int32)
 
     def doc_of_token(self, offset: int) -> int:
         sent = np.searchsorted(self.sentences, offset, side="right") - 1
@@ -112,6 +128,7 @@ def make_pairs(
     short_seq_prob: float = 0.1,
     same_doc: float = 0.0,
     distance: int = 3,
+    same_source: bool = False,
 ) -> np.ndarray:
     """NSP pairs of one shard as int64 rows (a_start, a_end, b_start, b_end, label, kind) of token offsets.
 
@@ -127,11 +144,26 @@ def make_pairs(
     the link between A and B tells them apart (with other-document negatives a head can learn to tell documents
     apart instead; RoBERTa's and ALBERT's critique of NSP). A document too short for one falls back to another
     document's run (kind other-doc). With `same_doc` 0 the draws, and so the pairs, are BERT's exactly.
+
+    `same_source`: the other document comes from A's own corpus (the shard's `sources`) when it has another. On a
+    mix of corpora BERT's rule mostly pairs A with a document of another corpus, and a head can then score NSP by
+    telling the corpora apart (their vocabulary, their length) instead of reading whether B follows A.
     """
     max_tokens = seq_len - 3  # [CLS] A [SEP] B [SEP]
     sent, docs = shard.sentences, shard.documents
     n_docs = len(docs) - 1
     rows = []
+    pools = {}
+    if same_source:  # each corpus's documents, in order: A's own pool minus A
+        pools = {int(src): np.flatnonzero(shard.sources == src) for src in np.unique(shard.sources)}
+
+    def other_document(d: int) -> int:
+        pool = pools.get(int(shard.sources[d])) if same_source else None
+        if pool is not None and len(pool) > 1:
+            k = int(rng.integers(len(pool) - 1))
+            return int(pool[k + (k >= np.searchsorted(pool, d))])
+        other = int(rng.integers(n_docs - 1))
+        return other + (other >= d)  # any document but this one
 
     def run_from(start, stop, room):
         """Sentences start.. (before `stop`) while they fit in `room` tokens; at least one."""
@@ -160,8 +192,7 @@ def make_pairs(
                             start = int(rng.choice(after + before))
                             b, kind = run_from(start, s1 if start >= a_split else chunk_start, room), SAME_DOC
                     if b is None:
-                        other = int(rng.integers(n_docs - 1))
-                        other += other >= d  # any document but this one
+                        other = other_document(d)
                         o0, o1 = int(docs[other]), int(docs[other + 1])
                         b = run_from(int(rng.integers(o0, o1)), o1, room)
                     label = NOT_NEXT
@@ -311,13 +342,14 @@ class Batches:
         same_doc: float = 0.0,
         distance: int = 3,
         part: tuple[int, int] = (0, 1),
+        same_source: bool = False,
     ):
         index, count = part
         if batch_size % count or not 0 <= index < count:
             raise ValueError(f"a batch of {batch_size} has no part {index} of {count} equal parts")
         self.part, self.local = part, batch_size // count
         self.shards = open_shards(folder)
-        self.same_doc, self.distance = same_doc, distance
+        self.same_doc, self.distance, self.same_source = same_doc, distance, same_source
         self.seq_len, self.batch_size, self.vocab_size = seq_len, batch_size, vocab_size
         self.mask_rate, self.max_predictions, self.seed = mask_rate, max_predictions, seed
         self.specials = specials or {s: i for i, s in enumerate(SPECIALS)}
@@ -331,7 +363,16 @@ class Batches:
             parts = [
                 np.column_stack([np.full(len(p), i), p])
                 for i, s in enumerate(self.shards)
-                for p in [make_pairs(s, self.seq_len, rng, same_doc=self.same_doc, distance=self.distance)]
+                for p in [
+                    make_pairs(
+                        s,
+                        self.seq_len,
+                        rng,
+                        same_doc=self.same_doc,
+                        distance=self.distance,
+                        same_source=self.same_source,
+                    )
+                ]
             ]
             rows = np.concatenate(parts) if parts else np.zeros((0, 7), np.int64)
             self._epoch, self._rows = epoch, rows[rng.permutation(len(rows))]

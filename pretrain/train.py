@@ -42,7 +42,7 @@ from core import cli, files, flags, optim, precision
 from core.cli import UsageError
 from core.optim import OptimizerConfig
 from core.trainer import Trainer
-from pretrain.config import PretrainConfig, same_doc_share
+from pretrain.config import PretrainConfig, same_corpus, same_doc_share
 
 VAL_FRACTION = 0.1
 VAL_BATCHES = 32  # fixed validation set: up to 32 batches of held-out pairs with fixed masks
@@ -51,12 +51,25 @@ COMMAND = "python -m pretrain.train"
 
 
 # ---------------------------------------------------------------------------------------------------- data
-def prepare_data(corpus_name: str, tokens: list[str], work: str, seed: int = 0, resuming: bool = False) -> str:
-    """Token shards for the train and held-out splits under WORK/data, built once per (corpus, vocab, seed)."""
+def prepare_data(
+    corpus_name: str,
+    tokens: list[str],
+    work: str,
+    seed: int = 0,
+    resuming: bool = False,
+    cap: float | None = None,
+) -> str:
+    """Token shards for the train and held-out splits under WORK/data, built once per (corpus, vocab, seed, cap).
+    Each document keeps its corpus (the index of its part of `a,b`: same-corpus NSP negatives); `cap` limits the
+    share of the training text one corpus of a mix gives (cap_shares)."""
     import corpus
     from pretrain import data, vocab
 
-    docs = corpus.load(corpus_name)  # cheap once cached; its fingerprint notices a corpus that changed under a name
+    names = corpus.parts(corpus_name)
+    loaded = [corpus.load(name) for name in names]  # cheap once cached
+    docs = [d for part in loaded for d in part]
+    source_of = {id(d): i for i, part in enumerate(loaded) for d in part}
+    # the fingerprint notices a corpus that changed under a name
     fingerprint = hashlib.sha256("".join(f"{d.group}\t{len(d.text)}\n" for d in docs).encode()).hexdigest()[:16]
     key = {
         "corpus": corpus_name,
@@ -65,6 +78,8 @@ def prepare_data(corpus_name: str, tokens: list[str], work: str, seed: int = 0, 
         "seed": seed,
         "val_fraction": VAL_FRACTION,
     }
+    if cap is not None:
+        key["corpus_cap"] = cap
     folder = os.path.join(work, "data")
     meta = os.path.join(folder, "key.json")
     if os.path.exists(meta):
@@ -77,12 +92,44 @@ def prepare_data(corpus_name: str, tokens: list[str], work: str, seed: int = 0, 
                 f"{work}: resuming would mix two data sets; use another --out"
             )
     train_docs, val_docs = corpus.split(docs, VAL_FRACTION)  # not --seed: the same held-out text for every model
+    train_docs = cap_shares(train_docs, [source_of[id(d)] for d in train_docs], cap, seed)
     tok = vocab.make_tokenizer(tokens)
     os.makedirs(folder, exist_ok=True)
     for name, part in (("train", train_docs), ("val", val_docs)):
-        data.write_shards([data.sentences(d.text) for d in part], tok, os.path.join(folder, name), seed=seed)
+        data.write_shards(
+            [data.sentences(d.text) for d in part],
+            tok,
+            os.path.join(folder, name),
+            seed=seed,
+            sources=[source_of[id(d)] for d in part],
+        )
     files.write_json(meta, key)
     return folder
+
+
+def cap_shares(docs: list, sources: list[int], cap: float | None, seed: int = 0) -> list:
+    """The documents of a mix with no corpus above `cap` of the text (characters, which track tokens): a larger
+    corpus keeps a random subset of its documents (seeded) that brings it to the cap, measured against the other
+    corpora's full size (so a cap below 1 / the number of corpora cuts all of them); None keeps everything, so
+    each corpus weighs by its size."""
+    import numpy as np
+
+    if cap is None or len(set(sources)) < 2:
+        return docs
+    size = np.array([len(d.text) for d in docs], dtype=np.float64)
+    src = np.array(sources)
+    totals = {s: size[src == s].sum() for s in set(sources)}
+    keep = np.ones(len(docs), bool)
+    rng = np.random.default_rng([seed, 7])
+    for s, total in totals.items():
+        others = sum(t for k, t in totals.items() if k != s)
+        allowed = cap / (1 - cap) * others if cap < 1 else total  # s's text over the whole = cap
+        if total > allowed:
+            mine = np.flatnonzero(src == s)
+            order = mine[rng.permutation(len(mine))]
+            kept_size = np.cumsum(size[order])
+            keep[order[kept_size > allowed]] = False
+    return [d for d, k in zip(docs, keep) if k]
 
 
 def vocab_fingerprint(tokens: list[str]) -> str:
@@ -151,6 +198,7 @@ class PretrainTask:
             "nsp_distance": c.nsp_distance,
             "attention_init": c.attention_init,
             "seed": c.seed,
+            **({"corpus_cap": c.corpus_cap} if c.corpus_cap is not None else {}),  # runs before it had none
         }
 
     def prepare(self, run) -> None:
@@ -169,14 +217,15 @@ class PretrainTask:
         # the shards live in --out (run.out is a scratch folder on processes other than 0): process 0 builds
         # them, the others wait for it and then find them made
         if self.world.writes:
-            folder = prepare_data(c.corpus, self.tokens, work, c.seed, resuming=run.resumed)
+            folder = prepare_data(c.corpus, self.tokens, work, c.seed, run.resumed, c.corpus_cap)
         distributed.barrier(self.world, "pretrain data")
         if not self.world.writes:
-            folder = prepare_data(c.corpus, self.tokens, work, c.seed, resuming=run.resumed)
+            folder = prepare_data(c.corpus, self.tokens, work, c.seed, run.resumed, c.corpus_cap)
         specials = {s: self.tokens.index(s) for s in vocab.SPECIALS}
         negatives = {
             "same_doc": same_doc_share(c.nsp_negatives),
             "distance": c.nsp_distance,
+            "same_source": same_corpus(c.nsp_negatives),
             "part": self.world.part,  # this process's rows of each batch
         }
         m = c.masking
@@ -249,6 +298,7 @@ class PretrainTask:
             "mask_rate": c.masking.mask_rate,
             "nsp_negatives": c.nsp_negatives,
             "nsp_distance": c.nsp_distance,
+            **({"corpus_cap": c.corpus_cap} if c.corpus_cap is not None else {}),
             "parameters": int(model.count_params()),
             **self.world.figures(c.batch_size),
         }

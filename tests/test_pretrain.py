@@ -200,6 +200,47 @@ def test_the_processes_parts_of_a_batch_make_the_one_process_batch(tmp_path, voc
         data.Batches(*args, part=(0, 3))
 
 
+def test_same_corpus_negatives_come_from_the_corpus_of_a(tmp_path, vocab_dir):
+    """--nsp-negatives same-corpus on a mix: every other-document B comes from A's own corpus (BERT's rule pairs
+    across corpora about as often as the mix's shares say); IsNext pairs and the draws' share are as before."""
+    from pretrain import data, vocab
+
+    tok = vocab.make_tokenizer(vocab.read_vocab(vocab_dir))
+    docs = make_documents(n_docs=60, n_sentences=15, seed=3)
+    sources = [d % 3 == 0 for d in range(60)]  # a third of the documents (the farm ones) are a second corpus
+    data.write_shards(docs, tok, str(tmp_path / "s"), seed=0, sources=[int(x) for x in sources])
+    shard = data.open_shards(str(tmp_path / "s"))[0]
+    assert sorted(shard.sources.tolist()) == sorted(int(x) for x in sources)
+
+    def crossing(rows):
+        other = rows[rows[:, 5] == data.OTHER_DOC]
+        assert len(other) > 50
+        return np.mean(
+            [shard.sources[shard.doc_of_token(a0)] != shard.sources[shard.doc_of_token(b0)] for a0, _, b0, *_ in other]
+        )
+
+    bert_rule = data.make_pairs(shard, 32, np.random.default_rng(0))
+    same = data.make_pairs(shard, 32, np.random.default_rng(0), same_source=True)
+    assert crossing(bert_rule) > 0.3 and crossing(same) == 0
+    assert 0.4 < (same[:, 4] == data.NOT_NEXT).mean() < 0.6
+    assert all(shard.doc_of_token(b0) != shard.doc_of_token(a0) for a0, _, b0, *_ in same[same[:, 5] == data.OTHER_DOC])
+
+
+def test_a_corpus_cap_bounds_each_corpus_share_of_the_training_text():
+    import corpus
+    from pretrain.train import cap_shares
+
+    docs = [corpus.Document("x" * 100, f"a{i}") for i in range(30)] + [
+        corpus.Document("y" * 100, f"b{i}") for i in range(10)
+    ]
+    sources = [0] * 30 + [1] * 10
+    assert cap_shares(docs, sources, None) == docs  # by default each corpus weighs by its size: 75% / 25%
+    kept = cap_shares(docs, sources, 0.5, seed=0)
+    share = sum(len(d.text) for d in kept if d.group.startswith("a")) / sum(len(d.text) for d in kept)
+    assert share == pytest.approx(0.5, abs=0.03) and sum(d.group.startswith("b") for d in kept) == 10
+    assert cap_shares(docs, sources, 0.5, seed=0) == kept  # seeded: the same subset every time
+
+
 @pytest.mark.parametrize("share", [1.0, 0.3])
 def test_same_document_negatives_come_from_a_and_never_are_the_next_sentence(tmp_path, vocab_dir, share):
     """--nsp-negatives same-doc / mix:R: B from A's own document, at least `distance` sentences from the true next
@@ -673,6 +714,7 @@ def test_resuming_with_other_settings_names_them(trained, corpus_dir, vocab_dir,
         ({"--corpus": "/no/such/corpus", "--preset": "huge"}, "unknown preset"),
         ({"--out": "/proc/seqlab-cannot-write"}, "cannot write"),
         ({"--corpus": "/no/such/corpus", "--distribute": "data"}, "--distribute data runs on JAX"),  # this is TF
+        ({"--corpus": "/no/such/corpus", "--corpus-cap": "1.5"}, "--corpus-cap must be a share in (0, 1]"),
     ],
 )
 def test_bad_input_is_one_clear_line(change, message, corpus_dir, vocab_dir, tmp_path, capsys):
