@@ -53,6 +53,13 @@ ROWS = {
         "tokens_per_s",
         1.0,
     ),
+    "lm_train_4l128_cpu_defaults": (
+        "LM training as lm_train_4l128, the process left as the libraries set it (no core.jit.configure)",
+        "bench.lm_train --layers 4 --heads 4 --dim 128 --seq 64 --batch 12 --vocab 65 --steps 30 --cpu-defaults",
+        "bench.peers lm_train --layers 4 --heads 4 --dim 128 --seq 64 --batch 12 --vocab 65 --steps 30",
+        "tokens_per_s",
+        1.0,
+    ),
     "app_startup": (
         "python app.py ready to serve (gradio_client connects)",
         "bench.app_startup",

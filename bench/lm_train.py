@@ -29,6 +29,11 @@ def parse(argv=None):
     p.add_argument("--warmup-steps", type=int, default=2, help="untimed steps after the first (compiling) one")
     p.add_argument("--dropout", type=float, default=0.1, help="as LMConfig's default (GPT-2's is 0.1 too)")
     cli.add_jit(p, default=True)
+    p.add_argument(
+        "--cpu-defaults",
+        action="store_true",
+        help="leave the process as the libraries set it (no core.jit.configure): what lm.train did before it",
+    )
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -38,10 +43,13 @@ def run(args) -> dict:
     import keras
     import numpy as np
 
+    from core import jit
     from core.optim import OptimizerConfig
     from lm.model import LMConfig, build
     from lm.train import compile_model
 
+    if args.cpu_defaults:  # compile_model's configure() then finds the process already "configured"
+        jit._configured = "CPU defaults (bench.lm_train --cpu-defaults)"
     keras.utils.set_random_seed(args.seed)
     config = LMConfig(
         arch=args.arch,
@@ -87,9 +95,12 @@ def run(args) -> dict:
         "params": int(model.count_params()),
         "tokens_per_s": round(args.batch * args.seq * args.steps / elapsed, 1),
         "step_ms": round(median(times) * 1e3, 2),
+        # the fastest step: what the machine gives without its other users (a shared machine's load moves)
+        "step_ms_min": round(min(times) * 1e3, 2),
         "compile_s": round(first.seconds, 3),
         "loss_last": round(losses[-1], 4),
         "threads": args.threads or "default",
+        "cpu_setup": jit.configure(),
         "machine": machine(),
     }
 
