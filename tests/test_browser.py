@@ -225,14 +225,18 @@ def test_inside_contexts_examples_show_their_senses_apart(page):
     tab(page, "Contexts")
     view = page.locator("#inside-contexts")
     for word, sentences in CONTEXT_EXAMPLES:
-        view.get_by_text(word, exact=True).last.click()
+        view.get_by_text(word, exact=True).first.click()
         first = sentences.splitlines()[0].split("] ", 1)[-1]
-        page.wait_for_function(
-            "(s) => document.querySelector('#inside-contexts').innerText.includes('Same sense') &&"
-            " document.querySelector('#inside-contexts').innerText.includes(s)",
-            arg=first,
-            timeout=120_000,
-        )
+        try:
+            page.wait_for_function(
+                "(s) => document.querySelector('#inside-contexts').innerText.includes('Same sense') &&"
+                " document.querySelector('#inside-contexts').innerText.includes(s)",
+                arg=first,
+                timeout=120_000,
+            )
+        except Exception:
+            shot(page, f"inside_contexts_{word}_failed")
+            raise AssertionError(f"{word}: {view.inner_text()[-1500:]}") from None
         text = view.inner_text()
         numbers = dict(re.findall(r"((?:elmo mix|[a-z-]+ layer 4)) ([+-]\d\.\d\d)", text.split("Same sense")[-1]))
         assert set(numbers) >= {"elmo mix", "bert-imdb layer 4"} and all(float(v) > 0 for v in numbers.values()), (

@@ -108,7 +108,7 @@ def test_embed_gives_plain_lists_layer_zero_context_free():
         with pytest.raises(ValueError, match="layer must be between -1"):
             vectors.embed(model, "the bank", layer=3)
     elmo = StandInElmo()
-    expected = elmo.embed(BANK[0]).mix()  # ELMo's -1 is its equal-weight mix
+    expected = elmo.embed(BANK[0]).mix()  # ELMo's -1 is its mix (equal weights: the stand-in has no fitted one)
     np.testing.assert_allclose(vectors.embed(elmo, BANK[0], -1)["vectors"], expected, rtol=1e-5)
 
 
