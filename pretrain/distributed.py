@@ -178,7 +178,7 @@ class Lost(Failed):
 def is_collective_failure(error: Exception) -> bool:
     """JAX's error for a collective whose peer went away (Gloo's 'Connection closed by peer', a timeout)."""
     text = f"{type(error).__name__} {error}"
-    return any(s in text for s in ("Gloo", "XlaRuntimeError", "Connection closed", "DEADLINE_EXCEEDED", "UNAVAILABLE"))
+    return any(s in text for s in ("Gloo", "Connection closed", "DEADLINE_EXCEEDED", "UNAVAILABLE"))
 
 
 def leave(code: int) -> None:
