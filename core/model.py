@@ -65,6 +65,7 @@ KINDS = {
         (*WEIGHTS, "vocab.json"),
         lambda c: c.get("arch") == "bilm",
         "bidirectional language model (ELMo)",
+        ("mix.json",),  # the scalar mix fitted by python -m inside.mix (lm.bilm.MIX_FILE)
     ),
     "bert": Kind(
         "pretrain.api",

@@ -307,14 +307,6 @@ class BiLanguageModel(ModelFolder):
             )
         self._represent = None  # the compiled representations, made on the first embed_many
 
-    def save(self, folder: str) -> str:
-        """Copy the folder (ModelFolder.save), its fitted mix with it."""
-        out = super().save(folder)
-        mix = read_mix(self.folder)
-        if mix is not None and os.path.abspath(out) != os.path.abspath(self.folder):
-            write_mix(out, **mix)
-        return out
-
     def _words(self, text: str) -> tuple[list[str], np.ndarray]:
         words = self.tokenizer.pieces(text)
         if not words:
