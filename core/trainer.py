@@ -138,8 +138,16 @@ class Run:
 
 
 class Trainer:
-    def __init__(self, task: Task, config: RunConfig, listeners: list[Callable[[Event], None]] | None = None):
-        self.task, self.config = task, config
+    def __init__(
+        self,
+        task: Task,
+        config: RunConfig,
+        listeners: list[Callable[[Event], None]] | None = None,
+        writes: bool = True,
+    ):
+        # writes=False: a process other than 0 of a multi-process job. It resumes from config.out's checkpoint like
+        # the others and writes nothing there (no checkpoint, TensorBoard, metrics.json, loss curve or card)
+        self.task, self.config, self.writes = task, config, writes
         self.listeners = list(listeners or [])
         self._stop = threading.Event()
         self.bar = None
@@ -207,11 +215,12 @@ class Trainer:
         }
         if len(state["commands"]) > 1:
             metrics["commands"] = state["commands"]
-        files.write_json(os.path.join(out, "metrics.json"), metrics)
-        from core.card import loss_curve
+        if self.writes:
+            files.write_json(os.path.join(out, "metrics.json"), metrics)
+            from core.card import loss_curve
 
-        loss_curve(state["history"], os.path.join(out, "loss_curve.png"), task.curve, ylabel=task.curve_label)
-        task.card(metrics, run).write(out)
+            loss_curve(state["history"], os.path.join(out, "loss_curve.png"), task.curve, ylabel=task.curve_label)
+            task.card(metrics, run).write(out)
         self.emit("done", metrics=metrics, message=out)
         return metrics
 
@@ -223,8 +232,7 @@ class Trainer:
         timed = None
         while not self._over(state):
             if self._stop.is_set():
-                checkpoint.save(c.out, model, model.optimizer, state)
-                self.emit("checkpoint", message=c.out)
+                self._checkpoint(model, state)
                 return True
             logs = model.train_on_batch(*self.task.batch(state["step"]), return_dict=True)
             logs = {k: float(v) for k, v in logs.items()}
@@ -265,11 +273,15 @@ class Trainer:
                 last = True
                 state["ended_at"] = state["step"]  # the task ended it (early stopping): a resume trains no more
             if state["step"] % c.checkpoint_every == 0 or last:
-                checkpoint.save(c.out, model, model.optimizer, state)
-                self.emit("checkpoint", message=c.out)
+                self._checkpoint(model, state)
         return False
 
     # ----------------------------------------------------------------------------------------------- parts
+    def _checkpoint(self, model, state: dict) -> None:
+        if self.writes:
+            checkpoint.save(self.config.out, model, model.optimizer, state)
+            self.emit("checkpoint", message=self.config.out)
+
     def _over(self, state: dict) -> bool:
         total = state["total_steps"] or UNKNOWN_TOTAL
         ended = state.get("ended_at") == state["step"]
@@ -320,6 +332,8 @@ class Trainer:
             self.bar.refresh()
 
     def _tensorboard(self, model, row: dict) -> None:
+        if not self.writes:
+            return
         if self._logs is None:
             from core.logs import TensorBoard
 

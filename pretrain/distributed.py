@@ -10,8 +10,7 @@ resume needs nothing else. On a CPU, JAX's collectives between processes run ove
 `jax_cpu_collectives_implementation`).
 
 Process 0 alone writes into --out (checkpoints, metrics, TensorBoard, the model folder); the others read its
-checkpoint to resume (--out on a file system they all see) and write their copies of the trainer's files into a
-scratch folder they delete (`scratch_out`: core.trainer writes wherever its config's `out` points).
+checkpoint to resume (--out on a file system they all see) and write nothing (core.trainer's `writes=False`).
 
 A process that dies breaks the next collective in the others (Gloo: the connection to it closes); they stop with
 `Lost` at once and leave without JAX's shutdown barrier, which would wait for the dead process's heartbeat
@@ -22,11 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import sys
-import tempfile
 
-from core import checkpoint
 from core.cli import Failed, UsageError
 
 ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
@@ -144,24 +140,6 @@ def barrier(world: World, name: str) -> None:
         from jax.experimental import multihost_utils
 
         multihost_utils.sync_global_devices(name)
-
-
-def scratch_out(out: str, world: World) -> str:
-    """The folder core.trainer writes into: --out for process 0; for the others a scratch folder that resumes
-    from --out's latest checkpoint (a link to it) and is deleted by `done`."""
-    if world.writes:
-        return out
-    scratch = tempfile.mkdtemp(prefix=f"seqlab-process-{world.process}-")
-    found = checkpoint.latest(out)
-    if found:
-        os.symlink(os.path.abspath(found), os.path.join(scratch, os.path.basename(found)))
-        shutil.copy(os.path.join(out, checkpoint.POINTER), os.path.join(scratch, checkpoint.POINTER))
-    return scratch
-
-
-def done(out: str, scratch: str) -> None:
-    if scratch != out:
-        shutil.rmtree(scratch, ignore_errors=True)  # a link is removed, never what it points at
 
 
 class Lost(Failed):

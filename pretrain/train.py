@@ -30,7 +30,6 @@ From Python:
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import shlex
@@ -214,8 +213,7 @@ class PretrainTask:
         from pretrain import distributed
 
         self.run = run
-        # the shards live in --out (run.out is a scratch folder on processes other than 0): process 0 builds
-        # them, the others wait for it and then find them made
+        # the shards live in --out: process 0 builds them, the others wait for it and then find them made
         if self.world.writes:
             folder = prepare_data(c.corpus, self.tokens, work, c.seed, run.resumed, c.corpus_cap)
         distributed.barrier(self.world, "pretrain data")
@@ -283,8 +281,9 @@ class PretrainTask:
         from pretrain import model as bert
         from pretrain import vocab
 
-        bert.save(model, run.out)
-        vocab.write_vocab(self.tokens, run.out)
+        if self.world.writes:
+            bert.save(model, run.out)
+            vocab.write_vocab(self.tokens, run.out)
         last = next(row for row in reversed(run.state["history"]) if "val_mlm_loss" in row)  # the last step's
         c = self.config
         return {
@@ -328,15 +327,12 @@ def train(config: PretrainConfig, command: str | None = None, listeners=None) ->
 
         if world.writes:
             listeners.append(push_when_done)
-    out = distributed.scratch_out(config.out, world)  # core.trainer writes there: --out on process 0 only
     try:
-        return Trainer(task, dataclasses.replace(config, out=out), listeners).run(command)
+        return Trainer(task, config, listeners, writes=world.writes).run(command)  # --out: process 0 writes
     except Exception as e:
         if world.processes > 1 and distributed.is_collective_failure(e):
             raise distributed.Lost(world, e) from None
         raise
-    finally:
-        distributed.done(config.out, out)
 
 
 def push(out: str, repo: str) -> None:
