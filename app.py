@@ -61,7 +61,7 @@ def main(argv=None) -> int:
 
     quiet.import_tensorflow()
     from core import jit
-    from space import models, server, ui
+    from space import handlers, models, server, ui
 
     log.info("%s", jit.configure())  # before the first model: the CPU, its ISA and what is set for it
 
@@ -81,6 +81,7 @@ def main(argv=None) -> int:
     demo = ui.build(registry)
     server.launch(demo, server_name=args.host, server_port=args.port)
     registry.start_background()
+    handlers.warm_reference(registry)  # the Contexts view's reference set, after the deferred warm-ups
     log.info(
         "SeqLab ready on %s (models: %s; started in %.1f s)",
         demo.local_url,

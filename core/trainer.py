@@ -173,6 +173,9 @@ class Trainer:
         run = Run(out, state, resumed=found is not None, say=self.say)
         self._state = state
         self.emit("start")
+        from core.jit import configure
+
+        self.say(configure())  # the CPU, its ISA and what is set for it (freed memory kept; dropout's Philox)
 
         self.say("reading the data")
         task.prepare(run)

@@ -79,7 +79,6 @@ class LMTask:
         from lm.tokenizer import Tokenizer
 
         c, out = self.config, run.out
-        run.say(configure_cpu())
         train_docs, val_docs = corpus.split(corpus.load(c.corpus))
         train_text, val_text = corpus.text_of(train_docs), corpus.text_of(val_docs)
         if run.resumed:

@@ -34,11 +34,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import lm  # noqa: E402  (lm and translate import nothing heavy: their models load on first use)
 import translate  # noqa: E402
 from core import model as folders  # noqa: E402
+from space import defaults  # noqa: E402
 
 log = logging.getLogger("seqlab.space")
 
-# The modern-English BERT first: it is what the Fill-mask and Sentence-pair tabs default to
-BUNDLED_BERTS = ("bert-modern", "bert", "bert-imdb")
+# Load order = the API's default BERT first: the best on held-out modern text, read from its record (space.defaults)
+BUNDLED_BERTS = tuple(defaults.bert_order("fill_mask", ("bert-modern", "bert", "bert-imdb")))
 
 
 @dataclasses.dataclass
