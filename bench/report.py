@@ -240,13 +240,13 @@ COMPARE_ROWS = {
     "gen_6l384": "streaming generation, tokens/s (6 layers, 384-d, vocab 65)",
     "bert_l2h128": "BERT MLM+NSP training, sequences/s (L2/H128, seq 128, batch 32)",
     "lm_train_4l128": "LM training, tokens/s (4 layers, 128-d, seq 64, batch 12)",
+    "lm_train_4l128_cpu_defaults": "the same without core.jit.configure (the CPU libraries' defaults)",
     "app_startup": "app start-up to the first answer, s (tiny models)",
 }
 
 
-@table("compare")
-def compare(where: str) -> str:
-    r = result("compare_cpu")
+def compare_table(name: str, command: str) -> str:
+    r = result(name)
     rows = []
     for row in r["rows"]:
         ratio = f"**{row['ratio']:.2f}x**" if row.get("ratio") else ""
@@ -255,13 +255,22 @@ def compare(where: str) -> str:
         )
     text = md(["what", "SeqLab", "transformers (PyTorch)", "ratio", "target", ""], rows, "lrrrl")
     when = f" ({r['when']})" if r.get("when") else ""
-    return text + "\n\n" + source("python -m bench.compare --out bench/results/compare_cpu.json",
-                                  f"{RESULTS}/compare_cpu.json", r.get("machine"))[:-1] + when + "."  # fmt: skip
+    return text + "\n\n" + source(command, f"{RESULTS}/{name}.json", r.get("machine"))[:-1] + when + "."
 
 
-@table("serve")
-def serve(where: str) -> str:
-    r = result("serve_cpu")
+@table("compare")
+def compare(where: str) -> str:
+    return compare_table("compare_cpu", "python -m bench.compare --out bench/results/compare_cpu.json")
+
+
+@table("compare_avx2")
+def compare_avx2(where: str) -> str:
+    rows = "lm_train_4l128,lm_train_4l128_cpu_defaults,bert_l2h128,gen_4l128,gen_6l384"
+    return compare_table("compare_avx2", f"python -m bench.compare --rows {rows} --out bench/results/compare_avx2.json")
+
+
+def serve_table(name: str, command: str) -> str:
+    r = result(name)
     off = {(x["users"], x["mixed"]): x for x in r["modes"].get("off", [])}
     rows = []
     for on in r["modes"]["on"]:
@@ -283,8 +292,18 @@ def serve(where: str) -> str:
         )
     header = ["users", "TTFT p50 / p95 / p99, ms: off → **on**", "output tokens/s: off → **on**", "chats",
               "ITL p50 / p95 ms (on)", "busy / errors (on)"]  # fmt: skip
-    return md(header, rows) + "\n\n" + source("python -m bench.serve --out bench/results/serve_cpu.json",
-                                              f"{RESULTS}/serve_cpu.json", r.get("machine"))  # fmt: skip
+    return md(header, rows) + "\n\n" + source(command, f"{RESULTS}/{name}.json", r.get("machine"))
+
+
+@table("serve")
+def serve(where: str) -> str:
+    return serve_table("serve_cpu", "python -m bench.serve --out bench/results/serve_cpu.json")
+
+
+@table("serve_avx2")
+def serve_avx2(where: str) -> str:
+    flags = "--users 16 --seconds 30 --modes on --mixed-users 0"
+    return serve_table("serve_avx2", f"python -m bench.serve {flags} --out bench/results/serve_avx2.json")
 
 
 TRANSLATE_NOTE = "(`bench/results/translate.json` records no machine: its BLEU and chrF do not depend on one)"
