@@ -258,17 +258,6 @@ def compare_table(name: str, command: str) -> str:
     return text + "\n\n" + source(command, f"{RESULTS}/{name}.json", r.get("machine"))[:-1] + when + "."
 
 
-@table("compare")
-def compare(where: str) -> str:
-    return compare_table("compare_cpu", "python -m bench.compare --out bench/results/compare_cpu.json")
-
-
-@table("compare_avx2")
-def compare_avx2(where: str) -> str:
-    rows = "lm_train_4l128,lm_train_4l128_cpu_defaults,bert_l2h128,gen_4l128,gen_6l384"
-    return compare_table("compare_avx2", f"python -m bench.compare --rows {rows} --out bench/results/compare_avx2.json")
-
-
 def serve_table(name: str, command: str) -> str:
     r = result(name)
     off = {(x["users"], x["mixed"]): x for x in r["modes"].get("off", [])}
@@ -295,15 +284,24 @@ def serve_table(name: str, command: str) -> str:
     return md(header, rows) + "\n\n" + source(command, f"{RESULTS}/{name}.json", r.get("machine"))
 
 
-@table("serve")
-def serve(where: str) -> str:
-    return serve_table("serve_cpu", "python -m bench.serve --out bench/results/serve_cpu.json")
-
-
-@table("serve_avx2")
-def serve_avx2(where: str) -> str:
-    flags = "--users 16 --seconds 30 --modes on --mixed-users 0"
-    return serve_table("serve_avx2", f"python -m bench.serve {flags} --out bench/results/serve_avx2.json")
+# One record, one table: (the table's function, the results file's name, the command that writes it).
+RECORDED = {
+    "compare": (compare_table, "compare_cpu", "python -m bench.compare --out bench/results/compare_cpu.json"),
+    "compare_avx2": (
+        compare_table,
+        "compare_avx2",
+        "python -m bench.compare --rows lm_train_4l128,lm_train_4l128_cpu_defaults,bert_l2h128,gen_4l128,gen_6l384"
+        " --out bench/results/compare_avx2.json",
+    ),
+    "serve": (serve_table, "serve_cpu", "python -m bench.serve --out bench/results/serve_cpu.json"),
+    "serve_avx2": (
+        serve_table,
+        "serve_avx2",
+        "python -m bench.serve --users 16 --seconds 30 --modes on --mixed-users 0 --out bench/results/serve_avx2.json",
+    ),
+}
+for _name, (_make, _record, _command) in RECORDED.items():
+    table(_name)(lambda where, make=_make, record=_record, command=_command: make(record, command))
 
 
 TRANSLATE_NOTE = "(`bench/results/translate.json` records no machine: its BLEU and chrF do not depend on one)"
