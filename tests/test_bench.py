@@ -210,9 +210,8 @@ def test_app_startup_tiny_models():
 
 @pytest.mark.slow
 def test_lm_step_and_quantize_benchmarks():
-    """bench.lm_step and bench.lm_quantize on the bundled LSTM, tiny settings: the fields the README quotes. In
-    subprocesses: building extra models in this process would shift Keras' automatic layer names, by which the
-    bundled weights files are read (a later in-process load of char-transformer then fails)."""
+    """bench.lm_step and bench.lm_quantize on the bundled LSTM, tiny settings: the fields docs/ quotes. In
+    subprocesses, as a user runs them."""
     from bench.common import last_json
 
     done = run(
