@@ -70,10 +70,10 @@ TRANSLATE_EXAMPLES = [
 
 # The Inside tab: (word, sentences one per line, each with its sense in brackets): an ambiguous word in two senses.
 # The sentences were chosen among several written for each sense by the bundled models' own vectors (centred
-# cosine, inside.reference), as examples that show the point: for bank and light both same-sense pairs come above
-# every cross-sense pair for ELMo's mix and each BERT's last layer; for spring no choice tried did that for all
-# four, and these keep every same-minus-other-sense number above 0. Most other choices of sentences separate the
-# senses less cleanly: these models are small. tests/test_inside_senses.py checks what is claimed here.
+# cosine, inside.reference), as examples that show the point: in each, both same-sense pairs come above every
+# cross-sense pair for ELMo's mix and each BERT's last layer. Most other choices of sentences separate the senses
+# less cleanly (docs/experiments.md): these models are small. tests/test_inside_senses.py checks what is claimed
+# here.
 CONTEXT_EXAMPLES = [
     (
         "bank",
@@ -91,10 +91,10 @@ CONTEXT_EXAMPLES = [
     ),
     (
         "spring",
-        "[season] The birds come back every spring to nest.\n"
-        "[season] We go walking every spring when the days get longer.\n"
+        "[season] We planted the garden in the spring.\n"
+        "[season] Lambs are born in the spring.\n"
         "[coil] A metal spring pushes the button back up.\n"
-        "[coil] The mattress spring creaked under his weight.",
+        "[coil] A steel spring holds the trampoline to its frame.",
     ),
 ]
 # (text, the kind of model it is for, the model that read its register if loaded): a prompt for the char LM,
