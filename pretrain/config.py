@@ -6,6 +6,7 @@ read.
     from pretrain.config import Architecture, PretrainConfig
     config = PretrainConfig(corpus="kjv", vocab="runs/bert", out="runs/bert", budget=Budget(steps=2000),
                             architecture=Architecture(preset="mini", dim=224))
+    config = PretrainConfig(data="data/kjv", out="runs/bert", budget=Budget(steps=2000))   # pretrain.prepare's
 """
 
 from __future__ import annotations
@@ -91,8 +92,17 @@ def same_corpus(negatives: str) -> bool:
 
 @dataclasses.dataclass(kw_only=True)
 class PretrainConfig(RunConfig):
-    corpus: str = flags.field(help="kjv, shakespeare, kjv,shakespeare, a path or hf:NAME[:CONFIG]")
-    vocab: str = flags.field(help="folder with vocab.txt (python -m pretrain.vocab)")
+    corpus: str | None = flags.field(
+        None, help="kjv, shakespeare, kjv,shakespeare, a path or hf:NAME[:CONFIG], prepared into --out first"
+    )
+    vocab: str | None = flags.field(
+        None, help="folder with vocab.txt (python -m pretrain.vocab); with --data, the data's own (default)"
+    )
+    data: str | None = flags.field(
+        None,
+        help="a folder python -m pretrain.prepare wrote: train on its shards and vocabulary (instead of --corpus)",
+        metavar="DIR",
+    )
     architecture: Architecture = flags.field(factory=Architecture)
     seq_len: int = flags.field(128, help="tokens a sequence: [CLS] A [SEP] B [SEP]")
     batch_size: int = flags.field(32, help="sequences a step")
@@ -142,6 +152,16 @@ class PretrainConfig(RunConfig):
         budget (default_warmup)."""
         if self.eval_every is None:
             self.eval_every = self.checkpoint_every
+        if (self.corpus is None) == (self.data is None):
+            both = ", not both" if self.corpus is not None else ""
+            raise UsageError(
+                f"give --corpus (a corpus, prepared into --out first) or --data (a folder python -m pretrain.prepare "
+                f"wrote){both}"
+            )
+        if self.corpus is not None and not self.vocab:
+            raise UsageError("--corpus needs --vocab: a folder with vocab.txt (python -m pretrain.vocab)")
+        if self.data is not None and self.corpus_cap is not None:
+            raise UsageError("--corpus-cap is a setting of the prepared data: python -m pretrain.prepare --corpus-cap")
         super().validate()
         if self.optimizer.warmup is None:
             self.optimizer = dataclasses.replace(self.optimizer, warmup=default_warmup(self.budget))

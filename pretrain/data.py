@@ -1,16 +1,18 @@
 """Documents -> sentences -> token-id shards on disk -> NSP pairs -> packed, dynamically masked numpy batches.
 
-Strings are tokenized once (`write_shards`); everything after works on integer arrays memory-mapped from the
-shards, so the training loop does no string work, runs on any Keras backend and streams corpora larger than
-memory. Within a shard the sentences of a document are contiguous, so a run of consecutive sentences is one
-slice of the token array and an NSP segment is just (start, end) offsets.
+Strings are tokenized once (`ShardWriter`: a stream of documents in, shards out as they fill); everything after
+works on integer arrays memory-mapped from the shards, so the training loop does no string work, runs on any Keras
+backend and streams corpora larger than memory. Within a shard the sentences of a document are contiguous, so a
+run of consecutive sentences is one slice of the token array and an NSP segment is just (start, end) offsets.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -29,67 +31,118 @@ def sentences(text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- shards on disk
+SHUFFLE_CHARS = 16_000_000  # text a ShardWriter holds to shuffle: about one shard's worth (SHARD_TOKENS x 4)
+ENCODE_BATCH = 4096  # sentences tokenized at once: the tokenizer's per-sentence objects live for one batch only
+
+
+class ShardWriter:
+    """Documents (lists of sentences) in, one at a time; shards out/shard-NNNNN/{tokens,sentences,documents,
+    sources}.npy as they fill (about `shard_tokens` tokens each), so memory does not grow with the corpus.
+
+    Each document keeps its corpus (`source`, an index) so NotNext pairs can draw their other document from A's
+    own corpus (make_pairs' `same_source`). Documents are shuffled before they go into shards, so a shard mixes
+    the stream's documents (NotNext segments come from the same shard). A stream cannot be permuted whole without
+    holding all of it, so the shuffle is a bounded buffer of `shuffle_chars` characters of text, seeded: while
+    the buffer is full a random held document leaves it for each new one that comes; at the end what is held
+    leaves in a random order. A stream that fits in the buffer is therefore permuted whole, exactly as
+    rng(seed).permutation would. Written to a temporary folder and renamed on close, so a killed run leaves no
+    half shard; an error inside `with` removes the temporary folder.
+    """
+
+    def __init__(self, out_dir, tokenizer, seed=0, shard_tokens=None, shuffle_chars=None):
+        self.out_dir, self.tokenizer = out_dir.rstrip("/"), tokenizer
+        self.shard_tokens = shard_tokens or SHARD_TOKENS
+        self.shuffle_chars = SHUFFLE_CHARS if shuffle_chars is None else shuffle_chars
+        self.rng = np.random.default_rng(seed)
+        self.tmp = files.temp_name(self.out_dir)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # a killed run's leftover (containers reuse pids)
+        os.makedirs(self.tmp)
+        self.dtype = np.uint16 if tokenizer.get_vocab_size() <= 65535 else np.uint32
+        self.buffer, self.held, self.full = [], 0, False  # the shuffle buffer: (sentences, source, characters)
+        self.pending, self.size = [], 0  # documents of the next shard and their estimated tokens
+        self.shards = self.documents = self.tokens = 0
+
+    def add(self, sentences: list[str], source: int = 0) -> None:
+        chars = sum(len(s) for s in sentences)
+        self.documents += 1
+        if self.held + chars > self.shuffle_chars:
+            self.full = True
+        while self.full and self.buffer and self.held + chars > self.shuffle_chars:
+            j = int(self.rng.integers(len(self.buffer)))
+            self.buffer[j], self.buffer[-1] = self.buffer[-1], self.buffer[j]
+            self._shard(*self.buffer.pop())
+        self.buffer.append((sentences, source, chars))
+        self.held += chars
+
+    def _shard(self, sentences, source, chars) -> None:
+        self.held -= chars
+        if sentences:
+            self.pending.append((sentences, source))
+            self.size += chars // 4  # ~4 characters a token
+        if self.size >= self.shard_tokens:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        flat = [s for doc, _ in self.pending for s in doc]
+        encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)  # no offsets needed
+        lens, ids = np.zeros(len(flat), np.int64), []
+        for start in range(0, len(flat), ENCODE_BATCH):
+            got = [e.ids for e in encode(flat[start : start + ENCODE_BATCH], add_special_tokens=False)]
+            lens[start : start + len(got)] = [len(x) for x in got]
+            ids.append(np.fromiter(itertools.chain.from_iterable(got), self.dtype, int(sum(map(len, got)))))
+        keep = lens > 0  # a sentence of only spaces/control characters tokenizes to nothing
+        d = os.path.join(self.tmp, f"shard-{self.shards:05d}")
+        os.makedirs(d)
+        np.save(os.path.join(d, "tokens.npy"), np.concatenate(ids))
+        np.save(os.path.join(d, "sentences.npy"), np.concatenate([[0], np.cumsum(lens[keep])]))
+        ends = np.cumsum([len(doc) for doc, _ in self.pending])
+        per_doc = [int(keep[end - len(doc) : end].sum()) for (doc, _), end in zip(self.pending, ends)]
+        kept_sources = [src for n, (_, src) in zip(per_doc, self.pending) if n]
+        per_doc = [n for n in per_doc if n]  # a document that tokenizes to nothing is no NotNext source
+        np.save(os.path.join(d, "documents.npy"), np.concatenate([[0], np.cumsum(per_doc)]))
+        np.save(os.path.join(d, "sources.npy"), np.array(kept_sources, dtype=np.int32))
+        self.shards, self.tokens, self.pending, self.size = self.shards + 1, self.tokens + int(lens.sum()), [], 0
+
+    def close(self) -> int:
+        """Shard what the buffer holds, write meta.json and rename into place; the number of shards."""
+        held, self.buffer = self.buffer, []
+        for i in self.rng.permutation(len(held)):
+            self._shard(*held[i])
+        self._flush()
+        meta = {"shards": self.shards, "documents": self.documents, "tokens": self.tokens}
+        files.write_json(os.path.join(self.tmp, "meta.json"), meta)
+        if os.path.exists(self.out_dir):
+            shutil.rmtree(self.out_dir)
+        os.replace(self.tmp, self.out_dir)
+        return self.shards
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        if kind is None:
+            self.close()
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def write_shards(
-    documents: list[list[str]],
+    documents: Iterable[list[str]],
     tokenizer,
     out_dir: str,
     seed: int = 0,
     shard_tokens: int | None = None,
-    sources: list[int] | None = None,
+    sources: Iterable[int] | None = None,
+    shuffle_chars: int | None = None,
 ) -> int:
-    """Tokenize documents (lists of sentences) into out_dir/shard-NNNNN/{tokens,sentences,documents,sources}.npy.
-
-    `sources`: the corpus of each document (an index; all 0 by default), kept per document so NotNext pairs can
-    draw their other document from A's own corpus (make_pairs' `same_source`).
-
-    Documents are shuffled first so every shard mixes sources (NotNext segments come from the same shard).
-    Returns the number of shards. Written to a temporary folder and renamed, so a killed run leaves no half shard.
-    """
-    shard_tokens = shard_tokens or SHARD_TOKENS
-    order = np.random.default_rng(seed).permutation(len(documents))
-    tmp = files.temp_name(out_dir.rstrip("/"))
-    shutil.rmtree(tmp, ignore_errors=True)  # a killed run's leftover (containers reuse pids)
-    os.makedirs(tmp)
-    sources = [0] * len(documents) if sources is None else list(sources)
-    n_shards, buf, buf_sources = 0, [], []
-
-    def flush():
-        nonlocal n_shards, buf, buf_sources
-        if not buf:
-            return
-        flat = [s for doc in buf for s in doc]
-        ids = [e.ids for e in tokenizer.encode_batch(flat, add_special_tokens=False)]
-        lens = np.array([len(x) for x in ids], dtype=np.int64)
-        keep = lens > 0  # a sentence of only spaces/control characters tokenizes to nothing
-        d = os.path.join(tmp, f"shard-{n_shards:05d}")
-        os.makedirs(d)
-        dtype = np.uint16 if tokenizer.get_vocab_size() <= 65535 else np.uint32
-        np.save(os.path.join(d, "tokens.npy"), np.fromiter((t for x in ids for t in x), dtype=dtype, count=lens.sum()))
-        np.save(os.path.join(d, "sentences.npy"), np.concatenate([[0], np.cumsum(lens[keep])]))
-        per_doc = [
-            int(keep[i : i + len(doc)].sum()) for i, doc in zip(np.cumsum([0] + [len(doc) for doc in buf[:-1]]), buf)
-        ]
-        kept_sources = [src for n, src in zip(per_doc, buf_sources) if n]
-        per_doc = [n for n in per_doc if n]  # a document that tokenizes to nothing is no NotNext source
-        np.save(os.path.join(d, "documents.npy"), np.concatenate([[0], np.cumsum(per_doc)]))
-        np.save(os.path.join(d, "sources.npy"), np.array(kept_sources, dtype=np.int32))
-        n_shards, buf, buf_sources = n_shards + 1, [], []
-
-    size = 0
-    for i in order:
-        if documents[i]:
-            buf.append(documents[i])
-            buf_sources.append(sources[i])
-            size += sum(len(s) for s in documents[i]) // 4  # ~4 characters a token
-        if size >= shard_tokens:
-            flush()
-            size = 0
-    flush()
-    files.write_json(os.path.join(tmp, "meta.json"), {"shards": n_shards, "documents": len(documents)})
-    if os.path.exists(out_dir):
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
-    return n_shards
+    """Tokenize documents (lists of sentences; any iterable) into out_dir's shards with a ShardWriter; `sources`:
+    the corpus of each document (all 0 by default). Returns the number of shards."""
+    with ShardWriter(out_dir, tokenizer, seed, shard_tokens, shuffle_chars) as writer:
+        for doc, source in zip(documents, itertools.repeat(0) if sources is None else sources):
+            writer.add(doc, source)
+    return writer.shards
 
 
 class Shard:

@@ -4,10 +4,11 @@
         --steps 8000 --lr 1e-3 --mask-rate 0.3 --max-predictions 40
 
 The loop is core.trainer's (budget, resume, checkpoints, NaN stop, history, TensorBoard, progress); this file gives
-it what is BERT's own (`PretrainTask`): the token shards (OUT/work/data, built once per corpus, vocabulary and
-seed), the batch of step n (a pure function of the seed and n: masks drawn anew each step), the model and its MLM
-+ NSP losses, the validation on fixed held-out batches (every --eval-every steps, by default at each checkpoint),
-and the model folder: config.json, model.weights.h5, vocab.txt, metrics.json, loss_curve.png and a model card.
+it what is BERT's own (`PretrainTask`): the token shards (--data, a folder `python -m pretrain.prepare` wrote; or
+with --corpus, OUT/work/data, which the same code prepares once per corpus, vocabulary and seed), the batch of step
+n (a pure function of the seed and n: masks drawn anew each step), the model and its MLM + NSP losses, the
+validation on fixed held-out batches (every --eval-every steps, by default at each checkpoint), and the model
+folder: config.json, model.weights.h5, vocab.txt, metrics.json, loss_curve.png and a model card.
 --warmup defaults to 10% of --steps, at most 1000 (200 with --minutes). Running the same command again on the same
 --out resumes from its last checkpoint; a larger --steps extends a finished run (the rate jumps back to where a run
 of that length would be at that step, then decays to 0 at the new end). The last stdout line is metrics.json's JSON.
@@ -20,6 +21,11 @@ their devices; process 0 writes --out (pretrain.distributed):
     KERAS_BACKEND=jax KERAS_DISTRIBUTION_JOB_ADDRESSES=host0:1234 KERAS_DISTRIBUTION_NUM_PROCESSES=2 \
         KERAS_DISTRIBUTION_PROCESS_ID=0 python -m pretrain.train ... --distribute data   # and id 1 elsewhere
 
+A large corpus is prepared once, as a stream, and trained on as often as wanted (pretrain.prepare):
+
+    python -m pretrain.prepare --corpus big.txt --vocab 30000 --out data/big
+    python -m pretrain.train --data data/big --out runs/bert-big --preset base --steps 100000
+
 From Python:
 
     from core.budget import Budget
@@ -30,7 +36,6 @@ From Python:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import sys
@@ -42,8 +47,8 @@ from core.cli import UsageError
 from core.optim import OptimizerConfig
 from core.trainer import Trainer
 from pretrain.config import PretrainConfig, same_corpus, same_doc_share
+from pretrain.prepare import VAL_FRACTION  # noqa: F401  (bench.bert_heldout reads the held-out share here)
 
-VAL_FRACTION = 0.1
 VAL_BATCHES = 32  # fixed validation set: up to 32 batches of held-out pairs with fixed masks
 METRICS = ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy")
 COMMAND = "python -m pretrain.train"
@@ -58,81 +63,52 @@ def prepare_data(
     resuming: bool = False,
     cap: float | None = None,
 ) -> str:
-    """Token shards for the train and held-out splits under WORK/data, built once per (corpus, vocab, seed, cap).
-    Each document keeps its corpus (the index of its part of `a,b`: same-corpus NSP negatives); `cap` limits the
-    share of the training text one corpus of a mix gives (cap_shares)."""
-    import corpus
-    from pretrain import data, vocab
+    """The one-command form's data: WORK/data, a folder pretrain.prepare writes from the corpus (the same code as
+    `python -m pretrain.prepare`), made once per (corpus, its documents, vocab, seed, cap). A folder already there
+    is checked by reading the corpus once (no tokenizing): a resume whose corpus changed under its name is refused,
+    it would mix two data sets."""
+    from pretrain import prepare
 
-    names = corpus.parts(corpus_name)
-    loaded = [corpus.load(name) for name in names]  # cheap once cached
-    docs = [d for part in loaded for d in part]
-    source_of = {id(d): i for i, part in enumerate(loaded) for d in part}
-    # the fingerprint notices a corpus that changed under a name
-    fingerprint = hashlib.sha256("".join(f"{d.group}\t{len(d.text)}\n" for d in docs).encode()).hexdigest()[:16]
-    key = {
-        "corpus": corpus_name,
-        "documents": fingerprint,
-        "vocab": vocab_fingerprint(tokens),
-        "seed": seed,
-        "val_fraction": VAL_FRACTION,
-    }
-    if cap is not None:
-        key["corpus_cap"] = cap
     folder = os.path.join(work, "data")
-    meta = os.path.join(folder, "key.json")
-    if os.path.exists(meta):
-        old = files.read_json(meta)
-        if old == key:
+    config = prepare.PrepareConfig(corpus=corpus_name, vocab="given", out=folder, seed=seed, corpus_cap=cap)
+    manifest = os.path.join(folder, prepare.MANIFEST)
+    if os.path.exists(manifest) or os.path.exists(os.path.join(folder, "key.json")):
+        old = files.read_json(manifest) if os.path.exists(manifest) else {}
+        documents = prepare.fingerprint(corpus_name)
+        if prepare.key_of(old) == prepare.key(config, documents, tokens):
             return folder
-        if resuming and old.get("documents") != fingerprint:
+        if resuming and old.get("split") != prepare.SPLIT:
+            raise UsageError(
+                f"the data in {folder} was split into train and held-out text by another rule than this version's: "
+                "resuming would mix two data sets; use another --out"
+            )
+        if resuming and old.get("documents") != documents:
             raise UsageError(
                 f"the documents of corpus {corpus_name!r} changed since this run's checkpoints in "
                 f"{work}: resuming would mix two data sets; use another --out"
             )
-    train_docs, val_docs = corpus.split(docs, VAL_FRACTION)  # not --seed: the same held-out text for every model
-    train_docs = cap_shares(train_docs, [source_of[id(d)] for d in train_docs], cap, seed)
-    tok = vocab.make_tokenizer(tokens)
-    os.makedirs(folder, exist_ok=True)
-    for name, part in (("train", train_docs), ("val", val_docs)):
-        data.write_shards(
-            [data.sentences(d.text) for d in part],
-            tok,
-            os.path.join(folder, name),
-            seed=seed,
-            sources=[source_of[id(d)] for d in part],
-        )
-    files.write_json(meta, key)
+    os.makedirs(work, exist_ok=True)
+    prepare.prepare(config, tokens)
     return folder
 
 
-def cap_shares(docs: list, sources: list[int], cap: float | None, seed: int = 0) -> list:
-    """The documents of a mix with no corpus above `cap` of the text (characters, which track tokens): a larger
-    corpus keeps a random subset of its documents (seeded) that brings it to the cap, measured against the other
-    corpora's full size (so a cap below 1 / the number of corpora cuts all of them); None keeps everything, so
-    each corpus weighs by its size."""
-    import numpy as np
+def prepared_data(config: PretrainConfig) -> tuple[dict, list[str]]:
+    """--data's manifest and vocabulary; a --vocab given beside it must be the one the data was prepared with."""
+    from pretrain import prepare, vocab
 
-    if cap is None or len(set(sources)) < 2:
-        return docs
-    size = np.array([len(d.text) for d in docs], dtype=np.float64)
-    src = np.array(sources)
-    totals = {s: size[src == s].sum() for s in set(sources)}
-    keep = np.ones(len(docs), bool)
-    rng = np.random.default_rng([seed, 7])
-    for s, total in totals.items():
-        others = sum(t for k, t in totals.items() if k != s)
-        allowed = cap / (1 - cap) * others if cap < 1 else total  # s's text over the whole = cap
-        if total > allowed:
-            mine = np.flatnonzero(src == s)
-            order = mine[rng.permutation(len(mine))]
-            kept_size = np.cumsum(size[order])
-            keep[order[kept_size > allowed]] = False
-    return [d for d, k in zip(docs, keep) if k]
-
-
-def vocab_fingerprint(tokens: list[str]) -> str:
-    return hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16]
+    manifest = prepare.read_manifest(config.data)
+    tokens = vocab.read_vocab(config.data)
+    if vocab.fingerprint(tokens) != manifest["vocab"]:
+        raise UsageError(f"{config.data}/vocab.txt is not the vocabulary its {prepare.MANIFEST} names")
+    if config.vocab:
+        given = vocab.read_vocab(config.vocab)
+        if given != tokens:
+            raise UsageError(
+                f"--vocab {config.vocab} ({len(given)} tokens, sha256 {vocab.fingerprint(given)}) is not the "
+                f"vocabulary --data {config.data} was prepared with ({len(tokens)} tokens, sha256 "
+                f"{manifest['vocab']}): leave --vocab out, or prepare the data with it"
+            )
+    return manifest, tokens
 
 
 # ------------------------------------------------------------------------------------------------- model
@@ -176,15 +152,33 @@ class PretrainTask:
         self.config = config
         self.world = world or distributed.World()  # the processes and devices (pretrain.distributed.start)
         self.curve = card.CURVES
-        self.tokens = vocab.read_vocab(config.vocab)
+        self.manifest = None  # --data's (pretrain.prepare)
+        if config.data is not None:
+            self.manifest, self.tokens = prepared_data(config)
+        else:
+            self.tokens = vocab.read_vocab(config.vocab)
         self.bert_config = config.architecture.bert_config(len(self.tokens))
+
+    @property
+    def corpus(self) -> str:
+        return self.manifest["corpus"] if self.manifest else self.config.corpus
+
+    @property
+    def data_key(self) -> str:
+        """What --data's shards are: a resume on another preparation is refused by name."""
+        m = self.manifest
+        cap = f", cap {m['corpus_cap']}" if "corpus_cap" in m else ""
+        return f"documents sha256 {m['documents']}, seed {m['seed']}{cap}, split {m['split']}"
 
     def settings(self) -> dict:
         """What decides the model and its data stream, by flag: a resume must not change it."""
+        from pretrain import vocab
+
         c, b, m = self.config, self.bert_config, self.config.masking
         return {
-            "corpus": c.corpus,
-            "vocab": f"{len(self.tokens)} tokens, sha256 {vocab_fingerprint(self.tokens)}",
+            "corpus": self.corpus,
+            **({"data": self.data_key} if self.manifest else {}),  # runs before --data had none
+            "vocab": f"{len(self.tokens)} tokens, sha256 {vocab.fingerprint(self.tokens)}",
             "layers": b.num_layers,
             "dim": b.hidden_size,
             "heads": b.num_heads,
@@ -213,12 +207,19 @@ class PretrainTask:
         from pretrain import distributed
 
         self.run = run
-        # the shards live in --out: process 0 builds them, the others wait for it and then find them made
-        if self.world.writes:
-            folder = prepare_data(c.corpus, self.tokens, work, c.seed, run.resumed, c.corpus_cap)
-        distributed.barrier(self.world, "pretrain data")
-        if not self.world.writes:
-            folder = prepare_data(c.corpus, self.tokens, work, c.seed, run.resumed, c.corpus_cap)
+        if c.data is not None:  # prepared: every process reads it as it is
+            folder = c.data
+            train, val = self.manifest["train"], self.manifest["val"]
+            run.say(
+                f"data: {folder} ({self.manifest['corpus']}): {train['tokens']:,} training tokens in "
+                f"{train['documents']:,} documents, {val['documents']:,} held out"
+            )
+        else:  # the shards live in --out: process 0 builds them, the others wait for it and then find them made
+            if self.world.writes:
+                folder = prepare_data(c.corpus, self.tokens, work, c.seed, run.resumed, c.corpus_cap)
+            distributed.barrier(self.world, "pretrain data")
+            if not self.world.writes:
+                folder = prepare_data(c.corpus, self.tokens, work, c.seed, run.resumed, c.corpus_cap)
         specials = {s: self.tokens.index(s) for s in vocab.SPECIALS}
         negatives = {
             "same_doc": same_doc_share(c.nsp_negatives),
@@ -289,7 +290,7 @@ class PretrainTask:
         return {
             **{k: last[f"val_{k}"] for k in sorted(METRICS)},
             "steps": run.step,
-            "corpus": c.corpus,
+            "corpus": self.corpus,
             "preset": c.architecture.preset,
             "seq_len": c.seq_len,
             "batch_size": c.batch_size,

@@ -8,6 +8,7 @@ The last stdout line is one JSON object: {"vocab": PATH, "tokens": N}.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 
@@ -31,6 +32,11 @@ def read_vocab(path: str) -> list[str]:
     if tokens[0] != "[PAD]":
         raise ValueError(f"vocabulary {path} must have [PAD] as token 0 (it has {tokens[0]!r})")
     return tokens
+
+
+def fingerprint(tokens: list[str]) -> str:
+    """What tells two vocabularies apart: a run or a prepared data folder records it."""
+    return hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16]
 
 
 def make_tokenizer(tokens: list[str]):

@@ -227,18 +227,16 @@ def test_same_corpus_negatives_come_from_the_corpus_of_a(tmp_path, vocab_dir):
 
 
 def test_a_corpus_cap_bounds_each_corpus_share_of_the_training_text():
-    import corpus
-    from pretrain.train import cap_shares
+    from pretrain.prepare import Document, cap_shares, capped
 
-    docs = [corpus.Document("x" * 100, f"a{i}") for i in range(30)] + [
-        corpus.Document("y" * 100, f"b{i}") for i in range(10)
+    docs = [Document(["x" * 100], f"a{i}", 100, source=0) for i in range(30)] + [
+        Document(["y" * 100], f"b{i}", 100, source=1) for i in range(10)
     ]
-    sources = [0] * 30 + [1] * 10
-    assert cap_shares(docs, sources, None) == docs  # by default each corpus weighs by its size: 75% / 25%
-    kept = cap_shares(docs, sources, 0.5, seed=0)
-    share = sum(len(d.text) for d in kept if d.group.startswith("a")) / sum(len(d.text) for d in kept)
+    assert cap_shares([3000, 1000], None) == [1, 1]  # by default each corpus weighs by its size: 75% / 25%
+    kept = list(capped(docs, cap_shares([3000, 1000], 0.5)))
+    share = sum(d.chars for d in kept if d.group.startswith("a")) / sum(d.chars for d in kept)
     assert share == pytest.approx(0.5, abs=0.03) and sum(d.group.startswith("b") for d in kept) == 10
-    assert cap_shares(docs, sources, 0.5, seed=0) == kept  # seeded: the same subset every time
+    assert list(capped(docs, cap_shares([3000, 1000], 0.5))) == kept  # the same subset every time
 
 
 @pytest.mark.parametrize("share", [1.0, 0.3])
