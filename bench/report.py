@@ -307,6 +307,29 @@ for _name, (_make, _record, _command) in RECORDED.items():
 TRANSLATE_NOTE = "(`bench/results/translate.json` records no machine: its BLEU and chrF do not depend on one)"
 
 
+@table("prepare_memory")
+def prepare_memory(where: str) -> str:
+    r = result("prepare_memory_cpu")
+    base = r["start_up"]
+    rows = [
+        [f"{x['mb']:g} MB", f"{x['tokens']:,}", f"{x['shards']}", f"**{x['peak_rss_mb']:,.0f}**",
+         f"{x['peak_rss_mb'] - base['peak_rss_mb']:,.0f}", f"{x['mb_per_s']:.2f}", f"{x['stream_mb_per_s']:.2f}"]
+        for x in r["runs"]
+    ]  # fmt: skip
+    text = md(
+        ["corpus", "tokens", "shards", "peak RSS, MB", "above start-up, MB", "MB/s (command)", "MB/s (stream)"],
+        rows,
+        "lrrrrrr",
+    )
+    met = "met" if r["met"] else "missed"
+    text += (
+        f"\n\nPeak RSS of the largest over the smallest: **{r['peak_ratio']:.2f}x** (target within 20%: {met}); "
+        f"start-up (a {base['mb']:g} MB file): {base['peak_rss_mb']:,.0f} MB, {base['wall_s']:.1f} s."
+    )
+    return text + "\n\n" + source(r["command"] + " --out " + f"{RESULTS}/prepare_memory_cpu.json",
+                                  f"{RESULTS}/prepare_memory_cpu.json", r.get("machine"))  # fmt: skip
+
+
 @table("translate_bundled")
 def translate_bundled(where: str) -> str:
     r = result("translate")
