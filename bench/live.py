@@ -3,6 +3,7 @@ models trained from the command line for the speed they reach there.
 
     python -m bench.live                                  # shakespeare, 60 s a job, the CLI peers
     python -m bench.live --seconds 30 --no-cli --out /tmp/live.json
+    python -m bench.live --latency --out bench/results/live_latency_cpu.json   # the app's latency while one trains
 
 For BERT: held-out MLM accuracy against the unigram counter's ("most frequent token") and whether it rises, NSP
 against chance, the curves against steps and seconds. For the LM: each model's held-out loss at 10, 30 and the
@@ -13,7 +14,14 @@ against the same model (its flags by core.flags.argv, the same corpus folder and
 same way. The LM job trains its two models at once on the cores: `shared` sums each model's live/alone ratio
 (1.0: no worse than training them one after the other).
 
-Last line of stdout, JSON: {"machine", "loadavg", "corpus", "seconds", "bert": {...}, "lm": {...}, "cli": {...}}.
+With --latency it measures the app instead: `python app.py` on the bundled models (as bench.serve starts it), one
+gradio_client user asking /chat (its first token, the time to first token) and /classify in turn, first with no
+job (--idle-seconds), then while an LM job of --seconds trains through the app's /train, from its training start
+(both models compiled) to its end; the job's steps/s there against the same models from the command line.
+
+Last line of stdout, JSON: {"machine", "loadavg", "corpus", "seconds", "bert": {...}, "lm": {...}, "cli": {...}};
+with --latency: {"machine", "loadavg", "corpus", "seconds", "idle": {...}, "training": {...}, "lm": {...}, "cli",
+"ratios"}.
 """
 
 from __future__ import annotations
@@ -40,6 +48,10 @@ def parse(argv=None):
     p.add_argument("--corpus", default="shakespeare")
     p.add_argument("--seconds", type=float, default=60, help="each job's training budget (10 to 120)")
     p.add_argument("--no-cli", action="store_true", help="skip the command-line peers")
+    p.add_argument("--kinds", nargs="+", default=["bert", "lm"], choices=["bert", "lm"], help="the jobs to run")
+    p.add_argument("--latency", action="store_true", help="the app's chat and /classify latency while a job trains")
+    p.add_argument("--idle-seconds", type=float, default=40, help="--latency: how long the idle app is measured")
+    p.add_argument("--max-new-tokens", type=int, default=40, help="--latency: each chat's reply length")
     p.add_argument("--out", default=None, help="also write the JSON here")
     return p.parse_args(argv)
 
@@ -204,21 +216,136 @@ def cli_peers(corpus: str, work: str, lm: dict | None, bert: dict | None) -> dic
     return out
 
 
+CLASSIFY = "A gorgeous, moving film."
+
+
+def ask(client, args, record: dict, i: int) -> None:
+    """One streamed /chat (bench.serve's: its time to first token) and one /classify, into `record`."""
+    from bench.serve import _chat
+
+    _chat(client, 0, i, args, record)
+    start = time.perf_counter()
+    try:
+        client.predict(CLASSIFY, api_name="/classify")
+        record["classify"].append(time.perf_counter() - start)
+    except Exception as e:  # noqa: BLE001  (counted and shown)
+        record["errors"].append(f"classify: {type(e).__name__}: {str(e)[:200]}")
+
+
+def serve_while(client, args, go_on) -> dict:
+    """/chat and /classify in turn while `go_on()`: their latency percentiles (ms)."""
+    from bench.serve import _percentiles
+
+    record = {"completed": 0, "ttft": [], "gaps": [], "tokens": 0, "busy": 0, "busy_s": [], "errors": []}
+    record["classify"] = []
+    start, i = time.monotonic(), 0
+    while go_on():
+        ask(client, args, record, i)
+        i += 1
+    return {
+        "seconds": round(time.monotonic() - start, 1),
+        "chats": record["completed"],
+        "ttft_ms": _percentiles(record["ttft"]),
+        "classify_ms": _percentiles(record["classify"]),
+        "errors": len(record["errors"]) + record["busy"],
+        "error_samples": record["errors"][:5],
+    }
+
+
+def latency(args) -> dict:
+    """The app idle, then while an LM job trains through its /train: chat's first token and /classify."""
+    import threading
+
+    from gradio_client import Client
+
+    from bench.serve import App
+
+    args.model = None  # /chat's default model, as bench.serve asks it
+    log("latency: starting the app")
+    app = App("on")
+    try:
+        client = Client(app.url, verbose=False, ssl_verify=False)
+        ask(client, args, {"completed": 0, "ttft": [], "gaps": [], "tokens": 0, "errors": [], "classify": []}, 0)
+        until = time.monotonic() + args.idle_seconds
+        idle = serve_while(client, args, lambda: time.monotonic() < until)
+        log(f"idle: {idle}")
+        job = {"training": threading.Event(), "ended": threading.Event(), "state": None}
+
+        def train():
+            trainer = Client(app.url, verbose=False, ssl_verify=False)
+            start = time.monotonic()
+            try:
+                submitted = trainer.submit(
+                    kind="lm", text=None, corpus=args.corpus, seconds=args.seconds, api_name="/train"
+                )
+                for state in submitted:
+                    job["state"] = state
+                    metrics = state.get("metrics", {}).values()
+                    if metrics and all("compile_seconds" in m for m in metrics):
+                        job["training"].set()  # both models compiled: the training proper runs
+            finally:
+                job["wall_seconds"] = round(time.monotonic() - start, 1)
+                job["ended"].set()
+                job["training"].set()
+
+        thread = threading.Thread(target=train, daemon=True)
+        thread.start()
+        job["training"].wait()
+        busy = serve_while(client, args, lambda: not job["ended"].is_set() and job["state"]["status"] == "training")
+        log(f"while training: {busy}")
+        thread.join()
+        client.close()
+    finally:
+        app.stop()
+    if job["state"] is None or job["state"]["status"] != "done":
+        raise RuntimeError(f"the /train job did not finish: {str(job['state'])[:2000]}")
+    return {"idle": idle, "training": busy, "lm": lm_result(job, args.seconds)}
+
+
+def latency_main(args) -> int:
+    result = {"machine": machine(), "corpus": args.corpus, "seconds": args.seconds}
+    result["max_new_tokens"] = args.max_new_tokens
+    load = [list(os.getloadavg())]
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as work:
+        result |= latency(args)
+        load.append(list(os.getloadavg()))
+        result["cli"] = cli_peers(args.corpus, os.path.join(work, "cli"), result["lm"], None)
+        load.append(list(os.getloadavg()))
+    idle, busy = result["idle"], result["training"]
+    result["ratios"] = {
+        "chat_ttft_p95_training_over_idle": round(busy["ttft_ms"]["p95"] / idle["ttft_ms"]["p95"], 3),
+        "classify_p95_training_over_idle": round(busy["classify_ms"]["p95"] / idle["classify_ms"]["p95"], 3),
+        "lm_shared_live_over_cli": result["cli"]["lm_shared"],
+        "targets": "chat first token p95 at most 2x idle; the job's steps/s at least 0.7 of the command line's",
+    }
+    result["loadavg"] = {
+        "note": "1, 5, 15 min load averages at the start, after the app's runs and after the CLI peers",
+        "samples": [[round(x, 2) for x in s] for s in load],
+    }
+    emit(result, args.out)
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse(argv)
+    if args.latency:
+        return latency_main(args)
     from live import Runner
 
     result = {"machine": machine(), "corpus": args.corpus, "seconds": args.seconds}
     load = [list(os.getloadavg())]
     with tempfile.TemporaryDirectory(prefix="bench-live-") as work:
         runner = Runner(root=os.path.join(work, "jobs"))
-        result["bert"] = bert_result(run_job(runner, "bert", args.corpus, args.seconds))
-        load.append(list(os.getloadavg()))
-        result["lm"] = lm_result(run_job(runner, "lm", args.corpus, args.seconds), args.seconds)
-        load.append(list(os.getloadavg()))
+        if "bert" in args.kinds:
+            result["bert"] = bert_result(run_job(runner, "bert", args.corpus, args.seconds))
+            load.append(list(os.getloadavg()))
+        if "lm" in args.kinds:
+            result["lm"] = lm_result(run_job(runner, "lm", args.corpus, args.seconds), args.seconds)
+            load.append(list(os.getloadavg()))
         if not args.no_cli:
             try:
-                result["cli"] = cli_peers(args.corpus, os.path.join(work, "cli"), result["lm"], result["bert"])
+                cli = os.path.join(work, "cli")
+                result["cli"] = cli_peers(args.corpus, cli, result.get("lm"), result.get("bert"))
             except Exception as e:  # noqa: BLE001  (the jobs' figures are kept; the failure is in the result)
                 result["cli"] = {"error": f"{type(e).__name__}: {e}"[:2000]}
             load.append(list(os.getloadavg()))

@@ -40,21 +40,34 @@ class Listener:
     """core.trainer events of one model as messages: stages, a progress line at most once a PROGRESS_SECONDS
     (the mean of the steps' metrics since the last one), each evaluation's row, and the end."""
 
-    def __init__(self, name: str, emit, tokens_per_step: int, budget, first_step: threading.Event | None = None):
+    def __init__(self, name: str, emit, tokens_per_step: int, budget, warm=None, first_step=None, together=()):
         self.name, self.emit, self.tokens_per_step = name, emit, tokens_per_step
-        self.budget, self.first_step = budget, first_step
+        # warm: compiles what the evaluations and probes run, after the first step; first_step: set once both
+        # are done; together: every model's first_step (this one's too): the second step waits for them all, so
+        # no model trains beside another's compile
+        self.budget, self.warm, self.first_step, self.together = budget, warm, first_step, list(together)
         self.sums, self.count, self.last = {}, 0, 0.0
 
     def __call__(self, e) -> None:
         base = {"model": self.name, "step": e.step, "seconds": round(e.seconds, 3)}
         if e.kind == "step":
             if e.step == 1:
-                # the first step traces the model (seconds on two cores): the visitor's seconds are of training
-                self.budget.minutes += e.seconds / 60
-                message = f"compiled the training step in {e.seconds:.1f} s"
-                self.emit({"type": "stage", **base, "message": message, "compile_seconds": round(e.seconds, 3)})
-            if self.first_step is not None:
-                self.first_step.set()
+                began = time.perf_counter()
+                if self.warm is not None:
+                    self.warm()
+                warmed = time.perf_counter()
+                if self.first_step is not None:
+                    self.first_step.set()
+                for done in self.together:
+                    done.wait()
+                waited = time.perf_counter() - warmed
+                # the first step and the warm-up trace the model (seconds on two cores), the other model's too:
+                # the visitor's seconds are of training
+                start = e.seconds + time.perf_counter() - began
+                self.budget.minutes += start / 60
+                message = f"compiled the training step in {e.seconds:.1f} s, the evaluation in {warmed - began:.1f} s"
+                message += f", then waited {waited:.1f} s for the other model's" if waited >= 0.1 else ""
+                self.emit({"type": "stage", **base, "message": message, "compile_seconds": round(start, 3)})
             for k, v in e.metrics.items():
                 self.sums[k] = self.sums.get(k, 0.0) + v
             self.count += 1
@@ -111,7 +124,7 @@ def bert_job(spec: dict, work: str, corpus: str, emit, probe: dict) -> list:
     vocab.write_vocab(tokens, os.path.join(work, "vocab"))
     config = tasks.bert_config(corpus, os.path.join(work, "vocab"), os.path.join(work, "bert"), spec["seconds"])
     task = tasks.LiveBert(config, functools.partial(tagged, emit, spec["names"][0]), probe, first_sentence(corpus))
-    listener = Listener(spec["names"][0], emit, config.batch_size * config.seq_len, config.budget)
+    listener = Listener(spec["names"][0], emit, config.batch_size * config.seq_len, config.budget, task.warm)
     return [(Trainer(task, config, [listener]), "live bert")]
 
 
@@ -124,12 +137,13 @@ def lm_job(spec: dict, work: str, corpus: str, emit, probe: dict) -> list:
     train_docs, _ = corpora.split(corpora.load(corpus))
     vocab_size = len(Tokenizer.train(corpora.text_of(train_docs), "char"))
     models = [tasks.matched_lstm(tasks.TRANSFORMER, vocab_size), tasks.TRANSFORMER]
-    trainers, started = [], threading.Event()
+    trainers, compiled = [], [threading.Event() for _ in models]
     for i, (name, model) in enumerate(zip(spec["names"], models)):
         config = tasks.lm_config(corpus, os.path.join(work, model.arch), spec["seconds"], model)
         report = functools.partial(tagged, emit, name)
-        task = tasks.LiveLM(config, report, probe, views=i == 0, after=started if i else None)
-        listener = Listener(name, emit, config.batch_size * model.seq_len, config.budget, started if i == 0 else None)
+        task = tasks.LiveLM(config, report, probe, views=i == 0, after=compiled[i - 1] if i else None)
+        tokens = config.batch_size * model.seq_len
+        listener = Listener(name, emit, tokens, config.budget, task.warm, compiled[i], together=compiled)
         trainers.append((Trainer(task, config, [listener]), f"live {model.arch}"))
     return trainers
 

@@ -42,18 +42,19 @@ def fill_mask(model, tokenizer, tokens: list[str], text: str, seq_len: int, slot
 
 
 def sample(model, tokenizer, prompt: str, seq_len: int, new_tokens: int = 40, seed: int = 0) -> str:
-    """`prompt` (as given) and `new_tokens` more sampled at TEMPERATURE through the model's own prefill and
-    one-token step (lm.model: the LSTM's state, the Transformer's cache), eagerly: a probe compiles nothing."""
+    """`prompt` (as given) and `new_tokens` more sampled at TEMPERATURE, each from the model's compiled forward
+    pass over one window (Keras's predict function, XLA like the training step; causal, so the zeros after the
+    text change nothing): it compiles once at a model's first probe, then a token takes milliseconds, where the
+    eager prefill and one-token step would hold the training thread for seconds (`python -m bench.live`)."""
     ids = (tokenizer.encode(prompt) or [0])[-(seq_len - new_tokens) :]
     given = len(ids)
     rng = np.random.default_rng(seed)
-    logits, state = model.prefill(np.asarray([ids], np.int32), len(ids))
-    for i in range(new_tokens):
-        scaled = np.asarray(logits, np.float64)[0] / TEMPERATURE
+    window = np.zeros((1, seq_len), np.int32)
+    for _ in range(new_tokens):
+        window[0, : len(ids)] = ids
+        scaled = np.asarray(model.predict_on_batch(window)[0, len(ids) - 1], np.float64) / TEMPERATURE
         scaled[0] = -np.inf  # [UNK] (id 0) is no character to write
         p = softmax(scaled)
         ids.append(int(rng.choice(len(p), p=p)))
-        if i + 1 < new_tokens:
-            logits, state = model.step(np.asarray([ids[-1]], np.int32), state, len(ids) - 1)
     # the prompt as typed: characters the text never had are [UNK] to the model, which decode as "\ufffd"
     return prompt + tokenizer.decode(ids[given:])

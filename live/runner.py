@@ -10,8 +10,9 @@ handed to a live.store.Store.
 
 A progress dict: status (queued | starting | training | stopping | done | stopped), kind, models (the live names),
 seconds (since the job started), budget, stage (what the job is doing), step (the slowest model's), metrics ({name:
-the latest train_* and heldout_* figures, steps_per_second, tokens, compile_seconds: the first step's}), history
-({name: rows of step, seconds and figures: the curves}), baselines ({name: chance_* and unigram_* figures}), views
+the latest train_* and heldout_* figures, steps_per_second, tokens, compile_seconds: the seconds before its
+training proper, its first step's and the wait for the other model's}), history ({name: rows of step, seconds
+and figures: the curves}), baselines ({name: chance_* and unigram_* figures}), views
 (the data as the model sees it) and probe ({"text", "answers": {name: answer}}). The last one, status done or
 stopped, has each model's summary in metrics (LM: heldout_loss, unigram_loss; BERT: heldout_mlm_accuracy,
 unigram_mlm_accuracy, heldout_nsp_accuracy, ...).
@@ -221,7 +222,7 @@ class Job:
             self.error = m["message"]
         elif kind == "stage":
             s["stage"] = m["message"] if len(self.names) == 1 else f"{role(name)}: {m['message']}"
-            if "compile_seconds" in m:  # the first step's seconds (tracing): the curves' seconds include them
+            if "compile_seconds" in m:  # the first steps' seconds (tracing): the curves' seconds include them
                 s["metrics"][name]["compile_seconds"] = m["compile_seconds"]
         elif kind == "baselines":
             s["baselines"][name] = {k: v for k, v in m.items() if k not in ("type", "model")}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+import keras
 import numpy as np
 
 from core.budget import Budget
@@ -23,9 +24,13 @@ from pretrain.train import PretrainTask
 
 VOCAB_SIZE = 2000  # WordPiece pieces trained on the visitor's text (a short text gives fewer)
 BERT_SEQ_LEN, BERT_BATCH = 64, 16
-LM_SEQ_LEN, LM_BATCH = 128, 32
+# 64-character windows: a step takes half a 128-window's time and teaches a model this small about as much
+LM_SEQ_LEN, LM_BATCH = 64, 32
 TRANSFORMER = LMConfig(arch="transformer", level="char", seq_len=LM_SEQ_LEN, layers=2, dim=64, heads=4, dropout=0.0)
-VAL_BATCHES = 8  # BERT's held-out batches at each evaluation (pretrain's 32 would take as long as the steps)
+# each model's peak learning rate: the one that reached the lowest held-out loss in a few hundred steps
+LM_LR = {"lstm": 2e-2, "transformer": 1e-2}
+HELDOUT_CHARS = 8192  # the LM's held-out windows, every evaluation and the final figure: one compiled pass
+VAL_BATCHES = 16  # BERT's held-out batches at each evaluation: 256 pairs (pretrain's 32 would take longer)
 EVAL_EVERY = {"bert": 20, "lm": 25}  # steps between held-out points: a few seconds apart on two cores
 PROBE_SECONDS = 3.0
 NEVER = 10**9  # checkpoint_every: a live run checkpoints only at its end (the trainer always does)
@@ -73,7 +78,7 @@ def lm_config(corpus: str, out: str, seconds: float, model: LMConfig) -> TrainCo
         out=out,
         budget=Budget(minutes=seconds / 60),
         model=model,
-        optimizer=OptimizerConfig(lr=3e-3, warmup=20, decay="cosine"),
+        optimizer=OptimizerConfig(lr=LM_LR[model.arch], warmup=20, decay="cosine"),
         batch_size=LM_BATCH,
         eval_every=EVAL_EVERY["lm"],
         checkpoint_every=NEVER,
@@ -81,9 +86,53 @@ def lm_config(corpus: str, out: str, seconds: float, model: LMConfig) -> TrainCo
     )
 
 
+def compiled(model):
+    """`model` as lm.evaluate.mean_loss calls it, through its compiled predict function."""
+    return lambda inputs, training=False: model.predict_on_batch(inputs)
+
+
+class Stretched(keras.optimizers.schedules.LearningRateSchedule):
+    """A core.optim schedule (warm-up, then decay to its end) whose end moves without retracing the compiled
+    train step: the steps after the warm-up are scaled by a variable the graph reads. core.trainer measures a
+    seconds budget in steps once it has timed some (CALIBRATE_TO) and then gives the schedule its end, which
+    retraces the train step of a schedule that has `with_total`; mid-training, beside the other model's steps,
+    that retrace stalled both models for seconds (`python -m bench.live`)."""
+
+    def __init__(self, schedule):
+        self.schedule, self.total = schedule, schedule.total
+        self.scale = keras.Variable(1.0, trainable=False, dtype="float32", name="schedule_stretch")
+
+    def __call__(self, step):
+        ops = keras.ops
+        step, warmup = ops.cast(step, "float32"), float(self.schedule.warmup)
+        return self.schedule(ops.where(step < warmup, step, warmup + (step - warmup) * self.scale))
+
+    def end_at(self, total: int) -> None:
+        if total != self.total:
+            warmup = self.schedule.warmup
+            self.scale.assign((self.schedule.total - warmup) / max(1, total - warmup))
+            self.total = total
+
+
 class _Probing:
-    """The probe: every PROBE_SECONDS at an evaluation, the model's answer to the current probe text (which the
-    visitor may change while it trains: `probe["text"]`)."""
+    """What both live tasks add: the schedule whose end moves without a retrace (Stretched), and the probe:
+    every PROBE_SECONDS at an evaluation, the model's answer to the current probe text (which the visitor may
+    change while it trains: `probe["text"]`)."""
+
+    def build(self, total_steps: int):
+        self.model = super().build(total_steps)
+        self.stretched = Stretched(self.model.optimizer._learning_rate)
+        self.model.optimizer.learning_rate = self.stretched  # before the first step traces it
+        return self.model
+
+    def prepare(self, run) -> None:
+        super().prepare(run)
+        self.run = run
+
+    def batch(self, step: int):
+        if self.run.total_steps:
+            self.stretched.end_at(self.run.total_steps)  # set by the trainer once it has timed its steps
+        return super().batch(step)
 
     def _probe_due(self) -> bool:
         now = time.monotonic()
@@ -122,6 +171,12 @@ class LiveBert(_Probing, PretrainTask):
         )
         self.tokenizer = tokenizer
 
+    def warm(self) -> None:
+        """Compile the evaluation once, before the training proper (live.job calls it after the first step)."""
+        from pretrain.train import validate
+
+        validate(self.model, self.val_batches[:1])
+
     def evaluate(self, model, run) -> dict:
         from live.probes import fill_mask
 
@@ -150,8 +205,10 @@ class LiveLM(_Probing, LMTask):
         super().prepare(run)
         # the final held-out loss on the same windows as every evaluation and the baselines (not all of them:
         # that would take longer than the training)
-        self.val_data.ids = self.val_data.ids[: self.model_config.seq_len * len(self.val[0]) + 1]
-        _, targets = self.val[0], self.val[1]
+        seq_len = self.model_config.seq_len
+        self.val_data.ids = self.val_data.ids[: seq_len * max(1, HELDOUT_CHARS // seq_len) + 1]
+        self.val = self.val_data.windows(seq_len)
+        targets = self.val[1]
         self.report(
             {
                 "type": "baselines",
@@ -162,6 +219,13 @@ class LiveLM(_Probing, LMTask):
             inputs, wanted = self.batch(0)
             self.report({"type": "views", "window": shown.lm_window(inputs[0], wanted[0], self.tokenizer.vocab)})
 
+    def warm(self) -> None:
+        """Compile the evaluation's and the probe's forward passes (their two shapes) once, before the training
+        proper (live.job calls it after the first step): compiled mid-training, beside the other model's
+        steps, they stalled both."""
+        self.model.predict_on_batch(self.val[0])
+        self.model.predict_on_batch(np.zeros((1, self.model_config.seq_len), np.int32))
+
     def batch(self, step: int):
         if self.after is not None:
             self.after.wait()  # TensorFlow traces a first step by parsing Python: one thread at a time
@@ -170,8 +234,11 @@ class LiveLM(_Probing, LMTask):
 
     def evaluate(self, model, run) -> dict:
         from live.probes import sample
+        from lm.evaluate import mean_loss
 
-        figures = super().evaluate(model, run)
+        # every held-out window in one compiled forward pass (Keras's predict function, XLA like the training
+        # step), not lm.train's eager calls: an LSTM's eager pass over 128 steps holds its thread for seconds
+        figures = {"val_loss": mean_loss(compiled(model), *self.val, batch=len(self.val[0]))}
         if self._probe_due():
             text = self.probe["text"]
             answer = sample(model, self.tokenizer, text, self.model_config.seq_len, seed=self.probe_seed)
