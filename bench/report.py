@@ -317,15 +317,18 @@ def prepare_memory(where: str) -> str:
         for x in r["runs"]
     ]  # fmt: skip
     text = md(
-        ["corpus", "tokens", "shards", "peak RSS, MB", "above start-up, MB", "MB/s (command)", "MB/s (stream)"],
+        ["corpus", "tokens", "shards", "peak RSS, MiB", "above start-up, MiB", "MB/s (command)", "MB/s (stream)"],
         rows,
         "lrrrrrr",
     )
     met = "met" if r["met"] else "missed"
     text += (
-        f"\n\nPeak RSS of the largest over the smallest: **{r['peak_ratio']:.2f}x** (target within 20%: {met}); "
-        f"start-up (a {base['mb']:g} MB file): {base['peak_rss_mb']:,.0f} MB, {base['wall_s']:.1f} s."
+        f"\n\nPeak RSS of the largest over the smallest: **{r['peak_ratio']:.2f}x** (target within 20%: {met}), "
+        f"{r['above_start_up_ratio']:.2f}x above start-up; "
+        f"start-up (a {base['mb']:g} MB file): {base['peak_rss_mb']:,.0f} MiB, {base['wall_s']:.1f} s."
     )
+    end = (r.get("machine") or {}).get("loadavg_1m_end")
+    text += f" Other jobs shared the CPU: load {end} at the end." if end and end > 2 else ""
     return text + "\n\n" + source(r["command"] + " --out " + f"{RESULTS}/prepare_memory_cpu.json",
                                   f"{RESULTS}/prepare_memory_cpu.json", r.get("machine"))  # fmt: skip
 

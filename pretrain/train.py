@@ -70,7 +70,7 @@ def prepare_data(
     from pretrain import prepare
 
     folder = os.path.join(work, "data")
-    config = prepare.PrepareConfig(corpus=corpus_name, vocab="given", out=folder, seed=seed, corpus_cap=cap)
+    config = prepare.PrepareConfig(corpus=corpus_name, vocab="the run's --vocab", out=folder, seed=seed, corpus_cap=cap)
     manifest = os.path.join(folder, prepare.MANIFEST)
     if os.path.exists(manifest) or os.path.exists(os.path.join(folder, "key.json")):
         old = files.read_json(manifest) if os.path.exists(manifest) else {}
