@@ -80,8 +80,8 @@ def main(argv=None) -> int:
         return 1
     demo = ui.build(registry)
     server.launch(demo, server_name=args.host, server_port=args.port)
+    handlers.warm_reference(registry)  # the Contexts view's stored vectors; its paths first of the warm-ups
     registry.start_background()
-    handlers.warm_reference(registry)  # the Contexts view's reference set, after the deferred warm-ups
     log.info(
         "SeqLab ready on %s (models: %s; started in %.1f s)",
         demo.local_url,

@@ -158,10 +158,18 @@ def available() -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ first compare
-def first_compare(warm: bool) -> dict:
+OWN = (  # sentences of a visitor's own (not stored with the models): the models run on them
+    "spring",
+    "[season] The garden is full of flowers in spring.\n[season] Spring came early this year.\n"
+    "[coil] The spring in the stapler is broken.\n[coil] He pressed the spring flat with his thumb.",
+)
+
+
+def first_compare(stored: bool) -> dict:
     """Seconds the Contexts view's first Compare (its first example: the heatmaps and the nearest reference
-    words) takes when asked the moment the app is up, loaded as app.py loads it, with the reference set warmed in
-    the background at start-up (space.handlers.warm_reference) or not; and a second Compare's."""
+    words) takes when asked the moment the app is up, loaded as app.py loads it, with the vectors stored in the
+    model folders (inside.stored, read by space.handlers.warm_reference) or without them (the models embed the
+    reference set); then a Compare of sentences of one's own (OWN), and the example's again."""
     import time
 
     from space import handlers, models, ui
@@ -169,21 +177,21 @@ def first_compare(warm: bool) -> dict:
 
     registry = models.load(start_engines=False, defer_warm=True)
     ui.build(registry)
-    registry.start_background()
-    if warm:
-        handlers.warm_reference(registry)
-    ready = time.perf_counter()  # where app.py logs "SeqLab ready"
+    handlers.warm_reference(registry, stored=stored)
+    registry.start_background()  # then app.py logs "SeqLab ready": the Compares are asked at once
     h = handlers.Handlers(registry)
     seconds = []
-    for _ in range(2):
+    for example in (CONTEXT_EXAMPLES[0], OWN, CONTEXT_EXAMPLES[0]):
         start = time.perf_counter()
-        h.nearest(h.contexts(*CONTEXT_EXAMPLES[0]))
+        h.nearest(h.contexts(*example))
         seconds.append(round(time.perf_counter() - start, 2))
+    registry.close()  # its warm-up thread done before the process exits (a TensorFlow thread cut off aborts it)
     return {
-        "warm_reference": warm,
-        "first_compare_s_after_ready": round(time.perf_counter() - ready - seconds[1], 2),
-        "first_compare_s": seconds[0],
-        "second_compare_s": seconds[1],
+        "stored_vectors": stored,
+        "first_compare_s_after_ready": seconds[0],
+        "own_sentences_s_after_ready": round(sum(seconds[:2]), 2),
+        "own_sentences_s": seconds[1],
+        "second_compare_s": seconds[2],
     }
 
 
@@ -204,20 +212,23 @@ def main(argv=None) -> int:
     p.add_argument(
         "--first-compare",
         action="store_true",
-        help="time the app's first Contexts Compare instead, with and without the start-up warm (two processes)",
+        help="time the app's first Contexts Compare instead, with and without the stored vectors (two processes)",
     )
-    p.add_argument("--warm", choices=("yes", "no"), help=argparse.SUPPRESS)  # one process of --first-compare
+    p.add_argument("--stored", choices=("yes", "no"), help=argparse.SUPPRESS)  # one process of --first-compare
     a = p.parse_args(argv)
-    if a.warm:
-        print(json.dumps(first_compare(a.warm == "yes")))
+    if a.stored:
+        print(json.dumps(first_compare(a.stored == "yes")))
         return 0
     if a.first_compare:
         import subprocess
 
         runs = []
-        for warm in ("yes", "no"):  # a fresh process each: nothing cached from the other
+        for stored in ("yes", "no"):  # a fresh process each: nothing cached from the other
             done = subprocess.run(
-                [sys.executable, "-m", "bench.sense_match", "--warm", warm], capture_output=True, text=True, cwd=ROOT
+                [sys.executable, "-m", "bench.sense_match", "--stored", stored],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
             )
             if done.returncode:
                 print(done.stderr[-2000:], file=sys.stderr)

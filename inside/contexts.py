@@ -136,7 +136,10 @@ def compare(word: str, lines: list[str], reps: list[Representation], ref: refere
     for rep in reps:
         if id(rep.model) not in read:
             wanted = tuple(sorted({r.layer for r in reps if r.model is rep.model}))
-            read[id(rep.model)] = vectors.word_vectors_many(rep.model, sentences, wanted)  # one batched call
+            if ref is not None:  # its stored vectors where it has them (inside.stored), else one batched call
+                read[id(rep.model)] = ref.word_vectors(rep.model, sentences, wanted)
+            else:
+                read[id(rep.model)] = vectors.word_vectors_many(rep.model, sentences, wanted)
     out = []
     for rep in reps:
         target = vectors.form(rep.model, word)

@@ -14,7 +14,9 @@ senses is labelled with that sense ("bank (river)"). `nearest` gives the k neare
 cosine similarity (`similarity`), each with its nearest occurrence's similarity and sentence: for a context-free
 layer every occurrence of a word ties, so both senses come out at the same similarity; for a contextual layer the
 sense of the sentence comes first. Vectors are cached per model for every layer (one batched pass over the set:
-vectors.word_vectors_many), behind a lock, so concurrent first requests embed the set once.
+vectors.word_vectors_many), behind a lock, so concurrent first requests embed the set once; `load` reads them
+from a model folder's stored file instead (inside.stored: the set's and the app's examples' vectors, no model
+run), which `word_vectors` then answers the examples from.
 
 Why centred: the raw cosine of contextual vectors is dominated by a direction every token shares (they are
 anisotropic: Ethayarajh 2019, "How contextual are contextualized word representations?"), so every pair of
@@ -34,7 +36,7 @@ import threading
 
 import numpy as np
 
-from inside import kinds, vectors
+from inside import kinds, stored, vectors
 
 # Sentences written for this (27 ambiguous words, two senses, five sentences each); bench/sense_match.py scores
 # the models' layers on the same set.
@@ -92,6 +94,7 @@ class Reference:
         self._lock = threading.Lock()
         self._tables: dict[int, tuple] = {}  # id(model) -> (model, labels, sentence index, {layer: unit rows},
         # {layer: mean vector})
+        self._stored: dict[int, tuple] = {}  # id(model) -> (model, {sentence: Words}) read from its folder
 
     @classmethod
     def senses(cls, path: str = SENSES, per_sense: int | None = None) -> Reference:
@@ -113,36 +116,73 @@ class Reference:
         cached = self._tables.get(id(model))
         return cached is not None and cached[0] is model
 
-    def _table(self, model):
+    def _table(self, model, layer: int | None = None):
         with self._lock:
             cached = self._tables.get(id(model))
-            if cached is not None and cached[0] is model:
+            if cached is not None and cached[0] is model and (layer is None or layer in cached[3]):
                 return cached
-            layers = all_layers(model)
-            labels, where, rows = [], [], {layer: [] for layer in layers}
-            for i, words in enumerate(vectors.word_vectors_many(model, self.sentences, layers)):
-                for j, word in enumerate(words.words):
-                    sense = self.senses[i].get(word)
-                    labels.append(f"{word} ({sense})" if sense else word)
-                    where.append(i)
-                    for layer in layers:
-                        rows[layer].append(words.vectors[layer][j])
-            means, units = {}, {}
-            for layer, vs in rows.items():
-                v = np.asarray(vs, np.float64)
-                means[layer] = v.mean(axis=0) if len(v) else np.zeros(kinds.width(model))
-                units[layer] = unit(v - means[layer]).astype(np.float32)
-            self._tables[id(model)] = cached = (model, labels, np.asarray(where), units, means)
+            layers = all_layers(model)  # every layer: one pass of the model gives them all
+            read = vectors.word_vectors_many(model, self.sentences, layers)
+            self._tables[id(model)] = cached = self._build(model, read, layers)
             return cached
+
+    def _build(self, model, read: list[vectors.Words], layers) -> tuple:
+        labels, where, rows = [], [], {layer: [] for layer in layers}
+        for i, words in enumerate(read):
+            for j, word in enumerate(words.words):
+                sense = self.senses[i].get(word)
+                labels.append(f"{word} ({sense})" if sense else word)
+                where.append(i)
+                for layer in layers:
+                    rows[layer].append(words.vectors[layer][j])
+        means, units = {}, {}
+        for layer, vs in rows.items():
+            v = np.asarray(vs, np.float64)
+            means[layer] = v.mean(axis=0) if len(v) else np.zeros(kinds.width(model))
+            units[layer] = unit(v - means[layer]).astype(np.float32)
+        return model, labels, np.asarray(where), units, means
 
     def warm(self, models) -> None:
         """Embed the set for each model now (what the first Contexts request would otherwise wait for)."""
         for model in models:
             self._table(model)
 
+    def load(self, models) -> list:
+        """Read each model's stored vectors of the set and of the app's examples (inside.stored: no model runs),
+        where its folder has a file written for its weights and these sentences; the models it did for."""
+        done = []
+        for model in models:
+            found = stored.read(model, self.sentences) if hasattr(model, "folder") else None
+            if found is None:
+                continue
+            with self._lock:
+                self._stored[id(model)] = (model, found)
+                layers = tuple(found[self.sentences[0]].vectors) if self.sentences else ()
+                self._tables[id(model)] = self._build(model, [found[s] for s in self.sentences], layers)
+            done.append(model)
+        return done
+
+    def _from_store(self, model, sentences: list[str], layers) -> list[vectors.Words] | None:
+        kept = self._stored.get(id(model))
+        if kept is None or kept[0] is not model or not all(s in kept[1] for s in sentences):
+            return None
+        found = [kept[1][s] for s in sentences]
+        return found if all(layer in found[0].vectors for layer in layers) else None
+
+    def is_stored(self, model, sentences: list[str], layers) -> bool:
+        """Whether `word_vectors` answers these sentences at these layers from the stored vectors (no model
+        runs: nothing to compile)."""
+        return not sentences or self._from_store(model, sentences, layers) is not None
+
+    def word_vectors(self, model, sentences: list[str], layers) -> list[vectors.Words]:
+        """inside.vectors.word_vectors_many of the sentences: the stored vectors when all are stored, else one
+        batched pass of the model."""
+        found = self._from_store(model, sentences, layers) if sentences else None
+        return found if found is not None else vectors.word_vectors_many(model, sentences, tuple(layers))
+
     def mean(self, model, layer: int) -> np.ndarray:
         """The mean vector of every reference occurrence at `layer`: what `similarity` subtracts."""
-        return self._table(model)[4][self._check(model, layer)]
+        return self._table(model, self._check(model, layer))[4][layer]
 
     def _check(self, model, layer: int) -> int:
         if layer not in all_layers(model):
@@ -155,7 +195,7 @@ class Reference:
         self._check(model, layer)
         if not self.sentences:
             return []
-        _, labels, where, units, means = self._table(model)
+        _, labels, where, units, means = self._table(model, layer)
         v = unit(np.asarray(vector, np.float64) - means[layer]).astype(np.float32)
         sims = units[layer] @ v
         found: dict[str, Neighbour] = {}

@@ -224,23 +224,27 @@ def reference():
         return _reference[0] if _reference else None
 
 
-def warm_reference(registry: Registry, background: bool = True):
-    """Embed the Contexts view's reference set for every ELMo and BERT of `registry` now (batched: seconds), so
-    the first Compare does not wait for it (app.py, once the page is up); in a daemon thread unless `background`
-    is False. The thread, or None."""
+def warm_reference(registry: Registry, stored: bool = True) -> None:
+    """Make the Contexts view ready for every ELMo and BERT of `registry`: read now the reference set's vectors
+    stored in their folders (inside.stored: a fraction of a second, with the shipped examples' vectors, so a
+    Compare of an example runs no model), and first of the deferred warm-ups (Registry.warm_first, so before
+    registry.start_background), compile each model's batched path on two short sentences and embed the set for a
+    model without stored vectors (batched: seconds). `stored=False` reads none (bench.sense_match's peer run)."""
+    ref = reference()
+    models = [*registry.encoders.values(), *registry.berts.values()]
+    if ref is None or not models:
+        return
+    read = ref.load(models) if stored else []
+    rest = [m for m in models if all(m is not r for r in read)]
+    if rest:
+        log.info("no stored reference vectors for %s: embedded after start-up", ", ".join(m.name for m in rest))
 
     def warm():
-        ref = reference()
-        if ref is not None:
-            registry.settle()  # after the deferred warm-ups: one compiling thread at a time
-            ref.warm([*registry.encoders.values(), *registry.berts.values()])
+        reps = inside_contexts.representations(registry.encoders, registry.berts)
+        inside_contexts.compare("bank", ["The bank lent us money.", "We sat on the bank."], reps)
+        ref.warm(rest)
 
-    if not background:
-        warm()
-        return None
-    thread = threading.Thread(target=warm, name="warm-reference", daemon=True)
-    thread.start()
-    return thread
+    registry.warm_first("Contexts", warm)
 
 
 class Handlers:
@@ -651,12 +655,16 @@ class Handlers:
                 raise _error(
                     f"sentence {i + 1} is too long: {len(sentence):,} characters, the limit is {MAX_SENTENCE_CHARS}"
                 )
-        self.registry.settle()
         reps = inside_contexts.representations(self.registry.encoders, self.registry.berts)
         if not reps:
             raise _error("no ELMo or BERT is loaded on this server (see the About tab)")
-        with _model_errors():
-            return inside_contexts.compare(word, sentences, reps, self.reference())
+        ref, plain = self.reference(), inside_contexts.split_labels(sentences)[0]
+        stored = ref is not None and all(ref.is_stored(r.model, plain, (r.layer,)) for r in reps)
+        # the models run (and may compile) unless every vector is stored: not beside a warm-up
+        with contextlib.nullcontext() if stored else self.registry.compiling(), _model_errors():
+            if ref is not None and not stored:  # a model without stored vectors embeds the set here, once
+                ref.warm(list({id(r.model): r.model for r in reps}.values()))
+            return inside_contexts.compare(word, sentences, reps, ref)
 
     def nearest(self, contexts: inside_contexts.Contexts, k: int = NEAREST) -> list[list[str]]:
         """Rows [sentence, representation, nearest reference words (cosine)] per occurrence and representation."""

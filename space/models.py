@@ -20,6 +20,7 @@ models are there.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -63,6 +64,7 @@ class Registry:
     later: list = dataclasses.field(default_factory=list)  # (name, warm-up) deferred to start_background
     _builder: Any | None = None  # the thread that warms `later` and builds the engines after start-up
     _settled: threading.Event = dataclasses.field(default_factory=threading.Event)  # set when that thread is done
+    _warming: threading.Lock = dataclasses.field(default_factory=threading.Lock)  # held by it around each warm-up
 
     def streamer(self, m):
         """What streams from LM `m`: its engine when the app batches (and it is built), else the model itself
@@ -88,6 +90,24 @@ class Registry:
         else:
             self._background()
 
+    def warm_first(self, name: str, warm: Callable[[], None]) -> None:
+        """Run `warm` first of the deferred warm-ups (app.py: the Contexts view's own paths, which a request can
+        then use while the translators still compile). Before start_background only."""
+        if self._builder is not None:
+            raise RuntimeError("warm_first must come before start_background")
+        self.later.insert(0, (name, warm))
+
+    @contextlib.contextmanager
+    def compiling(self):
+        """Hold off the warm-up thread while a request runs a path it may compile: the request waits for the
+        warm-up running now (not for all of them, as `settle` does), then the thread waits for the request. Two
+        threads never trace at once (see start_background). Nothing to wait for once the warm-ups are done."""
+        if self._builder is None or self._settled.is_set():
+            yield
+            return
+        with self._warming:
+            yield
+
     def settle(self, timeout: float = 120.0) -> None:
         """Wait until the background thread has run the deferred warm-ups, if it runs: a request that would
         compile a model's first path (a translator, a BERT, the Inside views) must not trace beside them (see
@@ -102,7 +122,8 @@ class Registry:
                 names = []
                 for name, warm in self.later:
                     try:
-                        warm()
+                        with self._warming:
+                            warm()
                         names.append(name)
                     except Exception as e:  # its first request will compile the path itself; say so
                         message = f"{name} could not be warmed after start-up: {type(e).__name__}: {e}"

@@ -187,6 +187,29 @@ def test_reference_nearest_ties_at_layer_zero_and_embeds_the_set_once():
     assert elmo.calls == 4
 
 
+def test_stored_vectors_answer_without_the_model_and_only_for_its_weights(tmp_path):
+    from inside import stored
+
+    (tmp_path / "model.weights.h5").write_bytes(b"weights")
+    elmo = StandInElmo(folder=str(tmp_path))
+    elmo.mix_weights, elmo.mix_scale = None, 1.0  # as an lm.bilm.BiLanguageModel without mix.json
+    sentences = ["She put her money in the bank.", "A good day."]
+    stored.write(elmo, sentences, extra=["She sat on the bank of the river.", "A good day."])
+    ref = reference.Reference(sentences, [{"bank": "money"}, {}])
+    calls = elmo.calls
+    assert ref.load([elmo]) == [elmo] and ref.ready(elmo)
+    assert ref.is_stored(elmo, BANK, (0, 1, 2, -1)) and not ref.is_stored(elmo, ["The bank."], (-1,))
+    got = ref.word_vectors(elmo, BANK, (-1,))
+    assert elmo.calls == calls  # read, not run
+    fresh = vectors.word_vectors_many(elmo, BANK, (-1,))
+    assert [w.words for w in got] == [w.words for w in fresh]
+    np.testing.assert_allclose(got[1].vectors[-1], fresh[1].vectors[-1], rtol=2e-3, atol=2e-3)  # float16
+    assert ref.nearest(elmo, -1, fresh[0].vectors[-1][-1], k=1)[0].label == "bank (money)"
+    assert reference.Reference(sentences[:1]).load([elmo]) == []  # written for other sentences: not used
+    (tmp_path / "model.weights.h5").write_bytes(b"retrained")  # nor for other weights
+    assert reference.Reference(sentences).load([elmo]) == []
+
+
 def test_the_senses_reference_reads_the_data_set():
     ref = reference.Reference.senses(per_sense=2)
     assert len(ref) == 108 and ref.senses[0] == {"bank": "money"}

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from inside import contexts, reference
+from inside import contexts, reference, vectors
 from space import defaults
 from space.examples import CONTEXT_EXAMPLES
 
@@ -62,6 +62,30 @@ def test_recorded_sense_match_meets_the_mix_targets():
     assert mix >= 0.72 and mix - static >= 0.20
 
 
+def _example_sentences() -> list[str]:
+    return [s for _, text in CONTEXT_EXAMPLES for s in contexts.split_labels(text.splitlines())[0]]
+
+
+@pytest.mark.parametrize(
+    "folder", ["lm/models/elmo", *(f"pretrain/models/{n}" for n in ("bert-modern", "bert", "bert-imdb"))]
+)
+def test_bundled_models_store_their_vectors_of_the_reference_set_and_the_examples(folder):
+    """The app's first Compare reads them (inside.stored): written for these weights, these reference sentences
+    and the shipped examples; else rewrite them with the command they name."""
+    import hashlib
+
+    from inside import stored
+
+    with np.load(os.path.join(ROOT, folder, stored.FILE), allow_pickle=False) as z:
+        about, sentences = json.loads(str(z["about"])), [str(x) for x in z["sentences"]]
+    command = about["command"]
+    weights = hashlib.sha256(open(os.path.join(ROOT, folder, stored.WEIGHTS), "rb").read()).hexdigest()
+    assert about["weights_sha256"] == weights, command
+    ref = reference.Reference.senses().sentences
+    assert sentences[: len(ref)] == ref and about["reference_sentences"] == len(ref), command
+    assert set(_example_sentences()) <= set(sentences), command
+
+
 # ------------------------------------------------------------------------------------------------ the models
 @pytest.fixture(scope="module")
 def models():
@@ -71,8 +95,23 @@ def models():
     encoders = {"elmo": lm.load("elmo")}
     berts = {n: pretrain.load(n) for n in ("bert-modern", "bert", "bert-imdb")}
     ref = reference.Reference.senses()
-    ref.warm([*encoders.values(), *berts.values()])
+    every = [*encoders.values(), *berts.values()]
+    assert ref.load(every) == every  # the stored vectors, as the app reads them
     return encoders, berts, ref
+
+
+@pytest.mark.slow
+def test_stored_vectors_are_the_models_own(models):
+    """What the app reads for the examples and the reference set is what the models compute (float16)."""
+    encoders, berts, ref = models
+    texts = _example_sentences() + ref.sentences[:16]
+    for m in [*encoders.values(), *berts.values()]:
+        layers = (0, 1, 2, -1) if m in encoders.values() else (-1,)
+        assert ref.is_stored(m, texts, layers), m.name
+        for got, fresh in zip(ref.word_vectors(m, texts, layers), vectors.word_vectors_many(m, texts, layers)):
+            assert got.words == fresh.words, m.name
+            for layer in layers:
+                np.testing.assert_allclose(got.vectors[layer], fresh.vectors[layer], rtol=1e-2, atol=1e-2)
 
 
 @pytest.mark.slow
