@@ -127,17 +127,15 @@ class Reference:
             return cached
 
     def _build(self, model, read: list[vectors.Words], layers) -> tuple:
-        labels, where, rows = [], [], {layer: [] for layer in layers}
+        labels, where = [], []
         for i, words in enumerate(read):
-            for j, word in enumerate(words.words):
+            for word in words.words:
                 sense = self.senses[i].get(word)
                 labels.append(f"{word} ({sense})" if sense else word)
                 where.append(i)
-                for layer in layers:
-                    rows[layer].append(words.vectors[layer][j])
         means, units = {}, {}
-        for layer, vs in rows.items():
-            v = np.asarray(vs, np.float64)
+        for layer in layers:
+            v = np.concatenate([np.asarray(w.vectors[layer], np.float64) for w in read]) if read else np.zeros((0, 1))
             means[layer] = v.mean(axis=0) if len(v) else np.zeros(kinds.width(model))
             units[layer] = unit(v - means[layer]).astype(np.float32)
         return model, labels, np.asarray(where), units, means

@@ -95,16 +95,17 @@ def read(model, reference: list[str]) -> dict[str, vectors.Words] | None:
         counts, written = z["counts"], [str(w) for w in z["written"]]
         rows = {layer: z[f"layer_{layer}"].astype(np.float32) for layer in about["layers"]}
     elmo = kinds.kind(model) == kinds.ELMO
+    if elmo:  # the mix of every row at once: the folder's own weights (lm.bilm.Embedding.mix)
+        from lm.bilm import Embedding
+
+        layered = np.stack([rows[k] for k in sorted(rows)])
+        rows[-1] = Embedding(written, layered, model.mix_weights, model.mix_scale).mix()
+    else:
+        rows[-1] = rows[kinds.layers(model)]
     out, start = {}, 0
     for sentence, n in zip(stored, counts):
         words = written[start : start + n]
         v = {layer: r[start : start + n] for layer, r in rows.items()}
-        if elmo:
-            from lm.bilm import Embedding
-
-            v[-1] = Embedding(words, np.stack([v[k] for k in sorted(v)]), model.mix_weights, model.mix_scale).mix()
-        else:
-            v[-1] = v[kinds.layers(model)]
         out[sentence] = vectors.Words([w.lower() for w in words] if elmo else words, words, v)
         start += n
     return out
