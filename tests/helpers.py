@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import io
 import os
 import subprocess
 import sys
@@ -42,6 +44,23 @@ def tiny_corpus(folder: str, speeches: int = 400) -> str:
 
 def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def run_here(*args: str) -> subprocess.CompletedProcess:
+    """A CLI (`"-m", module, *argv`) run in this process, giving what `run` gives (exit code, stdout, stderr) without
+    a new interpreter: each one spends ~6 s of CPU importing TensorFlow, the largest cost of a tiny test run. For
+    tests of what a command does and prints; a test of how a process ends (kill -9, a signal) uses `run`. The
+    command's `main(argv)` is the module's (or its package's `__main__`'s), as `python -m` would call it."""
+    assert args[0] == "-m", args
+    module = importlib.import_module(args[1])
+    main = getattr(module, "main", None) or importlib.import_module(args[1] + ".__main__").main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args[2:]))
+        except SystemExit as e:  # argparse's exit 2, or a command's own sys.exit
+            code = e.code if isinstance(e.code, int) or e.code is None else 1
+    return subprocess.CompletedProcess([sys.executable, *args], code or 0, out.getvalue(), err.getvalue())
 
 
 def run_side_by_side(

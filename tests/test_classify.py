@@ -1,7 +1,7 @@
 """Text classification: tiny real runs of every architecture, padding invariance, resume after kill -9, the CLI.
 
-Tests that train (in a subprocess: each imports TensorFlow) are marked slow; the CLI, data, optimizer and lookup
-tests are quick.
+Tests that train are marked slow; they run the commands in this process (tests.helpers.run_here), except the
+kill -9 runs, which need a process of their own. The CLI, data, optimizer and lookup tests are quick.
 """
 
 import json
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import classify
-from tests.helpers import ENV, ROOT, run
+from tests.helpers import ENV, ROOT, run, run_here
 
 GOOD = ["wonderful", "moving", "brilliant", "funny", "gorgeous", "touching"]
 BAD = ["boring", "dull", "awful", "tedious", "clumsy", "lifeless"]
@@ -47,9 +47,9 @@ def setup(tmp_path_factory):
     docs = root / "docs.txt"
     docs.write_text("".join(f"{t}.\n" + ("\n" if i % 5 == 4 else "") for i, (t, _) in enumerate(rows)))
     vocab = str(root / "vocab")
-    assert run("-m", "pretrain.vocab", "--corpus", str(docs), "--size", "200", "--out", vocab).returncode == 0
+    assert run_here("-m", "pretrain.vocab", "--corpus", str(docs), "--size", "200", "--out", vocab).returncode == 0
     bert = str(root / "bert")
-    done = run(
+    done = run_here(
         "-m",
         "pretrain.train",
         "--corpus",
@@ -101,7 +101,7 @@ def _args(setup, arch, out, *extra):
 
 def _train(setup, arch, *extra):
     out = str(setup[0] / f"{arch}{'-'.join(extra)}")
-    done = run("-m", "classify", *_args(setup, arch, out, *extra))
+    done = run_here("-m", "classify", *_args(setup, arch, out, *extra))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Gradients do not exist" not in done.stderr  # the unused pretraining heads are frozen, not "missing"
     assert json.loads(done.stdout.strip().splitlines()[-1]) == json.load(open(os.path.join(out, "metrics.json")))
@@ -171,7 +171,7 @@ RESUME = ["--epochs", "4", "--patience", "9", "--lr", "1e-3"]
 def straight(setup):
     """The uninterrupted run that a killed and resumed one must end as."""
     out = str(setup[0] / "resume-straight")
-    assert run("-m", "classify", *_args(setup, "bert", out, *RESUME)).returncode == 0
+    assert run_here("-m", "classify", *_args(setup, "bert", out, *RESUME)).returncode == 0
     return out
 
 
@@ -196,7 +196,7 @@ def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninte
     last = epoch - 1 if before else epoch
     assert json.load(open(os.path.join(killed, "checkpoint.json")))["latest"] == f"checkpoint-{20 * last}"
     assert not os.path.exists(os.path.join(killed, "metrics.json"))
-    done = run("-m", "classify", *args)
+    done = run_here("-m", "classify", *args)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming after epoch {last} (best so far: epoch " in done.stderr
     assert f"epoch {last + 1}/4" in done.stderr and f"epoch {last}/4" not in done.stderr  # no epoch trained twice
@@ -227,14 +227,14 @@ def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninte
     if not before:
         return  # the rest is the same for both kills: checked once (each command costs ~8 s of start-up)
     # the same command on the finished run trains nothing; other settings are refused before any data is read
-    again = run("-m", "classify", *args)
+    again = run_here("-m", "classify", *args)
     assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["epochs"] == 4
     assert json.load(open(os.path.join(killed, "checkpoint-80", "state.json")))["commands"] == [[0, command]]
-    other = run("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--seq-len", "32", "--data", "/no/such"))
+    other = run_here("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--seq-len", "32", "--data", "/no/such"))
     assert other.returncode == 2 and "holds a run made with --data " in other.stderr
     assert "(not /no/such), --seq-len 16 (not 32): resume with its own settings" in other.stderr
     assert "Traceback" not in other.stderr
-    fewer = run("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--epochs", "3"))
+    fewer = run_here("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--epochs", "3"))
     assert fewer.returncode == 2 and "--epochs 3 is below the epochs this run has trained (4)" in fewer.stderr
 
 
@@ -242,7 +242,7 @@ def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninte
 def test_a_loss_that_becomes_nan_stops_the_run_with_exit_3_and_keeps_the_last_good_checkpoint(setup):
     """An absurd --lr, reached as BERT's warm-up climbs: finite for the first epochs, then NaN."""
     out = str(setup[0] / "nan")
-    done = run("-m", "classify", *_args(setup, "bert", out, "--lr", "1e3", "--epochs", "40", "--patience", "40"))
+    done = run_here("-m", "classify", *_args(setup, "bert", out, "--lr", "1e3", "--epochs", "40", "--patience", "40"))
     assert done.returncode == 3, done.stderr[-2000:]
     message = done.stderr.strip().splitlines()[-1]
     assert message.startswith("error: the loss became nan at step ") and "Traceback" not in done.stderr
@@ -277,7 +277,7 @@ def test_random_init_bert_is_the_same_architecture(setup):
 @pytest.mark.slow
 def test_evaluate_prints_accuracy_f1_and_examples(setup):
     out = _train(setup, "cnn")
-    done = run("-m", "classify", "evaluate", "--model", out, "--data", setup[1])
+    done = run_here("-m", "classify", "evaluate", "--model", out, "--data", setup[1])
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(result) == {"accuracy", "f1", "examples"} and result["examples"] == 40

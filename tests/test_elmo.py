@@ -5,8 +5,6 @@ Every layer of the bilm is named, so building one here leaves the bundled models
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from keras import ops
 import lm
 from lm import bilm
 from lm.model import LMConfig
+from tests.helpers import run_here
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORDS = "the bank of the river was wet . she put her money in the bank . a bear can bear the cold .".split()
@@ -96,17 +95,16 @@ def trained(tmp_path_factory):
     # paragraphs of 3 lines: a plain file's groups are 50 paragraphs, so this makes 3 and one is held out
     text.write_text("\n\n".join("\n".join(lines[i : i + 3]) for i in range(0, 400, 3)) + "\n")
     out = work / "elmo"
-    args = [sys.executable, "-m", "lm.train", "--corpus", str(text), "--out", str(out), "--arch", "bilm"]
+    args = ["-m", "lm.train", "--corpus", str(text), "--out", str(out), "--arch", "bilm"]
     args += ["--level", "word", "--layers", "2", "--dim", "24", "--proj", "16", "--seq-len", "16", "--batch-size"]
     args += ["8", "--eval-every", "15", "--checkpoint-every", "15", "--lr", "1e-2", "--no-jit", "--warmup", "5"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "HF_HUB_OFFLINE": "1"}
     for steps in ("30", "60"):  # the second run resumes the first at step 30
-        done = subprocess.run([*args, "--steps", steps], cwd=ROOT, env=env, capture_output=True, text=True)
+        done = run_here(*args, "--steps", steps)
         assert done.returncode == 0, done.stderr[-2000:]
     return out, text, done
 
 
-@pytest.mark.slow  # the trained fixture: two lm.train subprocesses, 60 steps
+@pytest.mark.slow  # the trained fixture: two lm.train runs, 60 steps
 def test_training_lowers_both_losses_and_resumes(trained):
     out, _, done = trained
     assert "resumed from" in done.stderr and "at step 30" in done.stderr
@@ -124,7 +122,7 @@ def test_training_lowers_both_losses_and_resumes(trained):
     assert "ELMo-style" in card and "forward / backward" in card and "--arch bilm" in card
 
 
-@pytest.mark.slow  # the trained fixture: two lm.train subprocesses, 60 steps
+@pytest.mark.slow  # the trained fixture: two lm.train runs, 60 steps
 def test_embed_layer_zero_is_context_free_and_the_others_are_not(trained):
     out, _, _ = trained
     elmo = lm.load(str(out))
@@ -140,16 +138,10 @@ def test_embed_layer_zero_is_context_free_and_the_others_are_not(trained):
         elmo.embed("   ")
 
 
-@pytest.mark.slow  # the trained fixture: two lm.train subprocesses, 60 steps
+@pytest.mark.slow  # the trained fixture: two lm.train runs, 60 steps
 def test_evaluate_reports_each_direction(trained):
     out, text, _ = trained
-    done = subprocess.run(
-        [sys.executable, "-m", "lm.evaluate", "--model", str(out), "--data", str(text)],
-        cwd=ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        capture_output=True,
-        text=True,
-    )
+    done = run_here("-m", "lm.evaluate", "--model", str(out), "--data", str(text))
     assert done.returncode == 0, done.stderr[-1000:]
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(r) >= {"forward_loss", "forward_perplexity", "backward_loss", "backward_perplexity", "loss"}

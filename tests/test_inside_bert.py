@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bench import sense_match
-from tests.helpers import run
+from tests.helpers import run_here
 
 TEXT = "the river bank was muddy after the rain"
 
@@ -152,7 +152,7 @@ def test_sense_match_command_on_a_tiny_data_set(tmp_path):
     words = json.load(open(sense_match.DATA, encoding="utf-8"))["words"][:2]
     data.write_text(json.dumps({"about": "two words of the real set", "words": words}))
     out = tmp_path / "result.json"
-    done = run("-m", "bench.sense_match", "--models", "bert", "--data", str(data), "--out", str(out))
+    done = run_here("-m", "bench.sense_match", "--models", "bert", "--data", str(data), "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert r == json.loads(out.read_text())
@@ -162,5 +162,5 @@ def test_sense_match_command_on_a_tiny_data_set(tmp_path):
     assert r["results"]["bert layer 0"]["score"] == r["results"]["bert layer 0"]["chance"] == 0.4444
     assert all(set(r["results"][name]["words"]) == {"bank", "light"} for name in layers)
     assert "bert layer 4" in done.stderr  # the table
-    bad = run("-m", "bench.sense_match", "--models", "no-such-model")
+    bad = run_here("-m", "bench.sense_match", "--models", "no-such-model")
     assert bad.returncode == 2 and bad.stderr.startswith("error: no weights for no-such-model")

@@ -25,7 +25,7 @@ from lm.generate import CHUNK, StopStrings, needs_refill
 from lm.model import LMConfig, build
 from lm.tokenizer import Tokenizer
 from lm.train import TrainConfig, compile_model, export, model_card, train
-from tests.helpers import run, tiny_corpus
+from tests.helpers import run_here, tiny_corpus
 
 COMMAND = "python -m lm.train --corpus tiny.txt --steps 20 (tiny)"
 TINY = [
@@ -402,7 +402,7 @@ def test_train_generate_and_evaluate_clis(corpus_file, tmp_path):
     """The three commands end to end, a word-level LSTM this time; each one's last stdout line is JSON
     (lm.generate's with --json)."""
     out = str(tmp_path / "cli")
-    done = run(
+    done = run_here(
         "-m",
         "lm.train",
         "--corpus",
@@ -423,7 +423,7 @@ def test_train_generate_and_evaluate_clis(corpus_file, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[-1]) == json.load(open(os.path.join(out, "metrics.json")))
     assert len(lm.load(out).tokenizer) == 50
-    gen = run(
+    gen = run_here(
         "-m",
         "lm.generate",
         "--model",
@@ -441,7 +441,7 @@ def test_train_generate_and_evaluate_clis(corpus_file, tmp_path):
     )
     assert gen.returncode == 0, gen.stderr[-2000:]
     assert gen.stdout.startswith("ROMEO:") and len(gen.stdout.split()) >= 10 and "pieces" not in gen.stdout
-    as_json = run(
+    as_json = run_here(
         "-m",
         "lm.generate",
         "--model",
@@ -462,7 +462,7 @@ def test_train_generate_and_evaluate_clis(corpus_file, tmp_path):
     assert as_json.stdout.startswith(gen.stdout) and result["text"] == gen.stdout[len("ROMEO:") :]
     held_out = tmp_path / "held.txt"
     held_out.write_text("JULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\n\n")
-    ev = run("-m", "lm.evaluate", "--model", out, "--data", str(held_out))
+    ev = run_here("-m", "lm.evaluate", "--model", out, "--data", str(held_out))
     assert ev.returncode == 0, ev.stderr[-2000:]
     result = json.loads(ev.stdout.strip().splitlines()[-1])
     assert result["perplexity"] == pytest.approx(np.exp(result["loss"]), rel=1e-3)

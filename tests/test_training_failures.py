@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lm
-from tests.helpers import ENV, ROOT, run, tiny_corpus, tiny_disk
+from tests.helpers import ENV, ROOT, run, run_here, tiny_corpus, tiny_disk
 
 ARGS = [
     "--layers",
@@ -45,7 +45,7 @@ def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(t
     """With dropout on: the checkpoint holds the dropout RNG and the smoothed loss, so the interrupted run's loss
     history is the uninterrupted one's (to float rounding; XLA-compiled as the command trains by default)."""
     corpus = tiny_corpus(str(tmp_path))
-    clean = run(*_train(corpus, str(tmp_path / "clean"))[1:])
+    clean = run_here(*_train(corpus, str(tmp_path / "clean"))[1:])
     assert clean.returncode == 0, clean.stderr[-2000:]
 
     out = str(tmp_path / "killed")
@@ -64,7 +64,7 @@ def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(t
     killed_at = json.load(open(pointer))["latest"]
     assert not os.path.exists(os.path.join(out, "metrics.json"))
 
-    resumed = run(*_train(corpus, out)[1:])
+    resumed = run_here(*_train(corpus, out)[1:])
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"at step {killed_at.split('-')[1]}" in resumed.stderr
     a = json.load(open(os.path.join(tmp_path / "clean", "metrics.json")))

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.helpers import run, run_side_by_side
+from tests.helpers import run_here
 
 WORDS = dict(
     zip(
@@ -67,7 +67,7 @@ def trained(tmp_path_factory):
         for a in archs
     ]
     models = {}
-    for arch, done in zip(archs, run_side_by_side(*commands)):
+    for arch, done in zip(archs, [run_here(*c) for c in commands]):
         assert done.returncode == 0, done.stderr[-3000:]
         models[arch] = (str(root / arch), json.loads(done.stdout.strip().splitlines()[-1]))
     return tsv, models
@@ -170,7 +170,7 @@ def test_tune_chooses_alpha_on_held_out_pairs_and_the_model_decodes_with_it(trai
     shutil.copytree(trained[1]["transformer"][0], out)  # the shared fixture's folder stays as it is
     assert translate.load(out).decoding.alpha == 0.6  # no decoding.json: GNMT's usual value
     dev = pair_file(str(tmp_path), n=40, seed=7)
-    done = run("-m", "translate.tune", "--model", out, "--tsv", dev, "--alphas", "2,0,0.6", "--write")
+    done = run_here("-m", "translate.tune", "--model", out, "--tsv", dev, "--alphas", "2,0,0.6", "--write")
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert [r["alpha"] for r in result["scores"]] == [0.0, 0.6, 2.0] and result["sentences"] == 40
@@ -223,11 +223,11 @@ def test_resume_continues_and_other_settings_are_refused(trained, tmp_path):
     tsv = trained[0]
     out = str(tmp_path / "m")
     ema = ["--ema", "0.9"]  # the run ships the weights' moving average; its checkpoint keeps the trained weights
-    first = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "20", *TINY, *ema)
+    first = run_here("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "20", *TINY, *ema)
     assert first.returncode == 0, first.stderr[-2000:]
     with open(os.path.join(out, "decoding.json"), "w") as f:
         json.dump({"alpha": 1.8, "tuned": {}}, f)  # tuned for the 20-step weights
-    more = run("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "30", *TINY, *ema)
+    more = run_here("-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "30", *TINY, *ema)
     assert more.returncode == 0 and "resumed from" in more.stderr
     assert not os.path.exists(os.path.join(out, "decoding.json")) and "run python -m translate.tune" in more.stderr
     metrics = json.loads(more.stdout.splitlines()[-1])
@@ -248,7 +248,7 @@ def test_resume_continues_and_other_settings_are_refused(trained, tmp_path):
         first_kernel(os.path.join(out, "checkpoint-30", "model.weights.h5")),
     )
     assert shipped.shape == trained_weights.shape and not np.allclose(shipped, trained_weights)
-    other = run(
+    other = run_here(
         "-m", "translate.train", "--pair", tsv, "--out", out, "--steps", "40", *TINY[2:], "--dim", "48",
         "--length-window", "0", "--split-sentences", "--precision", "bf16",
     )  # fmt: skip
@@ -297,7 +297,7 @@ def test_evaluate_prints_bleu_chrf_and_signatures_as_its_last_line(trained, tmp_
     tsv, models = trained
     small = tmp_path / "small.tsv"
     small.write_text("".join(open(tsv).readlines()[:40]))
-    done = run(
+    done = run_here(
         "-m",
         "translate.evaluate",
         "--model",
