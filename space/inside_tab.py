@@ -88,7 +88,8 @@ def _attention_choices(models: dict):
 
 def _contexts_ui(h: handlers.Handlers, slots: int):
     """The Contexts view's event over `h`: a similarity heatmap per representation at once, then the nearest
-    reference words (the first request embeds the reference sentences once per model: some seconds)."""
+    reference words (read from the vectors stored with the models; a model without them embeds the reference
+    sentences once: some seconds)."""
     from space.plots import similarity_heatmap
 
     def contexts_ui(word, sentences):
