@@ -64,7 +64,9 @@ class Registry:
     later: list = dataclasses.field(default_factory=list)  # (name, warm-up) deferred to start_background
     _builder: Any | None = None  # the thread that warms `later` and builds the engines after start-up
     _settled: threading.Event = dataclasses.field(default_factory=threading.Event)  # set when that thread is done
-    _warming: threading.Lock = dataclasses.field(default_factory=threading.Lock)  # held by it around each warm-up
+    _turn: threading.Condition = dataclasses.field(default_factory=threading.Condition)  # warm-up or requests
+    _warming: bool = False  # a warm-up runs now (under _turn)
+    _requests: int = 0  # requests in or waiting for `compiling` (under _turn): the next warm-up waits for them
 
     def streamer(self, m):
         """What streams from LM `m`: its engine when the app batches (and it is built), else the model itself
@@ -100,13 +102,32 @@ class Registry:
     @contextlib.contextmanager
     def compiling(self):
         """Hold off the warm-up thread while a request runs a path it may compile: the request waits for the
-        warm-up running now (not for all of them, as `settle` does), then the thread waits for the request. Two
-        threads never trace at once (see start_background). Nothing to wait for once the warm-ups are done."""
+        warm-up running now (not for all of them, as `settle` does), and the next warm-up waits for the requests.
+        A warm-up never traces beside a request (see start_background). Nothing to wait for once they are done."""
         if self._builder is None or self._settled.is_set():
             yield
             return
-        with self._warming:
+        with self._turn:
+            self._requests += 1
+            self._turn.wait_for(lambda: not self._warming)
+        try:
             yield
+        finally:
+            with self._turn:
+                self._requests -= 1
+                self._turn.notify_all()
+
+    def _warm_one(self, warm) -> None:
+        """Run one deferred warm-up once no request is in `compiling` (they go first)."""
+        with self._turn:
+            self._turn.wait_for(lambda: self._requests == 0)
+            self._warming = True
+        try:
+            warm()
+        finally:
+            with self._turn:
+                self._warming = False
+                self._turn.notify_all()
 
     def settle(self, timeout: float = 120.0) -> None:
         """Wait until the background thread has run the deferred warm-ups, if it runs: a request that would
@@ -122,8 +143,7 @@ class Registry:
                 names = []
                 for name, warm in self.later:
                     try:
-                        with self._warming:
-                            warm()
+                        self._warm_one(warm)
                         names.append(name)
                     except Exception as e:  # its first request will compile the path itself; say so
                         message = f"{name} could not be warmed after start-up: {type(e).__name__}: {e}"

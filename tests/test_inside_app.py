@@ -146,6 +146,33 @@ def test_contexts_static_layer_is_all_ones_and_the_contextual_ones_are_not():
     assert [r.label for r in contexts.representations({}, {"b1": bert, "b2": bert})][0] == "static (b1 layer 0)"
 
 
+def test_a_request_that_may_compile_waits_for_the_warm_up_running_then_not_for_all_of_them():
+    import threading
+    import time
+
+    from space.models import Registry
+
+    events, started = [], threading.Event()
+
+    def slow():
+        started.set()
+        time.sleep(0.3)
+        events.append("slow done")
+
+    registry = Registry(later=[("slow", slow), ("next", lambda: events.append("next"))])
+    registry.warm_first("contexts", lambda: events.append("contexts"))
+    registry.start_background()
+    started.wait(10)
+    with registry.compiling():
+        events.append("request")
+    registry.close()
+    assert events == ["contexts", "slow done", "request", "next"]
+    with pytest.raises(RuntimeError, match="before start_background"):
+        registry.warm_first("late", lambda: None)
+    with registry.compiling():  # settled: nothing to wait for
+        pass
+
+
 @pytest.mark.parametrize(
     "word,sentences,message",
     [
