@@ -1,13 +1,14 @@
 """One live job in its own process: `python -m live.job SPEC.json`, started by live.runner.
 
-    python -m live.job jobs/1/spec.json   # spec: {"kind", "text_file" or "corpus", "seconds", "names", "probe", "nice"}
+    python -m live.job jobs/1/spec.json   # {kind, text_file or corpus, seconds, names, probe, nice, idle}
 
-It lowers its own priority (the app's requests come first), writes the job's corpus folder (and for BERT a
-WordPiece vocabulary of it, pretrain.vocab), then runs core.trainer over live.tasks: one LiveBert, or two LiveLM
-(an LSTM and a Transformer of about the same parameter count) in two threads on the same batches. stdout is one
-JSON object a line: stage, baselines, views, progress (about once a second a model), evaluation, probe, done,
-error, end. stdin takes JSON lines from the parent: {"probe": TEXT} changes the probe, {"stop": true} ends the
-training at the next step (each model is still exported); when stdin closes (the parent went away) it exits.
+It lowers its own priority (the app's requests come first; with "idle", Linux's SCHED_IDLE), writes the job's corpus
+folder (and for BERT a WordPiece vocabulary of it, pretrain.vocab), then runs core.trainer over live.tasks: one
+LiveBert, or two LiveLM (an LSTM and a Transformer of about the same parameter count) in two threads on the same
+batches. stdout is one JSON object a line: stage, baselines, views, progress (about once a second a model),
+evaluation, probe, done, error, end. stdin takes JSON lines from the parent: {"probe": TEXT} changes the probe,
+{"stop": true} ends the training at the next step (each model is still exported); when stdin closes (the parent went
+away) it exits.
 """
 
 from __future__ import annotations
@@ -192,6 +193,9 @@ def main(argv=None) -> int:
     with open(argv[0], encoding="utf-8") as f:
         spec = json.load(f)
     os.nice(int(spec.get("nice", 10)))
+    if spec.get("idle") and hasattr(os, "SCHED_IDLE"):
+        # the cores only when nothing else wants them: every thread it starts (TensorFlow's pools) inherits it
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     emit = Emitter()
     start = time.perf_counter()
     try:

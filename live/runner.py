@@ -40,6 +40,7 @@ from live.store import Store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NICE = 10  # the job's priority below the app's: the app's requests get the cores first
+IDLE = True  # and Linux's SCHED_IDLE: the job runs only on cores the app leaves idle
 UPDATE_SECONDS = 1.0
 STALL_SECONDS = 20.0  # a consumer that has not asked for progress for this long has gone: the job is killed
 OVERTIME_SECONDS = 150.0  # start-up (imports, vocabulary, compiling) and export beyond the training budget
@@ -55,7 +56,7 @@ class Busy(LiveError):
 class Job:
     """One running job: its process, its messages and the progress they make."""
 
-    def __init__(self, request: Request, work: str, store: Store):
+    def __init__(self, request: Request, work: str, store: Store, idle: bool = IDLE):
         self.request, self.work, self.store = request, work, store
         suffix = secrets.token_hex(3)
         self.names = [f"live-{role}-{suffix}" for role in ROLES[request.kind]]
@@ -87,6 +88,7 @@ class Job:
             "probe": request.probe,
             "work": work,
             "nice": NICE,
+            "idle": idle,
         }
         if request.text is not None:
             spec["text_file"] = os.path.join(work, "text.txt")
@@ -288,7 +290,15 @@ class Runner:
     """Live jobs of one app: at most `jobs` at a time, at most `waiting` more in a queue (Busy past that), their
     models kept in `store`."""
 
-    def __init__(self, store: Store | None = None, root: str | None = None, jobs: int = 1, waiting: int = WAITING):
+    def __init__(
+        self,
+        store: Store | None = None,
+        root: str | None = None,
+        jobs: int = 1,
+        waiting: int = WAITING,
+        idle: bool = IDLE,
+    ):
+        self.idle = idle  # False: the job is only niced (on a machine other work shares, SCHED_IDLE starves it)
         self.root = root or tempfile.mkdtemp(prefix="seqlab-live-")
         self.store = store or Store(os.path.join(self.root, "models"))
         self.jobs, self.waiting, self.running = jobs, waiting, []
@@ -309,7 +319,7 @@ class Runner:
         )
 
     def _launch(self, request: Request) -> Job:
-        job = Job(request, tempfile.mkdtemp(prefix="job-", dir=self.root), self.store)
+        job = Job(request, tempfile.mkdtemp(prefix="job-", dir=self.root), self.store, self.idle)
         self.running.append(job)
         return job
 
