@@ -1,6 +1,6 @@
 """The parent side of live jobs: one job at a time (the next ones wait in a queue, Busy past it), its process
-(`python -m live.job`, niced), its messages folded into progress dicts about once a second, Stop, and the models
-handed to a live.store.Store.
+(`python -m live.job`, niced and SCHED_IDLE), its messages folded into progress dicts about once a second, Stop,
+and the models handed to a live.store.Store.
 
     from live import Request, Runner
     runner = Runner()
