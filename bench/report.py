@@ -437,10 +437,42 @@ def live(where: str) -> str:
             [name.rsplit("-", 1)[0], m["steps"], f"{m['steps_per_second']:.1f}", f"{at} nats/char at {secs} s", against]
         )
     text = md(["job", "steps", "steps/s", "held-out", "against"], rows, "lrrll")
+    flag = "--nice-only " if r.get("job_priority") == "nice 10" else ""
     said = source(
-        "python -m bench.live --out bench/results/live_cpu.json", f"{RESULTS}/live_cpu.json", r.get("machine")
+        f"python -m bench.live {flag}--out bench/results/live_cpu.json", f"{RESULTS}/live_cpu.json", r.get("machine")
     )
-    return text + "\n\n" + said[:-1] + f" (`{r['corpus']}`, {r['seconds']} s a job; a shared machine)."
+    priority = f", the jobs {r['job_priority']}" if "job_priority" in r else ""
+    return text + "\n\n" + said[:-1] + f" (`{r['corpus']}`, {r['seconds']:g} s a job{priority}; a shared machine)."
+
+
+@table("live_latency")
+def live_latency(where: str) -> str:
+    """The app's latency idle and while a Train-tab job trains (bench.live --latency), and the job's speed there."""
+    r = result("live_latency_cpu")
+    rows = []
+    for label, key in (("idle", "idle"), ("while an lm job trains", "training")):
+        p = r[key]
+        rows.append([label, p["chats"], f"{p['ttft_ms']['p50']:.0f} / {p['ttft_ms']['p95']:.0f}",
+                     f"{p['classify_ms']['p50']:.0f} / {p['classify_ms']['p95']:.0f}"])  # fmt: skip
+    text = md(["app", "chats", "chat first token p50 / p95 (ms)", "/classify p50 / p95 (ms)"], rows, "lrrr")
+    ratio, shared = r["ratios"]["chat_ttft_p95_training_over_idle"], r["ratios"].get("lm_shared_live_over_cli")
+    speeds = [
+        f"{name.split('-')[1]} {m['steps_per_second']:.1f} steps/s"
+        + (f" ({r['cli'][name.split('-')[1]]['live_ratio']:.2f} of the command line's)" if "cli" in r else "")
+        for name, m in r["lm"]["models"].items()
+    ]
+    said = source(
+        "python -m bench.live --latency --out bench/results/live_latency_cpu.json",
+        f"{RESULTS}/live_latency_cpu.json",
+        r.get("machine"),
+    )
+    return (
+        text
+        + f"\n\nChat's first-token p95 while the job trains is {ratio:.1f}x its idle value; the job trained at "
+        + ", ".join(speeds)
+        + (f" meanwhile, together {shared:.2f} of training them one after the other" if shared else " meanwhile")
+        + f". {said[:-1]} (`{r['corpus']}`, a {r['seconds']:g} s job, {r.get('job_priority', 'niced')})."
+    )
 
 
 @table("app_startup")
