@@ -5,6 +5,7 @@
     hub.load_hf("hf:json:pairs.jsonl")        # a local JSON Lines / JSON file: load_dataset("json", data_files=...)
     hub.load_hf("hf:csv:reviews.csv", split="test")
     hub.load_hf("hf:runs/saved")              # a folder written by Dataset.save_to_disk: load_from_disk
+    hub.texts("hf:wikitext:wikitext-103-raw-v1", streaming=True)   # its text column, row by row, streamed
     hub.column(ds, "label", "hf:imdb")        # the column, or an error naming the columns there are
 
 Specs: `hf:NAME[:CONFIG]` (a Hub data set, or a local folder of data files), `hf:BUILDER:FILE` for the file
@@ -14,7 +15,9 @@ missing file, an unreachable or unknown set, a missing split or column) is a cor
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from corpus import CorpusError
 
@@ -38,25 +41,51 @@ def parse(spec: str) -> tuple[str, str | None]:
     return name, config or None
 
 
-def load_hf(spec: str, split: str | None = None):
-    """The `split` (default train) of an hf: spec, a datasets.Dataset."""
+def load_hf(spec: str, split: str | None = None, streaming: bool = False):
+    """The `split` (default train) of an hf: spec: a datasets.Dataset, or with `streaming` an IterableDataset that
+    reads its rows as they are iterated, never downloading or holding the set whole (a save_to_disk folder is
+    memory-mapped either way)."""
     name, config = parse(spec)
     split = split or "train"
     import datasets  # heavy: only for hf: sets
 
     marks = ("state.json", "dataset_dict.json")  # what save_to_disk writes for a Dataset, a DatasetDict
     saved = os.path.isdir(name) and any(os.path.exists(os.path.join(name, m)) for m in marks)
-    try:
+    with errors(spec, split):
         if saved:
             ds = datasets.load_from_disk(name)
-            if not isinstance(ds, datasets.DatasetDict):
-                return ds  # one saved Dataset: the only split there is
-            if split not in ds:
-                raise CorpusError(f"data set {spec!r} has no split {split!r}: it has {sorted(ds)}")
-            return ds[split]
+            if isinstance(ds, datasets.DatasetDict):
+                if split not in ds:
+                    raise CorpusError(f"data set {spec!r} has no split {split!r}: it has {sorted(ds)}")
+                ds = ds[split]  # else one saved Dataset: the only split there is
+            return ds.to_iterable_dataset() if streaming else ds
         if name in FILE_BUILDERS:
-            return datasets.load_dataset(name, data_files=config, split=split)
-        return datasets.load_dataset(name, config, split=split)
+            return datasets.load_dataset(name, data_files=config, split=split, streaming=streaming)
+        return datasets.load_dataset(name, config, split=split, streaming=streaming)
+
+
+def texts(spec: str, split: str | None = None, streaming: bool = False, batch: int = 1000) -> Iterator[str]:
+    """The values of an hf: set's `text` column (else its first), row by row, read in batches of rows: streamed
+    (`streaming`), or from the Arrow file the datasets cache maps."""
+    ds = load_hf(spec, split, streaming)
+    with errors(spec, split or "train"):
+        names = ds.column_names
+        if names is None:  # a stream whose features are not declared: its first row names them
+            names = list(next(iter(ds), {}))
+        if not names:
+            return
+        column = "text" if "text" in names else names[0]
+        for rows in ds.select_columns([column]).iter(batch_size=batch):
+            for text in rows[column]:
+                yield str(text)
+
+
+@contextlib.contextmanager
+def errors(spec: str, split: str):
+    """datasets' many exception types as one CorpusError naming the spec and the reason (a streamed set raises
+    them while it is read, not only when it is opened)."""
+    try:
+        yield
     except CorpusError:
         raise
     except ValueError as e:

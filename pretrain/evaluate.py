@@ -8,7 +8,6 @@ and loss, NSP accuracy with other-document negatives (BERT's) and with same-docu
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 
@@ -25,7 +24,9 @@ def read_documents(path: str) -> list[list[str]]:
     import corpus
     from pretrain.data import sentences
 
-    docs = [sentences(block) for block in re.split(r"\n\s*\n", corpus.read_text(path))]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--data {path!r}: no such file")
+    docs = [sentences(d.text) for d, _ in corpus.read(path)]  # paragraphs: corpus.load's documents of a file
     docs = [d for d in docs if d]
     if len(docs) < 2:
         raise ValueError(f"{path} needs at least two documents (separated by a blank line) for NSP pairs")

@@ -4,11 +4,12 @@
     python -m pretrain.prepare --corpus kjv,shakespeare --vocab runs/bert --out data/bible-plays
     python -m pretrain.train --data data/big --out runs/bert-big --preset base --steps 100000
 
-Documents come one at a time (a text file line by line: paragraphs are documents; a folder file by file: each file
-is one; an `hf:` set row by row through corpus.hub, its rows joined as lines; a named corpus from corpus.load), are
-split into sentences (one a line), go through pretrain.data.ShardWriter's bounded shuffle and are tokenized in
-batches into shards as they fill, so memory does not grow with the corpus (`python -m bench.prepare_memory`).
-A document longer than MAX_DOCUMENT_CHARS is cut into several, for the same reason.
+Documents come one at a time from corpus.read, the reader corpus.load is made of (a text file line by line:
+paragraphs are documents; a folder file by file: each file is one; an `hf:` set row by row, streamed by datasets,
+its rows joined as lines; a named corpus whole), are split into sentences (one a line), go through
+pretrain.data.ShardWriter's bounded shuffle and are tokenized in batches into shards as they fill, so memory does
+not grow with the corpus (`python -m bench.prepare_memory`). A document longer than MAX_DOCUMENT_CHARS is cut into
+several, for the same reason.
 
 The held-out split is a pure function of a document's group (a book, a play, a file, a run of 50 paragraphs): the
 group is held out when a hash of its name falls in the first VAL_FRACTION, so the same text is held out on every
@@ -111,102 +112,13 @@ def _rank(group: str) -> float:
     return int.from_bytes(hashlib.sha256(group.encode()).digest()[:8], "big") / 2**64
 
 
-def check(spec: str) -> None:
-    """A corpus that cannot be read fails here, before anything is written (corpus.load's messages)."""
-    import corpus
-    from corpus import hub
-
-    if spec.startswith("hf:"):
-        hub.parse(spec)
-    elif spec not in corpus.NAMED and not os.path.exists(spec):
-        raise corpus.CorpusError(
-            f"corpus {spec!r} not found: not a named corpus ({', '.join(corpus.NAMED)}), "
-            "an existing file or folder, or hf:DATASET"
-        )
-
-
-def read(spec: str) -> Iterator[Document]:
-    """The documents of one corpus (not a mix), one at a time, grouped as corpus.load groups them."""
+def read(spec: str, streaming: bool = True) -> Iterator[Document]:
+    """The documents of one corpus (not a mix), one at a time: corpus.read's (corpus.load's documents and groups,
+    an hf: set streamed unless `streaming` is False), cut past MAX_DOCUMENT_CHARS, as sentences."""
     import corpus
 
-    check(spec)
-    if spec in corpus.NAMED:  # small, pinned packages: corpus.load holds them
-        for d in corpus.load(spec):
-            yield from _cut(data.sentences(d.text), d.group, len(d.text.encode()))
-    elif spec.startswith("hf:"):
-        yield from _paragraphs(_hf_lines(spec), spec)
-    elif os.path.isdir(spec):
-        found = False
-        for root, _, names in sorted(os.walk(spec)):
-            for name in sorted(names):
-                if name.startswith(".") or not name.endswith((".txt", ".md", ".text")):
-                    continue
-                found, path = True, os.path.join(root, name)
-                yield from _paragraphs(_file_lines(path), os.path.relpath(path, spec), whole=True)
-        if not found:
-            raise corpus.CorpusError(f"folder {spec!r} has no .txt or .md files")
-    else:
-        yield from _paragraphs(_file_lines(spec), os.path.basename(spec))
-
-
-def _file_lines(path: str) -> Iterator[tuple[str, int]]:
-    """(line, its bytes) of a UTF-8 text file, read line by line."""
-    import corpus
-
-    with open(path, "rb") as f:
-        if b"\x00" in f.read(65536):
-            raise corpus.CorpusError(f"{path} looks binary (it has NUL bytes): give a UTF-8 text file")
-        f.seek(0)
-        for n, raw in enumerate(f):
-            try:
-                yield raw.decode("utf-8"), len(raw)
-            except UnicodeDecodeError:
-                raise corpus.CorpusError(f"{path} is not UTF-8 text (line {n + 1}): convert it to UTF-8") from None
-
-
-def _hf_lines(spec: str, batch: int = 1000) -> Iterator[tuple[str, int]]:
-    """The lines of an hf: set's text column (else its first), read in batches of rows from the Arrow file
-    corpus.hub's loader maps, not held in memory."""
-    from corpus import hub
-
-    ds = hub.load_hf(spec)
-    column = "text" if "text" in ds.column_names else ds.column_names[0]
-    for rows in ds.select_columns([column]).iter(batch_size=batch):
-        for text in rows[column]:
-            for line in str(text).split("\n"):
-                yield line, len(line.encode()) + 1
-
-
-# a plain file has no document marks: paragraphs are documents and runs of them are groups (corpus.load's rule),
-# so the held-out split takes contiguous stretches of text, not scattered lines
-BLOCKS_PER_GROUP = 50
-
-
-def _paragraphs(lines, name: str, whole: bool = False) -> Iterator[Document]:
-    """Documents of lines: a blank line ends one (or, `whole`, only the end: a folder's file is one document)."""
-    sents, size, nbytes, i = [], 0, 0, 0
-    for line, n in lines:
-        nbytes += n
-        got = data.sentences(line)
-        if got:
-            sents += got
-            size += sum(len(s) for s in got)
-        if sents and ((not got and not whole) or size >= MAX_DOCUMENT_CHARS):
-            yield Document(sents, name if whole else f"{name}#{i // BLOCKS_PER_GROUP}", nbytes)
-            sents, size, nbytes, i = [], 0, 0, i + 1
-    if sents:
-        yield Document(sents, name if whole else f"{name}#{i // BLOCKS_PER_GROUP}", nbytes)
-
-
-def _cut(sents: list[str], group: str, nbytes: int) -> Iterator[Document]:
-    start, size = 0, 0
-    for k, s in enumerate(sents):
-        size += len(s)
-        if size >= MAX_DOCUMENT_CHARS:
-            yield Document(sents[start : k + 1], group, nbytes if start == 0 else 0)
-            start, size = k + 1, 0
-    if start < len(sents):
-        yield Document(sents[start:], group, nbytes if start == 0 else 0)
+    for d, nbytes in corpus.read(spec, MAX_DOCUMENT_CHARS, streaming):
+        yield Document(data.sentences(d.text), d.group, nbytes)
 
 
 def cap_shares(totals: list[float], cap: float | None) -> list[float]:
@@ -241,15 +153,15 @@ def capped(docs, shares: list[float]) -> Iterator[Document]:
 class Stream:
     """The documents of a corpus spec (a mix: interleaved), each marked held-out or not, with a cap applied.
     After a full pass: `fingerprint` (of every document's group and length, what notices a changed corpus),
-    `groups` (how many, up to 2) and `lowest` (the group of the smallest hash)."""
+    `groups` (how many, up to 2) and `lowest` (the group of the smallest hash). `streaming`: read's."""
 
-    def __init__(self, spec: str, cap: float | None = None, measured: list[dict] | None = None, extra=None):
+    def __init__(self, spec: str, cap=None, measured: list[dict] | None = None, extra=None, streaming=True):
         import corpus
 
         self.spec, self.parts, self.cap, self.extra = spec, corpus.parts(spec), cap, extra
         for part in self.parts:
-            check(part)
-        self.measured = measured
+            corpus.check(part)
+        self.measured, self.streaming = measured, streaming
         self.fingerprint, self.groups, self.lowest = None, 0, None
 
     def __iter__(self) -> Iterator[Document]:
@@ -259,7 +171,7 @@ class Stream:
         def marked(part: int) -> Iterator[Document]:
             nonlocal lowest
             last, count = None, 0
-            for d in read(self.parts[part]):
+            for d in read(self.parts[part], self.streaming):
                 count += 1
                 hashes[part].update(f"{d.group}\t{d.chars}\n".encode())
                 if d.group != last:
@@ -277,7 +189,7 @@ class Stream:
         if len(self.parts) == 1:
             yield from marked(0)
         else:
-            measured = self.measured or measure(self.spec)
+            measured = self.measured or measure(self.spec, self.streaming)
             shares = cap_shares([m["train_chars"] for m in measured], self.cap)
             sizes = [m["chars"] for m in measured]
             yield from capped(_interleave([marked(p) for p in range(len(self.parts))], sizes), shares)
@@ -306,13 +218,13 @@ def _interleave(streams, sizes) -> Iterator[Document]:
         yield d
 
 
-def measure(spec: str) -> list[dict]:
+def measure(spec: str, streaming: bool = True) -> list[dict]:
     """One read pass over each corpus of a spec: its characters, its training characters and its fingerprint."""
     import corpus
 
     out = []
     for part in corpus.parts(spec):
-        stream = Stream(part)
+        stream = Stream(part, streaming=streaming)
         chars = train = 0
         for d in stream:
             chars += d.chars
@@ -360,13 +272,13 @@ def read_manifest(folder: str, flag: str = "--data") -> dict:
     return files.read_json(path)
 
 
-def learn_vocab(config: PrepareConfig, measured=None, say=None) -> list[str]:
+def learn_vocab(config: PrepareConfig, measured=None, say=None, streaming: bool = True) -> list[str]:
     """A WordPiece vocabulary of --vocab tokens from the first --vocab-sample-mb of the training documents."""
     limit = config.vocab_sample_mb * 1e6
 
     def lines():
         size = 0
-        for d in Stream(config.corpus, config.corpus_cap, measured):
+        for d in Stream(config.corpus, config.corpus_cap, measured, streaming=streaming):
             if d.held:
                 continue  # the held-out text stays unseen, by the vocabulary too
             yield from d.sentences
@@ -379,19 +291,21 @@ def learn_vocab(config: PrepareConfig, measured=None, say=None) -> list[str]:
     return tokens
 
 
-def prepare(config: PrepareConfig, tokens: list[str] | None = None, say=None) -> dict:
+def prepare(config: PrepareConfig, tokens: list[str] | None = None, say=None, streaming: bool = True) -> dict:
     """Write config.out (train/, val/, vocab.txt, manifest.json) from a stream of config.corpus; the manifest.
-    `tokens`: the vocabulary (default: config.vocab's, read or learnt)."""
+    `tokens`: the vocabulary (default: config.vocab's, read or learnt). `streaming` False reads an hf: set
+    through the datasets cache instead (the same documents)."""
     say = say or _say
     config.validate()
     out = config.out.rstrip("/")
     if os.path.isdir(out) and os.listdir(out) and not _prepared(out):
         raise UsageError(f"--out {out!r} exists and is not a prepared data folder: give a new folder")
-    stream = Stream(config.corpus, config.corpus_cap)  # checks each corpus exists before anything is read
+    # checks each corpus exists before anything is read
+    stream = Stream(config.corpus, config.corpus_cap, streaming=streaming)
     if tokens is None and vocab_size(config.vocab) is None:
         tokens = vocab.read_vocab(config.vocab)
-    measured = measure(config.corpus) if len(stream.parts) > 1 else None
-    tokens = tokens or learn_vocab(config, measured, say)
+    measured = measure(config.corpus, streaming) if len(stream.parts) > 1 else None
+    tokens = tokens or learn_vocab(config, measured, say, streaming)
     tokenizer = vocab.make_tokenizer(tokens)
     tmp = files.temp_name(out)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -399,7 +313,7 @@ def prepare(config: PrepareConfig, tokens: list[str] | None = None, say=None) ->
     try:
         start, extra = time.perf_counter(), None
         while True:
-            stream = Stream(config.corpus, config.corpus_cap, measured, extra)
+            stream = Stream(config.corpus, config.corpus_cap, measured, extra, streaming)
             splits = _write(stream, tokenizer, tmp, config, say)
             if stream.groups < 2:
                 raise UsageError(

@@ -98,9 +98,10 @@ def test_the_one_command_form_builds_the_same_shards(prepared, text_file, tmp_pa
     assert open(os.path.join(folder, "vocab.txt")).read() == open(os.path.join(prepared, "vocab.txt")).read()
 
 
-def test_an_hf_json_file_is_read_row_by_row(prepared, text_file, tmp_path):
-    """hf:json:FILE through corpus.hub, rows joined as lines (corpus.load's rule): the same text as the file,
-    so the same tokens; only the groups' names (and so which are held out) differ."""
+def test_an_hf_json_file_is_streamed_row_by_row(prepared, text_file, tmp_path):
+    """hf:json:FILE streamed by datasets, rows joined as lines (corpus.load's rule): the same text as the file,
+    so the same tokens; only the groups' names (and so which are held out) differ. Read through the datasets
+    cache instead of streamed, it gives the same shards."""
     from pretrain import prepare
 
     rows = tmp_path / "rows.jsonl"
@@ -114,6 +115,11 @@ def test_an_hf_json_file_is_read_row_by_row(prepared, text_file, tmp_path):
     held = [g for g in range(30) if prepare.held_out(f"hf:json:{rows}#{g}")]
     assert got["val"]["documents"] == 50 * len(held)
     assert sum(got[s]["tokens"] for s in ("train", "val")) == sum(want[s]["tokens"] for s in ("train", "val"))
+    cached = str(tmp_path / "cached")
+    config = prepare.PrepareConfig(corpus=f"hf:json:{rows}", vocab=prepared, out=cached)
+    assert {**prepare.prepare(config, streaming=False), "seconds": 0} == {**got, "seconds": 0}
+    for name in ("train", "val"):
+        assert_same_shards(os.path.join(out, name), os.path.join(cached, name))
 
 
 def test_a_stream_larger_than_the_shuffle_buffer(tmp_path, prepared):
