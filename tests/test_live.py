@@ -198,7 +198,8 @@ def live_server(tmp_path_factory):
     from space.models import Registry
     from tests.apphelpers import free_port
 
-    lh = LiveHandlers(Runner(root=str(tmp_path_factory.mktemp("live"))))
+    # niced, not SCHED_IDLE: beside the suite's other worker an idle-class job would barely run
+    lh = LiveHandlers(Runner(root=str(tmp_path_factory.mktemp("live")), idle=False))
     h = Handlers(Registry(), live=lh.store)
     with gr.Blocks() as demo:
         gr.api(lh.train, api_name="train")

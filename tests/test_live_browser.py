@@ -34,7 +34,8 @@ def train_server(tmp_path_factory):
     from space.live_handlers import LiveHandlers
     from space.train_tab import train_tab
 
-    lh = LiveHandlers(Runner(root=str(tmp_path_factory.mktemp("live"))))
+    # niced, not SCHED_IDLE: beside the suite's other worker an idle-class job would barely run
+    lh = LiveHandlers(Runner(root=str(tmp_path_factory.mktemp("live")), idle=False))
     with gr.Blocks(title="SeqLab") as demo:
         with gr.Tabs():
             train_tab(lh)
