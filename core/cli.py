@@ -55,12 +55,14 @@ def emit(result: dict) -> None:
     print(json.dumps(result), flush=True)
 
 
-def run(p: argparse.ArgumentParser, argv, work) -> int:
-    """Parse argv (exit 2 on bad arguments), run work(args) and print its dict as the JSON last line."""
+def run(p: argparse.ArgumentParser, argv, work, tensorflow: bool = True) -> int:
+    """Parse argv (exit 2 on bad arguments), run work(args) and print its dict as the JSON last line.
+    `tensorflow` False: a command that uses no Keras skips the TensorFlow import (seconds and hundreds of MB)."""
     args = p.parse_args(argv)
-    from core import quiet
+    if tensorflow:
+        from core import quiet
 
-    quiet.import_tensorflow()  # TensorFlow's start-up notes left out of stderr (see core.quiet)
+        quiet.import_tensorflow()  # TensorFlow's start-up notes left out of stderr (see core.quiet)
     try:
         result = work(args)
     except Failed as e:

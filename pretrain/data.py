@@ -45,8 +45,10 @@ class ShardWriter:
     holding all of it, so the shuffle is a bounded buffer of `shuffle_chars` characters of text, seeded: while
     the buffer is full a random held document leaves it for each new one that comes; at the end what is held
     leaves in a random order. A stream that fits in the buffer is therefore permuted whole, exactly as
-    rng(seed).permutation would. Written to a temporary folder and renamed on close, so a killed run leaves no
-    half shard; an error inside `with` removes the temporary folder.
+    rng(seed).permutation would. Documents are tokenized as they arrive (ENCODE_BATCH sentences at a time), so
+    the buffer and the next shard hold token ids (about half a byte a character), not strings (Python's str
+    objects and their list take more than twice the text). Written to a temporary folder and renamed on close,
+    so a killed run leaves no half shard; an error inside `with` removes the temporary folder.
     """
 
     def __init__(self, out_dir, tokenizer, seed=0, shard_tokens=None, shuffle_chars=None):
@@ -58,26 +60,47 @@ class ShardWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)  # a killed run's leftover (containers reuse pids)
         os.makedirs(self.tmp)
         self.dtype = np.uint16 if tokenizer.get_vocab_size() <= 65535 else np.uint32
-        self.buffer, self.held, self.full = [], 0, False  # the shuffle buffer: (sentences, source, characters)
+        self.incoming, self.waiting = [], 0  # documents not yet tokenized, and their sentences
+        self.buffer, self.held, self.full = [], 0, False  # the shuffle buffer: (ids, lengths, source, characters)
         self.pending, self.size = [], 0  # documents of the next shard and their estimated tokens
         self.shards = self.documents = self.tokens = 0
 
     def add(self, sentences: list[str], source: int = 0) -> None:
-        chars = sum(len(s) for s in sentences)
         self.documents += 1
+        self.incoming.append((sentences, source))
+        self.waiting += len(sentences)
+        if self.waiting >= ENCODE_BATCH:
+            self._encode()
+
+    def _encode(self) -> None:
+        """Tokenize the incoming documents in one batch, then shuffle each into the buffer in arrival order."""
+        flat = [s for doc, _ in self.incoming for s in doc]
+        encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)  # no offsets needed
+        got = [e.ids for e in encode(flat, add_special_tokens=False)] if flat else []
+        lens = np.fromiter(map(len, got), np.int32, len(got))
+        ids = np.fromiter(itertools.chain.from_iterable(got), self.dtype, int(lens.sum()))
+        del got
+        ends = np.cumsum([len(doc) for doc, _ in self.incoming])
+        at = np.concatenate([[0], np.cumsum(lens, dtype=np.int64)])
+        incoming, self.incoming, self.waiting = self.incoming, [], 0
+        for (doc, source), end in zip(incoming, ends):
+            start = end - len(doc)  # copies: a slice would keep the whole batch's array alive
+            self._hold(ids[at[start] : at[end]].copy(), lens[start:end].copy(), source, sum(len(s) for s in doc))
+
+    def _hold(self, ids, lens, source, chars) -> None:
         if self.held + chars > self.shuffle_chars:
             self.full = True
         while self.full and self.buffer and self.held + chars > self.shuffle_chars:
             j = int(self.rng.integers(len(self.buffer)))
             self.buffer[j], self.buffer[-1] = self.buffer[-1], self.buffer[j]
             self._shard(*self.buffer.pop())
-        self.buffer.append((sentences, source, chars))
+        self.buffer.append((ids, lens, source, chars))
         self.held += chars
 
-    def _shard(self, sentences, source, chars) -> None:
+    def _shard(self, ids, lens, source, chars) -> None:
         self.held -= chars
-        if sentences:
-            self.pending.append((sentences, source))
+        if len(lens):
+            self.pending.append((ids, lens, source))
             self.size += chars // 4  # ~4 characters a token
         if self.size >= self.shard_tokens:
             self._flush()
@@ -85,21 +108,14 @@ class ShardWriter:
     def _flush(self) -> None:
         if not self.pending:
             return
-        flat = [s for doc, _ in self.pending for s in doc]
-        encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)  # no offsets needed
-        lens, ids = np.zeros(len(flat), np.int64), []
-        for start in range(0, len(flat), ENCODE_BATCH):
-            got = [e.ids for e in encode(flat[start : start + ENCODE_BATCH], add_special_tokens=False)]
-            lens[start : start + len(got)] = [len(x) for x in got]
-            ids.append(np.fromiter(itertools.chain.from_iterable(got), self.dtype, int(sum(map(len, got)))))
+        lens = np.concatenate([x for _, x, _ in self.pending]).astype(np.int64)
         keep = lens > 0  # a sentence of only spaces/control characters tokenizes to nothing
         d = os.path.join(self.tmp, f"shard-{self.shards:05d}")
         os.makedirs(d)
-        np.save(os.path.join(d, "tokens.npy"), np.concatenate(ids))
+        np.save(os.path.join(d, "tokens.npy"), np.concatenate([x for x, _, _ in self.pending]))
         np.save(os.path.join(d, "sentences.npy"), np.concatenate([[0], np.cumsum(lens[keep])]))
-        ends = np.cumsum([len(doc) for doc, _ in self.pending])
-        per_doc = [int(keep[end - len(doc) : end].sum()) for (doc, _), end in zip(self.pending, ends)]
-        kept_sources = [src for n, (_, src) in zip(per_doc, self.pending) if n]
+        per_doc = [int(np.count_nonzero(x)) for _, x, _ in self.pending]
+        kept_sources = [src for n, (_, _, src) in zip(per_doc, self.pending) if n]
         per_doc = [n for n in per_doc if n]  # a document that tokenizes to nothing is no NotNext source
         np.save(os.path.join(d, "documents.npy"), np.concatenate([[0], np.cumsum(per_doc)]))
         np.save(os.path.join(d, "sources.npy"), np.array(kept_sources, dtype=np.int32))
@@ -107,6 +123,7 @@ class ShardWriter:
 
     def close(self) -> int:
         """Shard what the buffer holds, write meta.json and rename into place; the number of shards."""
+        self._encode()
         held, self.buffer = self.buffer, []
         for i in self.rng.permutation(len(held)):
             self._shard(*held[i])

@@ -382,7 +382,11 @@ def parser():
 
 
 def main(argv=None) -> int:
-    return cli.run(parser(), argv, lambda args: prepare(flags.build(PrepareConfig, args).validate()))
+    # datasets' IterableDataset imports torch whenever it is installed (seconds, hundreds of MB), only to share its
+    # epoch with torch DataLoader workers; its USE_TORCH switch, read when datasets is first imported, turns it off
+    os.environ.setdefault("USE_TORCH", "0")
+    work = lambda args: prepare(flags.build(PrepareConfig, args).validate())  # noqa: E731
+    return cli.run(parser(), argv, work, tensorflow=False)  # tokenizers, numpy and datasets only
 
 
 if __name__ == "__main__":

@@ -218,3 +218,20 @@ def test_train_on_prepared_data_and_refuse_other_data_or_vocabulary(prepared, te
     for bad, message in (([], "give --corpus"), (["--data", str(tmp_path)], "holds no manifest.json")):
         assert train.main([*bad, *base]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_the_command_never_imports_tensorflow_or_keras(prepared, tmp_path):
+    """The real command in a fresh interpreter: an hf: set streamed through datasets, and no deep-learning
+    framework imported (they would cost seconds and hundreds of MB of start-up)."""
+    import subprocess
+    import sys
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"text": "\n".join(p) + "\n"}) + "\n" for p in paragraphs(500, lines=3)))
+    cmd = [sys.executable, "-X", "importtime", "-m", "pretrain.prepare", "--corpus", f"hf:json:{rows}"]
+    done = subprocess.run([*cmd, "--vocab", prepared, "--out", str(tmp_path / "d")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "tokenizers" in imported and "datasets" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("tensorflow", "keras", "jax", "torch")}
+    assert json.loads(done.stdout.strip().splitlines()[-1])["train"]["documents"] > 0
