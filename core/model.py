@@ -65,7 +65,9 @@ KINDS = {
         (*WEIGHTS, "vocab.json"),
         lambda c: c.get("arch") == "bilm",
         "bidirectional language model (ELMo)",
-        ("mix.json",),  # the scalar mix fitted by python -m inside.mix (lm.bilm.MIX_FILE)
+        # the scalar mix fitted by python -m inside.mix (lm.bilm.MIX_FILE); the stored Contexts vectors
+        # written by python -m inside.stored
+        ("mix.json", "reference.npz"),
     ),
     "bert": Kind(
         "pretrain.api",
@@ -74,6 +76,7 @@ KINDS = {
         (*WEIGHTS, "vocab.txt"),
         lambda c: "hidden_size" in c and "num_layers" in c,
         "BERT",
+        ("reference.npz",),  # the stored Contexts vectors written by python -m inside.stored
     ),
     "classifier": Kind(
         "classify", "Classifier", "classify/models", (*WEIGHTS, "vocab.txt"), lambda c: "labels" in c, "classifier"

@@ -57,7 +57,8 @@ def run_here(*args: str) -> subprocess.CompletedProcess:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            code = main(list(args[2:]))
+            result = main(list(args[2:]))
+            code = result if isinstance(result, int) else 0  # a bench's main returns its dict: `main()` exits 0
         except SystemExit as e:  # argparse's exit 2, or a command's own sys.exit
             code = e.code if isinstance(e.code, int) or e.code is None else 1
     return subprocess.CompletedProcess([sys.executable, *args], code or 0, out.getvalue(), err.getvalue())

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from core.budget import Budget
+from tests.helpers import run_here
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -571,7 +572,7 @@ def test_interrupted_run_resumes_with_the_same_command(corpus_dir, vocab_dir, tm
     assert os.path.exists(latest), "no checkpoint before the kill"
     step = saved_state(out)["step"]
     assert 25 <= step < 150 and step % 25 == 0
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    done = run_here(*cmd[1:])  # the same command, resumed in this process (no second TensorFlow import)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resumed from {os.path.join(out, f'checkpoint-{step}')} at step {step}" in done.stderr
     metrics = json.loads(done.stdout.strip().splitlines()[-1])
