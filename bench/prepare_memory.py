@@ -6,9 +6,9 @@
 A text file of each size (paragraphs of sentences of Zipf-distributed synthetic words, generated in a scratch
 folder) is prepared by the command in a subprocess, with one vocabulary learnt beforehand from the first 5 MB (so
 every run tokenizes alike). Peak RSS is the child's own high-water mark (os.wait4's ru_maxrss; `peak_rss_mb` is in
-MiB); a run on a 1 MB file gives the start-up part of it (the interpreter, core.cli's TensorFlow import, the
-tokenizer), so what the stream itself holds is the peak above that. Throughput: the file's MB over the command's
-wall time, and over the manifest's `seconds` (the read-tokenize-write pass alone). The tokenizer keeps its own
+MiB); a run on a 1 MB file gives the start-up part of it (the interpreter, numpy, the tokenizer: the command
+imports no TensorFlow), so what the stream itself holds is the peak above that. Throughput: the file's MB over the
+command's wall time, and over the manifest's `seconds` (the read-tokenize-write pass alone). The tokenizer keeps its own
 default threads. Target: the largest corpus's peak RSS within 20% of the smallest's. Last stdout line: JSON.
 """
 

@@ -353,10 +353,13 @@ def _write(stream: Stream, tokenizer, folder: str, config: PrepareConfig, say) -
     """One pass of the stream into folder/train and folder/val; each split's documents, tokens, bytes, shards."""
     counts = {name: {"documents": 0, "tokens": 0, "bytes": 0, "shards": 0} for name in ("train", "val")}
     chars = int(config.shuffle_mb * 1e6)
+    # the held-out stream is VAL_FRACTION of the corpus: a buffer of that share of --shuffle-mb mixes documents from
+    # the same stretch of the corpus as the training one does, and is full (so memory is at its bound) as early
+    val_chars = int(chars * VAL_FRACTION)
     t0, reported, read = time.perf_counter(), 0, 0
     with (
         data.ShardWriter(os.path.join(folder, "train"), tokenizer, config.seed, config.shard_tokens, chars) as train,
-        data.ShardWriter(os.path.join(folder, "val"), tokenizer, config.seed, config.shard_tokens, chars) as val,
+        data.ShardWriter(os.path.join(folder, "val"), tokenizer, config.seed, config.shard_tokens, val_chars) as val,
     ):
         for d in stream:
             name, writer = ("val", val) if d.held else ("train", train)
