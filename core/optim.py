@@ -5,7 +5,9 @@ LayerNorm scales and biases (BERT's and GPT-2's rule: decaying them only pulls n
     opt = make_optimizer(OptimizerConfig(lr=1e-3, warmup=100, decay="cosine"), total_steps=3000)
 
 The schedules are module-level, registered Keras objects whose get_config round-trips, so a compiled model saves
-and loads with them. A schedule never changes in place: `with_total(n)` returns a new one (see `set_total`).
+and loads with them. Their end (`total`) is a variable the compiled train step reads, so `set_total` moves it
+without retracing the step (on TensorFlow; JAX's compiled step takes only the state it is given, so there the step
+is retraced with `with_total(n)`, a new schedule).
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up to `peak` over `warmup` steps, then cosine decay to `floor` x peak at `total` (nanoGPT's)."""
 
     def __init__(self, peak: float, warmup: int, total: int, floor: float = 0.1):
-        self.peak, self.warmup, self.total, self.floor = float(peak), int(warmup), int(total), float(floor)
+        self.peak, self.warmup, self.floor = float(peak), int(warmup), float(floor)
+        self.total = int(total)
+        # the end, read by the traced step: a --minutes budget sets it once it has timed some steps (set_total)
+        self.end = keras.Variable(self.total, trainable=False, dtype="float32", name="schedule_end")
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
         warm = self.peak * (step + 1) / max(1, self.warmup)
-        progress = ops.clip((step - self.warmup) / max(1, self.total - self.warmup), 0.0, 1.0)
+        progress = ops.clip((step - self.warmup) / self._span(), 0.0, 1.0)
         decay = self.peak * (self.floor + (1 - self.floor) * 0.5 * (1 + ops.cos(math.pi * progress)))
         return ops.where(step < self.warmup, warm, decay)
 
@@ -40,6 +45,14 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
 
     def with_total(self, total: int):
         return type(self)(**{**self.get_config(), "total": int(total)})
+
+    def end_at(self, total: int) -> None:
+        """Move the end in place: a step traced with this schedule reads it (TensorFlow)."""
+        self.total = int(total)
+        self.end.assign(self.total)
+
+    def _span(self):
+        return ops.maximum(1.0, self.end - self.warmup)
 
 
 @keras.saving.register_keras_serializable(package="seqlab")
@@ -52,7 +65,7 @@ class WarmupLinear(WarmupCosine):
     def __call__(self, step):
         step = ops.cast(step, "float32")
         warm = self.peak * step / max(1, self.warmup)
-        left = ops.maximum(0.0, (self.total - step) / max(1, self.total - self.warmup))
+        left = ops.maximum(0.0, (self.end - step) / self._span())
         return ops.where(step < self.warmup, warm, self.peak * (self.floor + (1 - self.floor) * left))
 
 
@@ -122,10 +135,16 @@ def finalize_weights(model) -> bool:
 
 
 def set_total(model, total_steps: int) -> None:
-    """Give the compiled model's schedule a new end (a --minutes budget measured, a run extended) and retrace the
-    train step, which read the old schedule when it was traced."""
+    """Give the compiled model's schedule a new end (a --minutes budget measured, a run extended). On TensorFlow
+    the traced train step reads the schedule's end variable, so nothing is retraced (a retrace mid-run costs as
+    much as the first step's compile); JAX's compiled step holds the values it was traced with, so there it is
+    traced again with a new schedule."""
     opt = model.optimizer
-    opt.learning_rate = opt._learning_rate.with_total(total_steps)  # the schedule object, not its current value
+    schedule = opt._learning_rate  # the schedule object, not its current value
+    if keras.backend.backend() == "tensorflow":
+        schedule.end_at(total_steps)
+        return
+    opt.learning_rate = schedule.with_total(total_steps)
     model.make_train_function(force=True)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-import keras
 import numpy as np
 
 from core.budget import Budget
@@ -91,48 +90,14 @@ def compiled(model):
     return lambda inputs, training=False: model.predict_on_batch(inputs)
 
 
-class Stretched(keras.optimizers.schedules.LearningRateSchedule):
-    """A core.optim schedule (warm-up, then decay to its end) whose end moves without retracing the compiled
-    train step: the steps after the warm-up are scaled by a variable the graph reads. core.trainer measures a
-    seconds budget in steps once it has timed some (CALIBRATE_TO) and then gives the schedule its end, which
-    retraces the train step of a schedule that has `with_total`; mid-training, beside the other model's steps,
-    that retrace stalled both models for seconds (`python -m bench.live`)."""
-
-    def __init__(self, schedule):
-        self.schedule, self.total = schedule, schedule.total
-        self.scale = keras.Variable(1.0, trainable=False, dtype="float32", name="schedule_stretch")
-
-    def __call__(self, step):
-        ops = keras.ops
-        step, warmup = ops.cast(step, "float32"), float(self.schedule.warmup)
-        return self.schedule(ops.where(step < warmup, step, warmup + (step - warmup) * self.scale))
-
-    def end_at(self, total: int) -> None:
-        if total != self.total:
-            warmup = self.schedule.warmup
-            self.scale.assign((self.schedule.total - warmup) / max(1, total - warmup))
-            self.total = total
-
-
 class _Probing:
-    """What both live tasks add: the schedule whose end moves without a retrace (Stretched), and the probe:
-    every PROBE_SECONDS at an evaluation, the model's answer to the current probe text (which the visitor may
-    change while it trains: `probe["text"]`)."""
+    """What both live tasks add: the model kept for its warm-up, and the probe, every PROBE_SECONDS at an
+    evaluation, the model's answer to the current probe text (which the visitor may change while it trains:
+    `probe["text"]`)."""
 
     def build(self, total_steps: int):
         self.model = super().build(total_steps)
-        self.stretched = Stretched(self.model.optimizer._learning_rate)
-        self.model.optimizer.learning_rate = self.stretched  # before the first step traces it
         return self.model
-
-    def prepare(self, run) -> None:
-        super().prepare(run)
-        self.run = run
-
-    def batch(self, step: int):
-        if self.run.total_steps:
-            self.stretched.end_at(self.run.total_steps)  # set by the trainer once it has timed its steps
-        return super().batch(step)
 
     def _probe_due(self) -> bool:
         now = time.monotonic()

@@ -101,6 +101,27 @@ def test_schedule_shapes():
     assert float(lin(60)) == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("cls", [WarmupCosine, WarmupLinear])
+def test_a_new_end_reaches_the_compiled_step_without_retracing_it(cls):
+    """What a --minutes run does once it has timed its steps (core.optim.set_total): the traced train step reads
+    the schedule's new end, the same one, not a copy made for the old end."""
+    from core.optim import current_lr, set_total
+
+    model = _model()
+    model.optimizer.learning_rate = cls(1.0, 2, 10**9)  # the trainer's end before it has timed any steps
+    x, y = np.ones((4, 4), "float32"), np.ones((4, 1), "float32")
+    model.train_on_batch(x, y)
+    step = model.train_function
+    set_total(model, 12)
+    for _ in range(7):
+        model.train_on_batch(x, y)
+    if keras.backend.backend() == "tensorflow":
+        assert model.train_function is step  # not retraced
+    want = cls(1.0, 2, 12)
+    assert float(model.optimizer.learning_rate) == pytest.approx(float(want(8)), rel=1e-5)  # after step 8 ran
+    assert current_lr(model.optimizer._learning_rate, 11) == pytest.approx(float(want(11)), rel=1e-5, abs=1e-7)
+
+
 def test_optimizer_skips_weight_decay_on_norms_and_biases():
     model = _model()
     model.optimizer.build(model.trainable_variables)

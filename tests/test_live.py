@@ -118,17 +118,6 @@ def test_the_lstm_matches_the_transformers_parameter_count():
     assert abs(l_params - t_params) / t_params < 0.02
 
 
-def test_a_live_schedules_end_moves_as_core_optims_would_without_a_new_schedule():
-    from core.optim import WarmupCosine
-
-    first = WarmupCosine(peak=1.0, warmup=4, total=10**9)  # what the trainer builds before it has timed steps
-    stretched = tasks.Stretched(first)
-    stretched.end_at(40)
-    wanted = WarmupCosine(peak=1.0, warmup=4, total=40)
-    for step in (0, 3, 4, 20, 39, 60):
-        assert float(stretched(step)) == pytest.approx(float(wanted(step)), rel=1e-4, abs=1e-6)
-
-
 def test_pasted_text_becomes_documents(tmp_path):
     import corpus
 
