@@ -548,8 +548,23 @@ class Handlers:
                 continue
         return found
 
+    def inside_model(self, model: str, wanted: tuple[str, ...]):
+        """The model that `model` names (loaded, or a live name of the Train tab's) if it is of a `wanted` kind."""
+        return self._inside_model(model, wanted, "a model of this view", "this view")[1]
+
     def _inside_model(self, model, wanted: tuple[str, ...], what: str, where: str):
-        """(name, model) that `model` names among the loaded models of `wanted` kinds (default: the first)."""
+        """(name, model) that `model` names among the loaded models of `wanted` kinds (default: the first), or
+        among the Train tab's live models by their live names."""
+        if self.live is not None and isinstance(model, str) and self.live.has(model):
+            from live import Expired
+
+            try:
+                m = self.live.load(model)
+            except Expired as e:
+                raise _error(str(e)) from None
+            if kinds.kind(m) not in wanted:
+                raise _error(f"model {model!r} is a live {kinds.DESCRIPTION.get(kinds.kind(m))}: {where} takes {what}")
+            return model, m
         found = self.inside_models(wanted)
         if not found:
             none = re.sub(r"\ban? ", "", what)  # "an ELMo or a BERT" -> "ELMo or BERT"

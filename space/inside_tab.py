@@ -72,11 +72,16 @@ def _attention_ui(h: handlers.Handlers):
     return attention_ui
 
 
-def _attention_choices(models: dict):
-    """The Attention view's layer and head choices for a model (its own layers and heads)."""
+def _attention_choices(h: handlers.Handlers, models: dict):
+    """The Attention view's layer and head choices for a model (its own layers and heads; a live name's too)."""
 
     def choices(model):
         m = models.get(model)
+        if m is None and model:
+            try:
+                m = h.inside_model(model, (kinds.TRANSFORMER, kinds.BERT))
+            except gr.Error:
+                m = None  # the attention call itself says what is wrong with the name
         layers, heads = (kinds.layers(m), kinds.heads(m)) if m is not None else (1, 1)
         return (
             gr.Dropdown(choices=[f"layer {i}" for i in range(1, layers + 1)], value=f"layer {layers}"),
@@ -249,7 +254,7 @@ def inside_tab(h: handlers.Handlers, registry: Registry) -> None:
                 layers_0 = kinds.layers(att_models[att_default]) if att_default else 1
                 heads_0 = kinds.heads(att_models[att_default]) if att_default else 1
                 with gr.Row():
-                    att_model = gr.Dropdown(att_names, value=att_default, label="Model")
+                    att_model = gr.Dropdown(att_names, value=att_default, label="Model", allow_custom_value=True)
                     att_layer = gr.Dropdown(
                         [f"layer {i}" for i in range(1, layers_0 + 1)], value=f"layer {layers_0}", label="Layer"
                     )
@@ -264,7 +269,7 @@ def inside_tab(h: handlers.Handlers, registry: Registry) -> None:
                 attention_ui = _attention_ui(h)
                 att_inputs = [att_text, att_model, att_layer, att_head]
                 att_model.change(
-                    _attention_choices(att_models),
+                    _attention_choices(h, att_models),
                     [att_model],
                     [att_layer, att_head],
                     api_name="ui_attention_choices",
@@ -308,7 +313,9 @@ def inside_tab(h: handlers.Handlers, registry: Registry) -> None:
                 )
                 gates_text = gr.Textbox(value=GATES_EXAMPLE, lines=6, label="Text")
                 with gr.Row():
-                    gates_model = gr.Dropdown(lstm_names, value=next(iter(lstm_names), None), label="Model", scale=2)
+                    gates_model = gr.Dropdown(
+                        lstm_names, value=next(iter(lstm_names), None), label="Model", scale=2, allow_custom_value=True
+                    )
                     gates_btn = gr.Button("Show gates", variant="primary", scale=1)
                 gates_strips = gr.HTML("")
                 gates_plot = gr.Plot(label="gates (units × characters)", show_label=False)

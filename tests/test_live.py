@@ -177,8 +177,9 @@ def _children(pid: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    """The app's /train, /fill_mask, /next_sentence and /generate handlers on a real Gradio server (a free port,
-    this process), serving no model but the live ones: the bundled and tiny test models are not needed."""
+    """The app's /train, /fill_mask, /next_sentence, /generate, /embed and /attention handlers on a real Gradio
+    server (a free port, this process), serving no model but the live ones: the bundled and tiny test models are
+    not needed."""
     import gradio as gr
 
     from space import server
@@ -192,11 +193,11 @@ def live_server(tmp_path_factory):
     h = Handlers(Registry(), live=lh.store)
     with gr.Blocks() as demo:
         gr.api(lh.train, api_name="train")
-        for name in ("fill_mask", "next_sentence", "generate"):
+        for name in ("fill_mask", "next_sentence", "generate", "embed", "attention"):
             gr.api(getattr(h, name), api_name=name)
     port = free_port()
     server.launch(demo, "127.0.0.1", port)
-    yield f"http://127.0.0.1:{port}/", lh
+    yield f"http://127.0.0.1:{port}/", lh, h
     demo.close()
 
 
@@ -204,7 +205,7 @@ def live_server(tmp_path_factory):
 def test_a_bert_job_through_the_api_then_its_name_in_fill_mask_and_next_sentence(live_server):
     from gradio_client import Client
 
-    url, lh = live_server
+    url, lh, h = live_server
     client = Client(url, verbose=False)
     assert "/train" in str(client.view_api(print_info=False, return_format="dict"))
 
@@ -226,6 +227,11 @@ def test_a_bert_job_through_the_api_then_its_name_in_fill_mask_and_next_sentence
     assert len(guesses) == 5 and all(0 <= p <= 1 for p in guesses.values())
     pair = client.predict("the king said .", "the queen said .", name, api_name="/next_sentence")
     assert pair["IsNext"] + pair["NotNext"] == pytest.approx(1.0)
+    # the Inside views take it too: its vectors (/embed) and its attention maps (/attention)
+    vectors = client.predict("the king said .", name, -1, api_name="/embed")
+    assert vectors["tokens"] and len(vectors["vectors"]) == len(vectors["tokens"])
+    maps = client.predict("the king said .", name, api_name="/attention")
+    assert maps["tokens"] and len(maps["attention"]) == 2  # the live BERT's two layers
 
     assert not _children(os.getpid())
 
@@ -236,7 +242,7 @@ def test_stop_exports_names_that_generate_and_a_closed_consumer_kills_the_proces
     serves (and /fill_mask refuses by kind), the zip a loadable model folder; then a consumer that goes away."""
     from gradio_client import Client
 
-    url, lh = live_server
+    url, lh, h = live_server
     runner = lh.runner
     progress = runner.train(Request(kind="lm", text=sentences(400), seconds=120))
     for state in progress:  # stopped once both models are below chance on held-out text
@@ -255,6 +261,10 @@ def test_stop_exports_names_that_generate_and_a_closed_consumer_kills_the_proces
     assert isinstance(text, str) and text
     with pytest.raises(Exception, match="not a BERT"):
         client.predict("the [MASK] .", 5, lstm, api_name="/fill_mask")
+    assert client.predict("the king", transformer, api_name="/attention")["attention"]  # the Inside views' too
+    assert h.gates("the king\nsaid", lstm).gates  # the LSTM gates view (the UI's, not an API endpoint)
+    with pytest.raises(Exception, match="is a live"):
+        client.predict("the king", lstm, api_name="/attention")
     path = runner.store.zip(transformer)
     with zipfile.ZipFile(path) as z:
         z.extractall(tmp_path / "unzipped")
