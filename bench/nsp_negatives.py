@@ -10,9 +10,10 @@ The mix is prepared once (`pretrain.prepare`, with bert-modern's vocabulary) and
 corpus's held-out documents (the groups prepare held out: no run read them) and on `snippets` (VADER's review and
 editorial snippets, which no run read): NSP accuracy with other-document negatives from the same set (so from the
 same corpus: a head that tells corpora apart scores chance there) and with same-document negatives 3+ sentences
-from the true next one. Chance is 0.5 for both: the pairs are balanced. Each set is at most --max-docs documents
-(a fixed sample), each cut to its first --max-sentences sentences, so scoring stays a small part of the time. The
-last stdout line is the JSON result.
+from the true next one. `all_not_next` is what a head answering NotNext for every pair scores on the same pairs (a
+chunk of one sentence is always NotNext, so NotNext is a little more than half of them). Each set is at most
+--max-docs documents (a fixed sample), each cut to its first --max-sentences sentences, so scoring stays a small
+part of the time. The last stdout line is the JSON result.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def parse(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.nsp_negatives", description=__doc__.split("\n")[0])
     p.add_argument("--corpus", default="web,sotu,imdb,brown", help="the mix (default: bert-modern's)")
     p.add_argument("--vocab", default=os.path.join(ROOT, "pretrain", "models", "bert-modern"), help="a vocab.txt")
-    p.add_argument("--steps", type=int, default=2000, help="training steps of each run")
+    p.add_argument("--steps", type=int, default=600, help="training steps of each run")
     p.add_argument("--preset", default="tiny", help="pretrain.train's --preset")
     p.add_argument("--seq-len", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=32)
@@ -65,6 +66,26 @@ def held_out_sets(spec: str, max_docs: int, max_sentences: int) -> dict[str, lis
     if MODERN not in sets:
         sets[MODERN] = sample([data.sentences(d.text) for d in corpus.load(MODERN)])
     return sets
+
+
+def majority(docs: list[list[str]], tokenizer, seed: int, seq_len: int) -> dict:
+    """What a head that answers NotNext for every pair scores: the share of NotNext among the pairs each of
+    pretrain.evaluate's two NSP figures counts (the same shards and pair draws; a chunk of one sentence is always
+    NotNext, so the share is above one half)."""
+    import numpy as np
+
+    from pretrain import data
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data.write_shards(docs, tokenizer, os.path.join(tmp, "s"), seed=seed)
+        shards = data.open_shards(os.path.join(tmp, "s"))
+        shares = {}
+        for key, stream, same_doc in (("other_doc", 1, 0.0), ("same_doc", 2, 1.0)):
+            rng = np.random.default_rng([seed, 0, stream])
+            rows = np.concatenate([data.make_pairs(sh, seq_len, rng, same_doc=same_doc, distance=3) for sh in shards])
+            rows = rows[rows[:, 5] != data.OTHER_DOC] if same_doc else rows
+            shares[key] = round(float(np.mean(rows[:, 4] == data.NOT_NEXT)), 4)
+    return shares
 
 
 def train(data_dir: str, out: str, rule: str, a) -> dict:
@@ -98,9 +119,10 @@ def main(argv=None) -> int:
         import pretrain
         from pretrain.evaluate import evaluate
 
-        scores = {}
+        scores, baseline = {}, {}
         for rule in RULES:
             bert = pretrain.load(os.path.join(scratch, rule))
+            baseline = baseline or {n: majority(d, bert.tokenizer, a.seed, a.seq_len) for n, d in sets.items()}
             scores[rule] = {}
             for name, docs in sets.items():
                 got = evaluate(bert, docs, seed=a.seed, seq_len=a.seq_len)
@@ -136,6 +158,7 @@ def main(argv=None) -> int:
         },
         "scores": scores,
         "mean": mean,
+        "all_not_next": baseline,
         "sets": {name: len(docs) for name, docs in sets.items()},
         "machine": at_start,
     }

@@ -333,6 +333,41 @@ def prepare_memory(where: str) -> str:
                                   f"{RESULTS}/prepare_memory_cpu.json", r.get("machine"))  # fmt: skip
 
 
+@table("nsp_negatives")
+def nsp_negatives(where: str) -> str:
+    r = result("nsp_negatives_cpu")
+    rules, base = list(r["scores"]), r.get("all_not_next", {})
+
+    def cell(x: dict, key: str = "nsp_accuracy", same: str = "nsp_accuracy_same_doc") -> str:
+        return f"{x[key]:.3f} / {x[same]:.3f}"
+
+    rows = [
+        [f"`{name}`", n]
+        + [cell(r["scores"][rule][name]) for rule in rules]
+        + ([cell(base[name], "other_doc", "same_doc")] if base else [])
+        for name, n in r["sets"].items()
+    ]
+    rows.append(["mean", ""] + [f"**{cell(r['mean'][x])}**" for x in rules] + ([""] if base else []))
+    header = ["held-out set", "docs"] + [f"`--nsp-negatives {x}`" for x in rules] + (["NotNext to all"] if base else [])
+    text = md(header, rows, "lr")
+    s, runs = r["settings"], r["runs"]
+    text += (
+        "\n\nEach cell: NSP accuracy with other-document / with same-document negatives; the last column is what "
+        "answering NotNext to every pair scores on the same pairs. Both runs: "
+        f"`--preset {s['preset']} --seq-len {s['seq_len']} --batch-size {s['batch_size']} --steps {s['steps']} "
+        f"--seed {s['seed']}` on `{r['corpus']}`, the same prepared shards; validation NSP on the mix with each "
+        f"run's own negatives: "
+        + ", ".join(f"{x} {runs[x]['val_nsp_accuracy']:.3f}" for x in rules)
+        + "; "
+        + ", ".join(f"{x} {runs[x]['wall_s'] / 60:.1f} min" for x in rules)
+        + "."
+    )
+    end = (r.get("machine") or {}).get("loadavg_1m_end")
+    text += f" Other jobs shared the CPU: load {end} at the end." if end and end > 2 else ""
+    return text + "\n\n" + source(r["command"] + f" --out {RESULTS}/nsp_negatives_cpu.json",
+                                  f"{RESULTS}/nsp_negatives_cpu.json", r.get("machine"))  # fmt: skip
+
+
 @table("translate_bundled")
 def translate_bundled(where: str) -> str:
     r = result("translate")

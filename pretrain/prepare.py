@@ -65,7 +65,7 @@ class PrepareConfig:
         metavar="SHARE",
     )
     vocab_sample_mb: float = flags.field(100.0, help="training text a vocabulary of --vocab SIZE is learnt from")
-    shuffle_mb: float = flags.field(16.0, help="text held to shuffle documents into shards")
+    shuffle_mb: float = flags.field(16.0, help="training text held to shuffle documents (held-out: a tenth)")
     shard_tokens: int = flags.field(data.SHARD_TOKENS, help="tokens a shard (about)")
 
     def validate(self) -> PrepareConfig:
