@@ -159,8 +159,8 @@ def train_tab(lh: LiveHandlers) -> None:
             "character, side by side on the same batches. One job runs at a time on this server (the next ones wait "
             "in a queue, shown with their place); the result is "
             f"kept **{lh.store.minutes:g} minutes** after its last use under a live name: type it as the Model "
-            "in Fill-mask or Sentence pair (bert), Generate (lm), the Inside tab's Attention (bert, the Transformer) and "
-            "LSTM gates (the LSTM), or the API."
+            "in Fill-mask or Sentence pair (bert), Generate (lm), the Inside tab's Attention (bert, the "
+            "Transformer) and LSTM gates (the LSTM), or the API."
         )
         with gr.Row():
             kind = gr.Radio(["bert", "lm"], value="bert", label="What to train")
