@@ -45,7 +45,7 @@ def trained_on(model_folder: str) -> str:
 def held_out_sets(model_corpora: dict[str, str], max_docs: int) -> dict[str, tuple[list, list]]:
     """{set name: (held-out documents, training documents of the same corpus)} as corpus.Document lists."""
     import corpus
-    from pretrain.train import VAL_FRACTION
+    from pretrain.prepare import VAL_FRACTION
 
     held: dict[str, set] = {}  # corpus -> groups every model that read it held out
     seen: dict[str, set] = defaultdict(set)  # corpus -> groups some model trained on

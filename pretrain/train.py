@@ -47,7 +47,6 @@ from core.cli import UsageError
 from core.optim import OptimizerConfig
 from core.trainer import Trainer
 from pretrain.config import PretrainConfig, same_corpus, same_doc_share
-from pretrain.prepare import VAL_FRACTION  # noqa: F401  (bench.bert_heldout reads the held-out share here)
 
 VAL_BATCHES = 32  # fixed validation set: up to 32 batches of held-out pairs with fixed masks
 METRICS = ("mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy")
