@@ -289,12 +289,13 @@ class Handlers:
             raise _error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.berts)}")
         return registry.berts[model]
 
-    def _live(self, name: str, kind: str, what: str):
-        """A live model (live.store) of `kind`; an expired name, or one of another kind, is refused by name."""
+    def _live(self, name: str, kind: str | None = None, what: str = ""):
+        """A live model (live.store), of `kind` unless None; an expired name, or one of another kind, is refused
+        by name."""
         from live import Expired
 
         try:
-            if self.live.kind(name) != kind:
+            if kind is not None and self.live.kind(name) != kind:
                 raise _error(f"model {name!r} is a live {self.live.kind(name)} model, not {what}")
             return self.live.load(name)
         except Expired as e:
@@ -556,12 +557,7 @@ class Handlers:
         """(name, model) that `model` names among the loaded models of `wanted` kinds (default: the first), or
         among the Train tab's live models by their live names."""
         if self.live is not None and isinstance(model, str) and self.live.has(model):
-            from live import Expired
-
-            try:
-                m = self.live.load(model)
-            except Expired as e:
-                raise _error(str(e)) from None
+            m = self._live(model)
             if kinds.kind(m) not in wanted:
                 raise _error(f"model {model!r} is a live {kinds.DESCRIPTION.get(kinds.kind(m))}: {where} takes {what}")
             return model, m
