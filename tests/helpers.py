@@ -48,7 +48,7 @@ def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 def run_here(*args: str) -> subprocess.CompletedProcess:
     """A CLI (`"-m", module, *argv`) run in this process, giving what `run` gives (exit code, stdout, stderr) without
-    a new interpreter: each one spends ~6 s of CPU importing TensorFlow, the largest cost of a tiny test run. For
+    a new interpreter: each one spends seconds of CPU importing TensorFlow, the largest cost of a tiny test run. For
     tests of what a command does and prints; a test of how a process ends (kill -9, a signal) uses `run`. The
     command's `main(argv)` is the module's (or its package's `__main__`'s), as `python -m` would call it."""
     assert args[0] == "-m", args
