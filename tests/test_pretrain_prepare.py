@@ -98,13 +98,18 @@ def test_the_one_command_form_builds_the_same_shards(prepared, text_file, tmp_pa
     assert open(os.path.join(folder, "vocab.txt")).read() == open(os.path.join(prepared, "vocab.txt")).read()
 
 
-def test_an_hf_json_file_is_streamed_row_by_row(prepared, text_file, tmp_path):
+@pytest.mark.parametrize("some_hash_in", [True, False])
+def test_an_hf_json_file_is_streamed_row_by_row(prepared, text_file, tmp_path, some_hash_in):
     """hf:json:FILE streamed by datasets, rows joined as lines (corpus.load's rule): the same text as the file,
     so the same tokens; only the groups' names (and so which are held out) differ. Read through the datasets
-    cache instead of streamed, it gives the same shards."""
+    cache instead of streamed, it gives the same shards. The file's path names the groups: one name has some
+    group hash into the held-out share, the other none, so the lowest group is held out instead."""
     from pretrain import prepare
 
-    rows = tmp_path / "rows.jsonl"
+    def held(rows):
+        return [g for g in range(30) if prepare.held_out(f"hf:json:{rows}#{g}")]
+
+    rows = next(p for i in range(10_000) if bool(held(p := tmp_path / f"rows{i}.jsonl")) == some_hash_in)
     with open(rows, "w") as f:
         for line in open(text_file).read().split("\n")[:-1]:
             f.write(json.dumps({"id": 1, "text": line}) + "\n")
@@ -112,8 +117,8 @@ def test_an_hf_json_file_is_streamed_row_by_row(prepared, text_file, tmp_path):
     assert prepare.main(["--corpus", f"hf:json:{rows}", "--vocab", prepared, "--out", out]) == 0
     got, want = (json.load(open(os.path.join(d, "manifest.json"))) for d in (out, prepared))
     assert got["vocab"] == want["vocab"] and got["corpora"] == [f"hf:json:{rows}"]
-    held = [g for g in range(30) if prepare.held_out(f"hf:json:{rows}#{g}")]
-    assert got["val"]["documents"] == 50 * len(held)
+    assert got["val"]["documents"] == 50 * max(1, len(held(rows)))
+    assert ("held_out_group" in got) == (not some_hash_in)
     assert sum(got[s]["tokens"] for s in ("train", "val")) == sum(want[s]["tokens"] for s in ("train", "val"))
     cached = str(tmp_path / "cached")
     config = prepare.PrepareConfig(corpus=f"hf:json:{rows}", vocab=prepared, out=cached)
