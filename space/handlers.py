@@ -274,9 +274,16 @@ class Handlers:
             raise _error(f"model {model[:100]!r} is not loaded; choose one of: {', '.join(registry.lms)}")
         return registry.lms[name]
 
+    @contextlib.contextmanager
+    def _running(self):
+        """Around a model call that may compile a path of its own (a BERT, a translator, an Inside view): it waits
+        for the warm-up running now, not for all of them, and the next one waits for it (Registry.compiling);
+        the models' refusals become the user's error."""
+        with self.registry.compiling(), _model_errors():
+            yield
+
     def _bert(self, model):
         registry = self.registry
-        registry.settle()  # just after start-up: the other BERTs may still be warming (one compiling thread)
         if self.live is not None and self.live.has(model):
             return self._live(model, "bert", "a BERT")
         if not registry.berts:
@@ -303,7 +310,6 @@ class Handlers:
 
     def _translator(self, model):
         registry = self.registry
-        registry.settle()  # just after start-up: the decoding loops may still be compiling (one thread)
         if not registry.translators:
             raise _error("no translator is loaded on this server (see the About tab)")
         if model is None or (isinstance(model, str) and not model.strip()):
@@ -484,7 +490,7 @@ class Handlers:
             raise _error(f"text has {count} {MASK} tokens; at most {MAX_MASKS} are allowed")
         top_k = _int(top_k, "top_k", 1, MAX_FILL_TOP_K)
         bert = self._bert(model)
-        with _model_errors():
+        with self._running():
             guesses = bert.fill_mask(text, top_k=top_k)
         mappings = [{str(token): float(p) for token, p in per_mask} for per_mask in guesses]
         return mappings[0] if len(mappings) == 1 else mappings
@@ -498,7 +504,7 @@ class Handlers:
         sentence_a = _text(sentence_a, "sentence_a")
         sentence_b = _text(sentence_b, "sentence_b")
         bert = self._bert(model)
-        with _model_errors():
+        with self._running():
             p = float(bert.next_sentence(sentence_a, sentence_b))
         return {"IsNext": p, "NotNext": 1.0 - p}
 
@@ -509,7 +515,7 @@ class Handlers:
         text = _text(text, "text")
         beam = _int(beam, "beam", 1, MAX_BEAM)
         translator = self._translator(model)
-        with _model_errors():
+        with self._running():
             return translator.translate_text(text, beam=beam)
 
     def translate(self, text: str, model: str | None = None, beam: int = 4) -> str:
@@ -540,7 +546,6 @@ class Handlers:
     def inside_models(self, wanted: tuple[str, ...]) -> dict:
         """Loaded models of the inside.kinds in `wanted`, by name: ELMo, then the LMs, then the BERTs."""
         registry, found = self.registry, {}
-        registry.settle()  # the Inside views compile paths of their own: not beside the warm-up thread
         for name, m in [*registry.encoders.items(), *registry.lms.items(), *registry.berts.items()]:
             try:
                 if kinds.kind(m) in wanted:
@@ -618,7 +623,7 @@ class Handlers:
         name, m = self._inside_model(model, (kinds.ELMO, kinds.BERT), "an ELMo or a BERT", "/embed")
         layer = self._layer(name, m, layer)
         self._fits(name, m, text, min(MAX_EMBED_TOKENS, MAX_ANSWER_NUMBERS // kinds.width(m)), "/embed")
-        with _model_errors():
+        with self._running():
             return inside_vectors.embed(m, text, layer)
 
     def _attention_model(self, model):
@@ -632,7 +637,7 @@ class Handlers:
         name, m = self._attention_model(model)
         maps = kinds.layers(m) * kinds.heads(m)
         self._fits(name, m, text, min(MAX_ATTENTION_TOKENS, math.isqrt(MAX_ANSWER_NUMBERS // maps)), "/attention")
-        with _model_errors():
+        with self._running():
             return name, inside_attention.maps(m, text)
 
     def attention(self, text: str, model: str | None = None) -> dict:
@@ -695,5 +700,5 @@ class Handlers:
         if len(text) > MAX_GATES_CHARS:
             raise _error(f"text is too long: {len(text):,} characters, the limit here is {MAX_GATES_CHARS:,}")
         _, m = self._inside_model(model, (kinds.LSTM,), "an LSTM language model", "the LSTM gates view")
-        with _model_errors():
+        with self._running():
             return inside_cells.gate_view(m, text)

@@ -77,8 +77,8 @@ class Registry:
         """Run the warm-ups `load(defer_warm=True)` put off (the translators' decoding loops, the BERTs after the
         default one: ~8 s), then build one lm.engine.Engine per LM (each compiles its widths: a few seconds), in
         a background thread by default so the app is up meanwhile. Until then an LM's streams decode alone, and
-        the other endpoints wait for it (`settle`). `config`: an lm.engine.EngineConfig (default: the one `load`
-        noted); no engines without one. Once per registry.
+        a request that may compile waits for the warm-up running then (`compiling`). `config`: an
+        lm.engine.EngineConfig (default: the one `load` noted); no engines without one. Once per registry.
 
         Start them after the page is built: TensorFlow's tracing parses Python source (`ast`), and so does
         Gradio when it defines a component class on first use (gr.api's); CPython 3.11 cannot parse in two
@@ -102,8 +102,9 @@ class Registry:
     @contextlib.contextmanager
     def compiling(self):
         """Hold off the warm-up thread while a request runs a path it may compile: the request waits for the
-        warm-up running now (not for all of them, as `settle` does), and the next warm-up waits for the requests.
-        A warm-up never traces beside a request (see start_background). Nothing to wait for once they are done."""
+        warm-up running now (not for all of them), and the next warm-up waits for the requests. A warm-up never
+        traces beside a request (see start_background); streams from the LMs, warmed before start-up, never wait.
+        Nothing to wait for once they are done."""
         if self._builder is None or self._settled.is_set():
             yield
             return
@@ -128,13 +129,6 @@ class Registry:
             with self._turn:
                 self._warming = False
                 self._turn.notify_all()
-
-    def settle(self, timeout: float = 120.0) -> None:
-        """Wait until the background thread has run the deferred warm-ups, if it runs: a request that would
-        compile a model's first path (a translator, a BERT, the Inside views) must not trace beside them (see
-        start_background). Streams from the warmed LMs never wait. Seconds, and only just after start-up."""
-        if self._builder is not None:
-            self._settled.wait(timeout)
 
     def _background(self) -> None:
         try:

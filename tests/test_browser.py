@@ -93,8 +93,8 @@ def test_fill_mask_shows_labels(page):
     text = page.get_by_label("Text", exact=True)
     text.fill("and the lord [MASK] unto them and [MASK]")
     page.get_by_role("button", name="Fill", exact=True).click()
-    # the first BERT answer after start-up waits for the warm-ups still compiling (space.models.Registry.settle,
-    # up to 120 s): on a loaded machine that is past playwright's 30 s
+    # the first BERT answer after start-up waits for the warm-up compiling then (space.models.Registry.compiling):
+    # on a loaded machine that can be past playwright's 30 s
     page.locator("[data-testid='label-output-value']").nth(1).wait_for(timeout=120_000)
     page.wait_for_timeout(300)
     shot(page, "fill_mask")
