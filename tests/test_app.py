@@ -682,18 +682,22 @@ def test_requests_for_models_still_warming_wait_for_the_background_thread():
     def broken_warm():
         raise RuntimeError("no such path")
 
-    registry = Registry(lms={"tiny": EchoLM("first")}, translators={"t": object()})
+    class Translator:
+        def translate_text(self, text, beam):
+            return types.SimpleNamespace(text=f"{text} in {beam}")
+
+    registry = Registry(lms={"tiny": EchoLM("first")}, translators={"t": Translator()})
     registry.later = [("t", slow_warm), ("b", broken_warm)]
     registry.start_background()
     h = handlers.Handlers(registry)
     assert list(h.generate("hi", max_new_tokens=3))[-1] == "first 3. …"  # while the warm-up still runs
-    waiter = threading.Thread(target=lambda: log.append(("translator", h._translator("t"))))
+    waiter = threading.Thread(target=lambda: log.append(("translator", h.translate("hola", "t", 2))))
     waiter.start()
     waiter.join(0.3)
     assert waiter.is_alive() and log == []  # it waits for the warm-up
     release.set()
     waiter.join(10)
-    assert log[0] == "warmed" and log[1][0] == "translator"
+    assert log == ["warmed", ("translator", "hola in 2")]
     assert registry.notices == ["b could not be warmed after start-up: RuntimeError: no such path"]
     with pytest.raises(RuntimeError, match="once per registry"):
         registry.start_background()
