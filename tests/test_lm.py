@@ -513,42 +513,26 @@ def test_unknown_model_name_is_a_clear_error(tmp_path, capsys):
     )
 
 
-@pytest.mark.slow
-def test_hub_repo_ids_go_through_huggingface_hub(trained, tmp_path):
-    """The real snapshot_download path, offline: a Hub cache laid out as huggingface_hub writes it."""
+def test_hub_repo_ids_go_through_huggingface_hub(trained, tmp_path, monkeypatch):
+    """The real snapshot_download path, offline: a Hub cache laid out as huggingface_hub writes it (the cache
+    folder that HF_HUB_CACHE would name, set where huggingface_hub reads it at each call)."""
     import shutil
-    import subprocess
-    import sys
 
-    from tests.helpers import ENV, ROOT
+    from huggingface_hub import constants
+
+    from tests.helpers import run_here
 
     repo = tmp_path / "hub" / "models--seqlab--tiny-lm"
     revision = "0" * 40
     shutil.copytree(trained[0], repo / "snapshots" / revision, ignore=shutil.ignore_patterns("checkpoint*", "logs"))
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
-    env = dict(ENV, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
 
     def generate(model):
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "lm.generate",
-                "--model",
-                model,
-                "--prompt",
-                "ROMEO:",
-                "--max-new-tokens",
-                "10",
-                "--temperature",
-                "0",
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        return run_here(
+            "-m", "lm.generate", "--model", model, "--prompt", "ROMEO:", "--max-new-tokens", "10", "--temperature", "0"
         )
 
     done = generate("seqlab/tiny-lm")
