@@ -4,6 +4,7 @@
     python -m bench.app_startup --script                 # `bash scripts/app.sh`: as a user starts it (venv made)
     python -m bench.app_startup --script --out bench/results/app_startup_cpu.json   # the README's figure
     python -m bench.app_startup --lm-models DIR1,DIR2 --bert-models DIR --timeout 120
+    python -m bench.app_startup --tiny-models --classifier DIR --translators DIR --encoders DIR   # no bundled model
 
 Starts the app on a free port (its own process group), polls until `gradio_client.Client(url)` connects (it reads
 the app's config and API), then asks /generate for 20 tokens and stops the app. Last line of stdout, JSON:
@@ -33,6 +34,8 @@ def main(argv=None) -> int:
     p.add_argument("--lm-models", default=None)
     p.add_argument("--bert-models", default=None)
     p.add_argument("--classifier", default=None)
+    p.add_argument("--translators", default=None)
+    p.add_argument("--encoders", default=None)
     p.add_argument("--script", action="store_true", help="start it with `bash scripts/app.sh` (as the README does)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     p.add_argument("--poll", type=float, default=0.25, help="seconds between connection attempts")
@@ -62,6 +65,8 @@ def main(argv=None) -> int:
         ("--lm-models", args.lm_models),
         ("--bert-models", args.bert_models),
         ("--classifier", args.classifier),
+        ("--translators", args.translators),
+        ("--encoders", args.encoders),
     ):
         if value:
             cmd += [flag, value]
@@ -112,6 +117,8 @@ def main(argv=None) -> int:
         "lm_models": args.lm_models or "bundled",
         "bert_models": args.bert_models or "bundled",
         "classifier": args.classifier or "bundled",
+        "translators": args.translators or "bundled",
+        "encoders": args.encoders or "bundled",
         "machine": machine(),
         "tf_notes_in_log": len(re.findall(r"oneDNN custom operations|Could not find cuda drivers", text)),
         "command": " ".join(["python -m bench.app_startup", *(sys.argv[1:] if argv is None else argv)]),

@@ -9,7 +9,8 @@ which is the engine's fixed shape), and the single stream's
 own chunked decoding (LanguageModel, 16 tokens a call) as the peer. Also the batch-1 prefill per prompt bucket,
 and whole streams with no server: --streams streams of --stream-tokens tokens started together, two at a time
 through LanguageModel (today's app path) and all at once through the engine (concurrent_tokens_per_s); with
---memory-rounds N, the RSS after each of N rounds of 200 chat-sized engine streams (rss_mb_per_round).
+--memory-rounds N, the RSS after each of N rounds of --memory-streams (200) chat-sized engine streams
+(rss_mb_per_round).
 
 Last line of stdout, JSON: {"machine", "models": {name: {"prefill_ms": {bucket: ms}, "single_stream_tokens_per_s",
 "steps": {slots: {steps: {"ms_per_step", "tokens_per_s"}}}, "concurrent_tokens_per_s": {streams: {...}}}}}.
@@ -33,7 +34,8 @@ def parse(argv=None):
     p.add_argument("--calls", type=int, default=60, help="timed calls per setting (after 3 untimed)")
     p.add_argument("--streams", type=int, nargs="+", default=[1, 16], help="concurrent streams (no server)")
     p.add_argument("--stream-tokens", type=int, default=200)
-    p.add_argument("--memory-rounds", type=int, default=0, help="also RSS after each round of 200 engine streams")
+    p.add_argument("--memory-rounds", type=int, default=0, help="also RSS after each round of engine streams")
+    p.add_argument("--memory-streams", type=int, default=200, help="chat-sized engine streams per memory round")
     return p.parse_args(argv)
 
 
@@ -142,8 +144,8 @@ def main(argv=None) -> dict:
             }
         log(f"{name} concurrent streams of {args.stream_tokens} tokens, tokens/s: {row['concurrent_tokens_per_s']}")
         if args.memory_rounds:
-            row["rss_mb_per_round"] = memory(m, args.memory_rounds)
-            log(f"{name} RSS after each round of 200 streams: {row['rss_mb_per_round']} MB")
+            row["rss_mb_per_round"] = memory(m, args.memory_rounds, args.memory_streams)
+            log(f"{name} RSS after each round of {args.memory_streams} streams: {row['rss_mb_per_round']} MB")
         result["models"][name] = row
     return emit(result)
 

@@ -203,9 +203,28 @@ def test_peers():
 
 @pytest.mark.slow
 def test_app_startup_tiny_models():
-    proc = run("-m", "bench.app_startup", "--tiny-models", "--timeout", "150", timeout=240)
+    """The start-up bench on tiny models only: its random LM and BERT, and the app tests' tiny classifier,
+    translator and ELMo (tests/apphelpers.py), so that the app loads no bundled model."""
+    from tests import apphelpers
+
+    tiny = apphelpers.tiny_models()
+    proc = run(
+        "-m",
+        "bench.app_startup",
+        "--tiny-models",
+        "--classifier",
+        apphelpers.tiny_classifier(),
+        "--translators",
+        tiny["translate-rnn"],
+        "--encoders",
+        tiny["elmo"],
+        "--timeout",
+        "150",
+        timeout=240,
+    )
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert proc.returncode == 0 and r["ready_s"] > 0, r
+    assert proc.returncode == 0 and r["ready_s"] > 0 and r["first_answer_s"] >= r["ready_s"], r
+    assert r["translators"] == tiny["translate-rnn"] and r["encoders"] == tiny["elmo"]
 
 
 @pytest.mark.slow
@@ -232,6 +251,8 @@ def test_lm_step_and_quantize_benchmarks():
         "16",
         "--memory-rounds",
         "1",
+        "--memory-streams",
+        "16",
     )
     assert done.returncode == 0, done.stderr[-2000:]
     r = last_json(done.stdout)["models"]["char-lstm"]
