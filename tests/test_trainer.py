@@ -19,7 +19,7 @@ import pytest
 
 from core.budget import Budget
 from core.trainer import Trainer
-from tests.helpers import ENV, ROOT
+from tests.helpers import ENV, ROOT, run_here
 from tests.trainer_task import TinyConfig, TinyTask, main
 
 
@@ -88,7 +88,7 @@ def test_a_minutes_budget_is_timed_on_the_run_and_kept_for_resume(tmp_path):
     assert state["step"] <= state["total_steps"] and state["seconds"] >= 0
 
 
-@pytest.mark.slow  # two subprocesses, each importing TensorFlow
+@pytest.mark.slow  # a subprocess importing TensorFlow, killed
 def test_a_run_killed_with_sigkill_resumes_to_the_same_history(tmp_path):
     """Dropout on: the checkpoint holds the dropout RNG state, batch n is a function of n, so the killed and
     resumed run's losses are the uninterrupted run's (the same process kind on the same machine: same kernels)."""
@@ -105,7 +105,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_history(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not os.path.exists(os.path.join(out, "metrics.json"))
-    resumed = subprocess.run(cmd[:-2], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+    resumed = run_here(*cmd[1:-2])  # the same command, resumed in this process (no second TensorFlow import)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from" in resumed.stderr
     want, got = _state(str(tmp_path / "clean"))["history"], _state(out)["history"]
@@ -150,7 +150,7 @@ def test_stop_from_another_thread_ends_at_the_next_step_with_a_checkpoint_and_th
 @pytest.mark.slow
 def test_progress_is_a_bar_on_a_terminal_and_plain_lines_off_it(tmp_path):
     cmd = [sys.executable, "-m", "tests.trainer_task", "--steps", "10", "--sleep", "0.05"]
-    plain = subprocess.run([*cmd, "--out", str(tmp_path / "p")], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    plain = run_here(*cmd[1:], "--out", str(tmp_path / "p"))  # off a terminal: stderr is not a tty here either
     assert plain.returncode == 0 and "\r" not in plain.stderr
     assert "tiny step 5/10: train_loss " in plain.stderr and "steps/s" in plain.stderr
 
