@@ -9,6 +9,8 @@ that runs an app test file), so test_app.py, test_browser.py and the others shar
     The tiny ELMo (`--arch bilm`, word level) reads a text of its own (`_write_elmo_text`): sentences with
     ambiguous words such as "light" and "bank", for the Inside tab's /embed endpoint.
   - SEQLAB_TEST_MODELS=bundled: the bundled models (lm/models, pretrain/models), as `python app.py` uses them.
+`bundled_server()` is a second one per test process, on the bundled models (test_browser.py, and test_app.py's
+test of models that cannot load).
 """
 
 import atexit
@@ -489,3 +491,25 @@ def shared_server() -> AppServer:
         _shared["server"] = AppServer(model_env())
         atexit.register(_shared["server"].stop)
     return _shared["server"]
+
+
+# An LM that cannot be loaded (a Hub repo id: offline here) named before a bundled one, and a classifier that is not
+# there: the bundled ones fill in, so the server serves what a plain `python app.py` does (char-transformer first,
+# then char-lstm; the bundled classifier), with a notice for each failure. One server for the browser tests and for
+# the test of those notices: each start of the bundled app costs ~30 s of CPU.
+BUNDLED_WITH_FAILURES = {
+    "SEQLAB_LM_MODELS": "nobody/not-a-real-seqlab-model,char-transformer",
+    "SEQLAB_BERT_MODELS": "",
+    "SEQLAB_CLASSIFIER": "/no/such/classifier",
+    "SEQLAB_TRANSLATORS": "",
+    "SEQLAB_ENCODERS": "",
+}
+
+
+def bundled_server() -> AppServer:
+    """One `python app.py` on the bundled models per test process (stopped at exit), named with
+    BUNDLED_WITH_FAILURES."""
+    if "bundled" not in _shared:
+        _shared["bundled"] = AppServer(BUNDLED_WITH_FAILURES)
+        atexit.register(_shared["bundled"].stop)
+    return _shared["bundled"]

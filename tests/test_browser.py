@@ -34,15 +34,12 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server():
-    """The app as a person opens it: `python app.py` on the bundled models (SEQLAB_TEST_URL: a running one)."""
+    """The app as a person opens it: `python app.py` on the bundled models (SEQLAB_TEST_URL: a running one). It is
+    apphelpers.bundled_server(), shared with test_app.py: it also names an LM and a classifier that cannot load,
+    in whose place the bundled ones serve, so the page shows those two notices."""
     if os.environ.get("SEQLAB_TEST_URL"):
-        yield apphelpers.shared_server()
-        return
-    app = apphelpers.AppServer(
-        {"SEQLAB_LM_MODELS": "", "SEQLAB_BERT_MODELS": "", "SEQLAB_CLASSIFIER": "", "SEQLAB_ENCODERS": ""}
-    )
-    yield app
-    app.stop()
+        return apphelpers.shared_server()
+    return apphelpers.bundled_server()
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +90,9 @@ def test_fill_mask_shows_labels(page):
     text = page.get_by_label("Text", exact=True)
     text.fill("and the lord [MASK] unto them and [MASK]")
     page.get_by_role("button", name="Fill", exact=True).click()
-    # the first BERT answer after start-up waits for the warm-up compiling then (space.models.Registry.compiling):
-    # on a loaded machine that can be past playwright's 30 s
-    page.locator("[data-testid='label-output-value']").nth(1).wait_for(timeout=120_000)
+    # a BERT answer waits for the warm-up compiling then, if one is (space.models.Registry.compiling): on a loaded
+    # machine that can be past playwright's 30 s
+    page.locator("[data-testid='label-output-value']").nth(1).wait_for(timeout=60_000)
     page.wait_for_timeout(300)
     shot(page, "fill_mask")
     labels = page.locator("[data-testid='label-output-value']")
@@ -284,8 +281,12 @@ def test_inside_lstm_gates_draws_the_gates_and_the_cells(page):
     assert page.locator("#inside-gates .seqlab-strip span").count() > 100  # the text, coloured character by character
 
 
-def test_about_shows_cards(page):
+def test_about_shows_cards(page, server):
     tab(page, "About")
     page.get_by_text("Limits").wait_for()
     shot(page, "about")
     assert page.get_by_text(re.compile("Model card:")).count() >= 4  # two LMs, BERT, the classifier
+    if isinstance(server, apphelpers.AppServer):  # the models it names that cannot load, and what serves instead
+        notices = page.locator("body").inner_text()
+        assert "Language model 'nobody/not-a-real-seqlab-model' could not be loaded" in notices
+        assert "Using the bundled language models instead: char-lstm." in notices
