@@ -1070,18 +1070,18 @@ def test_jax_on_two_processes_matches_one_survives_a_kill_resumes_and_loads_on_t
     base = ["--corpus", corpus_dir, "--vocab", vocab_dir, "--checkpoint-every", "10", "--lr", "3e-3"]
     base += ["--warmup", "5", "--dropout", "0", "--jit", "--steps", "30"] + TINY
     out, one = str(tmp_path / "two"), str(tmp_path / "one")
-    reference = subprocess.Popen(
-        [sys.executable, "-m", "pretrain.train", *base, "--out", one],
-        cwd=ROOT,
-        env=jax_env(2),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    # JAX's compilation cache, shared by the runs: the resumed job loads what the killed one compiled (building
+    # the model under a distribution compiles each variable's initializer) instead of compiling it again
+    cache = dict(
+        JAX_COMPILATION_CACHE_DIR=str(tmp_path / "xla-cache"),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
     )
     scratch = [tmp_path / "scratch-a", tmp_path / "scratch-b"]
     for folder in scratch:
         folder.mkdir()
-    first = job([*base, "--out", out], TMPDIR=str(scratch[0]))
+    # one job at a time (two processes: the two cores), the one-process run and the refused one last, together
+    first = job([*base, "--out", out], TMPDIR=str(scratch[0]), **cache)
     pointer = os.path.join(out, "checkpoint.json")
     deadline = time.monotonic() + 300
     while not os.path.exists(pointer) and all(p.poll() is None for p in first) and time.monotonic() < deadline:
@@ -1094,25 +1094,32 @@ def test_jax_on_two_processes_matches_one_survives_a_kill_resumes_and_loads_on_t
     stopped_at = saved_state(out)["step"]
     assert 10 <= stopped_at < 30
 
-    bad = job(  # one process of two devices, 7 sequences: refused before the corpus (there is none) is read
-        ["--corpus", str(tmp_path / "nowhere"), "--vocab", vocab_dir, "--out", str(tmp_path / "bad"), "--steps", "2"]
-        + TINY[:-1]
-        + ["7"],
-        processes=1,
-    )
-    second = job([*base, "--out", out], TMPDIR=str(scratch[1]))
-    results = finish(second) + finish(bad) + finish([reference])
-    (code, stdout, err), (code1, _, err1) = results[:2]
+    second = job([*base, "--out", out], TMPDIR=str(scratch[1]), **cache)
+    (code, stdout, err), (code1, _, err1) = finish(second)
     assert code == 0 and code1 == 0, (err[-2000:], err1[-2000:])
     assert f"resumed from {os.path.join(out, f'checkpoint-{stopped_at}')} at step {stopped_at}" in err
     assert "process 0 of 2: data parallel over 4 devices, 2 sequences each, 4 built here" in err
     last = json.loads(stdout.strip().splitlines()[-1])
     assert (last["processes"], last["devices"], last["global_batch"], last["steps"]) == (2, 4, 8, 30)
     assert os.listdir(scratch[1]) == []  # process 1 wrote its copies in a scratch folder, deleted at the end
-    code, _, err = results[2]
+
+    reference = subprocess.Popen(
+        [sys.executable, "-m", "pretrain.train", *base, "--out", one],
+        cwd=ROOT,
+        env=jax_env(2),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    bad = job(  # one process of two devices, 7 sequences: refused before the corpus (there is none) is read
+        ["--corpus", str(tmp_path / "nowhere"), "--vocab", vocab_dir, "--out", str(tmp_path / "bad"), "--steps", "2"]
+        + TINY[:-1]
+        + ["7"],
+        processes=1,
+    )
+    (code, _, err), (code1, _, err1) = finish(bad) + finish([reference])
     assert code == 2 and "error: --batch-size 7 does not split evenly over 2 devices\n" in err, err
-    code, _, err = results[3]
-    assert code == 0 and "data parallel over 2 devices, 4 sequences each" in err, err[-2000:]
+    assert code1 == 0 and "data parallel over 2 devices, 4 sequences each" in err1, err1[-2000:]
 
     state, expected = saved_state(out), saved_state(one)
     assert column(validations(state), "step") == [10, 20, 30]
