@@ -555,30 +555,30 @@ def test_interrupted_run_resumes_with_the_same_command(corpus_dir, vocab_dir, tm
         "--out",
         out,
         "--steps",
-        "150",
+        "60",
         "--checkpoint-every",
-        "25",
+        "20",
         "--seed",
         "3",
     ] + TINY
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     latest = os.path.join(out, "checkpoint.json")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
+    deadline = time.time() + 300  # a loaded machine can take minutes to import TensorFlow and train 20 steps
     while not os.path.exists(latest) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert os.path.exists(latest), "no checkpoint before the kill"
     step = saved_state(out)["step"]
-    assert 25 <= step < 150 and step % 25 == 0
+    assert 20 <= step < 60 and step % 20 == 0
     done = run_here(*cmd[1:])  # the same command, resumed in this process (no second TensorFlow import)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resumed from {os.path.join(out, f'checkpoint-{step}')} at step {step}" in done.stderr
     metrics = json.loads(done.stdout.strip().splitlines()[-1])
-    assert metrics["steps"] == 150
+    assert metrics["steps"] == 60
     steps = column(saved_state(out)["history"], "step")
-    assert steps == sorted(set(steps)) and steps[-1] == 150  # the count continued, nothing repeated
+    assert steps == sorted(set(steps)) and steps[-1] == 60  # the count continued, nothing repeated
 
 
 class Killed(BaseException):
@@ -742,24 +742,10 @@ def test_a_bad_process_id_is_refused_before_the_corpus_is_read(
 
 @pytest.mark.slow
 def test_cli_error_has_no_traceback(vocab_dir, tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pretrain.train",
-            "--corpus",
-            "/no/such",
-            "--vocab",
-            vocab_dir,
-            "--out",
-            str(tmp_path),
-            "--steps",
-            "5",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=ROOT),
+    """In this process (an exception would fail the test itself); test_full_disk_while_checkpointing_is_a_clear_error
+    runs `python -m pretrain.train` to such an error in a process of its own."""
+    done = run_here(
+        "-m", "pretrain.train", "--corpus", "/no/such", "--vocab", vocab_dir, "--out", str(tmp_path), "--steps", "5"
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr and "error: corpus" in done.stderr
 
