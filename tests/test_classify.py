@@ -99,12 +99,19 @@ def _args(setup, arch, out, *extra):
     ]
 
 
+TRAINED = set()  # the folders _train has trained (and checked) in this module's setup folder
+
+
 def _train(setup, arch, *extra):
+    """A run trained once for every test that asks for it (the same arguments: the same folder)."""
     out = str(setup[0] / f"{arch}{'-'.join(extra)}")
+    if out in TRAINED:
+        return out
     done = run_here("-m", "classify", *_args(setup, arch, out, *extra))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Gradients do not exist" not in done.stderr  # the unused pretraining heads are frozen, not "missing"
     assert json.loads(done.stdout.strip().splitlines()[-1]) == json.load(open(os.path.join(out, "metrics.json")))
+    TRAINED.add(out)
     return out
 
 
@@ -138,7 +145,7 @@ def test_each_architecture_trains_and_padding_never_changes_a_prediction(setup, 
 def test_the_card_is_a_hub_model_card_with_the_command_and_the_test_metrics(setup):
     from huggingface_hub import ModelCard
 
-    out = _train(setup, "cnn")
+    out = _train(setup, "cnn", "--lr", "3e-3")  # test_each_architecture_trains_...'s run
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     card = ModelCard.load(os.path.join(out, "README.md"))
     assert card.data.library_name == "keras" and {"seqlab", "text-classification"} <= set(card.data.tags)
@@ -164,7 +171,7 @@ def dying_save(*args, **kwargs):  # epoch N trained and evaluated: kill -9 befor
 checkpoint.save = dying_save
 sys.exit(main(sys.argv[1:]))
 """
-RESUME = ["--epochs", "4", "--patience", "9", "--lr", "1e-3"]
+RESUME = ["--epochs", "3", "--patience", "9", "--lr", "1e-3"]
 
 
 @pytest.fixture(scope="module")
@@ -177,13 +184,13 @@ def straight(setup):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "epoch,before", [(3, True), (1, False)], ids=["killed-before-checkpoint-3", "killed-after-checkpoint-1"]
+    "epoch,before", [(2, True), (1, False)], ids=["killed-before-checkpoint-2", "killed-after-checkpoint-1"]
 )
 def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninterrupted_one(
     setup, straight, epoch, before
 ):
     """BERT with dropout, AdamW and its schedule: the run is killed (SIGKILL) after an epoch's training and
-    evaluation, before its checkpoint (epoch 3: resumed from epoch 2, the best epoch's model.weights.h5 may be one
+    evaluation, before its checkpoint (epoch 2: resumed from epoch 1, the best epoch's model.weights.h5 may be one
     epoch ahead) or just after it (epoch 1); the same command resumes and gives the uninterrupted run's history,
     weights, optimizer state and metrics."""
     killed = str(setup[0] / f"resume-killed-{epoch}")
@@ -199,19 +206,19 @@ def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninte
     done = run_here("-m", "classify", *args)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming after epoch {last} (best so far: epoch " in done.stderr
-    assert f"epoch {last + 1}/4" in done.stderr and f"epoch {last}/4" not in done.stderr  # no epoch trained twice
+    assert f"epoch {last + 1}/3" in done.stderr and f"epoch {last}/3" not in done.stderr  # no epoch trained twice
 
     def history(folder):
-        return json.load(open(os.path.join(folder, "checkpoint-80", "state.json")))["history"]
+        return json.load(open(os.path.join(folder, "checkpoint-60", "state.json")))["history"]
 
     want, got = history(straight), history(killed)
-    assert [r["step"] for r in got] == [r["step"] for r in want] == list(range(10, 81, 10))  # --log-every 10
-    assert [r["epoch"] for r in got if "val_accuracy" in r] == [1, 2, 3, 4]  # one evaluation an epoch
+    assert [r["step"] for r in got] == [r["step"] for r in want] == list(range(10, 61, 10))  # --log-every 10
+    assert [r["epoch"] for r in got if "val_accuracy" in r] == [1, 2, 3]  # one evaluation an epoch
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
         rows = [i for i, r in enumerate(want) if key in r]
         assert rows == [i for i, r in enumerate(got) if key in r]
         np.testing.assert_allclose([got[i][key] for i in rows], [want[i][key] for i in rows], rtol=1e-5, atol=1e-6)
-    for folder in ("", "checkpoint-80"):  # the shipped (best) model, and the last epoch's weights and optimizer
+    for folder in ("", "checkpoint-60"):  # the shipped (best) model, and the last epoch's weights and optimizer
         a, b = _weights(os.path.join(straight, folder)), _weights(os.path.join(killed, folder))
         assert a.keys() == b.keys()
         for name in a:
@@ -228,14 +235,14 @@ def test_a_run_killed_mid_way_resumes_from_its_last_epoch_and_ends_as_the_uninte
         return  # the rest is the same for both kills: checked once (each command costs ~8 s of start-up)
     # the same command on the finished run trains nothing; other settings are refused before any data is read
     again = run_here("-m", "classify", *args)
-    assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["epochs"] == 4
-    assert json.load(open(os.path.join(killed, "checkpoint-80", "state.json")))["commands"] == [[0, command]]
+    assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["epochs"] == 3
+    assert json.load(open(os.path.join(killed, "checkpoint-60", "state.json")))["commands"] == [[0, command]]
     other = run_here("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--seq-len", "32", "--data", "/no/such"))
     assert other.returncode == 2 and "holds a run made with --data " in other.stderr
     assert "(not /no/such), --seq-len 16 (not 32): resume with its own settings" in other.stderr
     assert "Traceback" not in other.stderr
-    fewer = run_here("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--epochs", "3"))
-    assert fewer.returncode == 2 and "--epochs 3 is below the epochs this run has trained (4)" in fewer.stderr
+    fewer = run_here("-m", "classify", *_args(setup, "bert", killed, *RESUME, "--epochs", "2"))
+    assert fewer.returncode == 2 and "--epochs 2 is below the epochs this run has trained (3)" in fewer.stderr
 
 
 @pytest.mark.slow
@@ -258,7 +265,7 @@ def test_a_loss_that_becomes_nan_stops_the_run_with_exit_3_and_keeps_the_last_go
 def test_mean_pooled_head_reads_the_mean_of_the_real_tokens(setup):
     from keras import ops
 
-    clf = classify.load(_train(setup, "bert", "--pool", "mean"))
+    clf = classify.load(_train(setup, "bert", "--lr", "3e-3", "--pool", "mean"))  # the bert-mean run above
     ids = classify.encode(clf.tokenizer, ["a wonderful film"], 16, clf.tokens)
     tokens, pooled = clf.model.bert.encode(ids, ops.zeros_like(ids), ops.cast(ids != 0, "int32"))
     real = int((ids != 0).sum())
@@ -276,7 +283,7 @@ def test_random_init_bert_is_the_same_architecture(setup):
 
 @pytest.mark.slow
 def test_evaluate_prints_accuracy_f1_and_examples(setup):
-    out = _train(setup, "cnn")
+    out = _train(setup, "cnn", "--lr", "3e-3")
     done = run_here("-m", "classify", "evaluate", "--model", out, "--data", setup[1])
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
