@@ -233,6 +233,22 @@ def teacher_forced(model, source, ids, alpha, finished=True):
     return total / ((5 + len(target)) / 6) ** alpha, np.asarray(weights)[0]
 
 
+def teacher_forced_many(model, source, hypotheses, alpha):
+    """teacher_forced's scores of many (ids, finished) hypotheses of one source, in one forward pass: the decoder
+    is causal, so the [PAD]s after a shorter hypothesis change none of its logits."""
+    targets = [list(ids) + [END] * finished for ids, finished in hypotheses]
+    decoder_input = np.zeros((len(targets), max(map(len, targets))), "int32")
+    for row, target in zip(decoder_input, targets):
+        row[: len(target)] = [START] + target[:-1]
+    logits = np.asarray(model((np.repeat(source[None], len(targets), 0), decoder_input)), np.float64)
+    logp = logits - logits.max(-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+    return [
+        logp[i, np.arange(len(target)), target].sum() / ((5 + len(target)) / 6) ** alpha
+        for i, target in enumerate(targets)
+    ]
+
+
 @pytest.mark.slow  # trains a model
 @pytest.mark.parametrize("kind", DECODERS)
 def test_beam_search_results_are_what_teacher_forcing_says(kind):
@@ -255,7 +271,7 @@ def test_wide_beam_finds_the_best_hypothesis_exhaustive_search_finds():
     words = [1, 4]  # the output tokens allowed besides [END]: [UNK] and the one real word
     ended = [(list(p), True) for n in range(3) for p in itertools.product(words, repeat=n)]
     cut = [(list(p), False) for p in itertools.product(words + [END], repeat=3) if END not in p]  # max_len hit
-    scores = {(tuple(h), f): teacher_forced(model, source, h, 1.0, f)[0] for h, f in ended + cut}
+    scores = dict(zip([(tuple(h), f) for h, f in ended + cut], teacher_forced_many(model, source, ended + cut, 1.0)))
     # at most 15 hypotheses at any step (4 live x 3 + 3 ended), so a beam of 15 keeps them all: exhaustive
     result = decode.translate_ids(model, source[None], beam=15, alpha=1.0)[0]
     assert (tuple(result.ids), result.finished) == max(scores, key=scores.get)
