@@ -677,7 +677,7 @@ class Handlers:
         ref, plain = self.reference(), inside_contexts.split_labels(sentences)[0]
         stored = ref is not None and all(ref.is_stored(r.model, plain, (r.layer,)) for r in reps)
         # the models run (and may compile) unless every vector is stored: not beside a warm-up
-        with contextlib.nullcontext() if stored else self.registry.compiling(), _model_errors():
+        with _model_errors() if stored else self._running():
             if ref is not None and not stored:  # a model without stored vectors embeds the set here, once
                 ref.warm(list({id(r.model): r.model for r in reps}.values()))
             return inside_contexts.compare(word, sentences, reps, ref)
