@@ -123,7 +123,7 @@ def run(args) -> dict:
         "seqs_per_s": round(args.batch * args.steps / elapsed, 2),
         "tokens_per_s": round(args.batch * args.seq * args.steps / elapsed, 1),
         "step_ms": round(median(times) * 1e3, 2),
-        "gflop_per_s": round(train_flops_per_step(args) * args.steps / elapsed / 1e9, 1),
+        "gflop_per_s": round(train_flops_per_step(args) * args.steps / elapsed / 1e9, 3),
         "compile_s": round(compile_s, 3),
         "loss_last": round(float(logs.get("loss", float("nan"))), 4),
         "threads": args.threads or "default",

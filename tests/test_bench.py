@@ -119,7 +119,7 @@ def test_bert_train(capsys):
     )
     r = _json_of(capsys)
     assert r["bench"] == "bert_train" and r["seqs_per_s"] > 0 and r["tokens_per_s"] > 0 and r["params"] > 0
-    assert r["gflop_per_s"] >= 0  # under 0.1 GFLOP/s at this shape: rounded to 0.1 it is 0.0 on a loaded machine
+    assert r["gflop_per_s"] > 0  # three decimals: a tiny shape on a loaded machine does well under 0.1 GFLOP/s
 
 
 def test_bert_batches_mask_15_percent():
