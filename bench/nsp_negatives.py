@@ -27,11 +27,11 @@ import sys
 import tempfile
 import time
 
+from bench.bert_heldout import MODERN
 from bench.common import emit, log, machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = ("other-doc", "same-corpus")  # BERT's rule, and the one that keeps a NotNext B in A's corpus
-MODERN = "snippets"
 
 
 def parse(argv=None):
