@@ -677,7 +677,7 @@ def test_requests_for_models_still_warming_wait_for_the_background_thread():
     registry.start_background()
     h = handlers.Handlers(registry)
     assert list(h.generate("hi", max_new_tokens=3))[-1] == "first 3. …"  # while the warm-up still runs
-    started.wait(10)  # a request that comes before the warm-up goes first
+    assert started.wait(10)  # a request that comes before the warm-up goes first
     waiter = threading.Thread(target=lambda: log.append(("translator", h.translate("hola", "t", 2))))
     waiter.start()
     waiter.join(0.3)

@@ -175,29 +175,37 @@ def test_a_request_that_may_compile_waits_for_the_warm_up_running_then_not_for_a
 
 def test_an_inside_request_just_after_start_up_waits_for_one_warm_up_not_all():
     import threading
-    import time
 
     from space import handlers
     from space.models import Registry
 
-    events, started, more = [], threading.Event(), threading.Event()
+    events, started, gates = [], threading.Event(), {"first": threading.Event(), "last": threading.Event()}
 
-    def warm(name, wait=None):
+    def warm(name):
         def run():
             started.set()
-            if wait is not None:
-                more.wait(30)  # held until the request has answered: it must not wait for this one
-            time.sleep(0.5)  # long enough for the request to come while the first one runs
-            events.append(name)
+            if gates[name].wait(30):  # each warm-up runs until the test lets it end
+                events.append(name)
 
         return run
 
-    registry = Registry(berts={"bert": StandInBert()}, later=[("first", warm("first")), ("last", warm("last", 1))])
+    registry = Registry(berts={"bert": StandInBert()}, later=[("first", warm("first")), ("last", warm("last"))])
     registry.start_background()
-    started.wait(10)
-    answer = handlers.Handlers(registry).embed("the bank", "bert", 0)
-    events.append("request")
-    more.set()
+    assert started.wait(10)  # the first warm-up is running
+    answer = {}
+    request = threading.Thread(
+        target=lambda: (
+            answer.update(handlers.Handlers(registry).embed("the bank", "bert", 0)),
+            events.append("request"),
+        )
+    )
+    request.start()
+    request.join(0.3)
+    assert request.is_alive() and events == []  # it waits for the warm-up running
+    gates["first"].set()
+    request.join(30)
+    assert not request.is_alive() and events == ["first", "request"]  # and not for the one still held
+    gates["last"].set()
     registry.close()
     assert answer["tokens"] == ["[CLS]", "the", "bank", "[SEP]"] and events == ["first", "request", "last"]
 
