@@ -265,6 +265,7 @@ def serve_table(name: str, command: str) -> str:
     for on in r["modes"]["on"]:
         o = off.get((on["users"], on["mixed"]), {})
         t, to = on["ttft_ms"], o.get("ttft_ms", {})
+        split = [on[k]["p95"] for k in ("ttft_first_ms", "ttft_later_ms") if k in on]  # older records lack it
         users = f"{on['users']}{', mixed' if on['mixed'] else ''}"
         ttft_off = " / ".join(n(to.get(k)) for k in ("p50", "p95", "p99")) if to else ""
         ttft_on = " / ".join(n(t[k]) for k in ("p50", "p95", "p99"))
@@ -277,10 +278,12 @@ def serve_table(name: str, command: str) -> str:
                 f"{n(o.get('completed'))} → {n(on['completed'])}",
                 f"{n(on['itl_ms']['p50'])} / {n(on['itl_ms']['p95'])}",
                 f"{on['busy']} / {on['errors']}",
+                " / ".join(n(v) for v in split),
             ]  # fmt: skip
         )
     header = ["users", "TTFT p50 / p95 / p99, ms: off → **on**", "output tokens/s: off → **on**", "chats",
-              "ITL p50 / p95 ms (on)", "busy / errors (on)"]  # fmt: skip
+              "ITL p50 / p95 ms (on)", "busy / errors (on)",
+              "TTFT p95, ms (on): first chats / later"]  # fmt: skip
     return md(header, rows) + "\n\n" + source(command, f"{RESULTS}/{name}.json", r.get("machine"))
 
 

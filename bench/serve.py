@@ -9,7 +9,8 @@ decodes alone at batch 1, two chats at a time, the rest wait in Gradio's queue) 
 joins one batch per model), then for each user count every user has its own Client and streams /chat again and
 again for --seconds, and a mixed load (/chat and the other endpoints in turn) at --mixed-users. Named as
 vLLM's benchmark_serving names them:
-  ttft_ms       submit -> the first non-empty partial reply (p50/p95/p99)
+  ttft_ms       submit -> the first non-empty partial reply (p50/p95/p99); ttft_first_ms for each user's first
+                chat (all N submitted at the same instant), ttft_later_ms for the rest (arrivals as chats end)
   itl_ms        time between one partial reply and the next (p50/p95), and tokens_per_update
   output_tokens_per_s  characters of every reply received (char-level models: one token each) / seconds
   completed / errors / busy (told "busy" or "Queue is full" at once; busy_ms: how long that answer took)
@@ -117,7 +118,9 @@ def _chat(client, user: int, i: int, args, record: dict) -> None:
                 last, shown = now, len(part)
         job.result()
         record["completed"] += 1
-        record["ttft"].append(ttft if ttft is not None else time.perf_counter() - start)
+        ttft = ttft if ttft is not None else time.perf_counter() - start
+        record["ttft"].append(ttft)
+        record["ttft_first" if i == 0 else "ttft_later"].append(ttft)  # i == 0: every user arrives at once
         record["gaps"].extend(gaps)
         record["tokens"] += shown
     except Exception as e:  # noqa: BLE001 - every failure is counted and shown
@@ -158,9 +161,10 @@ def run_users(app: App, users: int, seconds: float, args, mixed: bool = False) -
     # SSL context took a quarter of the bench's own CPU (py-spy), CPU the app on the same two cores then lacks.
     # The app is plain http on 127.0.0.1; nothing is verified either way.
     clients = [Client(app.url, verbose=False, ssl_verify=False) for _ in range(users)]
-    record = {"completed": 0, "ttft": [], "gaps": [], "tokens": 0, "busy": 0, "busy_s": [], "errors": [], "other": {}}
+    record = {"completed": 0, "tokens": 0, "busy": 0, "other": {}}
+    record.update({k: [] for k in ("ttft", "ttft_first", "ttft_later", "gaps", "busy_s", "errors")})
     for c in clients[:1]:  # warm the path once (not counted)
-        _chat(c, 0, 0, args, {**record, "ttft": [], "gaps": [], "errors": [], "busy_s": []})
+        _chat(c, 0, 0, args, {**record, **{k: [] for k in ("ttft", "ttft_first", "gaps", "errors", "busy_s")}})
     rss_start, app_cpu, own_cpu = app.rss_mb(), app.cpu_s(), sum(os.times()[:2])
     deadline = time.perf_counter() + seconds
 
@@ -194,6 +198,9 @@ def run_users(app: App, users: int, seconds: float, args, mixed: bool = False) -
         "busy": record["busy"],
         "busy_ms": _percentiles(record["busy_s"], (50, 95)),
         "ttft_ms": _percentiles(record["ttft"]),
+        # the users' first chats start in the same few milliseconds; the later ones arrive as earlier ones end
+        "ttft_first_ms": _percentiles(record["ttft_first"]),
+        "ttft_later_ms": _percentiles(record["ttft_later"]),
         "itl_ms": _percentiles(itl, (50, 95)),
         "tokens_per_update": round(record["tokens"] / updates, 2) if updates else None,
         "output_tokens_per_s": round(record["tokens"] / elapsed, 1),
