@@ -154,6 +154,12 @@ def _other(client, i: int, record: dict) -> None:
             record["errors"].append(f"{kind}: {type(e).__name__}: {str(e)[:200]}")
 
 
+def _record() -> dict:
+    """What one run collects (see _chat and _other)."""
+    lists = ("ttft", "ttft_first", "ttft_later", "gaps", "busy_s", "errors")
+    return {"completed": 0, "tokens": 0, "busy": 0, "other": {}, **{k: [] for k in lists}}
+
+
 def run_users(app: App, users: int, seconds: float, args, mixed: bool = False) -> dict:
     from gradio_client import Client
 
@@ -161,10 +167,9 @@ def run_users(app: App, users: int, seconds: float, args, mixed: bool = False) -
     # SSL context took a quarter of the bench's own CPU (py-spy), CPU the app on the same two cores then lacks.
     # The app is plain http on 127.0.0.1; nothing is verified either way.
     clients = [Client(app.url, verbose=False, ssl_verify=False) for _ in range(users)]
-    record = {"completed": 0, "tokens": 0, "busy": 0, "other": {}}
-    record.update({k: [] for k in ("ttft", "ttft_first", "ttft_later", "gaps", "busy_s", "errors")})
+    record = _record()
     for c in clients[:1]:  # warm the path once (not counted)
-        _chat(c, 0, 0, args, {**record, **{k: [] for k in ("ttft", "ttft_first", "gaps", "errors", "busy_s")}})
+        _chat(c, 0, 0, args, _record())
     rss_start, app_cpu, own_cpu = app.rss_mb(), app.cpu_s(), sum(os.times()[:2])
     deadline = time.perf_counter() + seconds
 

@@ -18,19 +18,13 @@ from record import ROOT, update
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 RESULTS = os.path.join(ROOT, "bench", "results", "engine_ttft_avx2.json")
-MESSAGES = ["Good morrow, fair lady.", "What news from Verona?", "Speak soft, my love.", "O, wilt thou go?"]
 USERS = 16
-
-
-def percentiles(values):
-    values = sorted(values)
-    pick = lambda q: values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]  # noqa: E731
-    return {f"p{q}": round(1000 * pick(q), 1) for q in (50, 95, 99)} if values else {}
 
 
 def main(seconds: float) -> dict:
     import lm
     from bench.common import machine
+    from bench.serve import MESSAGES, _percentiles  # bench.serve's prompts and percentile rule
     from core import jit
     from lm.engine import Engine, EngineConfig
     from space.chat import chat_prompt
@@ -50,8 +44,9 @@ def main(seconds: float) -> dict:
                 now, chars = time.perf_counter(), chars + len(piece)
                 first = first if first is not None else now - start
                 word = word if word is not None or " " not in piece else now - start
-            times[kind].append(first)
-            times[f"word_{kind}"].append(word if word is not None else time.perf_counter() - start)
+            end = time.perf_counter() - start  # a reply with no piece at all counts until it ended
+            times[kind].append(first if first is not None else end)
+            times[f"word_{kind}"].append(word if word is not None else end)
             times["chars"].append(chars)
             i += 1
 
@@ -67,8 +62,8 @@ def main(seconds: float) -> dict:
         "seconds": seconds,
         "chats": len(times["chars"]),
         "chars_per_chat": round(sum(times["chars"]) / max(len(times["chars"]), 1), 1),
-        "first_piece_ms": {"first_chats": percentiles(times["first"]), "later": percentiles(times["later"])},
-        "first_word_ms": {"first_chats": percentiles(times["word_first"]), "later": percentiles(times["word_later"])},
+        "first_piece_ms": {"first_chats": _percentiles(times["first"]), "later": _percentiles(times["later"])},
+        "first_word_ms": {"first_chats": _percentiles(times["word_first"]), "later": _percentiles(times["word_later"])},
         "engine_stats": dict(engine.stats),
     }
     update(RESULTS, result["machine"]["isa"], value=result)
