@@ -11,18 +11,19 @@
 Iteration-level batching (Orca; vLLM, Hugging Face TGI and llama.cpp's server slots do the same): the engine owns
 up to `slots` rows of model state (the Transformer's KV cache [layers, rows, H, L, hd], the LSTM's (h, c) per
 layer) and one background thread. Each call of its compiled step decodes `steps` tokens for every row at once; a
-new request is prefilled (the LanguageModel's own compiled prefill, batch 1), written into a free row and joins
-at the next call boundary; a finished, stopped or cancelled row is freed at the next boundary. The batch is 1, 4,
-16, ... or `slots` rows wide, the smallest that holds the active rows, because a step costs in proportion to its
-rows: one visitor alone decodes as fast as the single stream. Each width compiles once, when the engine is
-built; nothing retraces later. Nobody waits for a long request to finish: every active row advances at every
-step, and the waiting line is first come, first served.
+new request is prefilled, written into a free row and joins at the next call boundary (requests that arrive
+together into the widest batch are prefilled in one batched call; one alone, or a long prompt, by the
+LanguageModel's own batch-1 prefill); a finished, stopped or cancelled row is freed at the next boundary. The
+batch is 1, 4, 16, ... or `slots` rows wide, the smallest that holds the active rows, because a step costs in
+proportion to its rows: one visitor alone decodes as fast as the single stream. Each width compiles once, when
+the engine is built; nothing retraces later. Nobody waits for a long request to finish: every active row advances
+at every step, and the waiting line is first come, first served.
 
 The same seed gives the same tokens as `LanguageModel.stream` (which scripts keep using): each row draws its
 noise from its own generator in the same order, refills its context window at the same tokens
 (`lm.generate.needs_refill`, checked every CHUNK tokens), and samples with its own settings. Only the pieces
-differ: a piece is the text of every token that arrived together (up to `steps` of them), so a server sends
-one update per step instead of one per token.
+differ: a piece is the text of every token that arrived since its reader last read (`steps` of them from each
+call, more when the reader fell behind), so a server sends one update per step at most instead of one per token.
 
 A row decodes at most `ahead` calls of tokens before its reader has taken them; then it pauses (it keeps its
 state and its noise generator, so the text is unchanged) until the reader catches up. Without this backpressure a
@@ -46,6 +47,7 @@ from lm.generate import CHUNK, LanguageModel, needs_refill
 from lm.sampling import sample
 
 log = logging.getLogger("seqlab.engine")
+TOGETHER_BUCKET = 64  # prompts of up to this many tokens join in one batched prefill (see Engine._build)
 
 
 class EngineError(RuntimeError):
@@ -60,7 +62,7 @@ class Busy(EngineError):
 class EngineConfig:
     slots: int = 16  # rows decoded together (bench/lm_step.py measured the cost per batch size)
     waiting: int = 16  # requests that may wait for a free row; beyond that: Busy at once
-    steps: int = 8  # tokens per compiled call: fewer Python round trips, at most this many tokens per piece
+    steps: int = 8  # tokens per compiled call: fewer Python round trips; a reader that keeps up gets a piece per call
     ahead: int = 4  # calls of tokens a row may decode before its reader takes them; then it pauses
 
     def validate(self) -> EngineConfig:
@@ -162,14 +164,34 @@ class Engine:
 
             return keras.tree.map_structure(put, state, row_state)
 
-        self._decode, self._insert = jit(decode), jit(insert)
+        def prefill_rows(tokens, lengths, temperature, top_k, top_p, uniform, state, chosen):
+            """Prefill the `chosen` rows' prompts (padded to one bucket, lengths one per row) in one call, sample
+            each one's first token and write their states into `state`; the other rows keep theirs."""
+            logits, rows_state = model.prefill(tokens, lengths)
+
+            def put(full, new):
+                shape = [1] * len(full.shape)
+                shape[axis] = -1
+                return ops.where(ops.reshape(chosen, shape), new, full)
+
+            token = sample(logits, temperature, top_k, top_p, uniform)
+            return token, keras.tree.map_structure(put, state, rows_state)
+
+        self._decode, self._insert, self._prefill_rows = jit(decode), jit(insert), jit(prefill_rows)
         _, _, self._row_state = self.model._begin([0], self.model._settings(0.0, 0, 1.0), np.random.default_rng(0))
+        # Requests that join together at the widest batch are prefilled in one call when their prompts fit one
+        # bucket (chat prompts do): a burst of arrivals then costs one prefill instead of one each. Longer prompts
+        # and narrower batches go one by one, so the engine's build compiles one prefill more, not one per
+        # bucket and width (each is a compile of about a second, in the app's start-up).
+        self._together = next((b for b in self.model.buckets if b >= TOGETHER_BUCKET), self.model.buckets[-1])
         self._state = None
         for width in reversed(self._widths):  # compile every width now, not on a visitor's request
             self._state = self._relayout([0], width)
             self._rows = [None] * width
             self._state = self._insert(self._state, self._row_state, np.int32(0))
             self._run_step()
+            if width == self._widths[-1] > 1:
+                self._prefill_together([(0, _Request([0], self.model._settings(0.0, 0, 1.0), None, 1))])
 
     def _relayout(self, keep: list[int], width: int):
         """The state with rows `keep` first, in that order, `width` rows wide (the rest are idle rows)."""
@@ -226,26 +248,29 @@ class Engine:
                     if not self._thread.is_alive():  # a bug killed the loop: say so rather than hang
                         raise EngineError(f"the {self.name} engine stopped; please try again")
                 request.ready.clear()
-                while request.out:
+                # Everything that arrived since the last read is one piece: a reader that fell behind (a server
+                # busy with many streams) sends fewer, larger updates instead of a backlog of small ones.
+                piece, end = "", None
+                while request.out and end is None and not release.stopped:
                     item = request.out.popleft()
-                    if request.paused and len(request.out) < self.config.ahead:
-                        with self._wake:  # its row waits for this reader: it may decode again
-                            self._wake.notify_all()
-                    if item is _DONE:
-                        if rest := release.rest(text.text):
-                            yield rest
-                        return
-                    if isinstance(item, EngineError):
-                        raise item
-                    piece = ""
+                    if item is _DONE or isinstance(item, EngineError):
+                        end = item
+                        break
                     for token in item:
                         piece += release.piece(text.add(token))
                         if release.stopped:
                             break
-                    if piece:
-                        yield piece
-                    if release.stopped:
-                        return
+                if request.paused and len(request.out) < self.config.ahead:
+                    with self._wake:  # its row waits for this reader: it may decode again
+                        self._wake.notify_all()
+                if end is _DONE:
+                    piece += release.rest(text.text)
+                if piece:
+                    yield piece
+                if isinstance(end, EngineError):
+                    raise end
+                if end is _DONE or release.stopped:
+                    return
         finally:
             self._cancel(request)
 
@@ -306,8 +331,7 @@ class Engine:
                     if r is None and self._waiting:
                         joining.append((row, self._waiting.popleft()))
                         self._rows[row] = joining[-1][1]
-            for row, r in joining:
-                self._join(row, r)
+            self._join_all(joining)
             if not any(self._rows):
                 continue
             if self._pause():
@@ -327,6 +351,43 @@ class Engine:
         log.exception("%s failed for a %s request", what, self.name, exc_info=error)
         request.put(EngineError(f"{what} failed ({type(error).__name__}: {error}); please try again"))
         self._rows[row] = None
+
+    def _join_all(self, joining: list[tuple[int, _Request]]) -> None:
+        """Prefill the requests that join at this boundary: in one batched call those whose prompts fit the
+        batched bucket, when there are several and the batch is at its widest; the rest one by one."""
+        fits = [(row, r) for row, r in joining if len(r.tokens) <= self._together]
+        together = fits if len(fits) > 1 and len(self._rows) == self._widths[-1] else []
+        for row, r in joining:
+            if (row, r) not in together:
+                self._join(row, r)
+        if together:
+            try:
+                first = self._prefill_together(together)
+            except Exception as e:  # noqa: BLE001 - the requests get the error, the engine carries on
+                for row, r in together:
+                    self._fail(row, r, e, "the prefill")
+                return
+            for row, r in together:
+                r.window = r.start = len(r.tokens)
+                self.stats["joins"] += 1
+                self.stats["joined_together"] += 1
+                self._deliver(row, r, [int(first[row])])
+
+    def _prefill_together(self, together: list[tuple[int, _Request]]) -> np.ndarray:
+        """One prefill call for `together` (rows and their requests) at the batch's width: each row's first
+        token (the others' are unused). Each request draws its first token's noise as LanguageModel._begin does."""
+        width = len(self._rows)
+        tokens, lengths = np.zeros((width, self._together), "int32"), np.ones(width, "int32")
+        temperature, top_k, top_p = np.zeros(width, "float32"), np.zeros(width, "int32"), np.ones(width, "float32")
+        uniform, chosen = np.full((width, self._vocab), 0.5, "float32"), np.zeros(width, bool)
+        for row, r in together:
+            tokens[row, : len(r.tokens)], lengths[row], chosen[row] = r.tokens, len(r.tokens), True
+            temperature[row], top_k[row], top_p[row] = r.settings
+            if r.rng is not None:
+                uniform[row] = self.model._noise(r.rng)[0]
+        settings = (temperature, top_k, top_p)
+        first, self._state = self._prefill_rows(tokens, lengths, *settings, uniform, self._state, chosen)
+        return np.asarray(first)
 
     def _join(self, row: int, request: _Request) -> None:
         """Prefill the request's window and write its state into `row` (also how a full window refills)."""

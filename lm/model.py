@@ -3,7 +3,8 @@
 Both models expose the same three pieces:
   model(tokens)                      -> logits for every position (training, evaluation)
   model.prefill(tokens, length)      -> (logits at position length-1, state) for a prompt padded to any length
-                                        up to the context (one compile per padded length: lm.generate buckets)
+                                        up to the context (one compile per padded length: lm.generate buckets);
+                                        length a scalar, or one per row (B,) for prompts of different lengths
   model.step(token, state, index)    -> (logits for the next token, state) costing the same at every index;
                                         index is one position for the batch or one per row (lm.engine)
 Shapes never depend on the index or the prompt length, so each piece compiles once.
@@ -154,15 +155,15 @@ class TransformerLM(keras.Model):
         return self.embed(self.ln_f(x), reverse=True)
 
     def prefill(self, tokens, length):
-        """tokens: (B, T <= seq_len) prompt padded at the end; the causal mask keeps padding out of the real
-        positions."""
+        """tokens: (B, T <= seq_len) prompts padded at the end; the causal mask keeps padding out of the real
+        positions (and a row's padded positions are rewritten as it decodes there)."""
         x = self._embed(tokens)
         ks, vs = [], []
         for block in self.blocks:
             x, k, v = block(x, return_kv=True)
             ks.append(k)
             vs.append(v)
-        last = ops.take(self.ln_f(x), length - 1, axis=1)
+        last = _at(self.ln_f(x), length)
         # A prompt padded to a shorter bucket than the context still gets a whole-context cache (zeros beyond
         # it), so the step's shapes never depend on the bucket.
         room = self.config.seq_len - ops.shape(tokens)[1]
@@ -178,6 +179,18 @@ class TransformerLM(keras.Model):
             new_k.append(k)
             new_v.append(v)
         return self.embed(self.ln_f(x)[:, 0], reverse=True), (ops.stack(new_k), ops.stack(new_v))
+
+
+def _lengths(tokens, length):
+    """The prompt length of each row (B,), from one length for all rows or one per row."""
+    return ops.broadcast_to(ops.reshape(ops.cast(length, "int32"), (-1,)), (ops.shape(tokens)[0],))
+
+
+def _at(x, length):
+    """x (B, T, D) at each row's last prompt position: (B, D). A gather, so each row's numbers are its own."""
+    b, t = ops.shape(x)[0], ops.shape(x)[1]
+    flat = ops.reshape(x, (b * t, ops.shape(x)[2]))
+    return ops.take(flat, ops.arange(b) * t + _lengths(x[:, :, 0], length) - 1, axis=0)
 
 
 _CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
@@ -211,10 +224,9 @@ class RecurrentLM(keras.Model):
 
     def prefill(self, tokens, length):
         """Masked steps carry the state unchanged, so end padding leaves the state of the last real token."""
-        mask = ops.arange(ops.shape(tokens)[1])[None, :] < length
-        mask = ops.broadcast_to(mask, ops.shape(tokens))
+        mask = ops.arange(ops.shape(tokens)[1])[None, :] < _lengths(tokens, length)[:, None]
         x, states = self._run(self.embed(tokens), mask=mask)
-        return self.head(ops.take(x, length - 1, axis=1)), states
+        return self.head(_at(x, length)), states
 
     def step(self, token, state, index):
         x, states = self._run(self.embed(token[:, None]), states=state)

@@ -74,6 +74,35 @@ def test_batched_decoding_gives_the_single_stream_text(name):
     assert got == want
 
 
+@pytest.mark.parametrize("name", both(fast="char-transformer"))
+def test_requests_that_join_together_are_prefilled_together_and_give_the_single_stream_text(name):
+    """Four requests wait for rows that all free at one boundary: one batched prefill of prompts of different
+    lengths and settings, and each text is still the one the model streams alone."""
+    model = bundled(name)
+    joining = [REQUESTS[0], REQUESTS[1], REQUESTS[3], REQUESTS[4]]
+    want = [_alone(model, r) for r in joining]
+    with Engine(model, EngineConfig(slots=4, waiting=8, steps=4)) as engine:
+        holding = [engine.stream("ROMEO:\n", max_new_tokens=500, seed=i) for i in range(4)]
+        for g in holding:
+            next(g)  # four rows taken by readers that stop reading
+        out = [None] * len(joining)
+        threads = [
+            threading.Thread(target=lambda i=i: out.__setitem__(i, "".join(engine.stream(**joining[i]))))
+            for i in range(len(joining))
+        ]
+        for t in threads:
+            t.start()
+        wait_until(lambda: engine.waiting == len(joining), "four requests waiting")
+        before = engine.stats["joined_together"]
+        with engine._wake:  # the loop cannot look until every holding row is cancelled: they free at one boundary
+            for g in holding:
+                g.close()
+        for t in threads:
+            t.join(120)
+        assert engine.stats["joined_together"] - before == len(joining)
+    assert out == want
+
+
 @pytest.mark.parametrize("name", both(fast="char-lstm"))
 def test_a_cancelled_row_frees_its_slot_and_the_others_continue(name):
     model = bundled(name)
