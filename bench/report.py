@@ -513,14 +513,25 @@ def live_latency(where: str) -> str:
     )
 
 
-@table("app_startup")
-def app_startup(where: str) -> str:
-    r = result("app_startup_cpu")
+def _app_startup(name: str) -> str:
+    """The start-up sentence of one record: the first answer, and when it says so, when the LM engines served chat."""
+    r = result(name)
+    engines = f", and its LM engines served chat {r['engines_s']:.1f} s after the start" if r.get("engines_s") else ""
     return (
         f"With `.venv/` installed, `bash scripts/app.sh` answers its first request {r['first_answer_s']:.0f} s"
-        f" after it starts, every bundled model loaded (`{r['command']}`, `{RESULTS}/app_startup_cpu.json`, "
+        f" after it starts, every bundled model loaded{engines} (`{r['command']}`, `{RESULTS}/{name}.json`, "
         f"{machine(r.get('machine'))})."
     )
+
+
+@table("app_startup")
+def app_startup(where: str) -> str:
+    return _app_startup("app_startup_cpu")
+
+
+@table("app_startup_avx2")
+def app_startup_avx2(where: str) -> str:
+    return _app_startup("app_startup_avx2")
 
 
 SENTIMENT_ARMS = [  # (label, the run's key in bench/results/sentiment.json; seeds 1 and 2 add -seed1 / -seed2)
