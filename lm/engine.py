@@ -22,8 +22,8 @@ at every step, and the waiting line is first come, first served.
 The same seed gives the same tokens as `LanguageModel.stream` (which scripts keep using): each row draws its
 noise from its own generator in the same order, refills its context window at the same tokens
 (`lm.generate.needs_refill`, checked every CHUNK tokens), and samples with its own settings. Only the pieces
-differ: a piece is the text of every token that arrived since its reader last read (`steps` of them from each
-call, more when the reader fell behind), so a server sends one update per step at most instead of one per token.
+differ: a piece is the text of every token that arrived together (up to `steps` of them), so a server sends
+one update per step instead of one per token.
 
 A row decodes at most `ahead` calls of tokens before its reader has taken them; then it pauses (it keeps its
 state and its noise generator, so the text is unchanged) until the reader catches up. Without this backpressure a
@@ -62,7 +62,7 @@ class Busy(EngineError):
 class EngineConfig:
     slots: int = 16  # rows decoded together (bench/lm_step.py measured the cost per batch size)
     waiting: int = 16  # requests that may wait for a free row; beyond that: Busy at once
-    steps: int = 8  # tokens per compiled call: fewer Python round trips; a reader that keeps up gets a piece per call
+    steps: int = 8  # tokens per compiled call: fewer Python round trips, at most this many tokens per piece
     ahead: int = 4  # calls of tokens a row may decode before its reader takes them; then it pauses
 
     def validate(self) -> EngineConfig:
@@ -248,29 +248,26 @@ class Engine:
                     if not self._thread.is_alive():  # a bug killed the loop: say so rather than hang
                         raise EngineError(f"the {self.name} engine stopped; please try again")
                 request.ready.clear()
-                # Everything that arrived since the last read is one piece: a reader that fell behind (a server
-                # busy with many streams) sends fewer, larger updates instead of a backlog of small ones.
-                piece, end = "", None
-                while request.out and end is None and not release.stopped:
+                while request.out:
                     item = request.out.popleft()
-                    if item is _DONE or isinstance(item, EngineError):
-                        end = item
-                        break
+                    if request.paused and len(request.out) < self.config.ahead:
+                        with self._wake:  # its row waits for this reader: it may decode again
+                            self._wake.notify_all()
+                    if item is _DONE:
+                        if rest := release.rest(text.text):
+                            yield rest
+                        return
+                    if isinstance(item, EngineError):
+                        raise item
+                    piece = ""
                     for token in item:
                         piece += release.piece(text.add(token))
                         if release.stopped:
                             break
-                if request.paused and len(request.out) < self.config.ahead:
-                    with self._wake:  # its row waits for this reader: it may decode again
-                        self._wake.notify_all()
-                if end is _DONE:
-                    piece += release.rest(text.text)
-                if piece:
-                    yield piece
-                if isinstance(end, EngineError):
-                    raise end
-                if end is _DONE or release.stopped:
-                    return
+                    if piece:
+                        yield piece
+                    if release.stopped:
+                        return
         finally:
             self._cancel(request)
 
