@@ -5,7 +5,16 @@ tiny app models (tests/apphelpers.py) are one group together: one worker builds 
 server for all of them while the other worker runs the rest. With a group per file (`--dist loadfile`) the
 second worker that asked for the models waited on the first one's build lock for up to three minutes, and each
 worker started its own server.
+
+With SEQLAB_TEST_CPU=DIR each test process also writes DIR/<worker>.json: every test's wall time and the CPU it
+used in the test process and in the child processes it waited for (a server stopped at exit is counted nowhere),
+for `python tests/cpu_report.py DIR`: where the suite's time goes, file by file.
 """
+
+import json
+import os
+import resource
+import time
 
 import pytest
 
@@ -16,3 +25,38 @@ APP_FILES = {"test_app.py", "test_bench.py", "test_browser.py", "test_fuzz_app.p
 def pytest_collection_modifyitems(items):
     for item in items:
         item.add_marker(pytest.mark.xdist_group("app" if item.path.name in APP_FILES else item.path.name))
+
+
+_CPU_DIR = os.environ.get("SEQLAB_TEST_CPU")
+_cpu_rows: list[dict] = []
+
+
+def _cpu_now() -> tuple[float, float]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if not _CPU_DIR:
+        yield
+        return
+    start, (own, children) = time.time(), _cpu_now()
+    yield  # setup, call and teardown: a module fixture's cost lands on the test that made or ended it
+    own_end, children_end = _cpu_now()
+    _cpu_rows.append(
+        {
+            "test": item.nodeid,
+            "start": start,
+            "wall_s": time.time() - start,
+            "cpu_s": own_end - own,
+            "children_cpu_s": children_end - children,
+        }
+    )
+
+
+def pytest_sessionfinish(session):
+    if _CPU_DIR and _cpu_rows:
+        os.makedirs(_CPU_DIR, exist_ok=True)
+        with open(os.path.join(_CPU_DIR, os.environ.get("PYTEST_XDIST_WORKER", "main") + ".json"), "w") as f:
+            json.dump(_cpu_rows, f)
