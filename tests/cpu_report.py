@@ -46,7 +46,8 @@ def main(argv=None) -> int:
         from core import files
         from core.jit import cpu
 
-        files.write_json(args.out, {**result, "machine": {**cpu(), "cpus": os.cpu_count()}})
+        command = f"SEQLAB_TEST_CPU={args.folder} bash scripts/test.sh -q; python tests/cpu_report.py {args.folder}"
+        files.write_json(args.out, {**result, "command": command, "machine": {**cpu(), "cpus": os.cpu_count()}})
     return 0
 
 
