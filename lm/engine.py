@@ -80,6 +80,11 @@ class EngineConfig:
         return self
 
 
+def _idle_settings(width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Temperature, top-k and top-p, one per row, as an idle row has them (greedy, no filtering)."""
+    return np.zeros(width, "float32"), np.zeros(width, "int32"), np.ones(width, "float32")
+
+
 _DONE = object()  # the last item a request's queue gets when it ends normally
 
 
@@ -153,29 +158,28 @@ class Engine:
                 state = keras.tree.map_structure(lambda new, old: ops.where(live[:, None], new, old), state, before)
             return out, state
 
-        def insert(state, row_state, row):
-            """The state with row `row` replaced by a batch-1 state (a select: one compiled shape for any row)."""
+        def replace_rows(state, new, chosen):
+            """`state` with the rows where `chosen` (bool, one per row) holds taken from `new` (a select: one
+            compiled shape whichever rows; `new` may be batch 1, broadcast over the rows)."""
 
-            def put(full, one):
+            def put(full, rows):
                 shape = [1] * len(full.shape)
                 shape[axis] = -1
-                chosen = ops.reshape(ops.arange(ops.shape(full)[axis]) == row, shape)
-                return ops.where(chosen, one, full)  # one (batch 1) broadcasts over the rows
+                return ops.where(ops.reshape(chosen, shape), rows, full)
 
-            return keras.tree.map_structure(put, state, row_state)
+            return keras.tree.map_structure(put, state, new)
+
+        def insert(state, row_state, row):
+            """The state with row `row` replaced by a batch-1 state."""
+            width = ops.shape(keras.tree.flatten(state)[0])[axis]
+            return replace_rows(state, row_state, ops.arange(width) == row)
 
         def prefill_rows(tokens, lengths, temperature, top_k, top_p, uniform, state, chosen):
             """Prefill the `chosen` rows' prompts (padded to one bucket, lengths one per row) in one call, sample
             each one's first token and write their states into `state`; the other rows keep theirs."""
             logits, rows_state = model.prefill(tokens, lengths)
-
-            def put(full, new):
-                shape = [1] * len(full.shape)
-                shape[axis] = -1
-                return ops.where(ops.reshape(chosen, shape), new, full)
-
             token = sample(logits, temperature, top_k, top_p, uniform)
-            return token, keras.tree.map_structure(put, state, rows_state)
+            return token, replace_rows(state, rows_state, chosen)
 
         self._decode, self._insert, self._prefill_rows = jit(decode), jit(insert), jit(prefill_rows)
         _, _, self._row_state = self.model._begin([0], self.model._settings(0.0, 0, 1.0), np.random.default_rng(0))
@@ -191,7 +195,8 @@ class Engine:
             self._state = self._insert(self._state, self._row_state, np.int32(0))
             self._run_step()
             if width == self._widths[-1] > 1:
-                self._prefill_together([(0, _Request([0], self.model._settings(0.0, 0, 1.0), None, 1))])
+                warm = _Request([0], self.model._settings(0.0, 0, 1.0), np.random.default_rng(0), 1)
+                self._prefill_together([(0, warm)])
 
     def _relayout(self, keep: list[int], width: int):
         """The state with rows `keep` first, in that order, `width` rows wide (the rest are idle rows)."""
@@ -364,25 +369,22 @@ class Engine:
                 for row, r in together:
                     self._fail(row, r, e, "the prefill")
                 return
+            self.stats["joined_together"] += len(together)
             for row, r in together:
-                r.window = r.start = len(r.tokens)
-                self.stats["joins"] += 1
-                self.stats["joined_together"] += 1
-                self._deliver(row, r, [int(first[row])])
+                self._joined(row, r, int(first[row]))
 
     def _prefill_together(self, together: list[tuple[int, _Request]]) -> np.ndarray:
         """One prefill call for `together` (rows and their requests) at the batch's width: each row's first
         token (the others' are unused). Each request draws its first token's noise as LanguageModel._begin does."""
         width = len(self._rows)
         tokens, lengths = np.zeros((width, self._together), "int32"), np.ones(width, "int32")
-        temperature, top_k, top_p = np.zeros(width, "float32"), np.zeros(width, "int32"), np.ones(width, "float32")
-        uniform, chosen = np.full((width, self._vocab), 0.5, "float32"), np.zeros(width, bool)
+        settings, uniform = _idle_settings(width), np.full((width, self._vocab), 0.5, "float32")
+        chosen = np.zeros(width, bool)
         for row, r in together:
             tokens[row, : len(r.tokens)], lengths[row], chosen[row] = r.tokens, len(r.tokens), True
-            temperature[row], top_k[row], top_p[row] = r.settings
-            if r.rng is not None:
-                uniform[row] = self.model._noise(r.rng)[0]
-        settings = (temperature, top_k, top_p)
+            for column, value in zip(settings, r.settings):
+                column[row] = value
+            uniform[row] = self.model._noise(r.rng)[0]
         first, self._state = self._prefill_rows(tokens, lengths, *settings, uniform, self._state, chosen)
         return np.asarray(first)
 
@@ -394,6 +396,10 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - the request gets the error, the engine carries on
             self._fail(row, request, e, "the prefill")
             return
+        self._joined(row, request, token)
+
+    def _joined(self, row: int, request: _Request, token: int) -> None:
+        """The request's window is prefilled into `row`: its first token goes out, and it decodes from here."""
         request.window = request.start = len(request.tokens)
         self.stats["joins"] += 1
         self._deliver(row, request, [token])
@@ -418,7 +424,7 @@ class Engine:
         slots, steps = len(self._rows), self.config.steps
         token = np.zeros(slots, "int32")
         index = np.zeros(slots, "int32")  # an idle row computes at position 0 of its own (unused) cache
-        temperature, top_k, top_p = np.zeros(slots, "float32"), np.zeros(slots, "int32"), np.ones(slots, "float32")
+        temperature, top_k, top_p = _idle_settings(slots)
         uniform = np.full((steps, slots, self._vocab), 0.5, "float32")
         live = np.zeros(slots, bool)
         for row, r in enumerate(self._rows):

@@ -181,16 +181,16 @@ class TransformerLM(keras.Model):
         return self.embed(self.ln_f(x)[:, 0], reverse=True), (ops.stack(new_k), ops.stack(new_v))
 
 
-def _lengths(tokens, length):
-    """The prompt length of each row (B,), from one length for all rows or one per row."""
-    return ops.broadcast_to(ops.reshape(ops.cast(length, "int32"), (-1,)), (ops.shape(tokens)[0],))
+def _lengths(batch, length):
+    """The prompt length of each of `batch` rows (B,), from one length for all rows or one per row."""
+    return ops.broadcast_to(ops.reshape(ops.cast(length, "int32"), (-1,)), (batch,))
 
 
 def _at(x, length):
     """x (B, T, D) at each row's last prompt position: (B, D). A gather, so each row's numbers are its own."""
     b, t = ops.shape(x)[0], ops.shape(x)[1]
     flat = ops.reshape(x, (b * t, ops.shape(x)[2]))
-    return ops.take(flat, ops.arange(b) * t + _lengths(x[:, :, 0], length) - 1, axis=0)
+    return ops.take(flat, ops.arange(b) * t + _lengths(b, length) - 1, axis=0)
 
 
 _CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
@@ -224,7 +224,7 @@ class RecurrentLM(keras.Model):
 
     def prefill(self, tokens, length):
         """Masked steps carry the state unchanged, so end padding leaves the state of the last real token."""
-        mask = ops.arange(ops.shape(tokens)[1])[None, :] < _lengths(tokens, length)[:, None]
+        mask = ops.arange(ops.shape(tokens)[1])[None, :] < _lengths(ops.shape(tokens)[0], length)[:, None]
         x, states = self._run(self.embed(tokens), mask=mask)
         return self.head(_at(x, length)), states
 

@@ -47,7 +47,6 @@ def pytest_runtest_protocol(item, nextitem):
     _cpu_rows.append(
         {
             "test": item.nodeid,
-            "start": start,
             "wall_s": time.time() - start,
             "cpu_s": own_end - own,
             "children_cpu_s": children_end - children,
