@@ -159,12 +159,13 @@ class LanguageModel(ModelFolder):
 
         self._prefill, self._decode = jit(prefill), jit(decode)
 
-    def warm_up(self) -> LanguageModel:
-        """Compile the decoding call and the prefill of every prompt bucket now, so the first real request is as
-        fast as the hundredth."""
+    def warm_up(self, buckets=None) -> LanguageModel:
+        """Compile the decoding call and the prefill of every prompt bucket (or of `buckets`) now, so the first
+        real request is as fast as the hundredth. After two buckets the prefill is traced for any length
+        (`reduce_retracing`): a later bucket only compiles (XLA, no Python tracing)."""
         for _ in self.stream("a", max_new_tokens=2, temperature=0):
             pass
-        for bucket in self.buckets:
+        for bucket in self.buckets if buckets is None else buckets:
             self._begin([0] * bucket, self._settings(0.0, 0, 1.0), np.random.default_rng(0))
         return self
 

@@ -74,11 +74,13 @@ class Registry:
         return next((e for e in list(self.engines.values()) if e.model is m), m)
 
     def start_background(self, config=None, background: bool = True) -> None:
-        """Run the warm-ups `load(defer_warm=True)` put off (the translators' decoding loops, the BERTs after the
-        default one: ~8 s), then build one lm.engine.Engine per LM (each compiles its widths: a few seconds), in
-        a background thread by default so the app is up meanwhile. Until then an LM's streams decode alone, and
-        a request that may compile waits for the warm-up running then (`compiling`). `config`: an
-        lm.engine.EngineConfig (default: the one `load` noted); no engines without one. Once per registry.
+        """Build one lm.engine.Engine per LM (each compiles its widths: seconds), then run the warm-ups
+        `load(defer_warm=True)` put off (the LMs' longer prompt buckets, the translators' decoding loops, the BERTs
+        after the default one), in a background thread by default so the app is up meanwhile. The engines come
+        first: chat is the first tab, and its streams batch from then on; until then they decode alone. Each
+        engine build and each warm-up is one turn: a request that may compile waits for the one running then
+        (`compiling`). `config`: an lm.engine.EngineConfig (default: the one `load` noted); no engines without
+        one. Once per registry.
 
         Start them after the page is built: TensorFlow's tracing parses Python source (`ast`), and so does
         Gradio when it defines a component class on first use (gr.api's); CPython 3.11 cannot parse in two
@@ -103,7 +105,8 @@ class Registry:
     def compiling(self):
         """Hold off the warm-up thread while a request runs a path it may compile: the request waits for the
         warm-up running now (not for all of them), and the next warm-up waits for the requests. A warm-up never
-        traces beside a request (see start_background); streams from the LMs, warmed before start-up, never wait.
+        traces beside a request (see start_background); streams from the LMs, warmed before start-up, never wait
+        (a prompt longer than the warmed buckets compiles its prefill there: XLA only, nothing is traced).
         Nothing to wait for once they are done."""
         if self._builder is None or self._settled.is_set():
             yield
@@ -132,6 +135,8 @@ class Registry:
 
     def _background(self) -> None:
         try:
+            if self.engine_config is not None:
+                self._build_engines()
             if self.later:
                 start = time.perf_counter()
                 names = []
@@ -145,18 +150,21 @@ class Registry:
                         self.notices.append(message)
                 log.info("warmed after start-up: %s in %.1f s", ", ".join(names), time.perf_counter() - start)
         finally:
-            # requests wait for the deferred warm-ups only: the engines trace LM code that no request traces
-            # (the LMs were warmed before start-up), and under load their build takes tens of seconds
-            self._settled.set()
-        if self.engine_config is not None:
-            self._build_engines()
+            self._settled.set()  # nothing is left to compile: requests stop waiting for turns
 
     def _build_engines(self) -> None:
+        """One engine per LM, each build one turn (it traces code no request has traced); one that cannot be
+        built leaves its LM's streams decoding alone, and says so."""
         from lm.engine import Engine
 
         start = time.perf_counter()
         for name, m in list(self.lms.items()):
-            self.engines[name] = Engine(m, self.engine_config)
+            try:
+                self._warm_one(functools.partial(self._build_engine, name, m, Engine))
+            except Exception as e:
+                message = f"the LM engine of {name} could not be built: {type(e).__name__}: {e}; it streams alone"
+                log.warning(message)
+                self.notices.append(message)
         c = self.engine_config
         log.info(
             "LM engines ready (%s: %d slots, %d waiting, %d steps a call), built in %.1f s",
@@ -166,6 +174,9 @@ class Registry:
             c.steps,
             time.perf_counter() - start,
         )
+
+    def _build_engine(self, name: str, m, engine_class) -> None:
+        self.engines[name] = engine_class(m, self.engine_config)
 
     def close(self) -> None:
         """Stop the engines' threads (the app's exit, a test's end)."""
@@ -212,8 +223,9 @@ def _split(specs: str | list[str] | None) -> list[str]:
 
 
 def _warm_lm(m) -> None:
-    """Run every code path a request uses (prefill, step, sampling settings, top-k candidates) once."""
-    m.warm_up()
+    """Run every code path a request uses (prefill, step, sampling settings, top-k candidates) once, the prefill
+    for the two shortest prompt buckets (a chat's prompt; after two it is traced for any length)."""
+    m.warm_up(m.buckets[:2])
     for _piece in m.stream("a", max_new_tokens=4, temperature=0.8, top_k=5, top_p=0.9, seed=0, stop=["\n\n"]):
         pass
     m.next_tokens("a", k=10)
@@ -230,6 +242,12 @@ def _warm_bert(b) -> None:
             b.next_sentence(" ".join(["the"] * words), " ".join(["the"] * words))
         except ValueError:  # longer than the model takes: the app never sends it (text limit)
             break
+
+
+def _warm_lm_prompts(m) -> None:
+    """The longer prompt buckets' prefill: XLA compiles only, seconds each for the bundled LMs, so they wait for
+    after start-up (a long prompt that comes first compiles its own)."""
+    m.warm_up(m.buckets[2:])
 
 
 def _warm_translator(t) -> None:
@@ -253,12 +271,23 @@ class Served:
     none: str | None  # the notice when none is loaded; None: the app cannot start without one
     warm: Callable | None = None  # once on each model, so that its first request compiles nothing
     warm_first: int | None = None  # with defer_warm, how many are warmed before start-up (None: all of them)
+    warm_later: Callable | None = None  # the rest of each model's warm-up: with defer_warm, after start-up
 
 
 # In load order (weights load by name, so any order works; this one puts the LMs, which the first tab needs, first).
 # The classifier warms itself (one prediction: every request has the same shape).
 SERVED = (
-    Served("lm", "lms", "Language model", ("SEQLAB_LM_MODELS",), lm.BUNDLED, "language models", None, _warm_lm),
+    Served(
+        "lm",
+        "lms",
+        "Language model",
+        ("SEQLAB_LM_MODELS",),
+        lm.BUNDLED,
+        "language models",
+        None,
+        _warm_lm,
+        warm_later=_warm_lm_prompts,
+    ),
     Served(
         "bert",
         "berts",
@@ -317,6 +346,8 @@ def _load_one(served: Served, spec: str, registry: Registry, warm: bool, defer: 
         m = folders.load(spec, served.kind)
         if warm and served.warm and not later:
             served.warm(m)
+        if warm and served.warm_later and not defer:
+            served.warm_later(m)
     except Exception as e:  # OSError (missing, Hub unreachable), ValueError (bad folder), anything from loading
         message = f"{served.what} {spec!r} could not be loaded: {e}"
         log.warning(message)
@@ -336,6 +367,8 @@ def _load_one(served: Served, spec: str, registry: Registry, warm: bool, defer: 
                 registry.aliases.setdefault(alias, name)
     if later:
         registry.later.append((name, functools.partial(served.warm, m)))
+    if warm and served.warm_later and defer:
+        registry.later.append((f"{name} (long prompts)", functools.partial(served.warm_later, m)))
     return True
 
 
@@ -396,8 +429,8 @@ def load(
     """Load (and warm) the models named by the arguments, else by the environment, else the bundled ones (SERVED).
     `engine`: an lm.engine.EngineConfig, False for none (batch 1), None for what the environment says;
     `start_engines=False` notes it in `registry.engine_config` for the caller to `registry.start_background()`
-    later (app.py: once the page is built). `defer_warm`: the translators and the BERTs after the default one
-    are warmed there too, after start-up (app.py: ~8 s less before the first answer)."""
+    later (app.py: once the page is built). `defer_warm`: the LMs' longer prompt buckets, the translators and the
+    BERTs after the default one are warmed there too, after start-up and the engines."""
     config = engine_config() if engine is None else (engine or None)
     registry = Registry()
     asked = {
