@@ -2,10 +2,11 @@
 
 `shared_server()` starts one server per test process (module cache + atexit: one per pytest-xdist worker
 that runs an app test file), so test_app.py, test_browser.py and the others share it without a conftest. Models:
-  - default: tiny models trained here with `python -m lm.train` / `python -m pretrain.train` (a few seconds of
-    training), cached under ~/.cache/seqlab/test-app-models/<hash of the core/, lm/, pretrain/ and corpus/
-    sources> so a rerun reuses them; SEQLAB_TEST_FRESH=1 retrains. A tiny CNN classifier (`python -m classify
-    train`, on the tiny BERT's vocabulary) is cached apart, under ~/.cache/seqlab/test-app-classifier/.
+  - default: tiny models trained here by the CLIs (`lm.train`, `pretrain.train`, `translate.train`: a few
+    seconds of training each, one process for all of them), cached under ~/.cache/seqlab/test-app-models/<hash
+    of the core/, lm/, pretrain/, corpus/ and translate/ sources> so a rerun reuses them; SEQLAB_TEST_FRESH=1
+    retrains. A tiny CNN classifier (`python -m classify train`, on the tiny BERT's vocabulary) is cached
+    apart, under ~/.cache/seqlab/test-app-classifier/.
     The tiny ELMo (`--arch bilm`, word level) reads a text of its own (`_write_elmo_text`): sentences with
     ambiguous words such as "light" and "bank", for the Inside tab's /embed endpoint.
   - SEQLAB_TEST_MODELS=bundled: the bundled models (lm/models, pretrain/models), as `python app.py` uses them.
@@ -17,6 +18,7 @@ import atexit
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -208,14 +210,33 @@ def _source_hash() -> str:
     )
 
 
-def _run_all(commands: list[list[str]]) -> None:
-    """Run the training commands side by side; fail with the output tail of any that fails."""
-    from tests.helpers import run_side_by_side
+# The CLIs one after another in one interpreter, each through its `main(argv)` as `python -m` calls it: each
+# process of its own spent seconds of CPU importing TensorFlow, more than a tiny model's training.
+_IN_ONE_PROCESS = """import importlib, json, sys
+for args in json.loads(sys.argv[1]):
+    module = importlib.import_module(args[0])
+    main = getattr(module, "main", None) or importlib.import_module(args[0] + ".__main__").main
+    code = main(args[1:])
+    if code not in (0, None):
+        sys.exit(f"python -m {' '.join(args)} exited with {code}")
+"""
 
-    for done in run_side_by_side(*[cmd[1:] for cmd in commands], env=_env()):
-        if done.returncode != 0:
-            tail = (done.stdout + done.stderr)[-3000:]
-            raise RuntimeError(f"{' '.join(done.args[2:])} failed ({done.returncode}):\n{tail}")
+
+def _run_in_one_process(commands: list[list[str]], timeout: float = 900) -> None:
+    """Run `python -m` commands (each a module and its arguments) in one process, in order; fail with the
+    output's tail if one fails."""
+    done = subprocess.run(
+        [PYTHON, "-c", _IN_ONE_PROCESS, json.dumps(commands)],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"building the tiny models failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}"
+        )
 
 
 @contextlib.contextmanager
@@ -273,50 +294,27 @@ def _build_tiny_models(folder: str, models: dict[str, str], done: str) -> None:
         out = {k: os.path.join(work, os.path.basename(v)) for k, v in models.items()}
         common = [*LM_ARGS, "--corpus", play]
         vocab = os.path.join(work, "bert-vocab")
-        subprocess.run(
-            [PYTHON, "-m", "pretrain.vocab", "--corpus", bible, "--size", "200", "--out", vocab],
-            cwd=ROOT,
-            env=_env(),
-            check=True,
-            capture_output=True,
-        )
-        _run_all(
+        _run_in_one_process(
             [
-                [
-                    PYTHON,
-                    "-m",
-                    "lm.train",
-                    "--arch",
-                    "transformer",
-                    "--heads",
-                    "2",
-                    *common,
-                    "--out",
-                    out["transformer"],
-                ],
-                [PYTHON, "-m", "lm.train", "--arch", "lstm", *common, "--out", out["lstm"]],
-                [PYTHON, "-m", "pretrain.train", "--corpus", bible, "--vocab", vocab, "--out", out["bert"], *BERT_ARGS],
-            ],
-        )
-        _run_all(
-            [
-                [PYTHON, "-m", "lm.train", "--corpus", elmo_text, *ELMO_ARGS, "--out", out["elmo"]],
+                ["pretrain.vocab", "--corpus", bible, "--size", "200", "--out", vocab],
+                ["lm.train", "--arch", "transformer", "--heads", "2", *common, "--out", out["transformer"]],
+                ["lm.train", "--arch", "lstm", *common, "--out", out["lstm"]],
+                ["pretrain.train", "--corpus", bible, "--vocab", vocab, "--out", out["bert"], *BERT_ARGS],
+                ["lm.train", "--corpus", elmo_text, *ELMO_ARGS, "--out", out["elmo"]],
+                *(
+                    [
+                        "translate.train",
+                        "--pair",
+                        pairs,
+                        "--arch",
+                        arch,
+                        *TRANSLATE_ARGS,
+                        "--out",
+                        out[f"translate-{arch}"],
+                    ]
+                    for arch in ("rnn", "transformer")
+                ),
             ]
-            + [
-                [
-                    PYTHON,
-                    "-m",
-                    "translate.train",
-                    "--pair",
-                    pairs,
-                    "--arch",
-                    arch,
-                    *TRANSLATE_ARGS,
-                    "--out",
-                    out[f"translate-{arch}"],
-                ]
-                for arch in ("rnn", "transformer")
-            ],
         )
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(work, folder)

@@ -1092,7 +1092,7 @@ def test_jax_on_two_processes_matches_one_survives_a_kill_resumes_and_loads_on_t
     reference = subprocess.Popen(
         [sys.executable, "-m", "pretrain.train", *base, "--out", one],
         cwd=ROOT,
-        env=jax_env(2),
+        env=jax_env(2, **cache),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
