@@ -2,7 +2,7 @@
 
     python -m bench.app_startup                          # `python app.py`, bundled models
     python -m bench.app_startup --script                 # `bash scripts/app.sh`: as a user starts it (venv made)
-    python -m bench.app_startup --script --out bench/results/app_startup_cpu.json   # the README's figure
+    python -m bench.app_startup --script --out bench/results/app_startup_avx2.json  # the README's (on AVX2)
     python -m bench.app_startup --lm-models DIR1,DIR2 --bert-models DIR --timeout 120
     python -m bench.app_startup --tiny-models --classifier DIR --translators DIR --encoders DIR   # no bundled model
 

@@ -524,11 +524,6 @@ def _app_startup(name: str) -> str:
     )
 
 
-@table("app_startup")
-def app_startup(where: str) -> str:
-    return _app_startup("app_startup_cpu")
-
-
 @table("app_startup_avx2")
 def app_startup_avx2(where: str) -> str:
     return _app_startup("app_startup_avx2")
