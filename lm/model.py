@@ -72,7 +72,9 @@ def build(config: LMConfig) -> keras.Model:
 
         return bilm.build(config)
     model = TransformerLM(config) if config.arch == "transformer" else RecurrentLM(config)
-    model(ops.zeros((1, config.seq_len), "int32"))  # create the weights
+    # create the weights on two tokens: none depends on the input's length, and an eager call on the whole context
+    # runs the recurrent cell step by step, seconds of a model's load
+    model(ops.zeros((1, 2), "int32"))
     return model
 
 
