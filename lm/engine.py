@@ -359,8 +359,9 @@ class Engine:
         batched bucket, when there are several and the batch is at its widest; the rest one by one."""
         fits = [(row, r) for row, r in joining if len(r.tokens) <= self._together]
         together = fits if len(fits) > 1 and len(self._rows) == self._widths[-1] else []
+        batched = {row for row, _ in together}
         for row, r in joining:
-            if (row, r) not in together:
+            if row not in batched:
                 self._join(row, r)
         if together:
             try:

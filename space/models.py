@@ -157,10 +157,13 @@ class Registry:
         built leaves its LM's streams decoding alone, and says so."""
         from lm.engine import Engine
 
+        def build(name, m):
+            self.engines[name] = Engine(m, self.engine_config)
+
         start = time.perf_counter()
         for name, m in list(self.lms.items()):
             try:
-                self._warm_one(functools.partial(self._build_engine, name, m, Engine))
+                self._warm_one(functools.partial(build, name, m))
             except Exception as e:
                 message = f"the LM engine of {name} could not be built: {type(e).__name__}: {e}; it streams alone"
                 log.warning(message)
@@ -174,9 +177,6 @@ class Registry:
             c.steps,
             time.perf_counter() - start,
         )
-
-    def _build_engine(self, name: str, m, engine_class) -> None:
-        self.engines[name] = engine_class(m, self.engine_config)
 
     def close(self) -> None:
         """Stop the engines' threads (the app's exit, a test's end)."""

@@ -210,15 +210,15 @@ def _source_hash() -> str:
     )
 
 
-# The CLIs one after another in one interpreter, each through its `main(argv)` as `python -m` calls it: each
-# process of its own spent seconds of CPU importing TensorFlow, more than a tiny model's training.
-_IN_ONE_PROCESS = """import importlib, json, sys
+# The CLIs one after another in one interpreter (tests.helpers.run_here: each `main(argv)` as `python -m` calls
+# it), apart from the test process: each process of its own spent seconds of CPU importing TensorFlow, more than
+# a tiny model's training.
+_IN_ONE_PROCESS = """import json, sys
+from tests.helpers import run_here
 for args in json.loads(sys.argv[1]):
-    module = importlib.import_module(args[0])
-    main = getattr(module, "main", None) or importlib.import_module(args[0] + ".__main__").main
-    code = main(args[1:])
-    if code not in (0, None):
-        sys.exit(f"python -m {' '.join(args)} exited with {code}")
+    done = run_here("-m", *args)
+    if done.returncode != 0:
+        sys.exit(f"python -m {' '.join(args)} failed ({done.returncode}):\\n{(done.stdout + done.stderr)[-3000:]}")
 """
 
 
@@ -234,9 +234,7 @@ def _run_in_one_process(commands: list[list[str]], timeout: float = 900) -> None
         timeout=timeout,
     )
     if done.returncode != 0:
-        raise RuntimeError(
-            f"building the tiny models failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}"
-        )
+        raise RuntimeError(f"building a tiny test model failed: {(done.stdout + done.stderr)[-3000:]}")
 
 
 @contextlib.contextmanager
@@ -373,16 +371,7 @@ def _build_tiny_classifier(cache: str, folder: str, vocab: str) -> None:
         with open(data, "w") as f:
             f.write("\n".join(rows) + "\n")
         out = os.path.join(work, "tiny-classifier")
-        done = subprocess.run(
-            [PYTHON, "-m", "classify", "train", *CLASSIFIER_ARGS, "--data", data, "--vocab", vocab, "--out", out],
-            cwd=ROOT,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"classify train failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+        _run_in_one_process([["classify", "train", *CLASSIFIER_ARGS, "--data", data, "--vocab", vocab, "--out", out]])
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(work, folder)
         with open(os.path.join(folder, "done"), "w") as f:

@@ -25,8 +25,9 @@ APP_FILES = {"test_app.py", "test_bench.py", "test_browser.py", "test_fuzz_app.p
 RECORD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench/results/suite_cpu_avx2.json")
 
 
-def _group(item) -> str:
-    return "app" if item.path.name in APP_FILES else item.path.name
+def _group(name: str) -> str:
+    """The xdist group of a test file."""
+    return "app" if name in APP_FILES else name
 
 
 def _recorded_seconds() -> dict[str, float]:
@@ -38,8 +39,7 @@ def _recorded_seconds() -> dict[str, float]:
         return {}
     seconds: dict[str, float] = {}
     for path, row in files.items():
-        name = os.path.basename(path)
-        group = "app" if name in APP_FILES else name
+        group = _group(os.path.basename(path))
         seconds[group] = seconds.get(group, 0.0) + row["wall_s"]
     return seconds
 
@@ -56,9 +56,9 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(items):
     seconds = _recorded_seconds()
     order = {id(item): i for i, item in enumerate(items)}
-    items.sort(key=lambda item: (-seconds.get(_group(item), 0.0), _group(item), order[id(item)]))
+    items.sort(key=lambda item: (-seconds.get(_group(item.path.name), 0.0), _group(item.path.name), order[id(item)]))
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+        item.add_marker(pytest.mark.xdist_group(_group(item.path.name)))
 
 
 _CPU_DIR = os.environ.get("SEQLAB_TEST_CPU")
